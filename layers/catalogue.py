@@ -1,0 +1,411 @@
+"""The layer catalogue: one declarative spec per layer.
+
+A spec says what a layer is (table name, Chinese and English names, geometry type), what its
+fields are (type, unit, enumeration, required-ness, the ledger headers that map to it), how it is
+drawn by default, and which field is its stable source id. Stores build their tables from it, the
+importer validates against it, and the API publishes it. Every layer has ``source_id`` (text, the
+ledger's own 编号, stable across re-imports) as its public feature id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gis.grades import DANGER_GRADES, PARK_RISK_GRADES, RESERVOIR_CLASSES, RISK_LEVELS
+
+from .errors import UnknownLayerError
+
+FieldType = Literal["str", "int", "float", "bool", "datetime"]
+GeometryType = Literal["Point", "LineString", "Polygon", "MultiPolygon", "Geometry"]
+LayerGroup = Literal["hazard", "resource", "base", "operations"]
+
+SOURCE_ID = "source_id"
+"""Name of the stable source-id column every layer has."""
+
+_COMMON_ID_ALIASES = ("source_id", "编号", "编码", "代码", "id", "ID", "Id", "code", "CODE", "序号")
+_COMMON_NAME_ALIASES = ("名称", "name", "NAME", "Name", "名字")
+_COUNTY_ALIASES = ("所属县区代码", "县区代码", "county_code", "county_adcode")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One attribute of a layer. ``unit`` is part of the name shown to users (e.g. "库容 (m³)")."""
+
+    name: str
+    type: FieldType
+    label_zh: str
+    unit: str | None = None
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    aliases: tuple[str, ...] = ()
+    derived: bool = False
+    description: str = ""
+
+    @property
+    def display_label(self) -> str:
+        """Chinese label with its unit, e.g. ``库容 (m³)``."""
+        return f"{self.label_zh} ({self.unit})" if self.unit else self.label_zh
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """Default map style: stroke colour, fill colour, marker radius in pixels, icon name."""
+
+    color: str
+    fill_color: str | None = None
+    radius: int = 6
+    icon: str = "circle"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A layer of the one map."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    geometry_type: GeometryType
+    group: LayerGroup
+    fields: tuple[FieldSpec, ...]
+    style: LayerStyle
+    description: str = ""
+    source_id_aliases: tuple[str, ...] = _COMMON_ID_ALIASES
+    written_by_users: bool = False
+    field_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(f.name for f in self.fields)
+        if len(set(names)) != len(names) or SOURCE_ID in names:
+            raise ValueError(f"layer {self.name}: field names must be unique and not {SOURCE_ID}")
+        object.__setattr__(self, "field_names", names)
+
+    def field(self, name: str) -> FieldSpec:
+        """The field called ``name``; ``KeyError`` when there is none."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Attribute columns in store order: ``source_id`` then the fields."""
+        return (SOURCE_ID, *self.field_names)
+
+
+def _name(required: bool = True) -> FieldSpec:
+    return FieldSpec("name", "str", "名称", required=required, aliases=_COMMON_NAME_ALIASES)
+
+
+def _county() -> FieldSpec:
+    return FieldSpec("county_adcode", "str", "所属县区代码", aliases=_COUNTY_ALIASES)
+
+
+ROAD_CLASSES = ("高速公路", "国道", "省道", "县道", "乡道", "城市道路", "村道")
+"""Road classes, highest first."""
+
+ROAD_CLASS_SPEED_KMH = {
+    "高速公路": 100.0,
+    "国道": 70.0,
+    "省道": 60.0,
+    "县道": 50.0,
+    "乡道": 40.0,
+    "城市道路": 30.0,
+    "村道": 25.0,
+}
+"""Default travel speed by road class (km/h) when a road has none of its own."""
+
+ADMIN_LEVELS = ("市", "区县", "乡镇街道")
+SHELTER_TYPES = ("紧急", "固定", "中心")
+SHELTER_STAY_CLASSES = ("Ⅰ", "Ⅱ", "Ⅲ")
+RESCUE_KINDS = ("基层救援站", "消防站", "专业救援队")
+DEPOT_LEVELS = ("市级", "县级", "乡镇级", "村级")
+GEOHAZARD_TYPES = ("崩塌", "滑坡", "泥石流", "地面塌陷", "地裂缝", "地面沉降")
+FLOOD_AREA_KINDS = ("山洪灾害易发区", "易涝区", "蓄滞洪区")
+ENTERPRISE_CATEGORIES = ("生产", "储存", "使用", "经营")
+MAJOR_HAZARD_LEVELS = ("一级", "二级", "三级", "四级", "无")
+INCIDENT_KINDS = ("火灾", "洪涝", "地质灾害", "危化品事故", "交通事故", "地震", "其他")
+INCIDENT_STATUSES = ("已上报", "处置中", "已结束")
+DAM_TYPES = ("土坝", "堆石坝", "浆砌石坝", "混凝土坝", "其他")
+
+CATALOGUE: dict[str, LayerSpec] = {}
+
+
+def _register(spec: LayerSpec) -> None:
+    CATALOGUE[spec.name] = spec
+
+
+_register(
+    LayerSpec(
+        name="admin_areas",
+        title_zh="行政区划",
+        title_en="Administrative areas",
+        geometry_type="MultiPolygon",
+        group="base",
+        description="County (区县) and township (乡镇街道) boundaries with resident population.",
+        source_id_aliases=("source_id", "adcode", "行政区划代码", "区划代码", *_COMMON_ID_ALIASES),
+        fields=(
+            FieldSpec("adcode", "str", "行政区划代码", required=True, aliases=("行政区划代码", "区划代码", "adcode")),
+            _name(),
+            FieldSpec("level", "str", "级别", required=True, enum=ADMIN_LEVELS, aliases=("级别", "层级")),
+            FieldSpec("parent_adcode", "str", "上级区划代码", aliases=("上级区划代码", "上级代码")),
+            FieldSpec("population", "int", "常住人口", unit="人", minimum=0, aliases=("常住人口", "人口")),
+            FieldSpec("area_km2", "float", "面积", unit="km²", minimum=0, derived=True,
+                      description="Computed from the geometry in the work CRS."),
+        ),
+        style=LayerStyle(color="#555555", fill_color=None, radius=0, icon="boundary"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="reservoirs",
+        title_zh="水库",
+        title_en="Reservoirs",
+        geometry_type="Point",
+        group="hazard",
+        description="Reservoirs with capacity, flood-limit level (汛限水位) and current level.",
+        fields=(
+            _name(),
+            FieldSpec("capacity_m3", "float", "总库容", unit="m³", required=True, minimum=0,
+                      aliases=("总库容", "库容", "总库容(m³)", "capacity")),
+            FieldSpec("reservoir_class", "str", "规模", enum=RESERVOIR_CLASSES, derived=True,
+                      aliases=("规模", "工程规模", "类别"),
+                      description="Derived from capacity when missing (大(1)型 ≥ 1e9 m³ … 小(2)型 ≥ 1e5 m³)."),
+            FieldSpec("flood_limit_level_m", "float", "汛限水位", unit="m", aliases=("汛限水位",)),
+            FieldSpec("current_level_m", "float", "当前水位", unit="m", aliases=("当前水位", "实时水位", "水位")),
+            FieldSpec("above_flood_limit", "bool", "超汛限", derived=True,
+                      description="Derived: current level above the flood-limit level (alert state)."),
+            FieldSpec("dam_type", "str", "坝型", enum=DAM_TYPES, aliases=("坝型", "大坝类型")),
+            _county(),
+        ),
+        style=LayerStyle(color="#1f78b4", fill_color="#a6cee3", radius=7, icon="tint"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="geohazard_points",
+        title_zh="地质灾害隐患点",
+        title_en="Geohazard points",
+        geometry_type="Point",
+        group="hazard",
+        description="Collapse, landslide, debris flow and ground-subsidence points with their danger grade.",
+        fields=(
+            _name(),
+            FieldSpec("hazard_type", "str", "灾害类型", required=True, enum=GEOHAZARD_TYPES,
+                      aliases=("灾害类型", "类型", "隐患类型")),
+            FieldSpec("scale", "str", "规模等级", enum=("巨型", "大型", "中型", "小型"), aliases=("规模", "规模等级")),
+            FieldSpec("threatened_people", "int", "威胁人数", unit="人", minimum=0, aliases=("威胁人数", "威胁人口")),
+            FieldSpec("threatened_property_10k_cny", "float", "威胁财产", unit="万元", minimum=0,
+                      aliases=("威胁财产", "威胁财产(万元)", "潜在经济损失")),
+            FieldSpec("danger_grade", "str", "险情等级", enum=DANGER_GRADES, derived=True,
+                      aliases=("险情等级", "险情"),
+                      description="Derived from threatened people/property when missing."),
+            _county(),
+        ),
+        style=LayerStyle(color="#8c510a", fill_color="#d8b365", radius=7, icon="warning"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="chemical_parks",
+        title_zh="化工园区",
+        title_en="Chemical parks",
+        geometry_type="MultiPolygon",
+        group="hazard",
+        description="Chemical industrial parks with their safety-risk score and grade A (high)-D (low).",
+        fields=(
+            _name(),
+            FieldSpec("risk_score", "float", "安全风险评分", unit="分", minimum=0, maximum=100,
+                      aliases=("安全风险评分", "评分", "得分")),
+            FieldSpec("risk_grade", "str", "安全风险等级", enum=PARK_RISK_GRADES, derived=True,
+                      aliases=("安全风险等级", "风险等级", "等级"),
+                      description="Derived from the score when missing (<60 A … ≥85 D)."),
+            FieldSpec("enterprise_count", "int", "企业数量", unit="家", minimum=0, aliases=("企业数量", "企业数")),
+            _county(),
+        ),
+        style=LayerStyle(color="#6a3d9a", fill_color="#cab2d6", radius=0, icon="industry"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="hazardous_enterprises",
+        title_zh="危险化学品企业",
+        title_en="Hazardous-chemical enterprises",
+        geometry_type="Point",
+        group="hazard",
+        description="Enterprises producing, storing, using or trading hazardous chemicals.",
+        fields=(
+            _name(),
+            FieldSpec("category", "str", "经营类别", enum=ENTERPRISE_CATEGORIES, aliases=("经营类别", "类别")),
+            FieldSpec("major_hazard_level", "str", "重大危险源等级", enum=MAJOR_HAZARD_LEVELS,
+                      aliases=("重大危险源等级", "危险源等级")),
+            FieldSpec("risk_level", "str", "安全风险等级", enum=RISK_LEVELS, aliases=("安全风险等级", "风险等级")),
+            FieldSpec("park_source_id", "str", "所在园区编号", aliases=("所在园区编号", "园区编号")),
+            _county(),
+        ),
+        style=LayerStyle(color="#e31a1c", fill_color="#fb9a99", radius=5, icon="flask"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="shelters",
+        title_zh="应急避难场所",
+        title_en="Emergency shelters",
+        geometry_type="Geometry",
+        group="resource",
+        description="Shelters (point or site polygon) with type, effective area and capacity.",
+        fields=(
+            _name(),
+            FieldSpec("shelter_type", "str", "类型", required=True, enum=SHELTER_TYPES,
+                      aliases=("类型", "场所类型", "避难场所类型")),
+            FieldSpec("stay_class", "str", "避难时长类别", enum=SHELTER_STAY_CLASSES, aliases=("类别", "等级")),
+            FieldSpec("effective_area_m2", "float", "有效避难面积", unit="m²", minimum=0,
+                      aliases=("有效避难面积", "有效面积", "面积")),
+            FieldSpec("capacity_persons", "int", "容纳人数", unit="人", minimum=0, derived=True,
+                      aliases=("容纳人数", "可容纳人数", "容量"),
+                      description="Derived as effective area / area per person (1.5 m²) when missing."),
+            _county(),
+        ),
+        style=LayerStyle(color="#33a02c", fill_color="#b2df8a", radius=8, icon="home"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="rescue_stations",
+        title_zh="应急救援力量",
+        title_en="Rescue stations and teams",
+        geometry_type="Point",
+        group="resource",
+        description="Basic rescue stations, fire stations and professional rescue teams.",
+        fields=(
+            _name(),
+            FieldSpec("kind", "str", "类型", required=True, enum=RESCUE_KINDS, aliases=("类型", "队伍类型")),
+            FieldSpec("staff", "int", "人员", unit="人", minimum=0, aliases=("人员", "人数", "队员数")),
+            FieldSpec("vehicles", "int", "车辆", unit="辆", minimum=0, aliases=("车辆", "车辆数")),
+            _county(),
+        ),
+        style=LayerStyle(color="#ff7f00", fill_color="#fdbf6f", radius=6, icon="ambulance"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="supply_depots",
+        title_zh="应急物资储备库",
+        title_en="Supply depots",
+        geometry_type="Point",
+        group="resource",
+        description="Emergency supply depots and points, city to village level.",
+        fields=(
+            _name(),
+            FieldSpec("level", "str", "级别", required=True, enum=DEPOT_LEVELS, aliases=("级别", "层级")),
+            FieldSpec("main_supplies", "str", "主要物资", aliases=("主要物资", "物资")),
+            _county(),
+        ),
+        style=LayerStyle(color="#b15928", fill_color="#ffff99", radius=6, icon="cube"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="flood_prone_areas",
+        title_zh="山洪及易涝区",
+        title_en="Flood-prone areas",
+        geometry_type="MultiPolygon",
+        group="hazard",
+        description="Flash-flood-prone areas (山洪灾害易发区), waterlogging areas and flood-detention areas.",
+        fields=(
+            _name(),
+            FieldSpec("kind", "str", "类型", required=True, enum=FLOOD_AREA_KINDS, aliases=("类型",)),
+            FieldSpec("threatened_people", "int", "威胁人数", unit="人", minimum=0, aliases=("威胁人数", "影响人口")),
+            _county(),
+        ),
+        style=LayerStyle(color="#0868ac", fill_color="#7bccc4", radius=0, icon="water"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="roads",
+        title_zh="道路",
+        title_en="Roads",
+        geometry_type="LineString",
+        group="base",
+        description="Road edges: class, travel speed and direction of travel.",
+        fields=(
+            _name(required=False),
+            FieldSpec("road_class", "str", "道路等级", required=True, enum=ROAD_CLASSES,
+                      aliases=("道路等级", "等级", "class")),
+            FieldSpec("speed_kmh", "float", "设计速度", unit="km/h", minimum=1, maximum=150, derived=True,
+                      aliases=("设计速度", "速度", "限速", "speed"),
+                      description="Derived from the class's default speed when missing."),
+            FieldSpec("oneway", "bool", "单行", aliases=("单行", "单向", "oneway"),
+                      description="True: travel only in the direction the line is drawn."),
+            FieldSpec("length_m", "float", "长度", unit="m", minimum=0, derived=True,
+                      description="Computed from the geometry in the work CRS."),
+        ),
+        style=LayerStyle(color="#999999", radius=0, icon="road"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="population",
+        title_zh="人口网格",
+        title_en="Population grid",
+        geometry_type="Polygon",
+        group="base",
+        description=(
+            "Resident population as grid cells (square polygons) with a head count. A GeoTIFF "
+            "population raster (e.g. WorldPop) is imported cell by cell."
+        ),
+        source_id_aliases=("source_id", "cell_id", "网格编号", *_COMMON_ID_ALIASES),
+        fields=(
+            FieldSpec("persons", "float", "人口", unit="人", required=True, minimum=0,
+                      aliases=("人口", "人数", "population", "pop")),
+            FieldSpec("cell_size_m", "float", "网格边长", unit="m", minimum=0, aliases=("网格边长",)),
+        ),
+        style=LayerStyle(color="#fdae6b", fill_color="#e6550d", radius=0, icon="users"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="incidents",
+        title_zh="突发事件",
+        title_en="Incidents",
+        geometry_type="Point",
+        group="operations",
+        written_by_users=True,
+        description="Incidents placed by command staff: kind, time and status.",
+        fields=(
+            _name(),
+            FieldSpec("kind", "str", "事件类型", required=True, enum=INCIDENT_KINDS, aliases=("事件类型", "类型")),
+            FieldSpec("occurred_at", "datetime", "发生时间", aliases=("发生时间", "时间")),
+            FieldSpec("status", "str", "状态", required=True, enum=INCIDENT_STATUSES, aliases=("状态",)),
+            FieldSpec("description", "str", "描述", aliases=("描述", "说明")),
+        ),
+        style=LayerStyle(color="#d7191c", fill_color="#d7191c", radius=10, icon="fire"),
+    )
+)
+
+
+def get_layer(name: str) -> LayerSpec:
+    """The spec of layer ``name``; ``UnknownLayerError`` (listing the known names) otherwise."""
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise UnknownLayerError(name, sorted(CATALOGUE)) from None
+
+
+def layer_names() -> list[str]:
+    """All catalogue layer names, in catalogue order."""
+    return list(CATALOGUE)

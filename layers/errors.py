@@ -1,0 +1,28 @@
+"""The small family of domain errors. The API maps each class to one HTTP status in one place
+(``api/errors.py``); the CLI prints the message and exits non-zero."""
+
+from __future__ import annotations
+
+
+class OnemapError(Exception):
+    """Base of every error onemap raises on purpose. ``str(error)`` is safe to show a user."""
+
+
+class InputError(OnemapError):
+    """The caller's input is wrong (a file, a parameter, a value): fix it and retry."""
+
+
+class UnknownLayerError(InputError):
+    """A layer name that is not in the catalogue."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown layer {name!r}; known layers: {', '.join(known)}")
+        self.name = name
+
+
+class NotFoundError(OnemapError):
+    """A feature or resource that does not exist."""
+
+
+class StoreError(OnemapError):
+    """The store cannot be opened or written (missing server, locked file, failed migration)."""

@@ -1,0 +1,212 @@
+"""The narrow storage boundary shared by the PostGIS and GeoPackage stores.
+
+Operations: list layers with counts and extents, read by bbox / attribute filter / limit+offset,
+get by source id, upsert a batch (several layers at once) in one transaction, delete. Geometries go
+in and come out in EPSG:4326; bbox is (min_lon, min_lat, max_lon, max_lat) in degrees and selects
+features whose geometry intersects the box. Results are ordered by insertion (the store's fid).
+Analyses never see a store: callers read frames and pass them on.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import geopandas as gpd
+
+from ..catalogue import SOURCE_ID, LayerSpec, get_layer
+from ..errors import InputError, NotFoundError
+from ..frames import Rows, normalise_value, rows_from_frame
+
+BBox = tuple[float, float, float, float]
+Filters = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer's name, titles, feature count and lon/lat extent (None when empty)."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    geometry_type: str
+    count: int
+    bbox: BBox | None
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What an upsert did to one layer."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+@dataclass(frozen=True)
+class UpsertPlan:
+    """Rows of a batch split into new rows, changed rows and rows identical to the stored ones."""
+
+    inserts: list[int]
+    updates: list[int]
+    unchanged: int
+
+    def counts(self) -> WriteCounts:
+        return WriteCounts(len(self.inserts), len(self.updates), self.unchanged)
+
+
+def plan_upsert(rows: Rows, stored: Mapping[str, tuple[tuple[Any, ...], bytes]]) -> UpsertPlan:
+    """Compare a batch with the stored rows of the same source ids (values and WKB).
+
+    ``stored`` maps source id → (attribute tuple in spec order, 2-D WKB). Re-running the same
+    batch therefore plans no writes at all.
+    """
+    inserts: list[int] = []
+    updates: list[int] = []
+    unchanged = 0
+    for position, (values, wkb) in enumerate(zip(rows.values, rows.wkbs, strict=True)):
+        previous = stored.get(values[0])
+        if previous is None:
+            inserts.append(position)
+        elif _same_values(previous[0], values) and previous[1] == wkb:
+            unchanged += 1
+        else:
+            updates.append(position)
+    return UpsertPlan(inserts, updates, unchanged)
+
+
+def _same_values(left: Sequence[Any], right: Sequence[Any]) -> bool:
+    for a, b in zip(left, right, strict=True):
+        if isinstance(a, float) and isinstance(b, float):
+            if not (a == b or (math.isnan(a) and math.isnan(b))):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def check_bbox(bbox: BBox | None) -> BBox | None:
+    """Validate a lon/lat bbox: four finite numbers, min < max, within ±180/±90."""
+    if bbox is None:
+        return None
+    if len(bbox) != 4 or not all(math.isfinite(v) for v in bbox):
+        raise InputError("bbox must be four finite numbers: min_lon,min_lat,max_lon,max_lat")
+    min_lon, min_lat, max_lon, max_lat = bbox
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise InputError(
+            f"bbox {list(bbox)} is not min_lon,min_lat,max_lon,max_lat in degrees with min ≤ max"
+        )
+    return (float(min_lon), float(min_lat), float(max_lon), float(max_lat))
+
+
+def check_filters(spec: LayerSpec, filters: Filters | None) -> dict[str, Any]:
+    """Validate attribute filters (field → value, equality) against the spec and coerce values."""
+    checked: dict[str, Any] = {}
+    for name, value in (filters or {}).items():
+        if name == SOURCE_ID:
+            checked[name] = normalise_value(value, "str")
+            continue
+        try:
+            field = spec.field(name)
+        except KeyError:
+            raise InputError(
+                f"layer {spec.name} has no field {name!r}; fields: {', '.join(spec.columns)}"
+            ) from None
+        try:
+            checked[name] = normalise_value(_parse_filter_text(value, field.type), field.type)
+        except (TypeError, ValueError):
+            raise InputError(f"filter {name}={value!r}: not a valid {field.type}") from None
+    return checked
+
+
+def _parse_filter_text(value: Any, field_type: str) -> Any:
+    if not isinstance(value, str) or field_type == "str":
+        return value
+    if field_type == "bool":
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "是"):
+            return True
+        if lowered in ("false", "0", "no", "否"):
+            return False
+        raise ValueError(value)
+    if field_type == "int":
+        return int(value)
+    if field_type == "float":
+        return float(value)
+    return value
+
+
+def check_paging(limit: int | None, offset: int) -> None:
+    if limit is not None and limit < 0:
+        raise InputError(f"limit must be ≥ 0, got {limit}")
+    if offset < 0:
+        raise InputError(f"offset must be ≥ 0, got {offset}")
+
+
+class Store(ABC):
+    """A place the layers live. Use as a context manager, or call ``close()``."""
+
+    @abstractmethod
+    def list_layers(self) -> list[LayerInfo]:
+        """Every catalogue layer with its count and extent."""
+
+    @abstractmethod
+    def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
+        """How many features match (same selection as ``read`` without paging)."""
+
+    @abstractmethod
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        filters: Filters | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        """Features as a GeoDataFrame in EPSG:4326 with ``source_id`` and the spec's fields."""
+
+    @abstractmethod
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame]) -> dict[str, WriteCounts]:
+        """Upsert several layers by source id in ONE transaction: all rows land, or none."""
+
+    @abstractmethod
+    def delete(self, layer: str, source_ids: Sequence[str]) -> int:
+        """Delete features by source id in one transaction; returns how many were deleted."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def get(self, layer: str, source_id: str) -> gpd.GeoDataFrame:
+        """The one feature with this source id, as a one-row frame; ``NotFoundError`` otherwise."""
+        found = self.read(layer, filters={SOURCE_ID: source_id}, limit=1)
+        if found.empty:
+            raise NotFoundError(f"layer {layer} has no feature with {SOURCE_ID} {source_id!r}")
+        return found
+
+    def upsert(self, layer: str, frame: gpd.GeoDataFrame) -> WriteCounts:
+        """Upsert one layer's batch in one transaction."""
+        return self.upsert_many({layer: frame})[layer]
+
+    def _prepare(self, batches: Mapping[str, gpd.GeoDataFrame]) -> list[tuple[LayerSpec, Rows]]:
+        return [(get_layer(name), rows_from_frame(get_layer(name), frame)) for name, frame in batches.items()]
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,347 @@
+"""The GeoPackage store: one ``.gpkg`` file, the embedded default and the offline field kit.
+
+Layers are created by GDAL through pyogrio, so the file carries the standard GeoPackage tables,
+its R-tree spatial index and the index triggers. Reads and writes then go through the standard
+library's sqlite3 with parameterised SQL, because pyogrio has no transactions, deletes or
+upserts: a batch of several layers is one SQLite transaction, all or nothing. The R-tree triggers
+call ``ST_MinX``/``ST_IsEmpty``…, which the GeoPackage spec leaves to the implementation; they are
+registered on the connection here, reading the envelope from the geometry blob header.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+from gis.crs import STORE_EPSG
+
+from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
+from ..errors import StoreError
+from ..frames import Rows, datetime_to_gpkg, empty_frame, frame_from_rows
+from .base import (
+    BBox,
+    Filters,
+    LayerInfo,
+    Store,
+    WriteCounts,
+    check_bbox,
+    check_filters,
+    check_paging,
+    plan_upsert,
+)
+
+logger = logging.getLogger(__name__)
+
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+_HEADER = struct.Struct("<2sBBi4d")  # magic, version, flags, srs_id, minx, maxx, miny, maxy
+_FLAGS_LITTLE_ENDIAN_XY_ENVELOPE = 0b0000_0011
+_FLAG_EMPTY = 0b0001_0000
+_GDAL_GEOMETRY_TYPES = {
+    "Point": "Point",
+    "LineString": "LineString",
+    "Polygon": "Polygon",
+    "MultiPolygon": "MultiPolygon",
+    "Geometry": "Unknown",
+}
+
+
+def encode_gpkg_blob(wkb: bytes, bounds: Sequence[float], srs_id: int = STORE_EPSG) -> bytes:
+    """GeoPackage geometry blob: header with an XY envelope, then standard WKB."""
+    minx, miny, maxx, maxy = bounds
+    if np.isnan(minx):
+        header = struct.pack("<2sBBi", b"GP", 0, _FLAG_EMPTY | 0b1, srs_id)
+        return header + wkb
+    return _HEADER.pack(b"GP", 0, _FLAGS_LITTLE_ENDIAN_XY_ENVELOPE, srs_id, minx, maxx, miny, maxy) + wkb
+
+
+def _blob_wkb(blob: bytes) -> bytes:
+    envelope = _ENVELOPE_BYTES[(blob[3] >> 1) & 0b111]
+    return blob[8 + envelope :]
+
+
+def _blob_envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
+    """(minx, maxx, miny, maxy) from the header, or computed from the WKB when absent."""
+    if blob is None or blob[3] & _FLAG_EMPTY:
+        return None
+    if (blob[3] >> 1) & 0b111:
+        byte_order = "<" if blob[3] & 1 else ">"
+        minx, maxx, miny, maxy = struct.unpack_from(byte_order + "4d", blob, 8)
+        return minx, maxx, miny, maxy
+    x0, y0, x1, y1 = shapely.from_wkb(_blob_wkb(blob)).bounds
+    return x0, x1, y0, y1
+
+
+def _register_gpkg_functions(connection: sqlite3.Connection) -> None:
+    def envelope_part(index: int) -> Any:
+        def part(blob: bytes | None) -> float | None:
+            envelope = _blob_envelope(blob)
+            return None if envelope is None else envelope[index]
+
+        return part
+
+    connection.create_function("ST_MinX", 1, envelope_part(0), deterministic=True)
+    connection.create_function("ST_MaxX", 1, envelope_part(1), deterministic=True)
+    connection.create_function("ST_MinY", 1, envelope_part(2), deterministic=True)
+    connection.create_function("ST_MaxY", 1, envelope_part(3), deterministic=True)
+    connection.create_function(
+        "ST_IsEmpty", 1, lambda blob: 1 if blob is None or blob[3] & _FLAG_EMPTY else 0, deterministic=True
+    )
+
+
+def _quote(identifier: str) -> str:
+    # Identifiers come only from the catalogue (never from users); quoting keeps SQL valid anyway.
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class GeoPackageStore(Store):
+    """Layers in one GeoPackage file. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".gpkg":
+            raise StoreError(f"a GeoPackage store path must end in .gpkg: {self.path}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._create_missing_layers()
+            self._connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+        except (OSError, sqlite3.Error, pyogrio.errors.DataSourceError) as error:
+            raise StoreError(f"cannot open GeoPackage {self.path}: {error}") from error
+        _register_gpkg_functions(self._connection)
+        self._lock = threading.RLock()
+        self._ensure_source_id_indexes()
+
+    # --- setup ----------------------------------------------------------------------------
+
+    def _existing_layers(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        return {str(name) for name, _ in pyogrio.list_layers(self.path)}
+
+    def _create_missing_layers(self) -> None:
+        existing = self._existing_layers()
+        for spec in CATALOGUE.values():
+            if spec.name in existing:
+                continue
+            frame = empty_frame(spec)
+            pyogrio.write_dataframe(
+                frame,
+                self.path,
+                layer=spec.name,
+                driver="GPKG",
+                geometry_type=_GDAL_GEOMETRY_TYPES[spec.geometry_type],
+                promote_to_multi=False,
+                layer_options={"SPATIAL_INDEX": "YES", "DESCRIPTION": spec.title_zh},
+            )
+            logger.info("created layer %s in %s", spec.name, self.path)
+
+    def _ensure_source_id_indexes(self) -> None:
+        with self._transaction() as cursor:
+            for spec in CATALOGUE.values():
+                cursor.execute(
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote('uq_' + spec.name + '_source_id')} "
+                    f"ON {_quote(spec.name)} ({SOURCE_ID})"
+                )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cursor = self._connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            else:
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def list_layers(self) -> list[LayerInfo]:
+        infos = []
+        with self._lock:
+            for spec in CATALOGUE.values():
+                table = _quote(spec.name)
+                count = self._connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                bbox = None
+                if count:
+                    row = self._connection.execute(
+                        f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {_quote('rtree_' + spec.name + '_geom')}"
+                    ).fetchone()
+                    bbox = tuple(row) if row[0] is not None else None
+                infos.append(
+                    LayerInfo(spec.name, spec.title_zh, spec.title_en, spec.geometry_type, count, bbox)  # type: ignore[arg-type]
+                )
+        return infos
+
+    def _select(
+        self, spec: LayerSpec, bbox: BBox | None, filters: Filters | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, value in check_filters(spec, filters).items():
+            field_type = "str" if name == SOURCE_ID else spec.field(name).type
+            if value is None:
+                clauses.append(f"{_quote(name)} IS NULL")
+                continue
+            clauses.append(f"{_quote(name)} = ?")
+            params.append(datetime_to_gpkg(value) if field_type == "datetime" else value)
+        if bbox is not None:
+            clauses.append(
+                f"fid IN (SELECT id FROM {_quote('rtree_' + spec.name + '_geom')} "
+                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
+            )
+            min_lon, min_lat, max_lon, max_lat = bbox
+            params.extend([max_lon, min_lon, max_lat, min_lat])
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return where, params
+
+    def _fetch(
+        self, spec: LayerSpec, bbox: BBox | None, filters: Filters | None, limit: int | None, offset: int
+    ) -> tuple[list[tuple[Any, ...]], list[bytes]]:
+        bbox = check_bbox(bbox)
+        check_paging(limit, offset)
+        where, params = self._select(spec, bbox, filters)
+        columns = ", ".join(_quote(c) for c in spec.columns)
+        sql = f"SELECT {columns}, geom FROM {_quote(spec.name)}{where} ORDER BY fid"
+        if bbox is None:
+            # Exact selection is all in SQL: page there too.
+            sql += " LIMIT ? OFFSET ?"
+            params = [*params, -1 if limit is None else limit, offset]
+        with self._lock:
+            rows = self._connection.execute(sql, params).fetchall()
+        values = [self._decode(spec, row[:-1]) for row in rows]
+        wkbs = [_blob_wkb(row[-1]) for row in rows]
+        if bbox is not None:
+            # The R-tree selects by envelope; keep the features that really intersect, then page.
+            box = shapely.box(*bbox)
+            keep = shapely.intersects(shapely.from_wkb(np.asarray(wkbs, dtype=object)), box) if wkbs else []
+            selected = [i for i, hit in enumerate(keep) if hit]
+            end = None if limit is None else offset + limit
+            selected = selected[offset:end]
+            values = [values[i] for i in selected]
+            wkbs = [wkbs[i] for i in selected]
+        return values, wkbs
+
+    @staticmethod
+    def _decode(spec: LayerSpec, row: Sequence[Any]) -> tuple[Any, ...]:
+        decoded = list(row)
+        for position, field in enumerate(spec.fields, start=1):
+            value = decoded[position]
+            if value is not None and field.type == "bool":
+                decoded[position] = bool(value)
+        return tuple(decoded)
+
+    def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
+        spec = get_layer(layer)
+        if bbox is None:
+            where, params = self._select(spec, None, filters)
+            with self._lock:
+                return int(self._connection.execute(f"SELECT count(*) FROM {_quote(layer)}{where}", params).fetchone()[0])
+        return len(self._fetch(spec, bbox, filters, None, 0)[0])
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        filters: Filters | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        spec = get_layer(layer)
+        values, wkbs = self._fetch(spec, bbox, filters, limit, offset)
+        return frame_from_rows(spec, values, wkbs)
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def _stored(self, cursor: sqlite3.Cursor, spec: LayerSpec, rows: Rows) -> dict[str, tuple[tuple[Any, ...], bytes]]:
+        stored: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        ids = [values[0] for values in rows.values]
+        columns = ", ".join(_quote(c) for c in spec.columns)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in cursor.execute(
+                f"SELECT {columns}, geom FROM {_quote(spec.name)} WHERE {SOURCE_ID} IN ({marks})", chunk
+            ):
+                values = self._decode(spec, row[:-1])
+                stored[values[0]] = (values, _blob_wkb(row[-1]))
+        return stored
+
+    @staticmethod
+    def _encode_values(spec: LayerSpec, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            datetime_to_gpkg(v) if v is not None and f_type == "datetime" else v
+            for v, f_type in zip(values, ["str", *(f.type for f in spec.fields)], strict=True)
+        )
+
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame]) -> dict[str, WriteCounts]:
+        prepared = self._prepare(batches)
+        results: dict[str, WriteCounts] = {}
+        with self._transaction() as cursor:
+            for spec, rows in prepared:
+                encoded = Rows([self._encode_values(spec, v) for v in rows.values], rows.wkbs)
+                plan = plan_upsert(encoded, self._stored(cursor, spec, rows))
+                bounds = shapely.bounds(shapely.from_wkb(np.asarray(rows.wkbs, dtype=object))) if len(rows) else []
+                blobs = [encode_gpkg_blob(w, b) for w, b in zip(rows.wkbs, bounds, strict=True)]
+                table = _quote(spec.name)
+                columns = ", ".join(_quote(c) for c in spec.columns)
+                marks = ", ".join("?" * (len(spec.columns) + 1))
+                cursor.executemany(
+                    f"INSERT INTO {table} ({columns}, geom) VALUES ({marks})",
+                    [(*encoded.values[i], blobs[i]) for i in plan.inserts],
+                )
+                assignments = ", ".join(f"{_quote(c)} = ?" for c in spec.columns[1:])
+                cursor.executemany(
+                    f"UPDATE {table} SET {assignments}, geom = ? WHERE {SOURCE_ID} = ?",
+                    [(*encoded.values[i][1:], blobs[i], encoded.values[i][0]) for i in plan.updates],
+                )
+                if plan.inserts or plan.updates:
+                    self._touch_contents(cursor, spec)
+                results[spec.name] = plan.counts()
+        return results
+
+    def delete(self, layer: str, source_ids: Sequence[str]) -> int:
+        spec = get_layer(layer)
+        deleted = 0
+        with self._transaction() as cursor:
+            for start in range(0, len(source_ids), 500):
+                chunk = list(source_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                cursor.execute(f"DELETE FROM {_quote(spec.name)} WHERE {SOURCE_ID} IN ({marks})", chunk)
+                deleted += cursor.rowcount
+            if deleted:
+                self._touch_contents(cursor, spec)
+        return deleted
+
+    @staticmethod
+    def _touch_contents(cursor: sqlite3.Cursor, spec: LayerSpec) -> None:
+        """Keep gpkg_contents' extent and last_change true, as GDAL and QGIS read them."""
+        rtree = _quote("rtree_" + spec.name + "_geom")
+        cursor.execute(
+            "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
+            f"min_x = (SELECT min(minx) FROM {rtree}), min_y = (SELECT min(miny) FROM {rtree}), "
+            f"max_x = (SELECT max(maxx) FROM {rtree}), max_y = (SELECT max(maxy) FROM {rtree}) "
+            "WHERE lower(table_name) = lower(?)",
+            (spec.name,),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()

@@ -1,0 +1,195 @@
+"""The PostGIS store (production): SQLAlchemy 2 + GeoAlchemy2 over psycopg 3.
+
+The schema is created and upgraded by the Alembic migrations in ``layers/migrations`` when the
+store opens. Every statement is built with SQLAlchemy Core, so all values are bound parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+from alembic import command
+from alembic.config import Config
+from geoalchemy2 import WKBElement
+from sqlalchemy import Connection, Engine, Select, Table, bindparam, create_engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from gis.crs import STORE_EPSG
+
+from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
+from ..errors import StoreError
+from ..frames import frame_from_rows
+from .base import (
+    BBox,
+    Filters,
+    LayerInfo,
+    Store,
+    WriteCounts,
+    check_bbox,
+    check_filters,
+    check_paging,
+    plan_upsert,
+)
+from .pg_tables import build_metadata
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://…`` as SQLAlchemy's psycopg 3 URL ``postgresql+psycopg://…``."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise StoreError(f"not a PostgreSQL URL: {url!r}")
+
+
+def upgrade_schema(connection: Connection, schema: str) -> None:
+    """Run the Alembic migrations up to head in ``schema`` (idempotent, serialised by a lock)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    config.attributes["schema"] = schema
+    command.upgrade(config, "head")
+
+
+class PostGISStore(Store):
+    """Layers as tables in one PostgreSQL schema."""
+
+    def __init__(self, url: str, *, schema: str = "onemap", engine: Engine | None = None) -> None:
+        self.schema = schema
+        self._engine = engine or create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+        self._tables = build_metadata(schema).tables
+        try:
+            with self._engine.begin() as connection:
+                upgrade_schema(connection, schema)
+        except SQLAlchemyError as error:
+            self._engine.dispose()
+            raise StoreError(f"cannot open PostGIS store {self._safe_url()}: {error.__class__.__name__}: {error.orig or error}") from error
+
+    def _safe_url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def _table(self, layer: str) -> tuple[LayerSpec, Table]:
+        spec = get_layer(layer)
+        return spec, self._tables[f"{self.schema}.{spec.name}"]
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def list_layers(self) -> list[LayerInfo]:
+        infos = []
+        with self._engine.connect() as connection:
+            for spec in CATALOGUE.values():
+                table = self._tables[f"{self.schema}.{spec.name}"]
+                extent = func.ST_Extent(table.c.geom)
+                row = connection.execute(
+                    select(
+                        func.count(),
+                        func.ST_XMin(extent),
+                        func.ST_YMin(extent),
+                        func.ST_XMax(extent),
+                        func.ST_YMax(extent),
+                    ).select_from(table)
+                ).one()
+                bbox = None if row[1] is None else (row[1], row[2], row[3], row[4])
+                infos.append(LayerInfo(spec.name, spec.title_zh, spec.title_en, spec.geometry_type, row[0], bbox))
+        return infos
+
+    def _where(self, statement: Select[Any], spec: LayerSpec, table: Table, bbox: BBox | None, filters: Filters | None) -> Select[Any]:
+        for name, value in check_filters(spec, filters).items():
+            column = table.c[name]
+            statement = statement.where(column.is_(None) if value is None else column == value)
+        bbox = check_bbox(bbox)
+        if bbox is not None:
+            envelope = func.ST_MakeEnvelope(*bbox, STORE_EPSG)
+            statement = statement.where(func.ST_Intersects(table.c.geom, envelope))
+        return statement
+
+    def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
+        spec, table = self._table(layer)
+        statement = self._where(select(func.count()).select_from(table), spec, table, bbox, filters)
+        with self._engine.connect() as connection:
+            return int(connection.execute(statement).scalar_one())
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        filters: Filters | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        spec, table = self._table(layer)
+        check_paging(limit, offset)
+        columns = [table.c[c] for c in spec.columns]
+        statement = select(*columns, func.ST_AsBinary(table.c.geom)).order_by(table.c.fid)
+        statement = self._where(statement, spec, table, bbox, filters).offset(offset)
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return frame_from_rows(spec, [tuple(r[:-1]) for r in rows], [bytes(r[-1]) for r in rows])
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame]) -> dict[str, WriteCounts]:
+        prepared = self._prepare(batches)
+        results: dict[str, WriteCounts] = {}
+        try:
+            with self._engine.begin() as connection:
+                for spec, rows in prepared:
+                    results[spec.name] = self._upsert_layer(connection, spec, rows)
+        except SQLAlchemyError as error:
+            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {error.orig or error}") from error
+        return results
+
+    def _upsert_layer(self, connection: Connection, spec: LayerSpec, rows: Any) -> WriteCounts:
+        _, table = self._table(spec.name)
+        ids = [values[0] for values in rows.values]
+        stored: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        columns = [table.c[c] for c in spec.columns]
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            query = select(*columns, func.ST_AsBinary(table.c.geom)).where(table.c.source_id.in_(chunk))
+            for row in connection.execute(query):
+                stored[row[0]] = (tuple(row[:-1]), bytes(row[-1]))
+        plan = plan_upsert(rows, stored)
+
+        def parameters(position: int) -> dict[str, Any]:
+            values = dict(zip(spec.columns, rows.values[position], strict=True))
+            values["geom"] = WKBElement(rows.wkbs[position], srid=STORE_EPSG)
+            return values
+
+        if plan.inserts:
+            connection.execute(table.insert(), [parameters(i) for i in plan.inserts])
+        if plan.updates:
+            statement = (
+                table.update()
+                .where(table.c.source_id == bindparam("b_source_id"))
+                .values(updated_at=func.now())
+            )
+            updates = []
+            for position in plan.updates:
+                values = parameters(position)
+                values["b_source_id"] = values.pop(SOURCE_ID)
+                updates.append(values)
+            connection.execute(statement, updates)
+        return plan.counts()
+
+    def delete(self, layer: str, source_ids: Sequence[str]) -> int:
+        _, table = self._table(layer)
+        try:
+            with self._engine.begin() as connection:
+                result = connection.execute(table.delete().where(table.c.source_id.in_(list(source_ids))))
+        except SQLAlchemyError as error:
+            raise StoreError(f"delete from {self._safe_url()} failed, nothing was deleted: {error.orig or error}") from error
+        return int(result.rowcount)
+
+    def close(self) -> None:
+        self._engine.dispose()
