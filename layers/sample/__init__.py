@@ -1,0 +1,145 @@
+"""The sample city (``onemap sample``): a seeded, Jining-like city for running everything with no
+data at hand. Real where facts are known (county towns, the Nansi Lake, hills in the east, the
+published inventory counts), synthetic everywhere else; see data/README.md.
+
+Same seed → the same frames, to the last coordinate digit (coordinates are rounded to 1e-7°).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from gis.crs import STORE_EPSG, WORK_EPSG
+
+from ..catalogue import ROAD_CLASS_SPEED_KMH, ROAD_CLASSES, get_layer
+from ..store.base import Store, WriteCounts
+from . import facilities
+from .geography import CITY_ADCODE, CITY_NAME
+from .land import CELL_SIZE_M, Land, PopulationGrid, Township, build_land, build_population, build_townships
+from .roads import build_roads
+
+Progress = Callable[[str], None]
+
+STEPS = ("land", "population", "townships", "roads", "facilities", "admin areas")
+"""The generator's steps, reported one by one to ``progress``."""
+
+_TO_LONLAT = Transformer.from_crs(WORK_EPSG, STORE_EPSG, always_xy=True)
+
+
+def _to_lonlat(geometries: np.ndarray) -> np.ndarray:
+    def transform(coords: np.ndarray) -> np.ndarray:
+        lon, lat = _TO_LONLAT.transform(coords[:, 0], coords[:, 1])
+        return np.round(np.column_stack([lon, lat]), 7)
+
+    return shapely.transform(geometries, transform)
+
+
+def _as_multi(geometries: np.ndarray) -> np.ndarray:
+    return np.array(
+        [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geometries], dtype=object
+    )
+
+
+def _frame(layer: str, columns: dict[str, object]) -> gpd.GeoDataFrame:
+    spec = get_layer(layer)
+    geometry = np.asarray(columns.pop("geometry"), dtype=object)
+    if spec.geometry_type == "MultiPolygon":
+        geometry = _as_multi(geometry)
+    data = pd.DataFrame(columns)
+    return gpd.GeoDataFrame(data, geometry=_to_lonlat(geometry), crs=STORE_EPSG)
+
+
+def _population(population: PopulationGrid) -> gpd.GeoDataFrame:
+    populated = population.persons > 0
+    return _frame(
+        "population",
+        {
+            "source_id": [f"R{r}C{c}" for r, c in zip(population.row[populated], population.col[populated], strict=True)],
+            "persons": population.persons[populated].astype(float),
+            "cell_size_m": np.full(int(populated.sum()), CELL_SIZE_M),
+            "geometry": population.cells()[populated],
+        },
+    )
+
+
+def _admin_areas(land: Land, population: PopulationGrid, townships: list[Township]) -> gpd.GeoDataFrame:
+    def persons_in(polygon: shapely.Geometry) -> int:
+        return int(population.persons[shapely.contains_xy(polygon, population.x, population.y)].sum())
+
+    rows = [(CITY_ADCODE, CITY_NAME, "市", None, int(population.persons.sum()), land.boundary)]
+    rows += [(c.adcode, c.name, "区县", CITY_ADCODE, persons_in(p), p) for c, p in land.counties]
+    rows += [(t.adcode, t.name, "乡镇街道", t.county.adcode, persons_in(t.polygon), t.polygon) for t in townships]
+    geometry = np.array([r[5] for r in rows], dtype=object)
+    return _frame(
+        "admin_areas",
+        {
+            "source_id": [r[0] for r in rows],
+            "adcode": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+            "parent_adcode": [r[3] for r in rows],
+            "population": [r[4] for r in rows],
+            "area_km2": np.round(shapely.area(geometry) / 1e6, 3),
+            "geometry": geometry,
+        },
+    )
+
+
+def _roads(land: Land, townships: list[Township], rng: np.random.Generator) -> gpd.GeoDataFrame:
+    network = build_roads(land, townships, rng)
+    lines = network.lines()
+    classes = [ROAD_CLASSES[r] for r in network.rank]
+    return _frame(
+        "roads",
+        {
+            "source_id": [f"RD{i + 1:06d}" for i in range(len(lines))],
+            "name": network.names,
+            "road_class": classes,
+            "speed_kmh": [ROAD_CLASS_SPEED_KMH[c] for c in classes],
+            "oneway": network.oneway,
+            "length_m": np.round(shapely.length(lines), 2),
+            "geometry": lines,
+        },
+    )
+
+
+def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """Every sample layer (except the user-written ``incidents``) as a frame in EPSG:4326."""
+    report = progress or (lambda step: None)
+    rng = np.random.default_rng(seed)
+    report("land")
+    land = build_land(rng)
+    report("population")
+    population = build_population(land, rng)
+    report("townships")
+    townships = build_townships(land, population, rng)
+    report("roads")
+    roads = _roads(land, townships, rng)
+    report("facilities")
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for name in ("reservoirs", "geohazard_points", "chemical_parks", "shelters", "rescue_stations", "supply_depots", "flood_prone_areas"):
+        builder: facilities.Builder = getattr(facilities, name)
+        columns = builder(land, population, townships, rng)
+        if name == "chemical_parks":
+            enterprises = facilities.hazardous_enterprises(land, population, townships, rng, columns)
+            layers["hazardous_enterprises"] = _frame("hazardous_enterprises", enterprises)
+        layers[name] = _frame(name, columns)
+    report("admin areas")
+    layers["admin_areas"] = _admin_areas(land, population, townships)
+    layers["population"] = _population(population)
+    layers["roads"] = roads
+    return layers
+
+
+def write_sample(store: Store, seed: int, *, progress: Progress | None = None) -> dict[str, WriteCounts]:
+    """Generate the sample city and upsert it into ``store`` in one transaction (all or nothing)."""
+    layers = generate_city(seed, progress=progress)
+    if progress:
+        progress("writing")
+    return store.upsert_many(layers)
