@@ -398,6 +398,22 @@ _register(
 )
 
 
+def shapefile_field_names(spec: LayerSpec) -> dict[str, str]:
+    """Field → a unique name of at most 10 characters, as the .dbf format allows."""
+    names: dict[str, str] = {}
+    taken = {SOURCE_ID[:10]}
+    for f in spec.fields:
+        candidate = f.name[:10]
+        number = 1
+        while candidate in taken:
+            suffix = f"_{number}"
+            candidate = f.name[: 10 - len(suffix)] + suffix
+            number += 1
+        taken.add(candidate)
+        names[f.name] = candidate
+    return names
+
+
 def get_layer(name: str) -> LayerSpec:
     """The spec of layer ``name``; ``UnknownLayerError`` (listing the known names) otherwise."""
     try:

@@ -1,0 +1,233 @@
+"""Read the files bureaus keep: GeoJSON, GeoPackage, Shapefile (GBK/GB18030 .dbf without .cpg),
+CSV and XLSX ledgers with lon/lat columns, and GeoTIFF population rasters.
+
+Readers only read; they never validate values. Every failure is an ``InputError`` that names the
+file and says what to do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from .errors import InputError
+
+TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
+RASTER_SUFFIXES = {".tif", ".tiff"}
+VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".kml", ".gml"}
+MAX_RASTER_CELLS = 2_000_000
+"""A raster with more populated cells than this is refused: aggregate it first."""
+
+
+@dataclass
+class SourceTable:
+    """What a file holds, before validation.
+
+    ``attributes`` keeps the file's own column names; for tables every cell is text (or missing),
+    so that the validator can report "text in a number field" by row. ``geometry`` is set for
+    vector and raster files, ``crs`` when the file declares one. ``row_labels`` gives the number a
+    user sees for each row: the spreadsheet row for CSV/XLSX (header = row 1), else the feature
+    number from 1.
+    """
+
+    path: Path
+    kind: Literal["vector", "table", "raster"]
+    attributes: pd.DataFrame
+    geometry: gpd.GeoSeries | None = None
+    crs: CRS | None = None
+    row_labels: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_encoding(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"unknown text encoding {encoding!r}: use e.g. utf-8, gbk or gb18030") from None
+
+
+def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
+    """Text and the encoding used: the one given, else UTF-8 (with or without BOM), else GB18030."""
+    candidates = [_check_encoding(encoding)] if encoding else ["utf-8-sig", "gb18030"]
+    for candidate in candidates:
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError as error:
+            last = error
+    tried = " or ".join(candidates)
+    raise InputError(
+        f"{path}: cannot decode the text as {tried} (byte {last.start}: {last.reason}); "
+        "pass --encoding with the file's encoding"
+    )
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+
+
+def read_source(path: str | Path, *, encoding: str | None = None, sheet: str | None = None, source_layer: str | None = None, target_layer: str | None = None) -> SourceTable:
+    """Read ``path`` by its suffix. ``source_layer`` picks a layer in a multi-layer file (GeoPackage);
+    without it the layer named like ``target_layer``, or the only layer, is read."""
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt"}:
+        return _read_csv(path, encoding)
+    if suffix in {".xlsx", ".xlsm"}:
+        return _read_excel(path, sheet)
+    if suffix in RASTER_SUFFIXES:
+        return _read_raster(path)
+    if suffix == ".xls":
+        raise InputError(f"{path}: old .xls workbooks are not read; save it as .xlsx")
+    return _read_vector(path, encoding, source_layer, target_layer)
+
+
+def _table(path: Path, frame: pd.DataFrame, first_row: int) -> SourceTable:
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise InputError(f"{path}: has a header but no data rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    labels = [int(i) + first_row for i in frame.index]
+    return SourceTable(path=path, kind="table", attributes=frame.reset_index(drop=True), row_labels=labels)
+
+
+def _read_csv(path: Path, encoding: str | None) -> SourceTable:
+    text, used = _decode(path, path.read_bytes(), encoding)
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(f"{path}: not a readable CSV table: {error}") from None
+    table = _table(path, frame, first_row=2)
+    table.notes.append(f"read as CSV, encoding {used}")
+    return table
+
+
+def _read_excel(path: Path, sheet: str | None) -> SourceTable:
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="openpyxl")
+    except ValueError as error:  # unknown sheet
+        raise InputError(f"{path}: {error}") from None
+    except Exception as error:  # openpyxl raises zipfile/XML errors of many kinds for a damaged file
+        raise InputError(f"{path}: not a readable .xlsx workbook ({error.__class__.__name__}: {error})") from None
+    return _table(path, frame, first_row=2)
+
+
+def _dbf_encoding(path: Path) -> str | None:
+    """Encoding of a shapefile's .dbf when no .cpg says it: UTF-8 if the records decode so, else GB18030."""
+    if path.with_suffix(".cpg").exists() or path.with_suffix(".CPG").exists():
+        return None
+    dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()), None)
+    if dbf is None:
+        return None
+    data = dbf.read_bytes()
+    if len(data) < 32:
+        raise InputError(f"{dbf}: the .dbf file is damaged (shorter than its header)")
+    header_length = struct.unpack_from("<H", data, 8)[0]
+    records = data[header_length:]
+    for candidate in ("utf-8", "gb18030"):
+        try:
+            records.decode(candidate)
+            return "UTF-8" if candidate == "utf-8" else "GB18030"
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{dbf}: text is neither UTF-8 nor GBK/GB18030; pass --encoding with the file's encoding")
+
+
+def _read_vector(path: Path, encoding: str | None, source_layer: str | None, target_layer: str | None) -> SourceTable:
+    notes = []
+    if encoding:
+        encoding = _check_encoding(encoding)
+    elif path.suffix.lower() == ".shp":
+        encoding = _dbf_encoding(path)
+        if encoding:
+            notes.append(f"shapefile has no .cpg: text read as {encoding}")
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as error:  # pyogrio raises DataSourceError and others for unreadable files
+        raise InputError(f"{path}: not a readable GIS file ({_first_line(error)})") from None
+    layer = source_layer
+    if layer is None and len(layers) > 1:
+        if target_layer in layers:
+            layer = target_layer
+        else:
+            raise InputError(f"{path}: holds several layers {layers}; choose one with --source-layer")
+    if layer is not None and layer not in layers:
+        raise InputError(f"{path}: has no layer {layer!r}; layers: {layers}")
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except Exception as error:
+        raise InputError(f"{path}: cannot read features ({_first_line(error)})") from None
+    if frame.empty:
+        raise InputError(f"{path}: the layer has no features")
+    geometry = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else None
+    attributes = pd.DataFrame(frame.drop(columns=[frame.geometry.name]) if geometry is not None else frame)
+    return SourceTable(
+        path=path,
+        kind="vector",
+        attributes=attributes.reset_index(drop=True),
+        geometry=geometry.reset_index(drop=True) if geometry is not None else None,
+        crs=CRS.from_user_input(frame.crs) if geometry is not None and frame.crs is not None else None,
+        row_labels=list(range(1, len(frame) + 1)),
+        notes=notes,
+    )
+
+
+def _read_raster(path: Path) -> SourceTable:
+    """A population raster as one square polygon per populated cell, with ``persons``."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as dataset:
+            band = dataset.read(1, masked=True)
+            transform = dataset.transform
+            crs = CRS.from_user_input(dataset.crs) if dataset.crs else None
+            cell_size = abs(transform.a) if dataset.crs and dataset.crs.is_projected else np.nan
+    except RasterioIOError as error:
+        raise InputError(f"{path}: not a readable GeoTIFF ({_first_line(error)})") from None
+    values = np.ma.filled(band.astype(float), 0.0)
+    rows, cols = np.nonzero(np.isfinite(values) & (values > 0))
+    if rows.size == 0:
+        raise InputError(f"{path}: the raster has no populated cells (all zero or nodata)")
+    if rows.size > MAX_RASTER_CELLS:
+        raise InputError(
+            f"{path}: {rows.size:,} populated cells is more than {MAX_RASTER_CELLS:,}; aggregate it to "
+            "coarser cells first (e.g. gdalwarp -tr 500 500 -r sum)"
+        )
+    x0, y0 = transform * (cols, rows)
+    x1, y1 = transform * (cols + 1, rows + 1)
+    polygons = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+    attributes = pd.DataFrame(
+        {"source_id": [f"R{r}C{c}" for r, c in zip(rows, cols, strict=True)], "persons": values[rows, cols], "cell_size_m": cell_size}
+    )
+    return SourceTable(
+        path=path,
+        kind="raster",
+        attributes=attributes,
+        geometry=gpd.GeoSeries(polygons, crs=crs),
+        crs=crs,
+        row_labels=list(range(1, rows.size + 1)),
+        notes=[f"raster: {rows.size:,} populated cells became population cells"],
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
