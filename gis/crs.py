@@ -150,11 +150,11 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, source: str) -> tuple[FloatArray
 # --- degrees-minutes-seconds ------------------------------------------------------------------
 
 _DMS_RE = re.compile(
-    r"""^\s*(?P<hemi1>[NSEW东西南北])?\s*
+    r"""^\s*(?P<hemi1>东经|西经|南纬|北纬|[NSEW东西南北])?\s*
     (?P<deg>[+-]?\d+(?:\.\d+)?)\s*(?:°|度|d|:|\s)\s*
     (?:(?P<min>\d+(?:\.\d+)?)\s*(?:′|'|分|m|:|\s)?\s*)?
     (?:(?P<sec>\d+(?:\.\d+)?)\s*(?:″|"|''|′′|秒|s)?\s*)?
-    (?P<hemi2>[NSEW东西南北])?\s*$""",
+    (?P<hemi2>东经|西经|南纬|北纬|[NSEW东西南北])?\s*$""",
     re.VERBOSE | re.IGNORECASE,
 )
 _NEGATIVE_HEMISPHERES = {"S", "W", "南", "西"}
@@ -180,7 +180,7 @@ def parse_angle(text: str) -> float:
     if minutes >= 60 or seconds >= 60:
         raise ValueError(f"minutes and seconds must be below 60: {text!r}")
     value = abs(degrees) + minutes / 60.0 + seconds / 3600.0
-    hemisphere = (match.group("hemi1") or match.group("hemi2") or "").upper()
+    hemisphere = (match.group("hemi1") or match.group("hemi2") or " ")[0].upper()
     if degrees < 0 or hemisphere in _NEGATIVE_HEMISPHERES:
         value = -value
     return value

@@ -32,6 +32,15 @@ _PANDAS_DTYPES: dict[FieldType, str] = {
 }
 
 
+_ALLOWED_GEOMETRY_TYPES: dict[str, set[str]] = {
+    "Point": {"Point"},
+    "LineString": {"LineString"},
+    "Polygon": {"Polygon"},
+    "MultiPolygon": {"MultiPolygon"},
+    "Geometry": set(),  # any
+}
+
+
 @dataclass(frozen=True)
 class Rows:
     """A batch ready for a store: attribute tuples in ``spec.columns`` order and 2-D WKB geometries."""
@@ -86,11 +95,14 @@ def rows_from_frame(spec: LayerSpec, frame: gpd.GeoDataFrame) -> Rows:
     geoms = frame.geometry.to_crs(STORE_EPSG).array if frame.crs.to_epsg() != STORE_EPSG else frame.geometry.array
     geom_values = np.asarray(geoms, dtype=object)
     source_ids = frame[SOURCE_ID]
+    allowed = _ALLOWED_GEOMETRY_TYPES[spec.geometry_type]
     for position, (sid, geom) in enumerate(zip(source_ids, geom_values, strict=True)):
         if normalise_value(sid, "str") in (None, ""):
             raise InputError(f"layer {spec.name}: row {position + 1} has no {SOURCE_ID}")
-        if geom is None:
+        if geom is None or geom.is_empty:
             raise InputError(f"layer {spec.name}: row {position + 1} ({sid}) has no geometry")
+        if allowed and geom.geom_type not in allowed:
+            raise InputError(f"layer {spec.name}: row {position + 1} ({sid}) is a {geom.geom_type}, the layer takes {spec.geometry_type}")
     duplicated = source_ids[source_ids.duplicated()].astype(str).unique().tolist()
     if duplicated:
         raise InputError(f"layer {spec.name}: duplicated {SOURCE_ID} in one batch: {duplicated[:10]}")

@@ -1,0 +1,47 @@
+"""Shared route dependencies: the store and settings opened in the lifespan, and query parameters
+that document themselves in OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from layers.errors import InputError
+from layers.settings import Settings
+from layers.store import BBox, Store
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def bbox_param(
+    bbox: Annotated[
+        str | None,
+        Query(description="min_lon,min_lat,max_lon,max_lat in degrees (CRS84): features intersecting the box.", examples=["116.5,35.3,116.7,35.5"]),
+    ] = None,
+) -> BBox | None:
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"bbox={bbox!r}: must be four numbers min_lon,min_lat,max_lon,max_lat") from None
+    if len(values) != 4:
+        raise InputError(f"bbox={bbox!r}: must be four numbers (a 3-D bbox is not supported)")
+    return values  # type: ignore[return-value]
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
+LimitDep = Annotated[int, Query(ge=1, le=10_000, description="Features per page (1-10,000).")]
+OffsetDep = Annotated[int, Query(ge=0, description="Features to skip (paging; see the next link).")]

@@ -1,0 +1,172 @@
+"""The layers published the OGC API - Features way (Part 1: Core, GeoJSON, OpenAPI 3.0).
+
+``/``, ``/conformance``, ``/collections``, ``/collections/{layer}``,
+``/collections/{layer}/items`` (bbox, limit, offset, and ``<field>=value`` equality filters) and
+``/collections/{layer}/items/{id}``, where the feature id is the layer's stable ``source_id``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely.geometry
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
+from layers.errors import InputError
+from layers.store import LayerInfo
+
+from .dependencies import BBoxDep, LimitDep, OffsetDep, StoreDep
+
+router = APIRouter(tags=["OGC API - Features"])
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+_RESERVED_PARAMETERS = {"bbox", "limit", "offset", "f", "bbox-crs", "crs"}
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = GEOJSON
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def features_of(spec: LayerSpec, frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """GeoJSON features: id = source_id, properties = the spec's fields (units in the schema)."""
+    features = []
+    for record, geometry in zip(frame[list(spec.columns)].to_dict("records"), frame.geometry, strict=True):
+        features.append(
+            {
+                "type": "Feature",
+                "id": record[SOURCE_ID],
+                "geometry": shapely.geometry.mapping(geometry) if geometry is not None else None,
+                "properties": {name: _json_value(record[name]) for name in spec.columns},
+            }
+        )
+    return features
+
+
+def _collection(base: str, info: LayerInfo) -> dict[str, Any]:
+    spec = get_layer(info.name)
+    fields = "; ".join(f"{f.name}: {f.display_label}" for f in spec.fields)
+    extent = list(info.bbox) if info.bbox else [-180.0, -90.0, 180.0, 90.0]
+    return {
+        "id": spec.name,
+        "title": f"{spec.title_zh} {spec.title_en}",
+        "description": f"{spec.description} Fields — {fields}.",
+        "extent": {"spatial": {"bbox": [extent], "crs": CRS84}},
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "numberOfFeatures": info.count,
+        "links": [
+            {"href": f"{base}/collections/{spec.name}", "rel": "self", "type": "application/json", "title": spec.title_zh},
+            {"href": f"{base}/collections/{spec.name}/items", "rel": "items", "type": GEOJSON, "title": f"{spec.title_zh} features"},
+        ],
+    }
+
+
+@router.get("/", summary="Landing page")
+def landing(request: Request) -> dict[str, Any]:
+    base = _base(request)
+    return {
+        "title": "onemap 应急一张图",
+        "description": "Hazard sources and emergency resources of the city, as OGC API - Features.",
+        "links": [
+            {"href": f"{base}/", "rel": "self", "type": "application/json", "title": "this document"},
+            {"href": f"{base}/openapi.json", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "API definition"},
+            {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
+            {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json", "title": "conformance classes"},
+            {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "layers"},
+        ],
+    }
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance() -> dict[str, Any]:
+    return {"conformsTo": CONFORMANCE}
+
+
+@router.get("/collections", summary="All layers, with counts and extents")
+def collections(request: Request, store: StoreDep) -> dict[str, Any]:
+    base = _base(request)
+    return {
+        "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
+        "collections": [_collection(base, info) for info in store.list_layers()],
+    }
+
+
+@router.get("/collections/{layer}", summary="One layer")
+def collection(layer: str, request: Request, store: StoreDep) -> dict[str, Any]:
+    get_layer(layer)
+    info = next(i for i in store.list_layers() if i.name == layer)
+    return _collection(_base(request), info)
+
+
+@router.get("/collections/{layer}/items", response_class=GeoJSONResponse, summary="Features of a layer")
+def items(layer: str, request: Request, store: StoreDep, bbox: BBoxDep, limit: LimitDep = 100, offset: OffsetDep = 0) -> GeoJSONResponse:
+    """Features as GeoJSON. Any other query parameter ``<field>=value`` filters by equality on
+    that field (e.g. ``shelter_type=固定``); unknown parameters are an error."""
+    spec = get_layer(layer)
+    filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED_PARAMETERS}
+    crs = request.query_params.get("bbox-crs") or request.query_params.get("crs")
+    if crs and crs != CRS84:
+        raise InputError(f"only {CRS84} is supported for bbox-crs/crs, got {crs!r}")
+    matched = store.count(spec.name, bbox=bbox, filters=filters)
+    frame = store.read(spec.name, bbox=bbox, filters=filters, limit=limit, offset=offset)
+    features = features_of(spec, frame)
+    self_url = request.url
+    links = [{"href": str(self_url), "rel": "self", "type": GEOJSON, "title": "this page"}]
+    if offset + len(features) < matched:
+        links.append({"href": str(self_url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON, "title": "next page"})
+    if offset > 0:
+        links.append({"href": str(self_url.include_query_params(offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON, "title": "previous page"})
+    links.append({"href": f"{_base(request)}/collections/{spec.name}", "rel": "collection", "type": "application/json"})
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    }
+    return GeoJSONResponse(body)
+
+
+@router.get("/collections/{layer}/items/{feature_id}", response_class=GeoJSONResponse, summary="One feature by its source id")
+def item(layer: str, feature_id: str, request: Request, store: StoreDep) -> GeoJSONResponse:
+    spec = get_layer(layer)
+    feature = features_of(spec, store.get(spec.name, feature_id))[0]
+    base = _base(request)
+    feature["links"] = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": f"{base}/collections/{spec.name}", "rel": "collection", "type": "application/json"},
+    ]
+    return GeoJSONResponse(feature)
+
+
+__all__ = ["router"]

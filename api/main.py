@@ -1,0 +1,44 @@
+"""The FastAPI application factory: ``create_app(settings)``. The store is opened once in the
+lifespan and reaches routes through ``api.dependencies``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from layers.settings import Settings
+from layers.store import open_store
+
+from . import features
+from .errors import install_error_handlers
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; ``settings`` default to the ``ONEMAP_*`` environment."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings)
+        app.state.store = store
+        logger.info("store opened: %s", type(store).__name__)
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="onemap 应急一张图",
+        description="Emergency-management one map: layers as OGC API - Features.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(features.router)
+    return app

@@ -1,0 +1,86 @@
+"""Fixtures shared by the tests: the real PostGIS the test command started, store factories for the
+contract suite, and the sample city generated once per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from sqlalchemy import create_engine, text
+
+from layers.sample import generate_city
+from layers.settings import Settings
+from layers.store import Store
+from layers.store.gpkg import GeoPackageStore
+from layers.store.postgis import PostGISStore, sqlalchemy_url
+
+SAMPLE_SEED = 370800
+STORE_KINDS = ["gpkg", "postgis"]
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The test database. Missing → the test FAILS (it is never skipped): run `bash .ci/run`."""
+    url = os.environ.get("ONEMAP_TEST_PG_URL")
+    if not url:
+        pytest.fail("ONEMAP_TEST_PG_URL is not set: run the tests with `bash .ci/run`, which starts PostGIS")
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as connection:
+            version = connection.execute(text("SELECT postgis_full_version()")).scalar_one()
+    except Exception as error:  # any connection failure must fail loudly
+        pytest.fail(f"cannot use the PostGIS test database {url}: {error}")
+    finally:
+        engine.dispose()
+    assert "POSTGIS" in version
+    return url
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A fresh schema name, dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    engine = create_engine(sqlalchemy_url(pg_url))
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_settings(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings whose store is an empty GeoPackage or an empty PostGIS schema."""
+    if store_kind == "gpkg":
+        return Settings(store=str(tmp_path / "store.gpkg"))
+    url = request.getfixturevalue("pg_url")
+    schema = request.getfixturevalue("pg_schema")
+    return Settings(store=url, pg_schema=schema)
+
+
+@pytest.fixture
+def store(store_settings: Settings) -> Iterator[Store]:
+    """An empty store of each kind (the contract tests run against both)."""
+    if store_settings.is_postgis:
+        opened: Store = PostGISStore(store_settings.store, schema=store_settings.pg_schema)
+    else:
+        opened = GeoPackageStore(store_settings.store)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def sample_city() -> dict[str, gpd.GeoDataFrame]:
+    """The sample city's layers, generated once (do not modify: copy first)."""
+    return generate_city(SAMPLE_SEED)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyproj import Geod, Transformer
+
+from gis.crs import (
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    gk3_epsg_for_zone,
+    guess_crs,
+    parse_angle,
+    wgs84_to_gcj02,
+)
+
+GEOD = Geod(ellps="WGS84")
+rng = np.random.default_rng(7)
+LON = rng.uniform(115.9, 117.6, 500)
+LAT = rng.uniform(34.4, 35.95, 500)
+
+
+def test_gcj02_offset_in_jining_is_hundreds_of_metres() -> None:
+    gcj_lon, gcj_lat = wgs84_to_gcj02(LON, LAT)
+    _, _, metres = GEOD.inv(LON, LAT, gcj_lon, gcj_lat)
+    assert metres.min() > 100 and metres.max() < 800
+
+
+def test_gcj02_inverse_recovers_wgs84_to_a_millimetre() -> None:
+    back_lon, back_lat = gcj02_to_wgs84(*wgs84_to_gcj02(LON, LAT))
+    _, _, metres = GEOD.inv(LON, LAT, back_lon, back_lat)
+    assert metres.max() < 1e-3
+
+
+def test_bd09_round_trips() -> None:
+    gcj = wgs84_to_gcj02(LON, LAT)
+    bd = gcj02_to_bd09(*gcj)
+    np.testing.assert_allclose(bd09_to_gcj02(*bd), gcj, atol=1e-9)
+    np.testing.assert_allclose(bd09_to_wgs84(*bd), (LON, LAT), atol=1e-8)
+
+
+def test_no_offset_outside_china() -> None:
+    lon, lat = wgs84_to_gcj02([2.35], [48.85])
+    assert (lon[0], lat[0]) == (2.35, 48.85)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("116.586", 116.586),
+        ("116°35'12.5\"", 116 + 35 / 60 + 12.5 / 3600),
+        ("116度35分12.5秒", 116 + 35 / 60 + 12.5 / 3600),
+        ("E116°35′12″", 116 + 35 / 60 + 12 / 3600),
+        ("35:24:10N", 35 + 24 / 60 + 10 / 3600),
+        ("35°24′S", -(35 + 24 / 60)),
+        ("北纬35度24分", 35.4),
+    ],
+)
+def test_parse_angle(text: str, expected: float) -> None:
+    assert parse_angle(text) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("text", ["abc", "116°75'", "", "12.3.4"])
+def test_parse_angle_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="angle|below 60"):
+        parse_angle(text)
+
+
+def test_gk_zone_codes() -> None:
+    assert gk3_epsg_for_zone(39, prefixed=True) == 4527
+    assert gk3_epsg_for_zone(39, prefixed=False) == 4548
+    with pytest.raises(ValueError, match="25-45"):
+        gk3_epsg_for_zone(50, prefixed=True)
+
+
+def test_guess_crs_recognises_lonlat_and_gauss_kruger() -> None:
+    assert guess_crs(LON, LAT).epsg == 4326
+    to_4527 = Transformer.from_crs(4326, 4527, always_xy=True)
+    x, y = to_4527.transform(LON, LAT)
+    assert guess_crs(x, y).epsg == 4527
+    to_4548 = Transformer.from_crs(4326, 4548, always_xy=True)
+    plain = guess_crs(*to_4548.transform(LON, LAT))
+    assert plain.epsg == 4548 and "--crs" in plain.reason
+    with pytest.raises(ValueError, match="neither"):
+        guess_crs([1e9], [1e9])
