@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
 from .catalogue import SOURCE_ID, LayerSpec, get_layer, shapefile_field_names
 from .errors import InputError
@@ -35,7 +36,7 @@ def ledger_frame(spec: LayerSpec, frame: gpd.GeoDataFrame) -> pd.DataFrame:
         table["经度"] = frame.geometry.x.map(repr)
         table["纬度"] = frame.geometry.y.map(repr)
     else:
-        table["wkt"] = frame.geometry.to_wkt()
+        table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)  # full precision
     return table
 
 

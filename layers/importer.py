@@ -31,7 +31,7 @@ from .errors import InputError
 from .readers import SourceTable, read_source
 from .settings import Settings
 from .store.base import Store, WriteCounts
-from .validate import coerce_cell, derive_fields, is_missing
+from .validate import coerce_cell, derive_fields, derive_geometric_fields, is_missing
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,13 @@ def _resolve_crs(source: SourceTable, xy: np.ndarray, explicit: str | int | None
 
 
 def _conform_geometry(geometry: Any, target: str) -> tuple[Any, str | None]:
-    """The geometry in the layer's type (promoting/demoting single parts), or None and the reason."""
+    """The geometry in the layer's type (promoting/demoting single parts), or None and the reason.
+
+    Polygons get counter-clockwise exteriors (RFC 7946), whatever their file's convention (a
+    shapefile's are clockwise), so the same shape is stored the same way from any format.
+    """
+    if geometry.geom_type in ("Polygon", "MultiPolygon"):
+        geometry = shapely.orient_polygons(geometry)
     kind = geometry.geom_type
     if target == "Geometry":
         return geometry, None
@@ -332,7 +338,7 @@ def prepare_import(
     accepted = gpd.GeoDataFrame(
         pd.DataFrame(records, columns=[*spec.columns, "geometry"]), geometry="geometry", crs=STORE_EPSG
     )
-    _derive_geometric_fields(spec, accepted, settings)
+    derive_geometric_fields(spec, accepted, work_epsg=settings.work_epsg)
     problems.sort(key=lambda p: (p.row or 0, p.severity))
     return PreparedImport(layer=spec.name, accepted=accepted, problems=problems, notes=notes, total_rows=n)
 
@@ -358,15 +364,6 @@ def _check_location(label: int, sid: str | None, geometry: Any, raw_xy: np.ndarr
 def _derived_id(layer: str, name: Any, geometry: Any) -> str:
     digest = hashlib.sha1(f"{layer}|{name or ''}|{shapely.to_wkt(geometry, rounding_precision=7)}".encode()).hexdigest()
     return f"{layer[:3].upper()}-{digest[:12]}"
-
-
-def _derive_geometric_fields(spec: LayerSpec, frame: gpd.GeoDataFrame, settings: Settings) -> None:
-    if frame.empty:
-        return
-    if "length_m" in spec.field_names:
-        frame["length_m"] = frame.geometry.to_crs(settings.work_epsg).length.round(2)
-    if "area_km2" in spec.field_names:
-        frame["area_km2"] = (frame.geometry.to_crs(settings.work_epsg).area / 1e6).round(3)
 
 
 def write_report(problems: Sequence[Problem], path: Path) -> None:

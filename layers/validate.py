@@ -9,11 +9,12 @@ import math
 from datetime import datetime
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 from gis import grades
 
-from .catalogue import ROAD_CLASS_SPEED_KMH, FieldSpec
+from .catalogue import ROAD_CLASS_SPEED_KMH, FieldSpec, LayerSpec
 
 _TRUE = {"true", "t", "1", "yes", "y", "是", "单行", "单向"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "双向", "双行"}
@@ -97,6 +98,17 @@ def _to_number(value: Any) -> float:
 
 def _unit(spec: FieldSpec) -> str:
     return f" {spec.unit}" if spec.unit else ""
+
+
+def derive_geometric_fields(spec: LayerSpec, frame: gpd.GeoDataFrame, *, work_epsg: int) -> None:
+    """Fill fields computed from geometry, in place: ``length_m`` and ``area_km2`` measured in the
+    metric work CRS (``work_epsg``), rounded to 0.01 m and 0.001 km²."""
+    if frame.empty:
+        return
+    if "length_m" in spec.field_names:
+        frame["length_m"] = frame.geometry.to_crs(work_epsg).length.round(2)
+    if "area_km2" in spec.field_names:
+        frame["area_km2"] = (frame.geometry.to_crs(work_epsg).area / 1e6).round(3)
 
 
 def derive_fields(layer: str, row: dict[str, Any], *, area_per_person_m2: float) -> list[str]:

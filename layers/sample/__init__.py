@@ -18,6 +18,7 @@ from pyproj import Transformer
 from gis.crs import STORE_EPSG, WORK_EPSG
 
 from ..catalogue import ROAD_CLASS_SPEED_KMH, ROAD_CLASSES, get_layer
+from ..validate import derive_geometric_fields
 from ..store.base import Store, WriteCounts
 from . import facilities
 from .geography import CITY_ADCODE, CITY_NAME
@@ -51,8 +52,12 @@ def _frame(layer: str, columns: dict[str, object]) -> gpd.GeoDataFrame:
     geometry = np.asarray(columns.pop("geometry"), dtype=object)
     if spec.geometry_type == "MultiPolygon":
         geometry = _as_multi(geometry)
+    if spec.geometry_type in ("Polygon", "MultiPolygon"):
+        geometry = shapely.orient_polygons(geometry)  # counter-clockwise exteriors, as imports store them
     data = pd.DataFrame(columns)
-    return gpd.GeoDataFrame(data, geometry=_to_lonlat(geometry), crs=STORE_EPSG)
+    frame = gpd.GeoDataFrame(data, geometry=_to_lonlat(geometry), crs=STORE_EPSG)
+    derive_geometric_fields(spec, frame, work_epsg=WORK_EPSG)
+    return frame
 
 
 def _population(population: PopulationGrid) -> gpd.GeoDataFrame:
@@ -69,12 +74,12 @@ def _population(population: PopulationGrid) -> gpd.GeoDataFrame:
 
 
 def _admin_areas(land: Land, population: PopulationGrid, townships: list[Township]) -> gpd.GeoDataFrame:
-    def persons_in(polygon: shapely.Geometry) -> int:
-        return int(population.persons[shapely.contains_xy(polygon, population.x, population.y)].sum())
-
+    assert population.township is not None
+    by_county = np.bincount(population.county, weights=population.persons, minlength=len(land.counties))
+    by_township = np.bincount(population.township, weights=population.persons, minlength=len(townships))
     rows = [(CITY_ADCODE, CITY_NAME, "市", None, int(population.persons.sum()), land.boundary)]
-    rows += [(c.adcode, c.name, "区县", CITY_ADCODE, persons_in(p), p) for c, p in land.counties]
-    rows += [(t.adcode, t.name, "乡镇街道", t.county.adcode, persons_in(t.polygon), t.polygon) for t in townships]
+    rows += [(c.adcode, c.name, "区县", CITY_ADCODE, int(n), p) for (c, p), n in zip(land.counties, by_county, strict=True)]
+    rows += [(t.adcode, t.name, "乡镇街道", t.county.adcode, int(n), t.polygon) for t, n in zip(townships, by_township, strict=True)]
     geometry = np.array([r[5] for r in rows], dtype=object)
     return _frame(
         "admin_areas",
@@ -85,7 +90,7 @@ def _admin_areas(land: Land, population: PopulationGrid, townships: list[Townshi
             "level": [r[2] for r in rows],
             "parent_adcode": [r[3] for r in rows],
             "population": [r[4] for r in rows],
-            "area_km2": np.round(shapely.area(geometry) / 1e6, 3),
+            "area_km2": None,  # derived below, as the importer derives it
             "geometry": geometry,
         },
     )
@@ -103,7 +108,7 @@ def _roads(land: Land, townships: list[Township], rng: np.random.Generator) -> g
             "road_class": classes,
             "speed_kmh": [ROAD_CLASS_SPEED_KMH[c] for c in classes],
             "oneway": network.oneway,
-            "length_m": np.round(shapely.length(lines), 2),
+            "length_m": None,  # derived below, as the importer derives it
             "geometry": lines,
         },
     )

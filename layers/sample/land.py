@@ -64,6 +64,8 @@ class PopulationGrid:
     persons: NDArray[np.int64]
     row: NDArray[np.int64]
     col: NDArray[np.int64]
+    county: NDArray[np.int64]  # index into COUNTIES: the nearest county town (the Voronoi rule)
+    township: NDArray[np.int64] | None = None  # index into the township list, once drawn
 
     def cells(self) -> NDArray[np.object_]:
         half = CELL_SIZE_M / 2.0
@@ -95,6 +97,7 @@ def build_boundary(seats: NDArray[np.float64], lake: Polygon, rng: np.random.Gen
     anchors = [to_metres(lon, lat) for lon, lat in OUTLINE_ANCHORS]
     hull = MultiPoint([*map(tuple, seats), *lake.exterior.coords, *anchors]).convex_hull
     centre = np.array(hull.centroid.coords[0])
+    towns = MultiPoint([tuple(s) for s in seats]).buffer(8000.0, quad_segs=8)  # county towns well inside
     phases = rng.uniform(0, 2 * np.pi, 6)
     amplitudes = rng.uniform(0.03, 0.08, 6)
 
@@ -103,7 +106,8 @@ def build_boundary(seats: NDArray[np.float64], lake: Polygon, rng: np.random.Gen
         offset = ring - centre
         angle = np.arctan2(offset[:, 1], offset[:, 0])
         wobble = 1.0 + sum(a * np.sin((k + 2) * angle + p) / (k + 1) for k, (a, p) in enumerate(zip(amplitudes, phases, strict=True)))
-        return Polygon(centre + offset * wobble[:, None]).buffer(0)
+        outline = Polygon(centre + offset * wobble[:, None]).buffer(0)
+        return outline.union(towns).simplify(50.0)  # type: ignore[no-any-return]
 
     low, high = -20_000.0, 60_000.0
     for _ in range(40):  # bisection on the buffer distance: area grows with it
@@ -143,9 +147,8 @@ def build_population(land: Land, rng: np.random.Generator) -> PopulationGrid:
 
     cell_km2 = (CELL_SIZE_M / 1000.0) ** 2
     density = 300.0 * (1.0 - 0.5 * land.hilliness(x, y)) * rng.lognormal(0.0, 0.45, x.size)
-    county_of_cell = np.full(x.size, -1)
-    for index, (county, polygon) in enumerate(land.counties):
-        county_of_cell[shapely.contains_xy(polygon, x, y)] = index
+    county_of_cell = _nearest(land.seats, x, y)
+    for index, county in enumerate(COUNTIES):
         sx, sy = land.seats[index]
         sigma = county.urban_radius_km * 1000.0 / 1.6
         kernel = np.exp(-((x - sx) ** 2 + (y - sy) ** 2) / (2 * sigma**2))
@@ -155,8 +158,13 @@ def build_population(land: Land, rng: np.random.Generator) -> PopulationGrid:
     for index, county in enumerate(COUNTIES):
         mine = county_of_cell == index
         persons[mine] *= county.population * scale / persons[mine].sum()
-    persons[county_of_cell < 0] = 0.0
-    return PopulationGrid(x, y, _integer_total(persons, CITY_POPULATION), row, col)
+    return PopulationGrid(x, y, _integer_total(persons, CITY_POPULATION), row, col, county_of_cell)
+
+
+def _nearest(seats: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Index of the nearest seat to each point: who a Voronoi partition gives it to."""
+    distances = (x[:, None] - seats[None, :, 0]) ** 2 + (y[:, None] - seats[None, :, 1]) ** 2
+    return np.argmin(distances, axis=1).astype(np.int64)
 
 
 def _integer_total(values: NDArray[np.float64], total: int) -> NDArray[np.int64]:
@@ -179,8 +187,9 @@ def build_townships(land: Land, population: PopulationGrid, rng: np.random.Gener
     """Township seats drawn where people live (at least 3 km apart); polygons by Voronoi in each county."""
     names = iter(township_names(sum(c.townships for c, _ in land.counties), rng))
     townships: list[Township] = []
+    population.township = np.full(population.x.size, -1, dtype=np.int64)
     for index, (county, polygon) in enumerate(land.counties):
-        inside = shapely.contains_xy(polygon, population.x, population.y)
+        inside = population.county == index
         weights = population.persons[inside].astype(float) ** 1.5
         candidates = rng.choice(np.flatnonzero(inside), size=min(4000, int(inside.sum())), replace=False, p=weights / weights.sum())
         seats = [tuple(land.seats[index])]
@@ -190,6 +199,8 @@ def build_townships(land: Land, population: PopulationGrid, rng: np.random.Gener
                 seats.append(point)
             if len(seats) == county.townships:
                 break
+        seat_array = np.array(seats)
+        population.township[inside] = len(townships) + _nearest(seat_array, population.x[inside], population.y[inside])
         cells = shapely.voronoi_polygons(MultiPoint(seats), extend_to=polygon.buffer(10_000))
         for number, seat in enumerate(seats, start=1):
             cell = next(c for c in cells.geoms if c.contains(shapely.Point(seat)))

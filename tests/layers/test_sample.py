@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from layers.catalogue import CATALOGUE, ROAD_CLASSES
+from layers.sample import generate_city, write_sample
+from layers.settings import JINING_REGION_BBOX
+from layers.store import Store
+
+PUBLISHED = {
+    "reservoirs": 248,
+    "geohazard_points": 42,
+    "chemical_parks": 7,
+    "hazardous_enterprises": 101,
+    "shelters": 135,
+    "rescue_stations": 668,
+    "supply_depots": 672,
+    "flood_prone_areas": 399,
+}
+
+
+def test_published_counts(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    for layer, count in PUBLISHED.items():
+        assert len(sample_city[layer]) == count, layer
+    admin = sample_city["admin_areas"]
+    assert (admin["level"] == "区县").sum() == 11
+    assert (admin["level"] == "乡镇街道").sum() == 156
+
+
+def test_population_and_area_are_jinings(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    assert sample_city["population"]["persons"].sum() == 8_300_000
+    admin = sample_city["admin_areas"]
+    city = admin[admin["level"] == "市"].iloc[0]
+    assert city["population"] == 8_300_000
+    assert city["area_km2"] == pytest.approx(11_187, rel=0.001)
+    counties = admin[admin["level"] == "区县"]
+    assert counties["population"].sum() == 8_300_000
+    townships = admin[admin["level"] == "乡镇街道"]
+    assert townships["population"].sum() == 8_300_000
+    assert townships["adcode"].is_unique and townships["name"].is_unique
+
+
+def test_road_network_is_large_connected_and_hierarchical(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    roads = sample_city["roads"]
+    assert len(roads) >= 30_000
+    assert set(roads["road_class"]) == set(ROAD_CLASSES)
+    coords = shapely.get_coordinates(roads.geometry.values).reshape(-1, 2, 2)
+    _, node_ids = np.unique(coords.reshape(-1, 2), axis=0, return_inverse=True)
+    ends = node_ids.reshape(-1, 2)
+    n = int(node_ids.max()) + 1
+    graph = coo_matrix((np.ones(len(ends)), (ends[:, 0], ends[:, 1])), shape=(n, n))
+    assert connected_components(graph, directed=False)[0] == 1
+    expressway_km = roads.loc[roads["road_class"] == "高速公路", "length_m"].sum() / 1000
+    assert 150 < expressway_km < 1500
+
+
+def test_everything_lies_in_the_region_and_is_valid(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    region = shapely.box(*JINING_REGION_BBOX)
+    for layer, frame in sample_city.items():
+        assert frame.crs.to_epsg() == 4326, layer
+        assert frame.geometry.within(region).all(), layer
+        assert frame.geometry.is_valid.all(), layer
+        assert frame["source_id"].is_unique, layer
+        assert set(frame.columns) == {*CATALOGUE[layer].columns, "geometry"}, layer
+
+
+def test_reservoir_levels_and_classes(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    reservoirs = sample_city["reservoirs"]
+    assert reservoirs["above_flood_limit"].sum() == 4
+    assert (reservoirs["reservoir_class"] == "大(2)型").sum() == 1
+    assert "尼山水库" in set(reservoirs["name"])
+
+
+def test_same_seed_same_bytes_other_seed_other_city(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    again = generate_city(370800)
+    for layer in sample_city:
+        assert sample_city[layer].to_json() == again[layer].to_json(), layer
+    other = generate_city(1)
+    assert other["shelters"].to_json() != sample_city["shelters"].to_json()
+
+
+def test_writing_the_sample_twice_changes_nothing(store: Store) -> None:
+    first = write_sample(store, 370800)
+    assert first["roads"].inserted == store.count("roads")
+    second = write_sample(store, 370800)
+    assert all(c.written == 0 for c in second.values())
+    counts = {i.name: i.count for i in store.list_layers()}
+    for layer, count in PUBLISHED.items():
+        assert counts[layer] == count
