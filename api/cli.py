@@ -73,8 +73,7 @@ def main(ctx: click.Context, store_location: str | None, verbose: bool) -> None:
       ONEMAP_STORE=postgresql://user@host/db onemap layers
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    overrides = {"store": store_location} if store_location else {}
-    ctx.obj = {"settings": Settings(**overrides)}
+    ctx.obj = {"settings": Settings(store=store_location) if store_location else Settings()}
 
 
 def _width(text: str) -> int:
@@ -133,7 +132,7 @@ def _load_sample(store: Store, seed: int) -> None:
             bar.update(1)
 
         results = write_sample(store, seed, progress=advance)
-        bar.update(bar.total - bar.n)
+        bar.update(len(STEPS) + 1 - bar.n)
     written = sum(r.written for r in results.values())
     unchanged = sum(r.unchanged for r in results.values())
     click.echo(f"sample city (seed {seed}): {written:,} features written, {unchanged:,} already there unchanged", err=True)

@@ -37,7 +37,7 @@ def bbox_param(
         raise InputError(f"bbox={bbox!r}: must be four numbers min_lon,min_lat,max_lon,max_lat") from None
     if len(values) != 4:
         raise InputError(f"bbox={bbox!r}: must be four numbers (a 3-D bbox is not supported)")
-    return values  # type: ignore[return-value]
+    return (values[0], values[1], values[2], values[3])
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

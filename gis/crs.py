@@ -216,7 +216,7 @@ def guess_crs(x: ArrayLike, y: ArrayLike, *, default_plain_gk_epsg: int = WORK_E
     min_lon, min_lat, max_lon, max_lat = CHINA_LONLAT_BBOX
     if min_lon <= x_lo and x_hi <= max_lon and min_lat <= y_lo and y_hi <= max_lat:
         return CrsGuess(STORE_EPSG, f"longitude/latitude in China ({span}): assumed EPSG:4326")
-    if 1e5 <= y_lo and y_hi <= 6.5e6:
+    if y_lo >= 1e5 and y_hi <= 6.5e6:
         zones = np.floor(xs / 1e6).astype(int)
         if zones.min() == zones.max() and _GK3_FIRST_ZONE <= zones[0] <= _GK3_LAST_ZONE:
             zone = int(zones[0])
@@ -224,7 +224,7 @@ def guess_crs(x: ArrayLike, y: ArrayLike, *, default_plain_gk_epsg: int = WORK_E
             return CrsGuess(
                 epsg, f"Gauss-Krüger metres with zone prefix {zone} ({span}): assumed EPSG:{epsg}"
             )
-        if 1e5 <= x_lo and x_hi <= 9e5:
+        if x_lo >= 1e5 and x_hi <= 9e5:
             return CrsGuess(
                 default_plain_gk_epsg,
                 f"Gauss-Krüger metres without zone prefix ({span}): assumed "

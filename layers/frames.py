@@ -141,4 +141,5 @@ def _typed_column(column: pd.Series, field_type: FieldType) -> pd.Series:
 
 def now_utc() -> datetime:
     """The current time, UTC, millisecond precision."""
-    return normalise_value(datetime.now(UTC), "datetime")  # type: ignore[no-any-return]
+    stamp: datetime = normalise_value(datetime.now(UTC), "datetime")
+    return stamp

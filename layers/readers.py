@@ -212,8 +212,11 @@ def _read_raster(path: Path) -> SourceTable:
             f"{path}: {rows.size:,} populated cells is more than {MAX_RASTER_CELLS:,}; aggregate it to "
             "coarser cells first (e.g. gdalwarp -tr 500 500 -r sum)"
         )
-    x0, y0 = transform * (cols, rows)
-    x1, y1 = transform * (cols + 1, rows + 1)
+    def corner(c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return transform.c + c * transform.a + r * transform.b, transform.f + c * transform.d + r * transform.e
+
+    x0, y0 = corner(cols, rows)
+    x1, y1 = corner(cols + 1, rows + 1)
     polygons = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
     attributes = pd.DataFrame(
         {"source_id": [f"R{r}C{c}" for r, c in zip(rows, cols, strict=True)], "persons": values[rows, cols], "cell_size_m": cell_size}

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import geopandas as gpd
+import httpx
 from click.testing import CliRunner, Result
 
 from api.cli import main
@@ -18,3 +28,40 @@ def run_cli(settings: Settings, *args: str) -> Result:
 def snapshot(settings: Settings, layer: str) -> gpd.GeoDataFrame:
     with open_store(settings) as store:
         return store.read(layer)
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """`onemap serve` in its own process on a free loopback port; yields its base URL.
+
+    A separate process, not a thread: GDAL's HTTP client (pyogrio) holds the GIL while it waits,
+    so a server thread in the test process could never answer it.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = [str(Path(sys.executable).parent / "onemap"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "ONEMAP_STORE": settings.store, "ONEMAP_PG_SCHEMA": settings.pg_schema}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"onemap serve exited: {process.stdout.read() if process.stdout else ''}")
+            try:
+                if httpx.get(f"{url}/conformance", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("onemap serve did not answer within 30 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

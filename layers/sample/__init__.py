@@ -14,15 +14,24 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 from gis.crs import STORE_EPSG, WORK_EPSG
 
 from ..catalogue import ROAD_CLASS_SPEED_KMH, ROAD_CLASSES, get_layer
-from ..validate import derive_geometric_fields
 from ..store.base import Store, WriteCounts
+from ..validate import derive_geometric_fields
 from . import facilities
 from .geography import CITY_ADCODE, CITY_NAME
-from .land import CELL_SIZE_M, Land, PopulationGrid, Township, build_land, build_population, build_townships
+from .land import (
+    CELL_SIZE_M,
+    Land,
+    PopulationGrid,
+    Township,
+    build_land,
+    build_population,
+    build_townships,
+)
 from .roads import build_roads
 
 Progress = Callable[[str], None]
@@ -77,7 +86,9 @@ def _admin_areas(land: Land, population: PopulationGrid, townships: list[Townshi
     assert population.township is not None
     by_county = np.bincount(population.county, weights=population.persons, minlength=len(land.counties))
     by_township = np.bincount(population.township, weights=population.persons, minlength=len(townships))
-    rows = [(CITY_ADCODE, CITY_NAME, "市", None, int(population.persons.sum()), land.boundary)]
+    rows: list[tuple[str, str, str, str | None, int, BaseGeometry]] = [
+        (CITY_ADCODE, CITY_NAME, "市", None, int(population.persons.sum()), land.boundary)
+    ]
     rows += [(c.adcode, c.name, "区县", CITY_ADCODE, int(n), p) for (c, p), n in zip(land.counties, by_county, strict=True)]
     rows += [(t.adcode, t.name, "乡镇街道", t.county.adcode, int(n), t.polygon) for t, n in zip(townships, by_township, strict=True)]
     geometry = np.array([r[5] for r in rows], dtype=object)

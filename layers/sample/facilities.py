@@ -14,13 +14,12 @@ from typing import Any
 import numpy as np
 import shapely
 import shapely.affinity
-from numpy.typing import NDArray
 
 from gis.grades import geohazard_danger_grade, park_risk_grade, reservoir_class
 
 from ..catalogue import DAM_TYPES
 from .geography import CHEMICAL_PARKS, COUNTIES, REAL_RESERVOIR_NAMES
-from .land import Land, PopulationGrid, Township, to_metres, township_names
+from .land import Array, Land, PopulationGrid, Township, to_metres, township_names
 
 Columns = dict[str, Any]
 Builder = Callable[[Land, PopulationGrid, list[Township], np.random.Generator], Columns]
@@ -39,15 +38,15 @@ COUNTS = {
 
 
 def _sample_cells(
-    population: PopulationGrid, weights: NDArray[np.float64], count: int, rng: np.random.Generator
-) -> NDArray[np.float64]:
+    population: PopulationGrid, weights: Array, count: int, rng: np.random.Generator
+) -> Array:
     """``count`` points in distinct cells drawn by weight, jittered inside their 500 m cell."""
     chosen = rng.choice(population.x.size, size=count, replace=False, p=weights / weights.sum())
     jitter = rng.uniform(-200.0, 200.0, (count, 2))
     return np.column_stack([population.x[chosen], population.y[chosen]]) + jitter
 
 
-def _county_of(land: Land, xy: NDArray[np.float64]) -> list[str | None]:
+def _county_of(land: Land, xy: Array) -> list[str | None]:
     codes: list[str | None] = [None] * len(xy)
     for county, polygon in land.counties:
         for i in np.flatnonzero(shapely.contains_xy(polygon, xy[:, 0], xy[:, 1])):
@@ -55,8 +54,8 @@ def _county_of(land: Land, xy: NDArray[np.float64]) -> list[str | None]:
     return codes
 
 
-def _points(xy: NDArray[np.float64]) -> NDArray[np.object_]:
-    return shapely.points(xy)
+def _points(xy: Array) -> Array:
+    return np.asarray(shapely.points(xy), dtype=object)
 
 
 def _place_names(count: int, suffixes: str, rng: np.random.Generator) -> list[str]:

@@ -7,12 +7,14 @@ layers to EPSG:4326. Every random draw comes from the one seeded generator passe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 from pyproj import Transformer
-from shapely.geometry import LineString, MultiPoint, MultiPolygon, Polygon
+from shapely.geometry import LineString, MultiPoint, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from gis.crs import STORE_EPSG, WORK_EPSG
 
@@ -26,6 +28,8 @@ from .geography import (
     County,
 )
 
+Array = NDArray[Any]
+IntArray = NDArray[np.int64]
 CELL_SIZE_M = 500.0
 """Population grid cell size (metres)."""
 
@@ -44,12 +48,12 @@ def to_metres(lon: float, lat: float) -> tuple[float, float]:
 class Land:
     """The metric canvas every sample layer is drawn on."""
 
-    boundary: Polygon
-    lake: Polygon
-    counties: list[tuple[County, Polygon]]
-    seats: NDArray[np.float64]  # (11, 2) county-town x/y, metres
+    boundary: BaseGeometry
+    lake: BaseGeometry
+    counties: list[tuple[County, BaseGeometry]]
+    seats: Array  # (11, 2) county-town x/y, metres
 
-    def hilliness(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    def hilliness(self, x: Array, y: Array) -> Array:
         """0 on the western plain … 1 in the eastern hills, smoothly across ~25 km."""
         east_x, _ = to_metres(HILLY_EAST_LON, 35.4)
         return np.clip((x - east_x) / 25_000.0, 0.0, 1.0) * np.clip((y - 3.86e6) / 30_000.0, 0.3, 1.0)
@@ -59,15 +63,15 @@ class Land:
 class PopulationGrid:
     """Cell centres (metres), persons per cell (integers summing to the city population)."""
 
-    x: NDArray[np.float64]
-    y: NDArray[np.float64]
-    persons: NDArray[np.int64]
-    row: NDArray[np.int64]
-    col: NDArray[np.int64]
-    county: NDArray[np.int64]  # index into COUNTIES: the nearest county town (the Voronoi rule)
-    township: NDArray[np.int64] | None = None  # index into the township list, once drawn
+    x: Array
+    y: Array
+    persons: IntArray
+    row: IntArray
+    col: IntArray
+    county: IntArray  # index into COUNTIES: the nearest county town (the Voronoi rule)
+    township: IntArray | None = None  # index into the township list, once drawn
 
-    def cells(self) -> NDArray[np.object_]:
+    def cells(self) -> Array:
         half = CELL_SIZE_M / 2.0
         return shapely.box(self.x - half, self.y - half, self.x + half, self.y + half)
 
@@ -78,36 +82,36 @@ class Township:
     name: str
     county: County
     seat: tuple[float, float]
-    polygon: Polygon | MultiPolygon
+    polygon: BaseGeometry  # Polygon or MultiPolygon, metres
     urban: bool
 
 
-def build_lake() -> Polygon:
+def build_lake() -> BaseGeometry:
     """The Nansi Lake chain as one polygon, metres."""
     parts = []
     for (lon0, lat0, w0), (lon1, lat1, w1) in zip(NANSI_LAKE_LINE, NANSI_LAKE_LINE[1:], strict=False):
         a, b = to_metres(lon0, lat0), to_metres(lon1, lat1)
         parts.append(LineString([a, b]).buffer((w0 + w1) / 2.0, quad_segs=8))
-    return shapely.union_all(parts).simplify(200.0)  # type: ignore[no-any-return]
+    return shapely.union_all(parts).simplify(200.0)
 
 
-def build_boundary(seats: NDArray[np.float64], lake: Polygon, rng: np.random.Generator) -> Polygon:
+def build_boundary(seats: Array, lake: BaseGeometry, rng: np.random.Generator) -> BaseGeometry:
     """A wobbly city outline around the county towns, the lake and anchors near the real outline,
     sized to the real area."""
     anchors = [to_metres(lon, lat) for lon, lat in OUTLINE_ANCHORS]
-    hull = MultiPoint([*map(tuple, seats), *lake.exterior.coords, *anchors]).convex_hull
+    hull = MultiPoint([*map(tuple, seats), *shapely.get_coordinates(lake.boundary), *anchors]).convex_hull
     centre = np.array(hull.centroid.coords[0])
     towns = MultiPoint([tuple(s) for s in seats]).buffer(8000.0, quad_segs=8)  # county towns well inside
     phases = rng.uniform(0, 2 * np.pi, 6)
     amplitudes = rng.uniform(0.03, 0.08, 6)
 
-    def outline(distance: float) -> Polygon:
+    def outline(distance: float) -> BaseGeometry:
         ring = np.asarray(hull.buffer(distance, quad_segs=24).exterior.coords)[:-1]
         offset = ring - centre
         angle = np.arctan2(offset[:, 1], offset[:, 0])
         wobble = 1.0 + sum(a * np.sin((k + 2) * angle + p) / (k + 1) for k, (a, p) in enumerate(zip(amplitudes, phases, strict=True)))
         outline = Polygon(centre + offset * wobble[:, None]).buffer(0)
-        return outline.union(towns).simplify(50.0)  # type: ignore[no-any-return]
+        return outline.union(towns).simplify(50.0)
 
     low, high = -20_000.0, 60_000.0
     for _ in range(40):  # bisection on the buffer distance: area grows with it
@@ -161,13 +165,13 @@ def build_population(land: Land, rng: np.random.Generator) -> PopulationGrid:
     return PopulationGrid(x, y, _integer_total(persons, CITY_POPULATION), row, col, county_of_cell)
 
 
-def _nearest(seats: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+def _nearest(seats: Array, x: Array, y: Array) -> IntArray:
     """Index of the nearest seat to each point: who a Voronoi partition gives it to."""
     distances = (x[:, None] - seats[None, :, 0]) ** 2 + (y[:, None] - seats[None, :, 1]) ** 2
     return np.argmin(distances, axis=1).astype(np.int64)
 
 
-def _integer_total(values: NDArray[np.float64], total: int) -> NDArray[np.int64]:
+def _integer_total(values: Array, total: int) -> IntArray:
     """Round to integers that sum exactly to ``total`` (largest remainders, ties by position)."""
     scaled = values * (total / values.sum())
     floors = np.floor(scaled).astype(np.int64)

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import Delaunay
 
 from ..catalogue import ROAD_CLASSES
 from .geography import COUNTIES, EXPRESSWAYS
-from .land import Land, Township
+from .land import Array, Land, Township
 
 RURAL_SPACING_M = 900.0
 URBAN_SPACING_M = 260.0
@@ -32,17 +31,17 @@ MAX_EDGE_M = 3000.0
 class RoadNetwork:
     """Edges as node-index pairs with class rank (index into ROAD_CLASSES), name and one-way flag."""
 
-    nodes: NDArray[np.float64]  # (n, 2) metres
-    edges: NDArray[np.int64]  # (m, 2)
-    rank: NDArray[np.int64]
+    nodes: Array  # (n, 2) metres
+    edges: Array  # (m, 2)
+    rank: Array
     names: list[str | None]
-    oneway: NDArray[np.bool_]
+    oneway: Array
 
-    def lines(self) -> NDArray[np.object_]:
-        return shapely.linestrings(np.stack([self.nodes[self.edges[:, 0]], self.nodes[self.edges[:, 1]]], axis=1))
+    def lines(self) -> Array:
+        return np.asarray(shapely.linestrings(np.stack([self.nodes[self.edges[:, 0]], self.nodes[self.edges[:, 1]]], axis=1)), dtype=object)
 
 
-def _jittered_grid(bounds: tuple[float, float, float, float], spacing: float, rng: np.random.Generator) -> NDArray[np.float64]:
+def _jittered_grid(bounds: tuple[float, float, float, float], spacing: float, rng: np.random.Generator) -> Array:
     min_x, min_y, max_x, max_y = bounds
     xs = np.arange(min_x, max_x, spacing)
     ys = np.arange(min_y, max_y, spacing)
@@ -50,7 +49,7 @@ def _jittered_grid(bounds: tuple[float, float, float, float], spacing: float, rn
     return grid + rng.uniform(-0.35 * spacing, 0.35 * spacing, grid.shape)
 
 
-def _junctions(land: Land, rng: np.random.Generator) -> NDArray[np.float64]:
+def _junctions(land: Land, rng: np.random.Generator) -> Array:
     rural = _jittered_grid(land.boundary.bounds, RURAL_SPACING_M, rng)
     urban_parts = []
     near_town = np.zeros(len(rural), dtype=bool)
@@ -66,7 +65,7 @@ def _junctions(land: Land, rng: np.random.Generator) -> NDArray[np.float64]:
     return points[keep]
 
 
-def _gabriel_edges(points: NDArray[np.float64]) -> NDArray[np.int64]:
+def _gabriel_edges(points: Array) -> Array:
     """Edges of the Delaunay triangulation whose opposite angles are all acute (Gabriel graph)."""
     triangles = Delaunay(points).simplices
     edges = []
@@ -85,7 +84,7 @@ def _gabriel_edges(points: NDArray[np.float64]) -> NDArray[np.int64]:
     return unique[~bad]
 
 
-def _nearest_node(points: NDArray[np.float64], xy: tuple[float, float]) -> int:
+def _nearest_node(points: Array, xy: tuple[float, float]) -> int:
     return int(np.argmin((points[:, 0] - xy[0]) ** 2 + (points[:, 1] - xy[1]) ** 2))
 
 
@@ -133,10 +132,10 @@ def build_roads(land: Land, townships: list[Township], rng: np.random.Generator)
             mark(seat_node[a], seat_node[b], "高速公路", name)
     seat_graph = Delaunay(land.seats)
     pairs = sorted({tuple(sorted((int(t[i]), int(t[(i + 1) % 3])))) for t in seat_graph.simplices for i in range(3)})
-    for number, (a, b) in enumerate(pairs):
+    for number, (first, second) in enumerate(pairs):
         road_class = "国道" if number % 3 == 0 else "省道"
         label = f"G{104 + number}" if road_class == "国道" else f"S{240 + number}"
-        mark(seat_node[COUNTIES[a].name], seat_node[COUNTIES[b].name], road_class, label)
+        mark(seat_node[COUNTIES[first].name], seat_node[COUNTIES[second].name], road_class, label)
     for number, (township, node) in enumerate(zip(townships, township_node, strict=True)):
         mark(seat_node[township.county.name], node, "县道", f"X{number + 1:03d}")
     township_xy = np.array([t.seat for t in townships])

@@ -178,14 +178,14 @@ class GeoPackageStore(Store):
             for spec in CATALOGUE.values():
                 table = _quote(spec.name)
                 count = self._connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                bbox = None
+                bbox: BBox | None = None
                 if count:
                     row = self._connection.execute(
                         f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {_quote('rtree_' + spec.name + '_geom')}"
                     ).fetchone()
-                    bbox = tuple(row) if row[0] is not None else None
+                    bbox = (row[0], row[1], row[2], row[3]) if row[0] is not None else None
                 infos.append(
-                    LayerInfo(spec.name, spec.title_zh, spec.title_en, spec.geometry_type, count, bbox)  # type: ignore[arg-type]
+                    LayerInfo(spec.name, spec.title_zh, spec.title_en, spec.geometry_type, count, bbox)
                 )
         return infos
 
@@ -230,7 +230,7 @@ class GeoPackageStore(Store):
         if bbox is not None:
             # The R-tree selects by envelope; keep the features that really intersect, then page.
             box = shapely.box(*bbox)
-            keep = shapely.intersects(shapely.from_wkb(np.asarray(wkbs, dtype=object)), box) if wkbs else []
+            keep = shapely.intersects(shapely.from_wkb(np.asarray(wkbs, dtype=object)), box) if wkbs else np.zeros(0, dtype=bool)
             selected = [i for i, hit in enumerate(keep) if hit]
             end = None if limit is None else offset + limit
             selected = selected[offset:end]
@@ -298,7 +298,7 @@ class GeoPackageStore(Store):
             for spec, rows in prepared:
                 encoded = Rows([self._encode_values(spec, v) for v in rows.values], rows.wkbs)
                 plan = plan_upsert(encoded, self._stored(cursor, spec, rows))
-                bounds = shapely.bounds(shapely.from_wkb(np.asarray(rows.wkbs, dtype=object))) if len(rows) else []
+                bounds = shapely.bounds(shapely.from_wkb(np.asarray(rows.wkbs, dtype=object))) if len(rows) else np.zeros((0, 4))
                 blobs = [encode_gpkg_blob(w, b) for w, b in zip(rows.wkbs, bounds, strict=True)]
                 table = _quote(spec.name)
                 columns = ", ".join(_quote(c) for c in spec.columns)

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Identity, MetaData, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Identity,
+    MetaData,
+    Table,
+    Text,
+    func,
+)
 from sqlalchemy.types import TypeEngine
 
 from gis.crs import STORE_EPSG
 
 from ..catalogue import CATALOGUE, SOURCE_ID, FieldType, LayerSpec
 
-_SQL_TYPES: dict[FieldType, type[TypeEngine[object]] | TypeEngine[object]] = {
+_SQL_TYPES: dict[FieldType, TypeEngine[Any]] = {
     "str": Text(),
     "int": BigInteger(),
     "float": Float(precision=53),

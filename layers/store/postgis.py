@@ -15,7 +15,7 @@ import geopandas as gpd
 from alembic import command
 from alembic.config import Config
 from geoalchemy2 import WKBElement
-from sqlalchemy import Connection, Engine, Select, Table, bindparam, create_engine, func, select
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gis.crs import STORE_EPSG
@@ -39,6 +39,11 @@ from .pg_tables import build_metadata
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _cause(error: SQLAlchemyError) -> object:
+    """The driver's own message where SQLAlchemy wraps one (it says what the server said)."""
+    return getattr(error, "orig", None) or error
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -70,7 +75,7 @@ class PostGISStore(Store):
                 upgrade_schema(connection, schema)
         except SQLAlchemyError as error:
             self._engine.dispose()
-            raise StoreError(f"cannot open PostGIS store {self._safe_url()}: {error.__class__.__name__}: {error.orig or error}") from error
+            raise StoreError(f"cannot open PostGIS store {self._safe_url()}: {error.__class__.__name__}: {_cause(error)}") from error
 
     def _safe_url(self) -> str:
         return self._engine.url.render_as_string(hide_password=True)
@@ -100,7 +105,8 @@ class PostGISStore(Store):
                 infos.append(LayerInfo(spec.name, spec.title_zh, spec.title_en, spec.geometry_type, row[0], bbox))
         return infos
 
-    def _where(self, statement: Select[Any], spec: LayerSpec, table: Table, bbox: BBox | None, filters: Filters | None) -> Select[Any]:
+    def _where(self, statement: Any, spec: LayerSpec, table: Table, bbox: BBox | None, filters: Filters | None) -> Any:
+        """``statement`` with the filter and bbox conditions (any Select; typed loosely for mypy)."""
         for name, value in check_filters(spec, filters).items():
             column = table.c[name]
             statement = statement.where(column.is_(None) if value is None else column == value)
@@ -146,7 +152,7 @@ class PostGISStore(Store):
                 for spec, rows in prepared:
                     results[spec.name] = self._upsert_layer(connection, spec, rows)
         except SQLAlchemyError as error:
-            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {error.orig or error}") from error
+            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
         return results
 
     def _upsert_layer(self, connection: Connection, spec: LayerSpec, rows: Any) -> WriteCounts:
@@ -188,7 +194,7 @@ class PostGISStore(Store):
             with self._engine.begin() as connection:
                 result = connection.execute(table.delete().where(table.c.source_id.in_(list(source_ids))))
         except SQLAlchemyError as error:
-            raise StoreError(f"delete from {self._safe_url()} failed, nothing was deleted: {error.orig or error}") from error
+            raise StoreError(f"delete from {self._safe_url()} failed, nothing was deleted: {_cause(error)}") from error
         return int(result.rowcount)
 
     def close(self) -> None:

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from gis.grades import geohazard_danger_grade, park_risk_grade, reservoir_class, shelter_capacity_persons
+from gis.grades import (
+    geohazard_danger_grade,
+    park_risk_grade,
+    reservoir_class,
+    shelter_capacity_persons,
+)
 
 
 @pytest.mark.parametrize(

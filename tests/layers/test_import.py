@@ -199,7 +199,7 @@ FILE_ERRORS = [
     ("header only", _raw("header.csv", "编号,名称,场所类型,有效避难面积,经度,纬度\n".encode()), [], r"header\.csv: has a header but no data rows"),
     ("missing column", lambda d: _write_csv(d / "nocol.csv", _ledger().drop(columns=["场所类型"])), [], r"nocol\.csv: missing required column\(s\) for layer shelters: 类型"),
     ("no coordinates", lambda d: _write_csv(d / "nocoord.csv", _ledger().drop(columns=["经度", "纬度"])), [], r"nocoord\.csv: no coordinate columns"),
-    ("undecodable", _raw("gbk.csv", "编号,名称\n".encode("utf-8") + b"\xff\xff\x80,x\n"), [], r"gbk\.csv: cannot decode the text as utf-8-sig or gb18030"),
+    ("undecodable", _raw("gbk.csv", "编号,名称\n".encode() + b"\xff\xff\x80,x\n"), [], r"gbk\.csv: cannot decode the text as utf-8-sig or gb18030"),
     ("unknown encoding", _csv_rows(), ["--encoding", "martian"], r"unknown text encoding 'martian'"),
     ("corrupt gpkg", _raw("broken.gpkg", b"SQLite format 3\x00" + bytes(range(256)) * 8), [], r"broken\.gpkg: not a readable GIS file"),
     ("corrupt xlsx", _raw("broken.xlsx", b"PK\x03\x04 this is not a workbook"), [], r"broken\.xlsx: not a readable \.xlsx workbook"),
