@@ -54,13 +54,15 @@ NANSI_LAKE_LINE: tuple[tuple[float, float, float], ...] = (
     (117.24, 34.52, 5000.0),  # south end near the Jiangsu border
 )
 
-OUTLINE_ANCHORS: tuple[tuple[float, float], ...] = (
-    (117.52, 35.62), (117.40, 35.76), (116.95, 35.74), (116.45, 35.88), (116.02, 35.86),
-    (115.98, 35.32), (116.18, 34.92), (116.62, 34.88), (117.24, 34.48), (117.36, 34.78),
-    (117.28, 35.22),
+OUTLINE: tuple[tuple[float, float], ...] = (
+    (115.93, 35.93), (116.20, 36.02), (116.45, 35.92), (116.70, 35.85), (117.00, 35.76),
+    (117.30, 35.80), (117.58, 35.68), (117.52, 35.50), (117.35, 35.38), (117.30, 35.15),
+    (117.38, 34.98), (117.35, 34.62), (117.22, 34.45), (117.05, 34.58), (116.85, 34.80),
+    (116.55, 34.88), (116.30, 34.90), (116.12, 35.02), (116.10, 35.30), (116.05, 35.50),
+    (115.95, 35.62),
 )
-"""Lon/lat points near Jining's real outline (extent 115.9-117.6 °E, 34.4-35.95 °N) that the
-synthetic boundary is drawn around."""
+"""Jining's border traced coarsely by hand (lon/lat, clockwise from the north-west corner of 梁山):
+an approximation of the real outline (extent 115.9-117.6 °E, 34.4-35.95 °N), not survey data."""
 
 HILLY_EAST_LON = 116.88
 """East of about this longitude the land rises into the hills of 泗水, 邹城 and 曲阜 (东部山区)."""

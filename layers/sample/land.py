@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.affinity
 from numpy.typing import NDArray
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiPoint, Polygon
@@ -24,7 +25,7 @@ from .geography import (
     COUNTIES,
     HILLY_EAST_LON,
     NANSI_LAKE_LINE,
-    OUTLINE_ANCHORS,
+    OUTLINE,
     County,
 )
 
@@ -95,38 +96,29 @@ def build_lake() -> BaseGeometry:
     return shapely.union_all(parts).simplify(200.0)
 
 
-def build_boundary(seats: Array, lake: BaseGeometry, rng: np.random.Generator) -> BaseGeometry:
-    """A wobbly city outline around the county towns, the lake and anchors near the real outline,
-    sized to the real area."""
-    anchors = [to_metres(lon, lat) for lon, lat in OUTLINE_ANCHORS]
-    hull = MultiPoint([*map(tuple, seats), *shapely.get_coordinates(lake.boundary), *anchors]).convex_hull
-    centre = np.array(hull.centroid.coords[0])
-    towns = MultiPoint([tuple(s) for s in seats]).buffer(8000.0, quad_segs=8)  # county towns well inside
-    phases = rng.uniform(0, 2 * np.pi, 6)
-    amplitudes = rng.uniform(0.03, 0.08, 6)
-
-    def outline(distance: float) -> BaseGeometry:
-        ring = np.asarray(hull.buffer(distance, quad_segs=24).exterior.coords)[:-1]
-        offset = ring - centre
-        angle = np.arctan2(offset[:, 1], offset[:, 0])
-        wobble = 1.0 + sum(a * np.sin((k + 2) * angle + p) / (k + 1) for k, (a, p) in enumerate(zip(amplitudes, phases, strict=True)))
-        outline = Polygon(centre + offset * wobble[:, None]).buffer(0)
-        return outline.union(towns).simplify(50.0)
-
-    low, high = -20_000.0, 60_000.0
-    for _ in range(40):  # bisection on the buffer distance: area grows with it
-        middle = (low + high) / 2.0
-        if outline(middle).area / 1e6 < CITY_AREA_KM2:
-            low = middle
-        else:
-            high = middle
-    return outline((low + high) / 2.0)
+def build_boundary(seats: Array, rng: np.random.Generator) -> BaseGeometry:
+    """The hand-traced outline, wobbled like a real border and scaled to the city's real area."""
+    corners = np.array([to_metres(lon, lat) for lon, lat in OUTLINE])
+    ring = shapely.segmentize(Polygon(corners), 1500.0)
+    coords = np.asarray(ring.exterior.coords)[:-1]
+    # A border follows rivers and fields: a smooth random offset of a few kilometres.
+    along = np.linspace(0.0, 2 * np.pi, len(coords), endpoint=False)
+    offset = np.zeros(len(coords))
+    for k in (7, 13, 29, 53):
+        offset += rng.uniform(400, 1500) * np.sin(k * along + rng.uniform(0, 2 * np.pi))
+    centre = corners.mean(axis=0)
+    direction = coords - centre
+    direction /= np.linalg.norm(direction, axis=1)[:, None]
+    outline: BaseGeometry = Polygon(coords + direction * offset[:, None]).buffer(0)
+    outline = outline.union(MultiPoint([tuple(s) for s in seats]).buffer(3000.0))  # towns inside, whatever the seed
+    scale = np.sqrt(CITY_AREA_KM2 * 1e6 / outline.area)
+    return shapely.affinity.scale(outline, scale, scale, origin=(centre[0], centre[1]))
 
 
 def build_land(rng: np.random.Generator) -> Land:
     seats = np.array([to_metres(c.lon, c.lat) for c in COUNTIES])
     lake = build_lake()
-    boundary = build_boundary(seats, lake, rng)
+    boundary = build_boundary(seats, rng)
     cells = shapely.voronoi_polygons(MultiPoint([tuple(s) for s in seats]), extend_to=boundary.buffer(10_000))
     counties = []
     for county, seat in zip(COUNTIES, seats, strict=True):

@@ -146,12 +146,17 @@ def test_invalid_polygon_is_repaired_and_reported(store_settings: Settings, tmp_
     assert stored.is_valid and stored.geom_type == "MultiPolygon" and stored.area == pytest.approx(0.005)
 
 
-@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".shp", ".csv", ".xlsx"])
-@pytest.mark.parametrize("layer", ["reservoirs", "chemical_parks", "roads", "incidents"])
+ROUND_TRIPS = [
+    (layer, suffix)
+    for layer in ("reservoirs", "chemical_parks", "roads", "incidents")
+    for suffix in (".gpkg", ".geojson", ".shp", ".csv", ".xlsx")
+    if (layer, suffix) != ("incidents", ".shp")  # a shapefile has no date-time type
+]
+
+
+@pytest.mark.parametrize(("layer", "suffix"), ROUND_TRIPS)
 def test_every_format_round_trips(layer: str, suffix: str, tmp_path: Path, sample_city: dict[str, gpd.GeoDataFrame]) -> None:
     if layer == "incidents":
-        if suffix == ".shp":
-            pytest.skip("a shapefile has no date-time type: incidents keep their times in the other formats")
         frame = gpd.GeoDataFrame(
             {"source_id": ["I1", "I2"], "name": ["仓库火灾", "内涝"], "kind": ["火灾", "洪涝"], "status": ["处置中", "已结束"],
              "occurred_at": pd.to_datetime(["2026-07-01T08:30:00.250Z", None], utc=True), "description": ["含\"引号\", 逗号", None]},
