@@ -46,11 +46,6 @@ def gk3_epsg_for_zone(zone: int, *, prefixed: bool) -> int:
     return first + zone - _GK3_FIRST_ZONE
 
 
-def gk3_zone_for_lon(lon: float) -> int:
-    """3-degree zone number whose central meridian is nearest to ``lon`` (degrees east)."""
-    return int(round(lon / 3.0))
-
-
 # --- GCJ-02 / BD-09 -------------------------------------------------------------------------
 
 _KRASOVSKY_A = 6378245.0

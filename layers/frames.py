@@ -137,9 +137,3 @@ def _typed_column(column: pd.Series, field_type: FieldType) -> pd.Series:
     if field_type == "bool":
         return column.map(lambda v: None if v is None or v is pd.NA else bool(v)).astype("boolean")
     return column.astype(_PANDAS_DTYPES[field_type])
-
-
-def now_utc() -> datetime:
-    """The current time, UTC, millisecond precision."""
-    stamp: datetime = normalise_value(datetime.now(UTC), "datetime")
-    return stamp

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -56,10 +54,3 @@ class Settings(BaseSettings):
     def is_postgis(self) -> bool:
         """True when the store is a PostgreSQL URL."""
         return self.store.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
-
-    @property
-    def data_dir(self) -> Path:
-        """Directory for files beside the store (rasters, caches): the GeoPackage's folder, or ./var."""
-        if self.is_postgis:
-            return Path("./var")
-        return Path(self.store).parent

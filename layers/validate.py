@@ -39,6 +39,8 @@ def coerce_cell(value: Any, spec: FieldSpec) -> Any:
         return None
     if spec.type == "str":
         text = str(value).strip()
+        if "\x00" in text:
+            raise ValueError("text contains a NUL character")
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))  # a code typed as a number in a spreadsheet
         if spec.enum is not None and text not in spec.enum:
@@ -50,6 +52,8 @@ def coerce_cell(value: Any, spec: FieldSpec) -> Any:
             if not float(number).is_integer():
                 raise ValueError(f"{value!r} is not a whole number")
             number = int(number)
+            if not -(2**63) <= number < 2**63:
+                raise ValueError(f"{value!r} is outside the 64-bit integer range")
         if spec.minimum is not None and number < spec.minimum:
             raise ValueError(f"{number} is below the minimum {spec.minimum:g}{_unit(spec)}")
         if spec.maximum is not None and number > spec.maximum:

@@ -112,7 +112,7 @@ def check_filters(spec: LayerSpec, filters: Filters | None) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     for name, value in (filters or {}).items():
         if name == SOURCE_ID:
-            checked[name] = normalise_value(value, "str")
+            checked[name] = check_text(normalise_value(value, "str"), what=SOURCE_ID)
             continue
         try:
             field = spec.field(name)
@@ -121,10 +121,22 @@ def check_filters(spec: LayerSpec, filters: Filters | None) -> dict[str, Any]:
                 f"layer {spec.name} has no field {name!r}; fields: {', '.join(spec.columns)}"
             ) from None
         try:
-            checked[name] = normalise_value(_parse_filter_text(value, field.type), field.type)
-        except (TypeError, ValueError):
+            typed = normalise_value(_parse_filter_text(value, field.type), field.type)
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"filter {name}={value!r}: not a valid {field.type}") from None
+        if field.type == "str":
+            check_text(typed, what=name)
+        elif field.type == "int" and typed is not None and not -(2**63) <= typed < 2**63:
+            raise InputError(f"filter {name}={value!r}: outside the 64-bit integer range")
+        checked[name] = typed
     return checked
+
+
+def check_text(value: Any, *, what: str) -> Any:
+    """Text that databases can hold: no NUL characters."""
+    if isinstance(value, str) and "\x00" in value:
+        raise InputError(f"{what}: text must not contain NUL characters")
+    return value
 
 
 def _parse_filter_text(value: Any, field_type: str) -> Any:
@@ -140,7 +152,10 @@ def _parse_filter_text(value: Any, field_type: str) -> Any:
     if field_type == "int":
         return int(value)
     if field_type == "float":
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(value)
+        return number
     return value
 
 

@@ -7,7 +7,8 @@ store opens. Every statement is built with SQLAlchemy Core, so all values are bo
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,18 @@ class PostGISStore(Store):
 
     # --- reads ----------------------------------------------------------------------------
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads; a database failure becomes a StoreError naming the server."""
+        try:
+            with self._engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as error:
+            raise StoreError(f"read from {self._safe_url()} failed: {_cause(error)}") from error
+
     def list_layers(self) -> list[LayerInfo]:
         infos = []
-        with self._engine.connect() as connection:
+        with self._reading() as connection:
             for spec in CATALOGUE.values():
                 table = self._tables[f"{self.schema}.{spec.name}"]
                 extent = func.ST_Extent(table.c.geom)
@@ -119,7 +129,7 @@ class PostGISStore(Store):
     def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
         spec, table = self._table(layer)
         statement = self._where(select(func.count()).select_from(table), spec, table, bbox, filters)
-        with self._engine.connect() as connection:
+        with self._reading() as connection:
             return int(connection.execute(statement).scalar_one())
 
     def read(
@@ -138,7 +148,7 @@ class PostGISStore(Store):
         statement = self._where(statement, spec, table, bbox, filters).offset(offset)
         if limit is not None:
             statement = statement.limit(limit)
-        with self._engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(statement).all()
         return frame_from_rows(spec, [tuple(r[:-1]) for r in rows], [bytes(r[-1]) for r in rows])
 

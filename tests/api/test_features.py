@@ -126,3 +126,30 @@ def test_gdal_oapif_reads_from_postgis(postgis_sample: Settings) -> None:
     assert len(admin) == 168
     assert admin.loc[admin["source_id"] == "370800", "population"].iloc[0] == 8_300_000
     assert admin.geometry.geom_type.eq("MultiPolygon").all()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/collections/reservoirs/items/%00",
+        "/collections/reservoirs/items?name=a%00b",
+        "/collections/reservoirs/items?source_id=%00",
+        "/collections/shelters/items?capacity_persons=99999999999999999999999",
+        "/collections/reservoirs/items?capacity_m3=nan",
+        "/collections/reservoirs/items?capacity_m3=inf",
+        "/collections/reservoirs/items?offset=99999999999999999999",
+        "/collections/reservoirs/items?bbox=nan,nan,nan,nan",
+        "/collections/reservoirs/items?above_flood_limit=maybe",
+        "/collections/incidents/items?occurred_at=yesterday",
+    ],
+)
+def test_hostile_values_are_4xx_never_500(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+
+
+def test_hostile_values_on_postgis(postgis_sample: Settings) -> None:
+    with TestClient(create_app(postgis_sample)) as pg_client:
+        for url in ("/collections/reservoirs/items/%00", "/collections/admin_areas/items?population=99999999999999999999999"):
+            response = pg_client.get(url)
+            assert 400 <= response.status_code < 500, (url, response.status_code, response.text)

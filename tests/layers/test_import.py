@@ -222,6 +222,7 @@ ROW_ERRORS = [
     ("negative area", _csv_rows(("BN-9", "某广场", "紧急", -5, 116.6, 35.4)), r"bad\.csv: ERROR row 3 \[BN-9\] 有效避难面积: -5.0 is below the minimum 0 m²"),
     ("duplicate id", _csv_rows(("BN-1", "重复", "紧急", 3000, 116.6, 35.4)), r"bad\.csv: ERROR row 3 \[BN-1\] 编号: duplicate source_id: row 2 has it too"),
     ("empty id", _csv_rows((None, "无编号", "紧急", 3000, 116.6, 35.4)), r"bad\.csv: ERROR row 3 编号: source_id \(编号\) is empty"),
+    ("NUL in text", _csv_rows(("BN-9", "某\x00广场", "紧急", 3000, 116.6, 35.4)), r"bad\.csv: ERROR row 3 \[BN-9\] 名称: text contains a NUL character"),
 ]
 
 
