@@ -14,7 +14,7 @@ import pandas as pd
 
 from gis import grades
 
-from .catalogue import ROAD_CLASS_SPEED_KMH, FieldSpec, LayerSpec
+from .catalogue import FieldSpec, LayerSpec
 
 _TRUE = {"true", "t", "1", "yes", "y", "是", "单行", "单向"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "双向", "双行"}
@@ -140,6 +140,4 @@ def derive_fields(layer: str, row: dict[str, Any], *, area_per_person_m2: float)
         fill("risk_grade", grades.park_risk_grade(row.get("risk_score")))
     elif layer == "shelters":
         fill("capacity_persons", grades.shelter_capacity_persons(row.get("effective_area_m2"), area_per_person_m2=area_per_person_m2))
-    elif layer == "roads" and row.get("speed_kmh") is None and row.get("road_class") is not None:
-        row["speed_kmh"] = ROAD_CLASS_SPEED_KMH[row["road_class"]]
     return warnings

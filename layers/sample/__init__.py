@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.crs import STORE_EPSG, WORK_EPSG
 
-from ..catalogue import ROAD_CLASS_SPEED_KMH, ROAD_CLASSES, get_layer
+from ..catalogue import ROAD_CLASSES, get_layer
 from ..store.base import Store, WriteCounts
 from ..validate import derive_geometric_fields
 from . import facilities
@@ -117,7 +117,7 @@ def _roads(land: Land, townships: list[Township], rng: np.random.Generator) -> g
             "source_id": [f"RD{i + 1:06d}" for i in range(len(lines))],
             "name": network.names,
             "road_class": classes,
-            "speed_kmh": [ROAD_CLASS_SPEED_KMH[c] for c in classes],
+            "speed_kmh": None,  # each class's speed (settings, else ROAD_CLASS_SPEED_KMH)
             "oneway": network.oneway,
             "length_m": None,  # derived below, as the importer derives it
             "geometry": lines,

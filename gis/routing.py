@@ -1,0 +1,420 @@
+"""Routing on a ``RoadGraph``: who gets to an incident first, by which road; service areas; and the
+nearest facility of every junction.
+
+Points are snapped to the nearest *edge* (not node): a trip starts and ends at the projected point,
+and the part of the edge travelled counts, at the edge's speed. Resources travel TO the incident,
+so "time from every junction to the incident" is one Dijkstra on the reversed graph. Times are
+seconds inside, minutes in results; distances metres inside, kilometres in results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse.csgraph import dijkstra
+
+from .network import RoadGraph
+
+DEFAULT_MAX_SNAP_M = 2000.0
+_NO_NODE = -9999  # scipy's "no predecessor"
+
+
+class RoutingError(ValueError):
+    """A routing request that cannot be answered as asked (point off the network, bad input)."""
+
+
+@dataclass(frozen=True)
+class Snaps:
+    """Points snapped to edges: edge number, fraction along its drawn direction, distance (m),
+    and the snapped point (metric CRS)."""
+
+    edge: NDArray[np.int64]
+    fraction: NDArray[np.float64]
+    distance_m: NDArray[np.float64]
+    point: NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return int(self.edge.size)
+
+
+def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArray[np.bool_] | None = None, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snaps:
+    """Snap metric points to their nearest open edge. Points farther than ``max_snap_m`` from
+    every open edge get edge -1 (the caller reports them)."""
+    n = len(points)
+    edge = np.full(n, -1, dtype=np.int64)
+    distance = np.full(n, np.inf)
+    if n:
+        found_points, found_edges = graph.tree.query(points, predicate="dwithin", distance=max_snap_m)
+        if found_points.size:
+            gaps = shapely.distance(points[found_points], graph.edge_geometry[found_edges])
+            if closed is not None:
+                gaps = np.where(closed[found_edges], np.inf, gaps)
+            # The nearest candidate per point (ties: the lowest edge number, for repeatability).
+            order = np.lexsort((found_edges, gaps, found_points))
+            first = np.ones(order.size, bool)
+            first[1:] = found_points[order][1:] != found_points[order][:-1]
+            best = order[first]
+            ok = np.isfinite(gaps[best])
+            edge[found_points[best][ok]] = found_edges[best][ok]
+            distance[found_points[best][ok]] = gaps[best][ok]
+    fraction = np.zeros(n)
+    snapped = np.full(n, None, dtype=object)
+    have = edge >= 0
+    if have.any():
+        lines = graph.edge_geometry[edge[have]]
+        along = shapely.line_locate_point(lines, points[have])
+        lengths = shapely.length(lines)
+        fraction[have] = np.where(lengths > 0, along / np.where(lengths > 0, lengths, 1.0), 0.0)
+        snapped[have] = shapely.line_interpolate_point(lines, along)
+    return Snaps(edge=edge, fraction=fraction, distance_m=np.where(have, distance, np.nan), point=snapped)
+
+
+def closed_edges(graph: RoadGraph, *, polygons: Sequence[shapely.Geometry] = (), edge_ids: Sequence[str] = ()) -> NDArray[np.bool_]:
+    """Mask of edges cut by closure polygons (metric CRS) or named by source id.
+
+    Raises ``RoutingError`` for a closure that is not a polygon or an unknown edge id.
+    """
+    for geometry in polygons:
+        if geometry is None or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+            kind = "nothing" if geometry is None else geometry.geom_type
+            raise RoutingError(f"closures must be polygons (a flooded or collapsed area), got {kind}")
+    mask = graph.edges_intersecting(np.asarray(list(polygons), dtype=object))
+    if len(edge_ids):
+        known = pd.Index(graph.edge_source_id)
+        positions = known.get_indexer(list(edge_ids))
+        unknown = [e for e, p in zip(edge_ids, positions, strict=True) if p < 0]
+        if unknown:
+            raise RoutingError(f"closed edge ids not in the network: {unknown[:10]}")
+        mask[positions] = True
+    return mask
+
+
+# --- the core: times to or from one snapped point --------------------------------------------
+
+
+def _part(share: float, seconds: float) -> float:
+    """``share`` of an edge's ``seconds``; inf stays inf (0 × inf would be NaN)."""
+    return share * seconds if np.isfinite(seconds) else np.inf
+
+
+def _arc_time(graph: RoadGraph, edge: int, forward: bool, closed: NDArray[np.bool_] | None) -> float:
+    """Travel time of an edge in one direction, or inf when that direction does not exist or is closed."""
+    if not forward and graph.edge_oneway[edge]:
+        return np.inf
+    if closed is not None and closed[edge]:
+        return np.inf
+    return float(graph.edge_time_s[edge])
+
+
+@dataclass(frozen=True)
+class _Field:
+    """Times between every junction and one snapped point, via the two ends of its edge."""
+
+    via_u: NDArray[np.float64]  # Dijkstra from/to the edge's start node
+    via_v: NDArray[np.float64]
+    pred_u: NDArray[np.int32]
+    pred_v: NDArray[np.int32]
+    offset_u: float  # time from the point to the start node (or back), inf when impossible
+    offset_v: float
+
+    @property
+    def time(self) -> NDArray[np.float64]:
+        """Seconds between each junction and the point (inf: unreachable or beyond the limit)."""
+        return np.minimum(self.via_u + self.offset_u, self.via_v + self.offset_v)
+
+
+def _field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: NDArray[np.bool_] | None, limit: float) -> _Field:
+    """Dijkstra from the point's edge ends. ``toward``: times from junctions TO the point (reverse graph)."""
+    edge = int(snaps.edge[index])
+    fraction = float(snaps.fraction[index])
+    forward_time = _arc_time(graph, edge, True, closed)
+    backward_time = _arc_time(graph, edge, False, closed)
+    if toward:  # arrive at the point along the edge: from u forwards, or from v backwards
+        offset_u, offset_v = _part(fraction, forward_time), _part(1 - fraction, backward_time)
+        matrix = graph.weights(closed)[1]
+    else:  # leave the point along the edge: to v forwards, or to u backwards
+        offset_u, offset_v = _part(fraction, backward_time), _part(1 - fraction, forward_time)
+        matrix = graph.weights(closed)[0]
+    nodes = [int(graph.edge_u[edge]), int(graph.edge_v[edge])]
+    bound = limit if np.isinf(limit) else limit + max(o for o in (offset_u, offset_v, 0.0) if np.isfinite(o))
+    dist, pred = dijkstra(matrix, directed=True, indices=nodes, return_predecessors=True, limit=bound)
+    return _Field(dist[0], dist[1], pred[0], pred[1], offset_u, offset_v)
+
+
+def _same_edge_time(graph: RoadGraph, edge: int, start: float, end: float, closed: NDArray[np.bool_] | None) -> float:
+    """Time along one edge from fraction ``start`` to fraction ``end``, inf when not allowed."""
+    if end >= start:
+        return _part(end - start, _arc_time(graph, edge, True, closed))
+    return _part(start - end, _arc_time(graph, edge, False, closed))
+
+
+# --- nearest resources -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trip:
+    """How one resource reaches the target: total seconds and the path in junctions."""
+
+    seconds: float
+    nodes: list[int]  # junctions in travel order (empty: along one edge)
+    depart_to_v: bool  # the resource leaves along its edge towards the edge's end node
+    arrive_from_u: bool  # the trip reaches the target from its edge's start node
+
+
+def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, source_index: int, field: _Field, closed: NDArray[np.bool_] | None) -> Trip:
+    edge = int(source.edge[source_index])
+    fraction = float(source.fraction[source_index])
+    options: list[tuple[float, int, bool]] = []  # (seconds, first junction, departs towards v)
+    to_v = _part(1 - fraction, _arc_time(graph, edge, True, closed))
+    to_u = _part(fraction, _arc_time(graph, edge, False, closed))
+    for junction, leave, towards_v in ((int(graph.edge_v[edge]), to_v, True), (int(graph.edge_u[edge]), to_u, False)):
+        if np.isfinite(leave):
+            options.append((leave + float(field.time[junction]), junction, towards_v))
+    best = min(options, default=(np.inf, -1, True))
+    direct = np.inf
+    if edge == int(target.edge[target_index]):
+        direct = _same_edge_time(graph, edge, fraction, float(target.fraction[target_index]), closed)
+    if direct <= best[0]:
+        return Trip(direct, [], direct == np.inf or target.fraction[target_index] >= fraction, True)
+    if not np.isfinite(best[0]):
+        return Trip(np.inf, [], True, True)
+    junction = best[1]
+    via_u = field.via_u[junction] + field.offset_u <= field.via_v[junction] + field.offset_v
+    pred = field.pred_u if via_u else field.pred_v
+    nodes = [junction]
+    while pred[nodes[-1]] != _NO_NODE:
+        nodes.append(int(pred[nodes[-1]]))
+    return Trip(best[0], nodes, best[2], bool(via_u))
+
+
+def _piece(line: shapely.LineString, start: float, end: float) -> NDArray[np.float64]:
+    """Coordinates of a line from fraction ``start`` to fraction ``end`` (reversed when end < start)."""
+    piece = shapely.ops.substring(line, start, end, normalized=True)
+    coords = shapely.get_coordinates(piece)
+    return coords
+
+
+def trip_geometry(graph: RoadGraph, trip: Trip, source: Snaps, source_index: int, target: Snaps, target_index: int) -> shapely.LineString:
+    """The route of a trip as one LineString in the metric CRS, from the source point to the target."""
+    s_edge, s_frac = int(source.edge[source_index]), float(source.fraction[source_index])
+    t_edge, t_frac = int(target.edge[target_index]), float(target.fraction[target_index])
+    if not trip.nodes:
+        return shapely.LineString(_piece(graph.edge_geometry[s_edge], s_frac, t_frac))
+    parts = [_piece(graph.edge_geometry[s_edge], s_frac, 1.0 if trip.depart_to_v else 0.0)]
+    for tail, head in zip(trip.nodes, trip.nodes[1:], strict=False):
+        arc = graph.arc_index(tail, head)
+        coords = shapely.get_coordinates(graph.edge_geometry[graph.arc_edge[arc]])
+        parts.append(coords if graph.arc_forward[arc] else coords[::-1])
+    parts.append(_piece(graph.edge_geometry[t_edge], 0.0 if trip.arrive_from_u else 1.0, t_frac))
+    coords = np.concatenate([p for p in parts if len(p)])
+    keep = np.ones(len(coords), bool)
+    keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
+    coords = coords[keep]
+    if len(coords) == 1:
+        coords = np.vstack([coords, coords])
+    return shapely.LineString(coords)
+
+
+@dataclass
+class ResourceIndex:
+    """Facilities snapped once (per graph and closure set) for repeated nearest queries."""
+
+    resources: gpd.GeoDataFrame  # resource_id, layer, name, geometry (any CRS)
+    snaps: Snaps
+
+
+def index_resources(graph: RoadGraph, resources: gpd.GeoDataFrame, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> ResourceIndex:
+    """Snap facilities (columns ``resource_id``, ``layer``, ``name``) to their nearest road.
+
+    Closures play no part here: a station whose own road is cut is stuck (reported unreachable),
+    not moved to the nearest dry road; so one index serves every closure set.
+    """
+    points = np.asarray(resources.to_crs(graph.epsg).geometry.array, dtype=object)
+    return ResourceIndex(resources.reset_index(drop=True), snap_points(graph, points, max_snap_m=max_snap_m))
+
+
+def _seconds_to(graph: RoadGraph, target: Snaps, sources: Snaps, field: _Field, closed: NDArray[np.bool_] | None) -> NDArray[np.float64]:
+    """Seconds from every snapped source to the target (vectorised ``_trip_to`` without paths)."""
+    on = sources.edge >= 0
+    edge = np.where(on, sources.edge, 0)
+    forward = graph.edge_time_s[edge].copy()
+    if closed is not None:
+        forward[closed[edge]] = np.inf
+    backward = np.where(graph.edge_oneway[edge], np.inf, forward)
+    fraction = sources.fraction
+    with np.errstate(invalid="ignore"):
+        leave_v = np.where(np.isfinite(forward), (1 - fraction) * forward, np.inf)
+        leave_u = np.where(np.isfinite(backward), fraction * backward, np.inf)
+    times = field.time
+    seconds = np.minimum(leave_v + times[graph.edge_v[edge]], leave_u + times[graph.edge_u[edge]])
+    for i in np.flatnonzero(on & (sources.edge == target.edge[0])):
+        direct = _same_edge_time(graph, int(edge[i]), float(fraction[i]), float(target.fraction[0]), closed)
+        seconds[i] = min(seconds[i], direct)
+    seconds[~on] = np.inf
+    return seconds
+
+
+NEAREST_COLUMNS = ["rank", "resource_id", "layer", "name", "reachable", "travel_time_min", "distance_km", "snap_m_incident", "snap_m_resource"]
+
+
+def nearest_resources(
+    graph: RoadGraph,
+    incident: shapely.Point,
+    index: ResourceIndex,
+    *,
+    k: int = 5,
+    max_minutes: float | None = None,
+    closed: NDArray[np.bool_] | None = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> gpd.GeoDataFrame:
+    """The ``k`` fastest resources of each layer to reach ``incident`` (a point in EPSG:4326).
+
+    Returns a frame in EPSG:4326 with ``NEAREST_COLUMNS`` and the route LineString, ranked by
+    travel time within each layer. Resources that cannot reach the incident (roads cut, off the
+    network) fill the ranks after the reachable ones, with ``reachable`` False and no time or
+    route: they are reported, never silently dropped. With ``max_minutes``, reachable resources
+    slower than that are left out.
+    """
+    if k < 1:
+        raise RoutingError(f"k must be at least 1, got {k}")
+    incident_m = gpd.GeoSeries([incident], crs=4326).to_crs(graph.epsg).iloc[0]
+    target = snap_points(graph, np.array([incident_m], dtype=object), closed=closed, max_snap_m=max_snap_m)
+    if target.edge[0] < 0:
+        raise RoutingError(f"the incident at {incident.x:.6f}, {incident.y:.6f} is more than {max_snap_m:g} m from any open road")
+    layers = list(dict.fromkeys(index.resources["layer"]))
+    snaps = index.snaps
+    limit = 600.0 if max_minutes is None else max_minutes * 60.0
+    while True:
+        field = _field(graph, target, 0, toward=True, closed=closed, limit=limit)
+        seconds = _seconds_to(graph, target, snaps, field, closed)
+        enough = all(int(((index.resources["layer"] == layer).to_numpy() & (seconds <= limit)).sum()) >= k for layer in layers)
+        if enough or max_minutes is not None or np.isinf(limit):
+            break
+        limit = limit * 4 if limit < 3 * 3600 else np.inf
+    rows = []
+    for layer in layers:
+        mine = np.flatnonzero(index.resources["layer"].to_numpy() == layer)
+        reachable = mine[np.isfinite(seconds[mine]) & (seconds[mine] <= limit)]
+        ranked = list(reachable[np.argsort(seconds[reachable], kind="stable")][:k])
+        if max_minutes is None and len(ranked) < k:
+            unreachable = mine[~np.isfinite(seconds[mine])]
+            ranked += list(unreachable[: k - len(ranked)])
+        for rank, i in enumerate(ranked, start=1):
+            ok = bool(np.isfinite(seconds[i]))
+            route = trip_geometry(graph, _trip_to(graph, target, 0, snaps, i, field, closed), snaps, i, target, 0) if ok else None
+            resource = index.resources.iloc[i]
+            rows.append(
+                {
+                    "rank": rank,
+                    "resource_id": resource["resource_id"],
+                    "layer": layer,
+                    "name": resource["name"],
+                    "reachable": ok,
+                    "travel_time_min": seconds[i] / 60.0 if ok else np.nan,
+                    "distance_km": route.length / 1000.0 if route is not None else np.nan,
+                    "snap_m_incident": float(target.distance_m[0]),
+                    "snap_m_resource": float(snaps.distance_m[i]),
+                    "geometry": route,
+                }
+            )
+    frame = gpd.GeoDataFrame(pd.DataFrame(rows, columns=[*NEAREST_COLUMNS, "geometry"]), geometry="geometry", crs=graph.epsg)
+    return frame.to_crs(4326)
+
+
+# --- service areas and coverage --------------------------------------------------------------
+
+
+def service_areas(
+    graph: RoadGraph,
+    origins: gpd.GeoSeries,
+    *,
+    minutes: Sequence[float] = (5, 10, 15),
+    closed: NDArray[np.bool_] | None = None,
+    buffer_m: float = 100.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> gpd.GeoDataFrame:
+    """Isochrones: for each origin (points, any CRS) and band, the area reached by driving out
+    within that many minutes, drawn from the reached road lengths (partial edges cut at the exact
+    reach) buffered by ``buffer_m``. Returns origin, minutes, reached_km and the polygon (EPSG:4326)."""
+    bands = sorted(float(m) for m in minutes)
+    if not bands or bands[0] <= 0:
+        raise RoutingError(f"minutes must be positive, got {list(minutes)}")
+    points = np.asarray(origins.to_crs(graph.epsg).array, dtype=object)
+    snaps = snap_points(graph, points, closed=closed, max_snap_m=max_snap_m)
+    arcs_tail = np.where(graph.arc_forward, graph.edge_u[graph.arc_edge], graph.edge_v[graph.arc_edge])
+    arc_time = graph.edge_time_s[graph.arc_edge]
+    if closed is not None:
+        arc_time = np.where(closed[graph.arc_edge], np.inf, arc_time)
+    rows = []
+    for i in range(len(points)):
+        if snaps.edge[i] < 0:
+            raise RoutingError(f"origin {i + 1} is more than {max_snap_m:g} m from any open road")
+        times = _field(graph, snaps, i, toward=False, closed=closed, limit=bands[-1] * 60.0).time
+        edge, fraction = int(snaps.edge[i]), float(snaps.fraction[i])
+        for band in bands:
+            budget = band * 60.0
+            start = times[arcs_tail]
+            reach = np.clip((budget - start) / np.where(arc_time > 0, arc_time, 1.0), 0.0, 1.0)
+            reach[~np.isfinite(start) | ~np.isfinite(arc_time)] = 0.0
+            lines = []
+            for arc in np.flatnonzero(reach > 0):
+                line = graph.edge_geometry[graph.arc_edge[arc]]
+                lines.append(shapely.ops.substring(line, 0.0, reach[arc], normalized=True) if graph.arc_forward[arc] else shapely.ops.substring(line, 1.0, 1.0 - reach[arc], normalized=True))
+            for forward in (True, False):  # the origin's own edge, both ways
+                seconds = _arc_time(graph, edge, forward, closed)
+                if np.isfinite(seconds) and seconds > 0:
+                    share = min(budget / seconds, 1.0 - fraction if forward else fraction)
+                    end = fraction + share if forward else fraction - share
+                    lines.append(shapely.ops.substring(graph.edge_geometry[edge], fraction, end, normalized=True))
+            # Union: a road reached from both ends is counted once.
+            reached = shapely.union_all([g for g in lines if g.geom_type == "LineString" and g.length > 0])
+            polygon = reached.buffer(buffer_m, quad_segs=4) if not reached.is_empty else shapely.Polygon()
+            rows.append({"origin": i + 1, "minutes": band, "reached_km": reached.length / 1000.0, "geometry": polygon})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=graph.epsg).to_crs(4326)
+
+
+def coverage_by_time(
+    graph: RoadGraph,
+    facilities: gpd.GeoDataFrame,
+    *,
+    minutes: float | None = None,
+    closed: NDArray[np.bool_] | None = None,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame:
+    """For every junction: the facility (row position in ``facilities``) that reaches it first and
+    how many minutes it takes, by one multi-source Dijkstra. Beyond ``minutes`` (or unreachable):
+    facility -1 and NaN minutes. Facilities off the network take no part."""
+    points = np.asarray(facilities.to_crs(graph.epsg).geometry.array, dtype=object)
+    snaps = snap_points(graph, points, closed=closed, max_snap_m=max_snap_m)
+    n, f = graph.node_count, len(points)
+    tails, heads, times = [], [], []
+    for i in np.flatnonzero(snaps.edge >= 0):
+        edge, fraction = int(snaps.edge[i]), float(snaps.fraction[i])
+        for node, seconds in ((graph.edge_v[edge], _part(1 - fraction, _arc_time(graph, edge, True, closed))), (graph.edge_u[edge], _part(fraction, _arc_time(graph, edge, False, closed)))):
+            if np.isfinite(seconds):
+                tails.append(n + i)
+                heads.append(int(node))
+                times.append(seconds)
+    forward = graph.weights(closed)[0]
+    virtual = csr_matrix((times, (np.array(tails, dtype=np.int64) - n, heads)), shape=(f, n + f))
+    augmented = vstack([hstack([forward, csr_matrix((n, f))]), virtual]).tocsr()
+    limit = np.inf if minutes is None else minutes * 60.0
+    sources = np.flatnonzero(snaps.edge >= 0) + n
+    if sources.size == 0:
+        raise RoutingError("no facility is within reach of the road network")
+    dist, _, origin = dijkstra(augmented, directed=True, indices=sources, min_only=True, return_predecessors=True, limit=limit)
+    reached = np.isfinite(dist[:n])
+    return pd.DataFrame(
+        {
+            "node": np.arange(n),
+            "facility": np.where(reached, origin[:n] - n, -1),
+            "minutes": np.where(reached, dist[:n] / 60.0, np.nan),
+        }
+    )
