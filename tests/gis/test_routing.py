@@ -15,7 +15,14 @@ import pytest
 import shapely
 
 from gis.network import NetworkError, graph_from_edges
-from gis.routing import RoutingError, closed_edges, coverage_by_time, index_resources, nearest_resources, service_areas
+from gis.routing import (
+    RoutingError,
+    closed_edges,
+    coverage_by_time,
+    index_resources,
+    nearest_resources,
+    service_areas,
+)
 
 X0, Y0 = 500_000.0, 3_920_000.0
 JUNCTIONS = {"A": (0, 0), "B": (1000, 0), "C": (2000, 0), "D": (0, 1000), "E": (1000, 1000), "F": (2000, 1000), "G": (3000, 1000)}

@@ -1,0 +1,208 @@
+"""Travel times cross-checked against two independent references on the sample city:
+
+- networkx, on a graph built here from the roads frame by its own code (junctions keyed by
+  coordinates, weights from length and speed), with the snapped incident and resources added as
+  nodes splitting their edges;
+- pgRouting (pgr_withPointsCost, pgr_dijkstraCost) over the same edges loaded into the test
+  PostGIS, with a topology built there in SQL.
+
+Times must agree within 1e-6 relative; the 5 nearest sets must agree.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from sqlalchemy import create_engine, text
+
+from gis.network import RoadGraph, graph_from_edges
+from gis.routing import index_resources, nearest_resources, snap_points
+from layers.catalogue import ROAD_CLASS_SPEED_KMH
+from layers.store.postgis import sqlalchemy_url
+
+INCIDENTS = 20
+RTOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def city_graph(sample_city: dict[str, gpd.GeoDataFrame]) -> RoadGraph:
+    return graph_from_edges(sample_city["roads"], epsg=4548, class_speed_kmh=ROAD_CLASS_SPEED_KMH)
+
+
+@pytest.fixture(scope="module")
+def stations(sample_city: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    frame = sample_city["rescue_stations"]
+    return gpd.GeoDataFrame({"resource_id": frame["source_id"], "layer": "rescue_stations", "name": frame["name"]}, geometry=frame.geometry, crs=4326)
+
+
+def _incidents(graph: RoadGraph, count: int, seed: int) -> gpd.GeoSeries:
+    """Random points 0-300 m off random roads."""
+    rng = np.random.default_rng(seed)
+    edges = rng.choice(graph.edge_count, count, replace=False)
+    on_road = shapely.line_interpolate_point(graph.edge_geometry[edges], rng.uniform(0, 1, count), normalized=True)
+    moved = shapely.points(shapely.get_coordinates(on_road) + rng.uniform(-300, 300, (count, 2)))
+    return gpd.GeoSeries(moved, crs=graph.epsg).to_crs(4326)
+
+
+def _independent_nx(roads: gpd.GeoDataFrame) -> nx.DiGraph:
+    metric = roads.to_crs(4548)
+    graph = nx.DiGraph()
+    for line, road_class, speed, oneway in zip(metric.geometry, roads["road_class"], roads["speed_kmh"], roads["oneway"], strict=True):
+        start, end = (tuple(np.round(np.array(line.coords[i]) / 0.01).astype(np.int64)) for i in (0, -1))
+        seconds = line.length / ((speed if pd.notna(speed) else ROAD_CLASS_SPEED_KMH[road_class]) / 3.6)
+        for a, b in [(start, end)] if oneway else [(start, end), (end, start)]:
+            if a != b and (not graph.has_edge(a, b) or graph[a][b]["weight"] > seconds):
+                graph.add_edge(a, b, weight=seconds)
+    return graph
+
+
+def _key(graph: RoadGraph, node: int) -> tuple[int, int]:
+    return tuple(np.round(graph.node_xy[node] / 0.01).astype(np.int64))  # type: ignore[return-value]
+
+
+def test_nearest_times_match_networkx(city_graph: RoadGraph, stations: gpd.GeoDataFrame, sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    reference = _independent_nx(sample_city["roads"])
+    index = index_resources(city_graph, stations)
+    compared = 0
+    for incident in _incidents(city_graph, INCIDENTS, seed=3):
+        ours = nearest_resources(city_graph, incident, index, k=len(stations))
+        snap = snap_points(city_graph, np.array([gpd.GeoSeries([incident], crs=4326).to_crs(4548).iloc[0]], dtype=object))
+        edge, fraction = int(snap.edge[0]), float(snap.fraction[0])
+        seconds = city_graph.edge_time_s[edge]
+        # The incident as a node splitting its edge; then one Dijkstra on the reversed graph.
+        work = reference.copy()
+        u, v = _key(city_graph, int(city_graph.edge_u[edge])), _key(city_graph, int(city_graph.edge_v[edge]))
+        work.add_edge(u, "incident", weight=fraction * seconds)
+        if not city_graph.edge_oneway[edge]:
+            work.add_edge(v, "incident", weight=(1 - fraction) * seconds)
+        to_incident = nx.single_source_dijkstra_path_length(work.reverse(copy=False), "incident")
+        expected = {}
+        for row, (r_edge, r_fraction) in enumerate(zip(index.snaps.edge, index.snaps.fraction, strict=True)):
+            r_seconds = city_graph.edge_time_s[r_edge]
+            ru, rv = _key(city_graph, int(city_graph.edge_u[r_edge])), _key(city_graph, int(city_graph.edge_v[r_edge]))
+            options = [(1 - r_fraction) * r_seconds + to_incident.get(rv, np.inf)]
+            if not city_graph.edge_oneway[r_edge]:
+                options.append(r_fraction * r_seconds + to_incident.get(ru, np.inf))
+            if r_edge == edge and (r_fraction <= fraction or not city_graph.edge_oneway[edge]):
+                options.append(abs(fraction - r_fraction) * seconds)
+            expected[stations["resource_id"].iloc[row]] = min(options) / 60.0
+        got = dict(zip(ours["resource_id"], ours["travel_time_min"], strict=True))
+        ids = list(expected)
+        np.testing.assert_allclose([got[i] for i in ids], [expected[i] for i in ids], rtol=RTOL)
+        five = sorted(ids, key=lambda i: expected[i])[:5]
+        assert set(ours["resource_id"][:5]) == set(five) or np.isclose(expected[five[-1]], sorted(expected.values())[5], rtol=RTOL)
+        compared += len(ids)
+    assert compared >= 200
+
+
+@pytest.fixture(scope="module")
+def pgrouting_edges(city_graph: RoadGraph, pg_url: str) -> str:
+    """The graph's edges in PostGIS with a topology built there (source/target by endpoint)."""
+    engine = create_engine(sqlalchemy_url(pg_url))
+    table = "routing_check_edges"
+    frame = gpd.GeoDataFrame(
+        {
+            "id": np.arange(1, city_graph.edge_count + 1),
+            "cost": city_graph.edge_time_s,
+            "reverse_cost": np.where(city_graph.edge_oneway, -1.0, city_graph.edge_time_s),
+        },
+        geometry=gpd.GeoSeries(city_graph.edge_geometry, crs=4548),
+        crs=4548,
+    ).rename_geometry("geom")
+    frame.to_postgis(table, engine, if_exists="replace", index=False)
+    with engine.begin() as connection:
+        connection.execute(text(f"""
+            CREATE TABLE {table}_vertices AS
+              SELECT row_number() OVER (ORDER BY x, y) AS id, x, y FROM (
+                SELECT round(ST_X(ST_StartPoint(geom))::numeric, 2) AS x, round(ST_Y(ST_StartPoint(geom))::numeric, 2) AS y FROM {table}
+                UNION SELECT round(ST_X(ST_EndPoint(geom))::numeric, 2), round(ST_Y(ST_EndPoint(geom))::numeric, 2) FROM {table}) ends;
+            ALTER TABLE {table} ADD COLUMN source bigint, ADD COLUMN target bigint;
+            UPDATE {table} e SET source = v.id FROM {table}_vertices v
+              WHERE v.x = round(ST_X(ST_StartPoint(e.geom))::numeric, 2) AND v.y = round(ST_Y(ST_StartPoint(e.geom))::numeric, 2);
+            UPDATE {table} e SET target = v.id FROM {table}_vertices v
+              WHERE v.x = round(ST_X(ST_EndPoint(e.geom))::numeric, 2) AND v.y = round(ST_Y(ST_EndPoint(e.geom))::numeric, 2);
+        """))
+    yield table
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {table}, {table}_vertices, {table}_points"))
+    engine.dispose()
+
+
+def test_nearest_times_match_pgrouting_with_points(city_graph: RoadGraph, stations: gpd.GeoDataFrame, pgrouting_edges: str, pg_url: str) -> None:
+    table = pgrouting_edges
+    index = index_resources(city_graph, stations)
+    engine = create_engine(sqlalchemy_url(pg_url))
+    with engine.connect() as connection:
+        ends = pd.read_sql(text(f"SELECT id, source, target FROM {table}"), connection).set_index("id")
+
+    def pgr_node(edge: int, fraction: float, pid: int) -> int:
+        # pgRouting folds a point lying on a vertex (fraction 0 or 1) into that vertex.
+        if fraction == 0.0:
+            return int(ends.loc[edge + 1, "source"])
+        if fraction == 1.0:
+            return int(ends.loc[edge + 1, "target"])
+        return -pid
+
+    compared = 0
+    for number, incident in enumerate(_incidents(city_graph, 10, seed=5)):
+        ours = nearest_resources(city_graph, incident, index, k=len(stations))
+        snap = snap_points(city_graph, np.array([gpd.GeoSeries([incident], crs=4326).to_crs(4548).iloc[0]], dtype=object))
+        edges = np.concatenate([index.snaps.edge, snap.edge])
+        fractions = np.concatenate([index.snaps.fraction, snap.fraction])
+        pids = np.arange(1, len(edges) + 1)
+        nodes = [pgr_node(int(e), float(f), int(p)) for e, f, p in zip(edges, fractions, pids, strict=True)]
+        interior = (fractions > 0.0) & (fractions < 1.0)
+        pd.DataFrame({"pid": pids, "edge_id": edges + 1, "fraction": fractions})[interior].to_sql(f"{table}_points", engine, if_exists="replace", index=False)
+        starts, end_node = nodes[:-1], nodes[-1]
+        sql = text(f"""SELECT start_pid, agg_cost FROM pgr_withPointsCost(
+            'SELECT id, source, target, cost, reverse_cost FROM {table}',
+            'SELECT pid, edge_id, fraction, ''b''::char AS side FROM {table}_points',
+            :starts, :end_node, directed => true, driving_side => 'b')""")
+        with engine.connect() as connection:
+            costs = {int(r[0]): float(r[1]) for r in connection.execute(sql, {"starts": sorted(set(starts)), "end_node": end_node})}
+        got = dict(zip(ours["resource_id"], ours["travel_time_min"] * 60.0, strict=True))
+        for resource_id, node in zip(stations["resource_id"], starts, strict=True):
+            expected = 0.0 if node == end_node else costs.get(node, np.inf)
+            if np.isfinite(expected):
+                assert got[resource_id] == pytest.approx(expected, rel=RTOL, abs=1e-9), (number, resource_id)
+            else:
+                assert not np.isfinite(got[resource_id]), (number, resource_id)
+            compared += 1
+    engine.dispose()
+    assert compared >= 200
+
+
+def test_junction_to_junction_times_match_pgr_dijkstra(city_graph: RoadGraph, pgrouting_edges: str, pg_url: str) -> None:
+    from scipy.sparse.csgraph import dijkstra
+
+    table = pgrouting_edges
+    engine = create_engine(sqlalchemy_url(pg_url))
+    with engine.connect() as connection:
+        vertices = pd.read_sql(text(f"SELECT id, x, y FROM {table}_vertices"), connection)
+    pgr_id = {(round(float(x), 2), round(float(y), 2)): int(i) for i, x, y in vertices.itertuples(index=False)}
+    rng = np.random.default_rng(11)
+    sources = rng.choice(city_graph.node_count, 4, replace=False)
+    targets = rng.choice(city_graph.node_count, 60, replace=False)
+    ours = dijkstra(city_graph.forward, indices=sources)
+
+    def to_pgr(node: int) -> int:
+        x, y = city_graph.node_xy[node]
+        return pgr_id[(round(float(x), 2), round(float(y), 2))]
+
+    sql = text(f"SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost('SELECT id, source, target, cost, reverse_cost FROM {table}', :sources, :targets, true)")
+    with engine.connect() as connection:
+        rows = connection.execute(sql, {"sources": [to_pgr(int(s)) for s in sources], "targets": [to_pgr(int(t)) for t in targets]}).all()
+    engine.dispose()
+    reference = {(int(a), int(b)): float(c) for a, b, c in rows}
+    pairs = 0
+    for i, source in enumerate(sources):
+        for target in targets:
+            if source == target:
+                continue
+            assert ours[i, target] == pytest.approx(reference[(to_pgr(int(source)), to_pgr(int(target)))], rel=RTOL)
+            pairs += 1
+    assert pairs >= 200
