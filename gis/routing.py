@@ -16,7 +16,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
 from scipy.sparse import csr_matrix, hstack, vstack
 from scipy.sparse.csgraph import dijkstra
 
@@ -76,7 +78,7 @@ def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArra
     return Snaps(edge=edge, fraction=fraction, distance_m=np.where(have, distance, np.nan), point=snapped)
 
 
-def closed_edges(graph: RoadGraph, *, polygons: Sequence[shapely.Geometry] = (), edge_ids: Sequence[str] = ()) -> NDArray[np.bool_]:
+def closed_edges(graph: RoadGraph, *, polygons: Sequence[BaseGeometry] = (), edge_ids: Sequence[str] = ()) -> NDArray[np.bool_]:
     """Mask of edges cut by closure polygons (metric CRS) or named by source id.
 
     Raises ``RoutingError`` for a closure that is not a polygon or an unknown edge id.
