@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from layers.routing_service import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
 
-from . import features
+from . import features, routing
 from .errors import install_error_handlers
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings)
         app.state.store = store
+        app.state.routing = RoutingService(store, settings)
         logger.info("store opened: %s", type(store).__name__)
         try:
             yield
@@ -41,4 +43,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(features.router)
+    app.include_router(routing.router)
     return app

@@ -306,7 +306,7 @@ def prepare_import(
             if reason:
                 row_errors.append(Problem(label, sid, "geometry", reason))
             else:
-                row_errors.extend(_check_location(label, sid, geometry, xy[i], source_crs, region, found))
+                row_errors.extend(_check_location(label, sid, geometry, xy[i], source_crs, region, settings.country_bbox, found))
                 if not row_errors and not geometry.is_valid:
                     reason_text = shapely.is_valid_reason(geometry)
                     geometry, _ = _conform_geometry(shapely.make_valid(geometry), spec.geometry_type)
@@ -346,16 +346,16 @@ def prepare_import(
 _ID_SPEC = FieldSpec(SOURCE_ID, "str", "编号")
 
 
-def _check_location(label: int, sid: str | None, geometry: Any, raw_xy: np.ndarray, crs: CRS, region: Sequence[float], found: Mapping[str, str]) -> list[Problem]:
+def _check_location(label: int, sid: str | None, geometry: Any, raw_xy: np.ndarray, crs: CRS, region: Sequence[float], country: Sequence[float], found: Mapping[str, str]) -> list[Problem]:
     x, y = shapely.get_coordinates(geometry).T
     field_name = found.get("lon", "geometry")
     if not np.isfinite(x).all() or not np.isfinite(y).all():
         return [Problem(label, sid, field_name, "coordinates cannot be transformed (outside the CRS's area?)")]
-    in_china = _in_box(x, y, CHINA_LONLAT_BBOX)
-    if not in_china.all():
-        if crs.is_geographic and _in_box(y, x, CHINA_LONLAT_BBOX).all():
+    in_country = _in_box(x, y, country)
+    if not in_country.all():
+        if crs.is_geographic and _in_box(y, x, country).all():
             return [Problem(label, sid, field_name, f"coordinates look swapped: 经度 (lon) {raw_xy[0]:.6g}, 纬度 (lat) {raw_xy[1]:.6g}; exchange the columns")]
-        return [Problem(label, sid, field_name, f"outside China: lon {x.mean():.6g}, lat {y.mean():.6g}")]
+        return [Problem(label, sid, field_name, f"outside China: lon {x.mean():.6g}, lat {y.mean():.6g}" if tuple(country) == CHINA_LONLAT_BBOX else f"outside the configured country box {list(country)}: lon {x.mean():.6g}, lat {y.mean():.6g}")]
     if not _in_box(x, y, region).all():
         return [Problem(label, sid, field_name, f"outside the configured region {list(region)} (lon {x.mean():.4f}, lat {y.mean():.4f}); set ONEMAP_REGION_BBOX to widen it")]
     return []
@@ -392,8 +392,6 @@ def import_file(
     """Read, validate and write ``path`` into ``layer``: accepted rows in one transaction, or, with
     ``strict``, nothing at all when any row has an error."""
     spec = get_layer(layer)
-    if spec.name == "roads" and Path(path).name.lower().endswith(".osm.pbf"):
-        raise InputError(f"{path}: OpenStreetMap extracts are not read yet (see the routing issue); use a GIS file of road lines")
     source = read_source(path, encoding=encoding, sheet=sheet, source_layer=source_layer, target_layer=spec.name)
     prepared = prepare_import(spec.name, source, settings=settings, crs=crs, offset_system=offset_system, mapping=mapping)
     if strict and prepared.errors:

@@ -95,6 +95,8 @@ def read_source(path: str | Path, *, encoding: str | None = None, sheet: str | N
         return _read_raster(path)
     if suffix == ".xls":
         raise InputError(f"{path}: old .xls workbooks are not read; save it as .xlsx")
+    if path.name.lower().endswith(".osm.pbf") or suffix == ".pbf":
+        return _read_osm(path, target_layer)
     return _read_vector(path, encoding, source_layer, target_layer)
 
 
@@ -229,6 +231,23 @@ def _read_raster(path: Path) -> SourceTable:
         crs=crs,
         row_labels=list(range(1, rows.size + 1)),
         notes=[f"raster: {rows.size:,} populated cells became population cells"],
+    )
+
+
+def _read_osm(path: Path, target_layer: str | None) -> SourceTable:
+    from .osm import read_osm_roads
+
+    if target_layer not in (None, "roads"):
+        raise InputError(f"{path}: an OpenStreetMap extract imports into the roads layer only, not {target_layer}")
+    roads = read_osm_roads(path)
+    return SourceTable(
+        path=path,
+        kind="vector",
+        attributes=pd.DataFrame(roads.drop(columns="geometry")),
+        geometry=roads.geometry,
+        crs=CRS.from_user_input(roads.crs),
+        row_labels=list(range(1, len(roads) + 1)),
+        notes=[f"OpenStreetMap: {len(roads):,} drivable edges between junctions"],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gis.crs import WORK_EPSG
+from gis.crs import CHINA_LONLAT_BBOX, WORK_EPSG
 
 JINING_REGION_BBOX = (115.4, 33.9, 118.1, 36.45)
 """Jining's extent (115.9-117.6 °E, 34.4-35.95 °N) with a 0.5° margin: lon/lat, degrees."""
@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     region_bbox: tuple[float, float, float, float] = Field(
         default=JINING_REGION_BBOX,
         description="Lon/lat box (min_lon, min_lat, max_lon, max_lat) that imported features must lie in.",
+    )
+    country_bbox: tuple[float, float, float, float] = Field(
+        default=CHINA_LONLAT_BBOX,
+        description="Lon/lat box of the country; a feature outside it is reported as 'outside China'.",
+    )
+    road_speeds_kmh: dict[str, float] = Field(
+        default_factory=dict,
+        description='Travel speed by road class (km/h), overriding the defaults, e.g. {"乡道": 35}.',
+    )
+    max_snap_m: float = Field(
+        default=2000.0, gt=0, description="How far (m) a point may lie from the nearest road to be routed."
     )
     sample_seed: int = Field(default=370800, description="Seed of the sample-city generator.")
     area_per_person_m2: float = Field(

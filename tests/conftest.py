@@ -4,15 +4,18 @@ contract suite, and the sample city generated once per session."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from layers.sample import generate_city
+from api.main import create_app
+from layers.sample import generate_city, write_sample
 from layers.settings import Settings
 from layers.store import Store
 from layers.store.gpkg import GeoPackageStore
@@ -84,3 +87,51 @@ def store(store_settings: Settings) -> Iterator[Store]:
 def sample_city() -> dict[str, gpd.GeoDataFrame]:
     """The sample city's layers, generated once (do not modify: copy first)."""
     return generate_city(SAMPLE_SEED)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless chromium through Playwright. Missing → the test fails: run `bash .ci/run`."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run the tests with `bash .ci/run`, which installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def sample_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GeoPackage holding the sample city, written once per session (copy it before writing)."""
+    path = tmp_path_factory.mktemp("sample") / "sample.gpkg"
+    with GeoPackageStore(path) as store:
+        write_sample(store, SAMPLE_SEED)
+    return path
+
+
+@pytest.fixture
+def sample_settings(sample_gpkg: Path, tmp_path: Path) -> Settings:
+    copy = tmp_path / "store.gpkg"
+    shutil.copy(sample_gpkg, copy)
+    return Settings(store=str(copy))
+
+
+@pytest.fixture
+def client(sample_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(sample_settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(sample_settings: Settings) -> Iterator[str]:
+    """The sample city served by a real server on a loopback port."""
+    from tests.helpers import serving
+
+    with serving(sample_settings) as url:
+        yield url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -20,9 +21,16 @@ from layers.settings import Settings
 from layers.store import open_store
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the ONEMAP_* environment a process would read them from."""
+    return {
+        f"ONEMAP_{name.upper()}": json.dumps(value, ensure_ascii=False) if isinstance(value, tuple | list | dict) else str(value)
+        for name, value in settings.model_dump().items()
+    }
+
+
 def run_cli(settings: Settings, *args: str) -> Result:
-    env = {"ONEMAP_STORE": settings.store, "ONEMAP_PG_SCHEMA": settings.pg_schema}
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return CliRunner().invoke(main, list(args), env=settings_env(settings), catch_exceptions=False)
 
 
 def snapshot(settings: Settings, layer: str) -> gpd.GeoDataFrame:
@@ -41,7 +49,7 @@ def serving(settings: Settings) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     command = [str(Path(sys.executable).parent / "onemap"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "ONEMAP_STORE": settings.store, "ONEMAP_PG_SCHEMA": settings.pg_schema}
+    env = {**os.environ, **settings_env(settings)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -198,6 +198,10 @@ class Store(ABC):
         """Delete features by source id in one transaction; returns how many were deleted."""
 
     @abstractmethod
+    def layer_version(self, layer: str) -> str:
+        """A token that changes whenever the layer's rows change (for caches keyed by the data)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection."""
 

@@ -342,6 +342,15 @@ class GeoPackageStore(Store):
             (spec.name,),
         )
 
+    def layer_version(self, layer: str) -> str:
+        spec = get_layer(layer)
+        with self._lock:
+            count, last = self._connection.execute(
+                f"SELECT (SELECT count(*) FROM {_quote(spec.name)}), (SELECT last_change FROM gpkg_contents WHERE lower(table_name) = lower(?))",
+                (spec.name,),
+            ).fetchone()
+        return f"gpkg:{self.path.resolve()}:{spec.name}:{count}:{last}"
+
     def close(self) -> None:
         with self._lock:
             self._connection.close()

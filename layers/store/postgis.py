@@ -207,5 +207,11 @@ class PostGISStore(Store):
             raise StoreError(f"delete from {self._safe_url()} failed, nothing was deleted: {_cause(error)}") from error
         return int(result.rowcount)
 
+    def layer_version(self, layer: str) -> str:
+        _, table = self._table(layer)
+        with self._reading() as connection:
+            count, last, top = connection.execute(select(func.count(), func.max(table.c.updated_at), func.max(table.c.fid))).one()
+        return f"postgis:{self._safe_url()}:{self.schema}.{layer}:{count}:{last}:{top}"
+
     def close(self) -> None:
         self._engine.dispose()

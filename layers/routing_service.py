@@ -1,0 +1,221 @@
+"""The routing adapter: the store's roads as a cached graph, and queries by layer name.
+
+The graph is built once per version of the roads layer (``Store.layer_version``) and speed
+settings, kept in memory and on disk (``<store folder>/cache/roads-<key>.npz``), and rebuilt
+when the roads change. Resource layers are snapped once per version too. All inputs are checked
+here and turned into ``InputError`` with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from gis.network import NetworkError, RoadGraph, graph_from_edges
+from gis.routing import (
+    ResourceIndex,
+    RoutingError,
+    closed_edges,
+    index_resources,
+    nearest_resources,
+    service_areas,
+)
+
+from .catalogue import ROAD_CLASS_SPEED_KMH, get_layer
+from .errors import InputError
+from .settings import Settings
+from .store.base import Store
+
+logger = logging.getLogger(__name__)
+
+RESOURCE_LAYERS = ("rescue_stations", "supply_depots", "shelters")
+"""Layers whose features can be sent to an incident."""
+GRAPH_FORMAT = "1"  # bump when RoadGraph.to_bytes changes
+
+
+@dataclass(frozen=True)
+class Closures:
+    """Roads cut by flood or collapse: polygons (EPSG:4326) and/or road source ids."""
+
+    polygons: tuple[BaseGeometry, ...] = ()
+    edge_ids: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.polygons or self.edge_ids)
+
+
+def read_closures(path: str | Path) -> list[BaseGeometry]:
+    """Closure polygons from a GIS file (GeoJSON, GeoPackage, Shapefile), in EPSG:4326."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: closures file not found")
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except Exception as error:  # pyogrio raises several kinds for unreadable files
+        raise InputError(f"{path}: not a readable GIS file of closure polygons ({error})") from None
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    frame = frame.to_crs(4326)
+    for number, geometry in enumerate(frame.geometry, start=1):
+        if geometry is None or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+            kind = "nothing" if geometry is None else geometry.geom_type
+            raise InputError(f"{path}: feature {number} is {kind}; closures must be polygons (a flooded or collapsed area)")
+    return list(frame.geometry)
+
+
+def parse_layers(text: str | Sequence[str]) -> list[str]:
+    """Resource layer names from "a,b" or a list; unknown names are an error listing the allowed."""
+    names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    if not names:
+        raise InputError(f"name at least one resource layer: {', '.join(RESOURCE_LAYERS)}")
+    unknown = [n for n in names if n not in RESOURCE_LAYERS]
+    if unknown:
+        raise InputError(f"unknown resource layer(s) {unknown}; choose from {', '.join(RESOURCE_LAYERS)}")
+    return list(dict.fromkeys(names))
+
+
+class RoutingService:
+    """Routing over one store. Thread-safe; cheap to keep for the life of a process."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._graph: tuple[str, RoadGraph] | None = None
+        self._indexes: dict[tuple[str, str, str], ResourceIndex] = {}
+
+    @property
+    def cache_dir(self) -> Path:
+        if self.settings.is_postgis:
+            return Path("./var/cache")
+        return Path(self.settings.store).parent / "cache"
+
+    def _class_speeds(self) -> dict[str, float]:
+        return {**ROAD_CLASS_SPEED_KMH, **self.settings.road_speeds_kmh}
+
+    def _graph_key(self) -> str:
+        token = f"{GRAPH_FORMAT}|{self.store.layer_version('roads')}|{self.settings.work_epsg}|{sorted(self._class_speeds().items())}"
+        return hashlib.sha256(token.encode()).hexdigest()[:20]
+
+    def graph(self) -> RoadGraph:
+        """The driving graph of the current roads: from memory, the disk cache, or built now."""
+        key = self._graph_key()
+        with self._lock:
+            if self._graph is not None and self._graph[0] == key:
+                return self._graph[1]
+            path = self.cache_dir / f"roads-{key}.npz"
+            graph = None
+            if path.exists():
+                try:
+                    graph = RoadGraph.from_bytes(path.read_bytes())
+                    logger.info("road graph loaded from %s", path)
+                except (OSError, ValueError, KeyError) as error:
+                    logger.warning("ignoring unreadable graph cache %s: %s", path, error)
+            if graph is None:
+                try:
+                    graph = graph_from_edges(self.store.read("roads"), epsg=self.settings.work_epsg, class_speed_kmh=self._class_speeds())
+                except NetworkError as error:
+                    raise InputError(str(error)) from None
+                self._write_cache(path, graph)
+            self._graph = (key, graph)
+            self._indexes.clear()
+            return graph
+
+    def _write_cache(self, path: Path, graph: RoadGraph) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("roads-*.npz"):
+                old.unlink(missing_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_bytes(graph.to_bytes())
+            temporary.replace(path)  # whole file or none
+        except OSError as error:
+            logger.warning("cannot write the graph cache %s: %s", path, error)
+
+    def resources(self, layers: Sequence[str]) -> ResourceIndex:
+        """Features of the named resource layers snapped to the current graph (cached)."""
+        graph = self.graph()
+        assert self._graph is not None
+        frames = []
+        versions = ",".join(self.store.layer_version(layer) for layer in layers)
+        cache_key = (self._graph[0], ",".join(layers), versions)
+        if cache_key in self._indexes:
+            return self._indexes[cache_key]
+        for layer in layers:
+            frame = self.store.read(layer)
+            points = frame.geometry.representative_point() if get_layer(layer).geometry_type != "Point" else frame.geometry
+            frames.append(gpd.GeoDataFrame({"resource_id": frame["source_id"], "layer": layer, "name": frame["name"]}, geometry=points, crs=4326))
+        combined = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+        index = index_resources(graph, combined, max_snap_m=self.settings.max_snap_m)
+        with self._lock:
+            self._indexes[cache_key] = index
+        return index
+
+    def _closed(self, graph: RoadGraph, closures: Closures) -> NDArray[np.bool_] | None:
+        if not closures:
+            return None
+        polygons = gpd.GeoSeries(list(closures.polygons), crs=4326).to_crs(graph.epsg) if closures.polygons else []
+        try:
+            return closed_edges(graph, polygons=list(polygons), edge_ids=list(closures.edge_ids))
+        except RoutingError as error:
+            raise InputError(str(error)) from None
+
+    def nearest(self, lon: float, lat: float, layers: Sequence[str], *, k: int = 5, max_minutes: float | None = None, closures: Closures = Closures()) -> gpd.GeoDataFrame:
+        """The k fastest resources of each layer to reach (lon, lat); see gis.routing.nearest_resources."""
+        _check_lonlat(lon, lat)
+        if not 1 <= k <= 50:
+            raise InputError(f"k must be 1-50, got {k}")
+        if max_minutes is not None and not max_minutes > 0:
+            raise InputError(f"max_minutes must be positive, got {max_minutes}")
+        layers = parse_layers(layers)
+        graph = self.graph()
+        index = self.resources(layers)
+        try:
+            return nearest_resources(graph, shapely.Point(lon, lat), index, k=k, max_minutes=max_minutes, closed=self._closed(graph, closures), max_snap_m=self.settings.max_snap_m)
+        except RoutingError as error:
+            raise InputError(str(error)) from None
+
+    def areas(self, lon: float, lat: float, *, minutes: Sequence[float] = (5, 10, 15), closures: Closures = Closures()) -> gpd.GeoDataFrame:
+        """Service areas from (lon, lat), with the residents and resources each band contains."""
+        _check_lonlat(lon, lat)
+        if not minutes or any(not 0 < m <= 240 for m in minutes):
+            raise InputError(f"minutes must be between 0 and 240, got {list(minutes)}")
+        graph = self.graph()
+        try:
+            areas = service_areas(graph, gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326), minutes=minutes, closed=self._closed(graph, closures), max_snap_m=self.settings.max_snap_m)
+        except RoutingError as error:
+            raise InputError(str(error).replace("origin 1", f"the point {lon:.6f}, {lat:.6f}")) from None
+        return self._contents(areas)
+
+    def _contents(self, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        bbox = tuple(areas.total_bounds) if not areas.geometry.is_empty.all() else None
+        population = self.store.read("population", bbox=bbox) if bbox else None
+        residents = []
+        centres = None if population is None else shapely.centroid(np.asarray(population.geometry.array, dtype=object))
+        for polygon in areas.geometry:
+            if population is None or population.empty or polygon.is_empty:
+                residents.append(0.0)
+                continue
+            residents.append(float(population["persons"].to_numpy()[shapely.within(centres, polygon)].sum()))
+        areas["residents"] = residents
+        for layer in RESOURCE_LAYERS:
+            features = self.store.read(layer, bbox=bbox) if bbox else None
+            areas[f"{layer}_count"] = [0 if features is None or polygon.is_empty else int(features.geometry.intersects(polygon).sum()) for polygon in areas.geometry]
+        return areas
+
+
+def _check_lonlat(lon: float, lat: float) -> None:
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90) or not (np.isfinite(lon) and np.isfinite(lat)):
+        raise InputError(f"lon must be -180-180 and lat -90-90 (degrees), got {lon}, {lat}")
