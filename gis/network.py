@@ -80,6 +80,8 @@ class RoadGraph:
     reverse: csr_matrix = field(init=False)  # the transpose, for "time to reach X"
     forward_arc: NDArray[np.int64] = field(init=False)  # CSR position → arc
     reverse_arc: NDArray[np.int64] = field(init=False)
+    _arc_keys: NDArray[np.int64] = field(init=False, repr=False)  # sorted tail * n + head
+    _arc_by_key: NDArray[np.int64] = field(init=False, repr=False)
     _tree: shapely.STRtree = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +115,9 @@ class RoadGraph:
         n = self.node_count
         self.forward, self.forward_arc = _csr_with_arcs(tail, head, time, n)
         self.reverse, self.reverse_arc = _csr_with_arcs(head, tail, time, n)
+        keys = tail.astype(np.int64) * n + head
+        order = np.argsort(keys)
+        self._arc_keys, self._arc_by_key = keys[order], order.astype(np.int64)
 
     def weights(self, closed_edges: NDArray[np.bool_] | None = None) -> tuple[csr_matrix, csr_matrix]:
         """Forward and reverse CSR graphs with closed edges' arcs at infinite time (no rebuild)."""
@@ -121,11 +126,10 @@ class RoadGraph:
         closed_arc = closed_edges[self.arc_edge]
         return _with_closed(self.forward, self.forward_arc, closed_arc), _with_closed(self.reverse, self.reverse_arc, closed_arc)
 
-    def arc_index(self, tail: int, head: int) -> int:
-        """The arc from node ``tail`` to node ``head`` (they must be adjacent)."""
-        start, end = self.forward.indptr[tail], self.forward.indptr[tail + 1]
-        position = start + int(np.flatnonzero(self.forward.indices[start:end] == head)[0])
-        return int(self.forward_arc[position])
+    def arcs_between(self, tails: NDArray[np.int64], heads: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The arcs from ``tails[i]`` to ``heads[i]`` (each pair must be adjacent), vectorised."""
+        keys = tails.astype(np.int64) * self.node_count + heads
+        return self._arc_by_key[np.searchsorted(self._arc_keys, keys)]
 
     def edges_intersecting(self, geometries: NDArray[np.object_]) -> NDArray[np.bool_]:
         """Mask of edges that intersect any of ``geometries`` (metric CRS)."""

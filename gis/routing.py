@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +20,7 @@ import shapely
 import shapely.geometry
 import shapely.ops
 from numpy.typing import NDArray
+from pyproj import CRS, Transformer
 from scipy.sparse import csr_matrix, hstack, vstack
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
@@ -126,11 +128,7 @@ class _Field:
     pred_v: NDArray[np.int32]
     offset_u: float  # time from the point to the start node (or back), inf when impossible
     offset_v: float
-
-    @property
-    def time(self) -> NDArray[np.float64]:
-        """Seconds between each junction and the point (inf: unreachable or beyond the limit)."""
-        return np.minimum(self.via_u + self.offset_u, self.via_v + self.offset_v)
+    time: NDArray[np.float64]  # seconds between each junction and the point (inf: unreachable or beyond the limit)
 
 
 def _field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: NDArray[np.bool_] | None, limit: float) -> _Field:
@@ -148,7 +146,7 @@ def _field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: 
     nodes = [int(graph.edge_u[edge]), int(graph.edge_v[edge])]
     bound = limit if np.isinf(limit) else limit + max(o for o in (offset_u, offset_v, 0.0) if np.isfinite(o))
     dist, pred = dijkstra(matrix, directed=True, indices=nodes, return_predecessors=True, limit=bound)
-    return _Field(dist[0], dist[1], pred[0], pred[1], offset_u, offset_v)
+    return _Field(dist[0], dist[1], pred[0], pred[1], offset_u, offset_v, np.minimum(dist[0] + offset_u, dist[1] + offset_v))
 
 
 def _same_edge_time(graph: RoadGraph, edge: int, start: float, end: float, closed: NDArray[np.bool_] | None) -> float:
@@ -198,10 +196,22 @@ def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, 
 
 
 def _piece(line: shapely.LineString, start: float, end: float) -> NDArray[np.float64]:
-    """Coordinates of a line from fraction ``start`` to fraction ``end`` (reversed when end < start)."""
-    piece = shapely.ops.substring(line, start, end, normalized=True)
-    coords = shapely.get_coordinates(piece)
-    return coords
+    """Coordinates of a line from fraction ``start`` to fraction ``end`` of its length (reversed
+    when end < start). numpy rather than shapely.ops.substring, which is pure Python and was the
+    largest cost of a nearest query."""
+    coords = shapely.get_coordinates(line)
+    if start > end:
+        return _piece(line, end, start)[::-1]
+    steps = np.hypot(*np.diff(coords, axis=0).T)
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    total = along[-1]
+    if total == 0:
+        return coords[:1]
+    a, b = start * total, end * total
+    inner = coords[(along > a) & (along < b)]
+    first = np.array([np.interp(a, along, coords[:, 0]), np.interp(a, along, coords[:, 1])])
+    last = np.array([np.interp(b, along, coords[:, 0]), np.interp(b, along, coords[:, 1])])
+    return np.vstack([first, inner, last])
 
 
 def trip_geometry(graph: RoadGraph, trip: Trip, source: Snaps, source_index: int, target: Snaps, target_index: int) -> shapely.LineString:
@@ -211,8 +221,8 @@ def trip_geometry(graph: RoadGraph, trip: Trip, source: Snaps, source_index: int
     if not trip.nodes:
         return shapely.LineString(_piece(graph.edge_geometry[s_edge], s_frac, t_frac))
     parts = [_piece(graph.edge_geometry[s_edge], s_frac, 1.0 if trip.depart_to_v else 0.0)]
-    for tail, head in zip(trip.nodes, trip.nodes[1:], strict=False):
-        arc = graph.arc_index(tail, head)
+    path = np.asarray(trip.nodes, dtype=np.int64)
+    for arc in graph.arcs_between(path[:-1], path[1:]):
         coords = shapely.get_coordinates(graph.edge_geometry[graph.arc_edge[arc]])
         parts.append(coords if graph.arc_forward[arc] else coords[::-1])
     parts.append(_piece(graph.edge_geometry[t_edge], 0.0 if trip.arrive_from_u else 1.0, t_frac))
@@ -227,10 +237,17 @@ def trip_geometry(graph: RoadGraph, trip: Trip, source: Snaps, source_index: int
 
 @dataclass
 class ResourceIndex:
-    """Facilities snapped once (per graph and closure set) for repeated nearest queries."""
+    """Facilities snapped once (per graph) for repeated nearest queries."""
 
     resources: gpd.GeoDataFrame  # resource_id, layer, name, geometry (any CRS)
     snaps: Snaps
+
+    def __post_init__(self) -> None:
+        # Plain arrays: a query must not walk pandas columns.
+        self.ids = self.resources["resource_id"].to_numpy(dtype=object)
+        self.names = self.resources["name"].to_numpy(dtype=object)
+        self.layer_of = self.resources["layer"].to_numpy(dtype=object)
+        self.layers = list(dict.fromkeys(self.layer_of))
 
 
 def index_resources(graph: RoadGraph, resources: gpd.GeoDataFrame, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> ResourceIndex:
@@ -287,23 +304,23 @@ def nearest_resources(
     """
     if k < 1:
         raise RoutingError(f"k must be at least 1, got {k}")
-    incident_m = gpd.GeoSeries([incident], crs=4326).to_crs(graph.epsg).iloc[0]
+    incident_m = shapely.Point(*_transformer(4326, graph.epsg).transform(incident.x, incident.y))
     target = snap_points(graph, np.array([incident_m], dtype=object), closed=closed, max_snap_m=max_snap_m)
     if target.edge[0] < 0:
         raise RoutingError(f"the incident at {incident.x:.6f}, {incident.y:.6f} is more than {max_snap_m:g} m from any open road")
-    layers = list(dict.fromkeys(index.resources["layer"]))
+    layers = index.layers
     snaps = index.snaps
     limit = 600.0 if max_minutes is None else max_minutes * 60.0
     while True:
         field = _field(graph, target, 0, toward=True, closed=closed, limit=limit)
         seconds = _seconds_to(graph, target, snaps, field, closed)
-        enough = all(int(((index.resources["layer"] == layer).to_numpy() & (seconds <= limit)).sum()) >= k for layer in layers)
+        enough = all(int(((index.layer_of == layer) & (seconds <= limit)).sum()) >= k for layer in layers)
         if enough or max_minutes is not None or np.isinf(limit):
             break
         limit = limit * 4 if limit < 3 * 3600 else np.inf
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for layer in layers:
-        mine = np.flatnonzero(index.resources["layer"].to_numpy() == layer)
+        mine = np.flatnonzero(index.layer_of == layer)
         reachable = mine[np.isfinite(seconds[mine]) & (seconds[mine] <= limit)]
         ranked = list(reachable[np.argsort(seconds[reachable], kind="stable")][:k])
         if max_minutes is None and len(ranked) < k:
@@ -312,23 +329,39 @@ def nearest_resources(
         for rank, i in enumerate(ranked, start=1):
             ok = bool(np.isfinite(seconds[i]))
             route = trip_geometry(graph, _trip_to(graph, target, 0, snaps, i, field, closed), snaps, i, target, 0) if ok else None
-            resource = index.resources.iloc[i]
-            rows.append(
-                {
-                    "rank": rank,
-                    "resource_id": resource["resource_id"],
-                    "layer": layer,
-                    "name": resource["name"],
-                    "reachable": ok,
-                    "travel_time_min": seconds[i] / 60.0 if ok else np.nan,
-                    "distance_km": route.length / 1000.0 if route is not None else np.nan,
-                    "snap_m_incident": float(target.distance_m[0]),
-                    "snap_m_resource": float(snaps.distance_m[i]),
-                    "geometry": route,
-                }
-            )
-    frame = gpd.GeoDataFrame(pd.DataFrame(rows, columns=[*NEAREST_COLUMNS, "geometry"]), geometry="geometry", crs=graph.epsg)
-    return frame.to_crs(4326)
+            rows.append((
+                rank,
+                index.ids[i],
+                layer,
+                index.names[i],
+                ok,
+                seconds[i] / 60.0 if ok else np.nan,
+                route.length / 1000.0 if route is not None else np.nan,
+                float(target.distance_m[0]),
+                float(snaps.distance_m[i]),
+                None if route is None else _to_lonlat(route, graph.epsg),
+            ))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(NEAREST_COLUMNS) + 1)
+    data = {name: list(values) for name, values in zip(NEAREST_COLUMNS, columns, strict=False)}
+    geometry = gpd.GeoSeries(np.asarray(columns[-1], dtype=object), crs=_WGS84)
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=_WGS84)
+
+
+_WGS84 = CRS.from_epsg(4326)  # parsed once: building a CRS per query costs more than the search
+
+
+@lru_cache(maxsize=16)
+def _transformer(source: int, target: int) -> Transformer:
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def _to_lonlat(geometry: BaseGeometry, epsg: int) -> BaseGeometry:
+    transformer = _transformer(epsg, 4326)
+
+    def to_degrees(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
+
+    return shapely.transform(geometry, to_degrees)
 
 
 # --- service areas and coverage --------------------------------------------------------------
