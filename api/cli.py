@@ -289,11 +289,9 @@ def _routing(ctx: click.Context) -> Any:
 
 
 def _closures(closures: Path | None, closed_edges: str | None) -> Any:
-    from layers.routing_service import Closures, read_closures
+    from layers.routing_service import Closures, parse_edge_ids, read_closures
 
-    polygons = tuple(read_closures(closures)) if closures else ()
-    edge_ids = tuple(e.strip() for e in (closed_edges or "").split(",") if e.strip())
-    return Closures(polygons, edge_ids)
+    return Closures(tuple(read_closures(closures)) if closures else (), parse_edge_ids(closed_edges))
 
 
 _lon = click.option("--lon", type=click.FloatRange(-180, 180), required=True, help="Longitude, degrees (WGS 84).")
@@ -362,11 +360,9 @@ def route_areas(ctx: click.Context, lon: float, lat: float, minutes: str, closur
     """Areas reachable by road from the point within each band (isochrones), with the residents
     and resources each contains."""
     from api.routing import feature_collection
+    from layers.routing_service import parse_minutes
 
-    try:
-        bands = [float(m) for m in minutes.split(",") if m.strip()]
-    except ValueError:
-        raise click.BadParameter(f"{minutes!r}: give numbers, e.g. 5,10,15", param_hint="--minutes") from None
+    bands = parse_minutes(minutes)
     service = _routing(ctx)
     result = service.areas(lon, lat, minutes=bands, closures=_closures(closures, closed_edges))
     if as_json:

@@ -13,7 +13,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import InputError
-from layers.routing_service import RESOURCE_LAYERS, Closures, RoutingService
+from layers.routing_service import (
+    RESOURCE_LAYERS,
+    Closures,
+    RoutingService,
+    parse_edge_ids,
+    parse_minutes,
+)
 
 from .features import GeoJSONResponse
 
@@ -60,8 +66,7 @@ def parse_closures(closures: str | None, closed_edges: str | None) -> Closures:
             if geometry.geom_type not in ("Polygon", "MultiPolygon"):
                 raise InputError(f"closures must be polygons (a flooded or collapsed area), got {geometry.geom_type}")
         polygons = geometries
-    edge_ids = tuple(e.strip() for e in (closed_edges or "").split(",") if e.strip())
-    return Closures(tuple(polygons), edge_ids)
+    return Closures(tuple(polygons), parse_edge_ids(closed_edges))
 
 
 Routing = Annotated[RoutingService, Depends(get_routing)]
@@ -100,9 +105,5 @@ def areas(
 ) -> GeoJSONResponse:
     """Areas reachable by road from the point within each band, with the residents and resources
     inside each."""
-    try:
-        bands = [float(m) for m in minutes.split(",") if m.strip()]
-    except ValueError:
-        raise InputError(f"minutes={minutes!r}: give numbers, e.g. 5,10,15") from None
-    result = routing.areas(lon, lat, minutes=bands, closures=parse_closures(closures, closed_edges))
+    result = routing.areas(lon, lat, minutes=parse_minutes(minutes), closures=parse_closures(closures, closed_edges))
     return GeoJSONResponse(feature_collection(result, origin={"lon": lon, "lat": lat}))

@@ -105,7 +105,10 @@ def closed_edges(graph: RoadGraph, *, polygons: Sequence[BaseGeometry] = (), edg
 
 
 def _part(share: float, seconds: float) -> float:
-    """``share`` of an edge's ``seconds``; inf stays inf (0 × inf would be NaN)."""
+    """``share`` of an edge's ``seconds``. A point at the very end of the edge (share 0) is at the
+    junction itself: 0, even when that direction is one-way or cut. Otherwise inf stays inf."""
+    if share == 0.0:
+        return 0.0
     return share * seconds if np.isfinite(seconds) else np.inf
 
 
@@ -270,8 +273,9 @@ def _seconds_to(graph: RoadGraph, target: Snaps, sources: Snaps, field: _Field, 
     backward = np.where(graph.edge_oneway[edge], np.inf, forward)
     fraction = sources.fraction
     with np.errstate(invalid="ignore"):
-        leave_v = np.where(np.isfinite(forward), (1 - fraction) * forward, np.inf)
-        leave_u = np.where(np.isfinite(backward), fraction * backward, np.inf)
+        # As in _part: a source sitting on a junction (fraction 0 or 1) leaves it at no cost.
+        leave_v = np.where(fraction == 1.0, 0.0, np.where(np.isfinite(forward), (1 - fraction) * forward, np.inf))
+        leave_u = np.where(fraction == 0.0, 0.0, np.where(np.isfinite(backward), fraction * backward, np.inf))
     times = field.time
     seconds = np.minimum(leave_v + times[graph.edge_v[edge]], leave_u + times[graph.edge_u[edge]])
     for i in np.flatnonzero(on & (sources.edge == target.edge[0])):

@@ -75,6 +75,19 @@ def read_closures(path: str | Path) -> list[BaseGeometry]:
     return list(frame.geometry)
 
 
+def parse_edge_ids(text: str | None) -> tuple[str, ...]:
+    """Road source ids from "RD000001,RD000002" (blank entries ignored)."""
+    return tuple(e.strip() for e in (text or "").split(",") if e.strip())
+
+
+def parse_minutes(text: str) -> list[float]:
+    """Service-area bands from "5,10,15" (minutes)."""
+    try:
+        return [float(m) for m in text.split(",") if m.strip()]
+    except ValueError:
+        raise InputError(f"minutes={text!r}: give numbers, e.g. 5,10,15") from None
+
+
 def parse_layers(text: str | Sequence[str]) -> list[str]:
     """Resource layer names from "a,b" or a list; unknown names are an error listing the allowed."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]

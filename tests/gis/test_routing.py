@@ -174,3 +174,15 @@ def test_graph_survives_a_round_trip_to_bytes(graph) -> None:  # type: ignore[no
     assert again.report == graph.report
     np.testing.assert_array_equal(again.forward.toarray(), graph.forward.toarray())
     assert list(again.edge_name) == list(graph.edge_name)
+
+
+def test_a_point_on_a_junction_may_leave_by_any_road() -> None:
+    """R at junction C, snapped to the START of one-way C→F: it may still take C→B at once."""
+    frame = roads({"CF": True})
+    frame = frame.iloc[[ROADS.index("CF")] + [i for i, r in enumerate(ROADS) if r != "CF"]]  # C-F first: it wins the tie at C
+    graph = graph_from_edges(frame, epsg=4548, class_speed_kmh=SPEEDS)
+    at_c = gpd.GeoDataFrame({"resource_id": ["RC"], "layer": ["rescue_stations"], "name": ["C站"]}, geometry=[_lonlat(2000, -30)], crs=4326)
+    index = index_resources(graph, at_c)
+    assert graph.edge_source_id[index.snaps.edge[0]] == "CF" and index.snaps.fraction[0] == 0.0
+    times = _times(nearest_resources(graph, INCIDENT, index, k=1))
+    assert times["RC"] == pytest.approx(50.0, abs=1e-3)  # C → x along C-B: 500 m

@@ -117,7 +117,7 @@ def test_nearest_times_match_networkx(city_graph: RoadGraph, stations: gpd.GeoDa
             r_seconds = city_graph.edge_time_s[r_edge]
             ru, rv = _key(city_graph, int(city_graph.edge_u[r_edge])), _key(city_graph, int(city_graph.edge_v[r_edge]))
             options = [(1 - r_fraction) * r_seconds + to_incident.get(rv, np.inf)]
-            if not city_graph.edge_oneway[r_edge]:
+            if not city_graph.edge_oneway[r_edge] or r_fraction == 0.0:  # at fraction 0 it stands on u
                 options.append(r_fraction * r_seconds + to_incident.get(ru, np.inf))
             if r_edge == edge and (r_fraction <= fraction or not city_graph.edge_oneway[edge]):
                 options.append(abs(fraction - r_fraction) * seconds)
