@@ -55,8 +55,15 @@ def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArra
     n = len(points)
     edge = np.full(n, -1, dtype=np.int64)
     distance = np.full(n, np.inf)
-    if n:
+    if n and (closed is None or not closed.any()):
+        # Every edge is open: the nearest one, found in C. Among equally near edges (a point
+        # nearest to a junction) the lowest edge number, as below.
+        found_points, found_edges = graph.tree.query_nearest(points, max_distance=max_snap_m, all_matches=True)
+    elif n:
         found_points, found_edges = graph.tree.query(points, predicate="dwithin", distance=max_snap_m)
+    else:
+        found_points = found_edges = np.zeros(0, dtype=np.int64)
+    if n:
         if found_points.size:
             gaps = shapely.distance(points[found_points], graph.edge_geometry[found_edges])
             if closed is not None:
@@ -314,7 +321,7 @@ def nearest_resources(
         raise RoutingError(f"the incident at {incident.x:.6f}, {incident.y:.6f} is more than {max_snap_m:g} m from any open road")
     layers = index.layers
     snaps = index.snaps
-    limit = 600.0 if max_minutes is None else max_minutes * 60.0
+    limit = 240.0 if max_minutes is None else max_minutes * 60.0  # widened ×4 until k per layer are found
     while True:
         field = _field(graph, target, 0, toward=True, closed=closed, limit=limit)
         seconds = _seconds_to(graph, target, snaps, field, closed)
