@@ -137,12 +137,21 @@ def bench_network(name: str, roads: gpd.GeoDataFrame, facilities: gpd.GeoDataFra
         facility_vertices = sorted({int(graph.edge_u[e]) + 1 for e in index.snaps.edge if e >= 0})
         incident_edges = [int(e) for e in (index_resources(graph, gpd.GeoDataFrame({"resource_id": range(len(incidents)), "layer": "x", "name": "x"}, geometry=incidents.values, crs=4326)).snaps.edge)]
         reversed_sql = f"SELECT id, target AS source, source AS target, cost, reverse_cost FROM {table}"
-        nearest_sql = text("SELECT end_vid, agg_cost FROM pgr_dijkstraCost(:edges, :start, :targets, true) ORDER BY agg_cost LIMIT 5")
+        cost_sql = text("SELECT end_vid, agg_cost FROM pgr_dijkstraCost(:edges, :start, :targets, true) ORDER BY agg_cost LIMIT 5")
+        # The issue's reference: one-to-many pgr_dijkstra, which (like onemap) gives the routes too.
+        nearest_sql = text("""WITH paths AS (SELECT * FROM pgr_dijkstra(:edges, :start, :targets, true)),
+            best AS (SELECT end_vid FROM paths WHERE node = end_vid ORDER BY agg_cost LIMIT 5)
+            SELECT paths.* FROM paths JOIN best USING (end_vid)""")
         area_sql = text("SELECT count(*) FROM pgr_drivingDistance(:edges, :start, 900, true)")
         pg_queries = max(3, min(queries, 20))
         with engine.connect() as connection:
-            pgr = _timed_each(lambda i: connection.execute(nearest_sql, {"edges": reversed_sql, "start": int(graph.edge_u[incident_edges[i]]) + 1, "targets": facility_vertices}).all(), pg_queries)
-            print(f"pgRouting nearest-5 {_ms(pgr)}   → onemap is {statistics.median(pgr) / statistics.median(ours):7.1f}× faster (target ≥ 50×)")
+            def run(sql: object) -> Callable[[int], object]:
+                return lambda i: connection.execute(sql, {"edges": reversed_sql, "start": int(graph.edge_u[incident_edges[i]]) + 1, "targets": facility_vertices}).all()
+
+            pgr = _timed_each(run(nearest_sql), pg_queries)
+            print(f"pgRouting nearest-5, one-to-many pgr_dijkstra with routes {_ms(pgr)}   → onemap is {statistics.median(pgr) / statistics.median(ours):7.1f}× faster (target ≥ 50×)")
+            pgc = _timed_each(run(cost_sql), pg_queries)
+            print(f"pgRouting nearest-5, pgr_dijkstraCost (costs only)        {_ms(pgc)}   → onemap is {statistics.median(pgc) / statistics.median(ours):7.1f}× faster")
             pga = _timed_each(lambda i: connection.execute(area_sql, {"edges": f"SELECT id, source, target, cost, reverse_cost FROM {table}", "start": int(graph.edge_u[incident_edges[i]]) + 1}).all(), max(3, pg_queries // 4))
             print(f"pgRouting drivingDistance 15 min {_ms(pga)}   → pgRouting / onemap service area = {statistics.median(pga) / statistics.median(areas):5.2f}")
     finally:

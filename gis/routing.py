@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 import shapely.geometry
 import shapely.ops
+from geopandas.array import from_shapely
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from scipy.sparse import csr_matrix, hstack, vstack
@@ -63,19 +64,18 @@ def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArra
         found_points, found_edges = graph.tree.query(points, predicate="dwithin", distance=max_snap_m)
     else:
         found_points = found_edges = np.zeros(0, dtype=np.int64)
-    if n:
-        if found_points.size:
-            gaps = shapely.distance(points[found_points], graph.edge_geometry[found_edges])
-            if closed is not None:
-                gaps = np.where(closed[found_edges], np.inf, gaps)
-            # The nearest candidate per point (ties: the lowest edge number, for repeatability).
-            order = np.lexsort((found_edges, gaps, found_points))
-            first = np.ones(order.size, bool)
-            first[1:] = found_points[order][1:] != found_points[order][:-1]
-            best = order[first]
-            ok = np.isfinite(gaps[best])
-            edge[found_points[best][ok]] = found_edges[best][ok]
-            distance[found_points[best][ok]] = gaps[best][ok]
+    if found_points.size:
+        gaps = shapely.distance(points[found_points], graph.edge_geometry[found_edges])
+        if closed is not None:
+            gaps = np.where(closed[found_edges], np.inf, gaps)
+        # The nearest candidate per point (ties: the lowest edge number, for repeatability).
+        order = np.lexsort((found_edges, gaps, found_points))
+        first = np.ones(order.size, bool)
+        first[1:] = found_points[order][1:] != found_points[order][:-1]
+        best = order[first]
+        ok = np.isfinite(gaps[best])
+        edge[found_points[best][ok]] = found_edges[best][ok]
+        distance[found_points[best][ok]] = gaps[best][ok]
     fraction = np.zeros(n)
     snapped = np.full(n, None, dtype=object)
     have = edge >= 0
@@ -350,12 +350,12 @@ def nearest_resources(
                 route.length / 1000.0 if route is not None else np.nan,
                 float(target.distance_m[0]),
                 float(snaps.distance_m[i]),
-                None if route is None else _to_lonlat(route, graph.epsg),
+                route,
             ))
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(NEAREST_COLUMNS) + 1)
     data = {name: list(values) for name, values in zip(NEAREST_COLUMNS, columns, strict=False)}
-    geometry = gpd.GeoSeries(np.asarray(columns[-1], dtype=object), crs=_WGS84)
-    return gpd.GeoDataFrame(data, geometry=geometry, crs=_WGS84)
+    routes = _to_lonlat(np.asarray(columns[-1], dtype=object), graph.epsg)  # one transform for all routes
+    return gpd.GeoDataFrame(data, geometry=from_shapely(routes, crs=_WGS84))
 
 
 _WGS84 = CRS.from_epsg(4326)  # parsed once: building a CRS per query costs more than the search
@@ -366,7 +366,8 @@ def _transformer(source: int, target: int) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)
 
 
-def _to_lonlat(geometry: BaseGeometry, epsg: int) -> BaseGeometry:
+def _to_lonlat(geometry: NDArray[np.object_], epsg: int) -> NDArray[np.object_]:
+    """Metric geometries (None allowed) to EPSG:4326."""
     transformer = _transformer(epsg, 4326)
 
     def to_degrees(coords: NDArray[np.float64]) -> NDArray[np.float64]:
