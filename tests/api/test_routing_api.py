@@ -115,3 +115,21 @@ def test_cli_route_areas(sample_settings: Settings) -> None:
     result = run_cli(sample_settings, "route", "areas", "--lon", "116.59", "--lat", "35.41", "--minutes", "5")
     assert result.exit_code == 0, result.output
     assert "居民 residents" in result.stdout
+
+
+def test_routing_on_a_postgis_store_rebuilds_when_roads_change(pg_url: str, pg_schema: str, sample_city: dict[str, gpd.GeoDataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.main import create_app
+    from layers.store import open_store
+
+    monkeypatch.chdir(tmp_path)  # the PostGIS store caches graphs under ./var/cache
+    settings = Settings(store=pg_url, pg_schema=pg_schema)
+    with open_store(settings) as store:
+        store.upsert_many({name: sample_city[name] for name in ("roads", "shelters")})
+    with TestClient(create_app(settings)) as pg_client:
+        first = pg_client.get("/routing/nearest", params={**INCIDENT, "layers": "shelters", "k": 1}).json()["features"][0]
+        with open_store(settings) as store:
+            roads = store.read("roads")
+            store.upsert("roads", roads.assign(speed_kmh=10.0))  # every road at 10 km/h
+        second = pg_client.get("/routing/nearest", params={**INCIDENT, "layers": "shelters", "k": 1}).json()["features"][0]
+    assert second["properties"]["travel_time_min"] > first["properties"]["travel_time_min"] * 2
+    assert len(list((tmp_path / "var" / "cache").glob("roads-*.npz"))) == 1
