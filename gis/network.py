@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -82,6 +83,8 @@ class RoadGraph:
     reverse_arc: NDArray[np.int64] = field(init=False)
     _arc_keys: NDArray[np.int64] = field(init=False, repr=False)  # sorted tail * n + head
     _arc_by_key: NDArray[np.int64] = field(init=False, repr=False)
+    _virtual: tuple[csr_matrix, csr_matrix] = field(init=False, repr=False)
+    search_lock: threading.Lock = field(init=False, repr=False)
     _tree: shapely.STRtree = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +121,23 @@ class RoadGraph:
         keys = tail.astype(np.int64) * n + head
         order = np.argsort(keys)
         self._arc_keys, self._arc_by_key = keys[order], order.astype(np.int64)
+        self._virtual = (_with_virtual_row(self.forward), _with_virtual_row(self.reverse))
+        self.search_lock = threading.Lock()
+
+    def with_virtual_source(self, *, reverse: bool, ends: tuple[int, int], seconds: tuple[float, float], closed_edges: NDArray[np.bool_] | None = None) -> csr_matrix:
+        """The (n+1)-node graph whose extra node ``n`` has arcs to ``ends`` costing ``seconds``
+        (inf: no arc): one Dijkstra from ``n`` then searches from a point inside an edge.
+
+        Without closures the graph's own matrix is reused and its two virtual arcs rewritten in
+        place, so hold ``search_lock`` from this call until the search is done.
+        """
+        if closed_edges is not None and closed_edges.any():
+            matrix = _with_virtual_row(self.weights(closed_edges)[1 if reverse else 0])
+        else:
+            matrix = self._virtual[1 if reverse else 0]
+        matrix.indices[-2:] = ends
+        matrix.data[-2:] = seconds
+        return matrix
 
     def weights(self, closed_edges: NDArray[np.bool_] | None = None) -> tuple[csr_matrix, csr_matrix]:
         """Forward and reverse CSR graphs with closed edges' arcs at infinite time (no rebuild)."""
@@ -200,6 +220,15 @@ def _csr_with_arcs(tail: NDArray[np.int64], head: NDArray[np.int64], time: NDArr
     indptr = np.cumsum(indptr)
     matrix = csr_matrix((time[order].astype(float), head[order].astype(np.int32), indptr), shape=(n, n))
     return matrix, order.astype(np.int64)
+
+
+def _with_virtual_row(matrix: csr_matrix) -> csr_matrix:
+    """``matrix`` with one more node whose two arcs (to nodes 0 and 1, at inf) are set per search."""
+    n = matrix.shape[0]
+    indptr = np.append(matrix.indptr, matrix.indptr[-1] + 2)
+    indices = np.append(matrix.indices, np.array([0, 1], dtype=matrix.indices.dtype))
+    data = np.append(matrix.data, [np.inf, np.inf])
+    return csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
 
 
 def _with_closed(matrix: csr_matrix, arcs: NDArray[np.int64], closed_arc: NDArray[np.bool_]) -> csr_matrix:

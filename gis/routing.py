@@ -132,13 +132,10 @@ def _arc_time(graph: RoadGraph, edge: int, forward: bool, closed: NDArray[np.boo
 class _Field:
     """Times between every junction and one snapped point, via the two ends of its edge."""
 
-    via_u: NDArray[np.float64]  # Dijkstra from/to the edge's start node
-    via_v: NDArray[np.float64]
-    pred_u: NDArray[np.int32]
-    pred_v: NDArray[np.int32]
-    offset_u: float  # time from the point to the start node (or back), inf when impossible
-    offset_v: float
     time: NDArray[np.float64]  # seconds between each junction and the point (inf: unreachable or beyond the limit)
+    pred: NDArray[np.int32]  # next junction towards the point; the virtual node after u or v
+    u: int  # the point's edge ends
+    v: int
 
 
 def _field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: NDArray[np.bool_] | None, limit: float) -> _Field:
@@ -149,14 +146,15 @@ def _field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: 
     backward_time = _arc_time(graph, edge, False, closed)
     if toward:  # arrive at the point along the edge: from u forwards, or from v backwards
         offset_u, offset_v = _part(fraction, forward_time), _part(1 - fraction, backward_time)
-        matrix = graph.weights(closed)[1]
     else:  # leave the point along the edge: to v forwards, or to u backwards
         offset_u, offset_v = _part(fraction, backward_time), _part(1 - fraction, forward_time)
-        matrix = graph.weights(closed)[0]
-    nodes = [int(graph.edge_u[edge]), int(graph.edge_v[edge])]
-    bound = limit if np.isinf(limit) else limit + max(o for o in (offset_u, offset_v, 0.0) if np.isfinite(o))
-    dist, pred = dijkstra(matrix, directed=True, indices=nodes, return_predecessors=True, limit=bound)
-    return _Field(dist[0], dist[1], pred[0], pred[1], offset_u, offset_v, np.minimum(dist[0] + offset_u, dist[1] + offset_v))
+    u, v = int(graph.edge_u[edge]), int(graph.edge_v[edge])
+    n = graph.node_count
+    # One search from a virtual node standing for the point, with arcs to u and v.
+    with graph.search_lock:
+        matrix = graph.with_virtual_source(reverse=toward, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
+        dist, pred = dijkstra(matrix, directed=True, indices=n, return_predecessors=True, limit=limit)
+    return _Field(dist[:n], pred, u, v)
 
 
 def _same_edge_time(graph: RoadGraph, edge: int, start: float, end: float, closed: NDArray[np.bool_] | None) -> float:
@@ -197,12 +195,11 @@ def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, 
     if not np.isfinite(best[0]):
         return Trip(np.inf, [], True, True)
     junction = best[1]
-    via_u = field.via_u[junction] + field.offset_u <= field.via_v[junction] + field.offset_v
-    pred = field.pred_u if via_u else field.pred_v
+    virtual = graph.node_count
     nodes = [junction]
-    while pred[nodes[-1]] != _NO_NODE:
-        nodes.append(int(pred[nodes[-1]]))
-    return Trip(best[0], nodes, best[2], bool(via_u))
+    while field.pred[nodes[-1]] not in (virtual, _NO_NODE):
+        nodes.append(int(field.pred[nodes[-1]]))
+    return Trip(best[0], nodes, best[2], nodes[-1] == field.u)
 
 
 def _piece(line: shapely.LineString, start: float, end: float) -> NDArray[np.float64]:
