@@ -229,9 +229,11 @@ def trip_geometry(graph: RoadGraph, trip: Trip, source: Snaps, source_index: int
         return shapely.LineString(_piece(graph.edge_geometry[s_edge], s_frac, t_frac))
     parts = [_piece(graph.edge_geometry[s_edge], s_frac, 1.0 if trip.depart_to_v else 0.0)]
     path = np.asarray(trip.nodes, dtype=np.int64)
-    for arc in graph.arcs_between(path[:-1], path[1:]):
-        coords = shapely.get_coordinates(graph.edge_geometry[graph.arc_edge[arc]])
-        parts.append(coords if graph.arc_forward[arc] else coords[::-1])
+    arcs = graph.arcs_between(path[:-1], path[1:])
+    if arcs.size:
+        lines = graph.edge_geometry[graph.arc_edge[arcs]]
+        oriented = np.where(graph.arc_forward[arcs], lines, shapely.reverse(lines))  # in travel direction
+        parts.append(shapely.get_coordinates(oriented))
     parts.append(_piece(graph.edge_geometry[t_edge], 0.0 if trip.arrive_from_u else 1.0, t_frac))
     coords = np.concatenate([p for p in parts if len(p)])
     keep = np.ones(len(coords), bool)
