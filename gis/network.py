@@ -132,19 +132,19 @@ class RoadGraph:
         place, so hold ``search_lock`` from this call until the search is done.
         """
         if closed_edges is not None and closed_edges.any():
-            matrix = _with_virtual_row(self.weights(closed_edges)[1 if reverse else 0])
+            matrix = _with_virtual_row(self.weights(closed_edges, reverse=reverse))
         else:
             matrix = self._virtual[1 if reverse else 0]
         matrix.indices[-2:] = ends
         matrix.data[-2:] = seconds
         return matrix
 
-    def weights(self, closed_edges: NDArray[np.bool_] | None = None) -> tuple[csr_matrix, csr_matrix]:
-        """Forward and reverse CSR graphs with closed edges' arcs at infinite time (no rebuild)."""
+    def weights(self, closed_edges: NDArray[np.bool_] | None = None, *, reverse: bool = False) -> csr_matrix:
+        """The forward (or reverse) CSR graph with closed edges' arcs at infinite time (no rebuild)."""
+        matrix, arcs = (self.reverse, self.reverse_arc) if reverse else (self.forward, self.forward_arc)
         if closed_edges is None or not closed_edges.any():
-            return self.forward, self.reverse
-        closed_arc = closed_edges[self.arc_edge]
-        return _with_closed(self.forward, self.forward_arc, closed_arc), _with_closed(self.reverse, self.reverse_arc, closed_arc)
+            return matrix
+        return _with_closed(matrix, arcs, closed_edges[self.arc_edge])
 
     def arcs_between(self, tails: NDArray[np.int64], heads: NDArray[np.int64]) -> NDArray[np.int64]:
         """The arcs from ``tails[i]`` to ``heads[i]`` (each pair must be adjacent), vectorised."""

@@ -473,7 +473,7 @@ def coverage_by_time(
                 tails.append(n + i)
                 heads.append(int(node))
                 times.append(seconds)
-    forward = graph.weights(closed)[0]
+    forward = graph.weights(closed)
     virtual = csr_matrix((times, (np.array(tails, dtype=np.int64) - n, heads)), shape=(f, n + f))
     augmented = vstack([hstack([forward, csr_matrix((n, f))]), virtual]).tocsr()
     limit = np.inf if minutes is None else minutes * 60.0
