@@ -315,3 +315,32 @@ def graph_from_edges(
     graph.report = BuildReport(**{**vars(graph.report), "parallel_arcs_merged": arcs_total - graph.arc_edge.size})
     logger.info("%s", graph.report)
     return graph
+
+
+WALK_SPEED_KMH = 4.5
+"""Default walking speed (km/h)."""
+NOT_WALKABLE_CLASSES = ("高速公路",)
+"""Road classes pedestrians may not use (expressways are fenced)."""
+
+
+def walking_graph(
+    roads: gpd.GeoDataFrame,
+    *,
+    epsg: int,
+    walk_kmh: float = WALK_SPEED_KMH,
+    not_walkable: tuple[str, ...] = NOT_WALKABLE_CLASSES,
+) -> RoadGraph:
+    """The walking network: every walkable road both ways (one-way ignored) at ``walk_kmh``.
+
+    The same ``RoadGraph`` as for driving, so snapping, Dijkstra and closures are shared; arc
+    weights are walking seconds. Raises ``NetworkError`` when no walkable roads connect.
+    """
+    if not walk_kmh > 0:
+        raise NetworkError(f"walking speed must be positive, got {walk_kmh} km/h")
+    walkable = roads[~roads["road_class"].isin(not_walkable)] if "road_class" in roads else roads
+    if walkable.empty and not roads.empty:
+        raise NetworkError(f"no walkable roads: every road is one of {list(not_walkable)}")
+    walk = walkable.assign(speed_kmh=float(walk_kmh), oneway=False)
+    if "road_class" not in walk:
+        walk["road_class"] = None
+    return graph_from_edges(walk, epsg=epsg, class_speed_kmh={})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from gis.network import NetworkError, RoadGraph, graph_from_edges
+from gis.network import NetworkError, RoadGraph, graph_from_edges, walking_graph
 from gis.routing import (
     ResourceIndex,
     RoutingError,
@@ -106,7 +106,7 @@ class RoutingService:
         self.store = store
         self.settings = settings
         self._lock = threading.Lock()
-        self._graph: tuple[str, RoadGraph] | None = None
+        self._graphs: dict[str, tuple[str, RoadGraph]] = {}
         self._indexes: dict[tuple[str, str, str], ResourceIndex] = {}
 
     @property
@@ -118,17 +118,25 @@ class RoutingService:
     def _class_speeds(self) -> dict[str, float]:
         return {**ROAD_CLASS_SPEED_KMH, **self.settings.road_speeds_kmh}
 
-    def _graph_key(self) -> str:
-        token = f"{GRAPH_FORMAT}|{self.store.layer_version('roads')}|{self.settings.work_epsg}|{sorted(self._class_speeds().items())}"
+    def _graph_key(self, profile: str) -> str:
+        token = f"{GRAPH_FORMAT}|{profile}|{self.store.layer_version('roads')}|{self.settings.work_epsg}|{sorted(self._class_speeds().items())}"
         return hashlib.sha256(token.encode()).hexdigest()[:20]
 
     def graph(self) -> RoadGraph:
         """The driving graph of the current roads: from memory, the disk cache, or built now."""
-        key = self._graph_key()
+        return self._cached_graph("drive", lambda roads: graph_from_edges(roads, epsg=self.settings.work_epsg, class_speed_kmh=self._class_speeds()))
+
+    def walking_graph(self, walk_kmh: float) -> RoadGraph:
+        """The walking graph (every walkable road both ways at ``walk_kmh``), cached like ``graph``."""
+        return self._cached_graph(f"walk-{walk_kmh:g}", lambda roads: walking_graph(roads, epsg=self.settings.work_epsg, walk_kmh=walk_kmh))
+
+    def _cached_graph(self, profile: str, build: Callable[[gpd.GeoDataFrame], RoadGraph]) -> RoadGraph:
+        key = self._graph_key(profile)
         with self._lock:
-            if self._graph is not None and self._graph[0] == key:
-                return self._graph[1]
-            path = self.cache_dir / f"roads-{key}.npz"
+            held = self._graphs.get(profile)
+            if held is not None and held[0] == key:
+                return held[1]
+            path = self.cache_dir / f"roads-{profile}-{key}.npz"
             graph = None
             if path.exists():
                 try:
@@ -138,18 +146,19 @@ class RoutingService:
                     logger.warning("ignoring unreadable graph cache %s: %s", path, error)
             if graph is None:
                 try:
-                    graph = graph_from_edges(self.store.read("roads"), epsg=self.settings.work_epsg, class_speed_kmh=self._class_speeds())
+                    graph = build(self.store.read("roads"))
                 except NetworkError as error:
                     raise InputError(str(error)) from None
-                self._write_cache(path, graph)
-            self._graph = (key, graph)
-            self._indexes.clear()
+                self._write_cache(path, profile, graph)
+            self._graphs[profile] = (key, graph)
+            if profile == "drive":
+                self._indexes.clear()
             return graph
 
-    def _write_cache(self, path: Path, graph: RoadGraph) -> None:
+    def _write_cache(self, path: Path, profile: str, graph: RoadGraph) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob("roads-*.npz"):
+            for old in path.parent.glob(f"roads-{profile}-*.npz"):
                 old.unlink(missing_ok=True)
             temporary = path.with_suffix(".tmp")
             temporary.write_bytes(graph.to_bytes())
@@ -160,10 +169,9 @@ class RoutingService:
     def resources(self, layers: Sequence[str]) -> ResourceIndex:
         """Features of the named resource layers snapped to the current graph (cached)."""
         graph = self.graph()
-        assert self._graph is not None
         frames = []
         versions = ",".join(self.store.layer_version(layer) for layer in layers)
-        cache_key = (self._graph[0], ",".join(layers), versions)
+        cache_key = (self._graphs["drive"][0], ",".join(layers), versions)
         if cache_key in self._indexes:
             return self._indexes[cache_key]
         for layer in layers:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gis.coverage.params import DEFAULT_DEMAND_SHARE, DEFAULT_REACH_MIN, CoverageParams
 from gis.crs import CHINA_LONLAT_BBOX, WORK_EPSG
+from gis.network import WALK_SPEED_KMH
 
 JINING_REGION_BBOX = (115.4, 33.9, 118.1, 36.45)
 """Jining's extent (115.9-117.6 °E, 34.4-35.95 °N) with a 0.5° margin: lon/lat, degrees."""
@@ -46,6 +48,18 @@ class Settings(BaseSettings):
         default=1.5, gt=0, description="Shelter effective area per person, m² (GB 21734)."
     )
 
+    walk_speed_kmh: float = Field(
+        default=WALK_SPEED_KMH, gt=0, le=20, description="Walking speed for shelter reach, km/h."
+    )
+    shelter_reach_min: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_REACH_MIN),
+        description='Walking minutes within which each shelter type must be, e.g. {"紧急": 10, "固定": 35, "中心": 60}.',
+    )
+    shelter_demand_share: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_DEMAND_SHARE),
+        description='Share of residents each shelter type must hold, e.g. {"紧急": 1.0, "固定": 0.3, "中心": 0.3}.',
+    )
+
     @field_validator("pg_schema")
     @classmethod
     def _schema_is_identifier(cls, value: str) -> str:
@@ -60,6 +74,16 @@ class Settings(BaseSettings):
         if not (min_lon < max_lon and min_lat < max_lat):
             raise ValueError("region_bbox must be min_lon,min_lat,max_lon,max_lat with min < max")
         return value
+
+    def coverage_params(self) -> CoverageParams:
+        """The coverage parameters these settings give (defaults filled in for unnamed types)."""
+        return CoverageParams(
+            walk_kmh=self.walk_speed_kmh,
+            reach_min={**DEFAULT_REACH_MIN, **self.shelter_reach_min},
+            demand_share={**DEFAULT_DEMAND_SHARE, **self.shelter_demand_share},
+            area_per_person_m2=self.area_per_person_m2,
+            max_snap_m=self.max_snap_m,
+        )
 
     @property
     def is_postgis(self) -> bool:

@@ -1,0 +1,167 @@
+"""Where to build new shelters: maximal covering (MCLP) and set covering (LSCP) as MILPs.
+
+Solved with HiGHS through ``scipy.optimize.milp`` to proven optimality (relative gap 0 unless a
+time limit stops it; the gap reached is reported). Demand rows with the same set of covering
+candidates are merged first (weights summed): an exact reduction that makes city-size instances
+small.
+
+- MCLP (Church & ReVelle 1974): choose p sites, maximise the weight covered:
+  max Σ w_g y_g  s.t.  y_g ≤ Σ_{j ∈ N_g} x_j,  Σ x_j = p,  x binary, 0 ≤ y ≤ 1.
+- Capacitated MCLP: persons z_gj sent from g to an open site j within reach:
+  max Σ z_gj  s.t.  Σ_j z_gj ≤ w_g,  Σ_g z_gj ≤ cap_j x_j,  Σ x_j = p.
+- LSCP (Toregas et al. 1971): the fewest sites covering every coverable row:
+  min Σ x_j  s.t.  Σ_{j ∈ N_g} x_j ≥ 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_matrix, hstack
+
+from .params import CoverageInputError
+from .reach import Reach
+
+
+@dataclass(frozen=True)
+class SitingSolution:
+    """Chosen candidate positions, the objective (weight covered, or number of sites for LSCP), the
+    solver's relative optimality gap, and the rows no candidate can cover."""
+
+    model: str
+    selected: NDArray[np.int64]
+    objective: float
+    mip_gap: float
+    status: str
+    uncoverable: NDArray[np.bool_]
+
+
+def cover_matrix(reach: Reach) -> csr_matrix:
+    """Boolean (cells × candidates) matrix of the pairs in ``reach``."""
+    return csr_matrix((np.ones(reach.cell.size, dtype=bool), (reach.cell, reach.shelter)), shape=(reach.n_cells, reach.n_shelters))
+
+
+def _merge_rows(cover: csr_matrix, weights: NDArray[np.float64]) -> tuple[csr_matrix, NDArray[np.float64]]:
+    """Rows with a positive weight and at least one candidate, merged when their candidate sets
+    are equal (weights summed)."""
+    cover = cover.tocsr()
+    cover.sort_indices()
+    groups: dict[bytes, int] = {}
+    group_of_row = np.full(cover.shape[0], -1, dtype=np.int64)
+    indptr, indices = cover.indptr, cover.indices.astype(np.int64)
+    for row in np.flatnonzero((np.diff(indptr) > 0) & (weights > 0)):
+        key = indices[indptr[row] : indptr[row + 1]].tobytes()
+        group_of_row[row] = groups.setdefault(key, len(groups))
+    live = group_of_row >= 0
+    merged_weights = np.bincount(group_of_row[live], weights=weights[live], minlength=len(groups)).astype(float)
+    rows = [np.frombuffer(key, dtype=np.int64) for key in groups]
+    lengths = np.array([r.size for r in rows], dtype=np.int64)
+    merged = csr_matrix(
+        (np.ones(int(lengths.sum()), dtype=bool), np.concatenate(rows) if rows else np.zeros(0, np.int64), np.concatenate([[0], np.cumsum(lengths)])),
+        shape=(len(groups), cover.shape[1]),
+    )
+    return merged, merged_weights
+
+
+def _solve(cost: NDArray[np.float64], integrality: NDArray[np.int64], bounds: Bounds, constraints: list[LinearConstraint], time_limit_s: float | None) -> tuple[NDArray[np.float64], float, str]:
+    options: dict[str, float] = {"mip_rel_gap": 0.0}
+    if time_limit_s is not None:
+        options["time_limit"] = time_limit_s
+    result = milp(cost, integrality=integrality, bounds=bounds, constraints=constraints, options=options)
+    if result.x is None:
+        raise CoverageInputError(f"the siting model has no solution: {result.message}")
+    gap = float(getattr(result, "mip_gap", 0.0) or 0.0)
+    return np.asarray(result.x), gap, str(result.message)
+
+
+def maximal_covering(
+    cover: csr_matrix,
+    weights: NDArray[np.float64],
+    p: int,
+    *,
+    capacity: NDArray[np.float64] | None = None,
+    time_limit_s: float | None = None,
+) -> SitingSolution:
+    """Choose ``p`` of the candidates (columns of ``cover``) covering the most weight (rows).
+
+    With ``capacity`` (persons per candidate), a site covers at most its capacity.
+    """
+    n_candidates = cover.shape[1]
+    weights = np.asarray(weights, dtype=float)
+    if not 1 <= p <= n_candidates:
+        raise CoverageInputError(f"p = {p} new sites asked for, but there are {n_candidates} candidate sites; choose p between 1 and {n_candidates}")
+    uncoverable = (np.diff(cover.tocsr().indptr) == 0) & (weights > 0)
+    groups, w = _merge_rows(cover, weights)
+    g = groups.shape[0]
+    if g == 0:
+        return SitingSolution("mclp", np.arange(p, dtype=np.int64), 0.0, 0.0, "no candidate covers any demand", uncoverable)
+    choose_p = LinearConstraint(csr_matrix(np.concatenate([np.ones(n_candidates), np.zeros(g if capacity is None else groups.nnz)])[None, :]), p, p)
+    if capacity is None:
+        # y_g - Σ x_j ≤ 0
+        link = hstack([-groups.astype(float), _sparse_identity(g)]).tocsr()
+        cost = np.concatenate([np.zeros(n_candidates), -w])
+        integrality = np.concatenate([np.ones(n_candidates, np.int64), np.zeros(g, np.int64)])
+        bounds = Bounds(np.zeros(n_candidates + g), np.ones(n_candidates + g))
+        x, gap, status = _solve(cost, integrality, bounds, [LinearConstraint(link, -np.inf, 0.0), choose_p], time_limit_s)
+    else:
+        capacity = np.asarray(capacity, dtype=float)
+        coo = groups.tocoo()
+        pairs = coo.row.size
+        pair_ids = np.arange(pairs)
+        by_group = csr_matrix((np.ones(pairs), (coo.row, pair_ids)), shape=(g, pairs))
+        by_site = csr_matrix((np.ones(pairs), (coo.col, pair_ids)), shape=(n_candidates, pairs))
+        demand_rows = hstack([csr_matrix((g, n_candidates)), by_group]).tocsr()
+        site_rows = hstack([csr_matrix((-capacity, (np.arange(n_candidates), np.arange(n_candidates))), shape=(n_candidates, n_candidates)), by_site]).tocsr()
+        cost = np.concatenate([np.zeros(n_candidates), -np.ones(pairs)])
+        integrality = np.concatenate([np.ones(n_candidates, np.int64), np.zeros(pairs, np.int64)])
+        bounds = Bounds(np.zeros(n_candidates + pairs), np.concatenate([np.ones(n_candidates), w[coo.row]]))
+        constraints = [LinearConstraint(demand_rows, -np.inf, w), LinearConstraint(site_rows, -np.inf, 0.0), choose_p]
+        x, gap, status = _solve(cost, integrality, bounds, constraints, time_limit_s)
+    chosen = np.flatnonzero(np.round(x[:n_candidates]) == 1)
+    return SitingSolution("mclp" if capacity is None else "cmclp", chosen, float(-(cost @ x)), gap, status, uncoverable)
+
+
+def _sparse_identity(n: int) -> csr_matrix:
+    return csr_matrix((np.ones(n), (np.arange(n), np.arange(n))), shape=(n, n))
+
+
+def set_covering(cover: csr_matrix, weights: NDArray[np.float64] | None = None, *, time_limit_s: float | None = None) -> SitingSolution:
+    """The fewest candidates covering every row that any candidate can cover (rows with zero
+    weight, when ``weights`` is given, need no cover)."""
+    n_candidates = cover.shape[1]
+    weights = np.ones(cover.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    uncoverable = (np.diff(cover.tocsr().indptr) == 0) & (weights > 0)
+    groups, _ = _merge_rows(cover, weights)
+    if groups.shape[0] == 0:
+        return SitingSolution("lscp", np.zeros(0, np.int64), 0.0, 0.0, "nothing to cover", uncoverable)
+    x, gap, status = _solve(
+        np.ones(n_candidates),
+        np.ones(n_candidates, np.int64),
+        Bounds(np.zeros(n_candidates), np.ones(n_candidates)),
+        [LinearConstraint(groups.astype(float), 1.0, np.inf)],
+        time_limit_s,
+    )
+    chosen = np.flatnonzero(np.round(x) == 1)
+    return SitingSolution("lscp", chosen, float(chosen.size), gap, status, uncoverable)
+
+
+def candidates_in_gaps(cells_xy: NDArray[np.float64], uncovered_residents: NDArray[np.float64], *, spacing_m: float = 1000.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Generated candidate sites: on a ``spacing_m`` lattice, one per block holding uncovered
+    residents, at the centre of its most populous uncovered cell (people live there, so it is
+    land, not water). Returns (xy, uncovered residents of the block), most populous block first."""
+    live = np.flatnonzero(uncovered_residents > 0)
+    if live.size == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    block = np.floor(cells_xy[live] / spacing_m).astype(np.int64)
+    _, block_id = np.unique(block, axis=0, return_inverse=True)
+    block_id = block_id.ravel()
+    totals = np.bincount(block_id, weights=uncovered_residents[live])
+    order = np.lexsort((-uncovered_residents[live], block_id))
+    first = np.ones(order.size, bool)
+    first[1:] = block_id[order][1:] != block_id[order][:-1]
+    best = order[first]
+    ranking = np.lexsort((np.arange(best.size), -totals[block_id[best]]))
+    return cells_xy[live[best[ranking]]], totals[block_id[best[ranking]]].astype(float)

@@ -1,0 +1,152 @@
+"""The coverage adapter: the store's population, shelters, admin areas and walking network in, a
+``CoverageResult`` out; cached per version of those layers and the parameters.
+
+Errors from the analysis (``CoverageInputError``) become ``InputError`` with the same message.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+
+from gis.coverage import (
+    ANALYSIS_TYPES,
+    MODES,
+    CoverageInputError,
+    CoverageResult,
+    SitingResult,
+    analyse_coverage,
+    site_shelters,
+)
+from gis.network import RoadGraph
+
+from .catalogue import CATALOGUE
+from .errors import InputError
+from .importer import prepare_import
+from .readers import read_source
+from .routing_service import RoutingService
+from .settings import Settings
+from .store.base import Store
+
+COVERAGE_LAYERS = ("population", "shelters", "admin_areas", "roads")
+MAX_SITES = 500
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def read_population_file(path: str | Path, settings: Settings, *, crs: str | None = None) -> gpd.GeoDataFrame:
+    """A population grid from a file (GeoTIFF or polygons with 人口/persons), validated like an
+    import; any rejected row is an error naming the file, row and reason."""
+    source = read_source(path, target_layer="population")
+    prepared = prepare_import("population", source, settings=settings, crs=crs)
+    if prepared.errors:
+        shown = "; ".join(str(p) for p in prepared.errors[:3])
+        raise InputError(f"{path}: {prepared.rejected_rows:,} of {prepared.total_rows:,} population cells unusable: {shown}")
+    if prepared.accepted.empty:
+        raise InputError(f"{path}: no population cells in the file")
+    return prepared.accepted
+
+
+def read_candidates(store: Store, candidates: str) -> gpd.GeoDataFrame:
+    """Candidate sites: a store layer by name, or a GIS file (its CRS must be known)."""
+    if candidates in CATALOGUE:
+        frame = store.read(candidates)
+        if frame.empty:
+            raise InputError(f"candidates layer {candidates!r} has no features")
+        return frame
+    path = Path(candidates)
+    if not path.exists():
+        raise InputError(f"candidates {candidates!r}: neither a layer ({', '.join(CATALOGUE)}) nor an existing file")
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except Exception as error:  # pyogrio raises several kinds for unreadable files
+        raise InputError(f"{path}: not a readable GIS file of candidate sites ({error})") from None
+    if frame.crs is None:
+        raise InputError(f"{path}: the candidate sites have no CRS; save them with one (e.g. EPSG:4326)")
+    empty = frame.geometry.isna() | frame.geometry.is_empty
+    if empty.any():
+        raise InputError(f"{path}: feature {int(empty.to_numpy().argmax()) + 1} has no geometry")
+    if frame.empty:
+        raise InputError(f"{path}: no candidate sites in the file")
+    return frame
+
+
+class CoverageService:
+    """Coverage over one store; results cached by layer versions. Thread-safe."""
+
+    def __init__(self, store: Store, settings: Settings, routing: RoutingService) -> None:
+        self.store = store
+        self.settings = settings
+        self.routing = routing
+        self._lock = threading.Lock()
+        self._results: dict[tuple[str, ...], CoverageResult] = {}
+
+    def _graph(self, mode: str) -> RoadGraph | None:
+        return self.routing.walking_graph(self.settings.walk_speed_kmh) if mode == "network" else None
+
+    def _key(self, analysis_type: str, mode: str) -> tuple[str, ...]:
+        versions = tuple(self.store.layer_version(layer) for layer in COVERAGE_LAYERS)
+        return (analysis_type, mode, repr(self.settings.coverage_params().as_dict()), *versions)
+
+    def result(self, analysis_type: str = "紧急", mode: str = "network", *, population: gpd.GeoDataFrame | None = None, progress: Progress = _quiet) -> CoverageResult:
+        """Coverage of the store's data (or of ``population`` instead of the store's grid)."""
+        if analysis_type not in ANALYSIS_TYPES:
+            raise InputError(f"type must be one of {', '.join(ANALYSIS_TYPES)}, got {analysis_type!r}")
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        key = self._key(analysis_type, mode)
+        if population is None:
+            with self._lock:
+                if key in self._results:
+                    return self._results[key]
+        progress("读取图层 reading layers")
+        try:
+            params = self.settings.coverage_params()
+            result = analyse_coverage(
+                self.store.read("population") if population is None else population,
+                self.store.read("shelters"),
+                self.store.read("admin_areas"),
+                graph=self._graph(mode),
+                analysis_type=analysis_type,
+                mode=mode,
+                params=params,
+                epsg=self.settings.work_epsg,
+                progress=progress,
+            )
+        except CoverageInputError as error:
+            raise InputError(str(error)) from None
+        if population is None:
+            with self._lock:
+                self._results = {k: v for k, v in self._results.items() if k[2:] == key[2:]}
+                self._results[key] = result
+        return result
+
+    def site(
+        self,
+        p: int,
+        *,
+        analysis_type: str = "紧急",
+        mode: str = "network",
+        candidates: str | gpd.GeoDataFrame | None = None,
+        capacitated: bool = False,
+        model: str = "mclp",
+        result: CoverageResult | None = None,
+        progress: Progress = _quiet,
+    ) -> SitingResult:
+        """New shelter sites for the gaps of ``result`` (or of a fresh run)."""
+        if model == "mclp" and not 1 <= p <= MAX_SITES:
+            raise InputError(f"p must be between 1 and {MAX_SITES} new sites, got {p}")
+        result = result or self.result(analysis_type, mode, progress=progress)
+        frame = read_candidates(self.store, candidates) if isinstance(candidates, str) else candidates
+        progress("选址 siting (MILP)")
+        try:
+            return site_shelters(result, graph=self._graph(result.mode), p=p, candidates=frame, capacitated=capacitated, model=model, default_capacity=2000.0 / self.settings.area_per_person_m2, epsg=self.settings.work_epsg)
+        except CoverageInputError as error:
+            raise InputError(str(error)) from None
