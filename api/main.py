@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from layers.coverage_service import CoverageService
 from layers.routing_service import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
 
-from . import features, routing
+from . import coverage, features, routing
 from .errors import install_error_handlers
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings)
         app.state.store = store
         app.state.routing = RoutingService(store, settings)
+        app.state.coverage = CoverageService(store, settings, app.state.routing)
         logger.info("store opened: %s", type(store).__name__)
         try:
             yield
@@ -44,4 +46,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(features.router)
     app.include_router(routing.router)
+    app.include_router(coverage.router)
     return app

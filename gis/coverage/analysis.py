@@ -326,10 +326,14 @@ def site_shelters(
     if candidates is None:
         xy, _ = candidates_in_gaps(cells_xy, uncovered, spacing_m=spacing_m)
         sites = gpd.GeoDataFrame({"name": [f"候选点{i + 1}" for i in range(len(xy))], "capacity_persons": np.full(len(xy), np.nan)}, geometry=shapely.points(xy), crs=epsg)
+        lonlat = _points(sites.to_crs(OUTPUT_EPSG))
         origin = "generated in gaps"
     else:
-        sites = _metric(candidates, epsg, "candidates").reset_index(drop=True)
-        sites = sites.set_geometry(_points(sites))
+        if candidates.crs is None:
+            raise CoverageInputError("candidates: no coordinate reference system; say which (e.g. EPSG:4326)")
+        given = candidates.reset_index(drop=True)
+        lonlat = _points(given.to_crs(OUTPUT_EPSG))  # reported as given, not round-tripped
+        sites = given.set_geometry(_points(given)).to_crs(epsg)
         origin = "given"
     if sites.empty:
         raise CoverageInputError("no candidate sites: every resident is already covered" if candidates is None else "the candidates layer has no features")
@@ -371,13 +375,13 @@ def site_shelters(
             "residents_newly_covered": newly[chosen],
             "uncovered_residents_in_reach": in_reach[chosen],
         },
-        geometry=picked.geometry.to_numpy(),
-        crs=epsg,
+        geometry=lonlat[chosen],
+        crs=OUTPUT_EPSG,
     )
     out = out.sort_values("residents_newly_covered", ascending=False, kind="stable").reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)
     return SitingResult(
-        sites=out.to_crs(OUTPUT_EPSG),
+        sites=out,
         solution=solution,
         candidates=len(sites),
         residents_uncovered_before=float(uncovered.sum()),

@@ -1,0 +1,131 @@
+"""HTTP routes for shelter coverage: the township table, the gap polygons, and new-site siting.
+
+Results are computed on first request and cached per version of the input layers, so the first
+call takes seconds and the rest milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+import shapely.geometry
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from layers.coverage_output import area_rows
+from layers.coverage_service import MAX_SITES, CoverageService
+from layers.errors import InputError
+
+from .features import GeoJSONResponse
+from .routing import _clean, feature_collection
+
+router = APIRouter(prefix="/coverage", tags=["Shelter coverage"])
+
+AnalysisType = Literal["紧急", "固定", "all"]
+Mode = Literal["network", "euclidean"]
+TypeQuery = Annotated[AnalysisType, Query(alias="type", description="紧急 (every shelter, 10-min reach), 固定 (fixed + central, 35 min) or all (each its own reach).")]
+ModeQuery = Annotated[Mode, Query(description="network: walking time on roads; euclidean: straight line (comparison only).")]
+
+
+def get_coverage(request: Request) -> CoverageService:
+    service: CoverageService = request.app.state.coverage
+    return service
+
+
+CoverageDep = Annotated[CoverageService, Depends(get_coverage)]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+@router.get("/summary", summary="Per-township and per-county coverage table (JSON)")
+def summary(service: CoverageDep, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> dict[str, Any]:
+    """Residents, covered and uncovered residents, demand, capacity, shortfall, m² per resident and
+    unplaced persons, per township (乡镇街道) and county (区县), with the city totals and parameters."""
+    result = service.result(analysis_type, mode)
+    cells = result.cells
+    covered = float(cells.loc[cells["covered"], "persons"].sum())
+    return {
+        "type": result.analysis_type,
+        "mode": result.mode,
+        "parameters": result.metadata(),
+        "totals": {
+            "residents": float(cells["persons"].sum()),
+            "residents_covered": covered,
+            "residents_uncovered": float(cells["persons"].sum()) - covered,
+            "unplaced_persons": float(result.assignment.unplaced.sum()),
+            "shelters": len(result.shelters),
+            "shelters_over_capacity": int((result.shelters["load_ratio"] > 1).sum()),
+            "gaps": len(result.gaps),
+        },
+        "notes": result.notes,
+        "townships": _records(area_rows(result, "乡镇街道")),
+        "counties": _records(area_rows(result, "区县")),
+    }
+
+
+@router.get("/gaps", summary="Gap polygons: uncovered residents dissolved per township (GeoJSON)", response_class=GeoJSONResponse)
+def gaps(service: CoverageDep, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> GeoJSONResponse:
+    result = service.result(analysis_type, mode)
+    return GeoJSONResponse(feature_collection(result.gaps, analysis_type=result.analysis_type, mode=result.mode))
+
+
+class SiteRequest(BaseModel):
+    """Where to put ``p`` new shelters."""
+
+    p: int = Field(10, ge=1, le=MAX_SITES, description="Number of new sites (MCLP).")
+    candidates: str | dict[str, Any] | None = Field(
+        None,
+        description="A layer name, or a GeoJSON FeatureCollection of candidate points/polygons (EPSG:4326); omitted: generated in the gaps.",
+    )
+    type: AnalysisType = "紧急"
+    mode: Mode = "network"
+    capacitated: bool = False
+    model: Literal["mclp", "lscp"] = "mclp"
+
+
+def _candidate_frame(document: dict[str, Any]) -> gpd.GeoDataFrame:
+    if document.get("type") != "FeatureCollection" or not isinstance(document.get("features"), list):
+        raise InputError("candidates must be a layer name or a GeoJSON FeatureCollection")
+    if not document["features"]:
+        raise InputError("candidates: the FeatureCollection has no features")
+    rows, geometries = [], []
+    for number, feature in enumerate(document["features"], start=1):
+        try:
+            geometry = shapely.geometry.shape(feature["geometry"])
+        except Exception:  # shapely raises several kinds for malformed GeoJSON
+            raise InputError(f"candidates: feature {number} has no valid geometry") from None
+        if geometry.is_empty or geometry.geom_type not in ("Point", "Polygon", "MultiPolygon"):
+            raise InputError(f"candidates: feature {number} is {geometry.geom_type}; give points or polygons")
+        x, y = geometry.representative_point().coords[0]
+        if not (-180 <= x <= 180 and -90 <= y <= 90):
+            raise InputError(f"candidates: feature {number} lies outside lon/lat range: coordinates must be EPSG:4326 degrees")
+        properties = feature.get("properties") or {}
+        capacity = properties.get("capacity_persons")
+        if capacity is not None and not (isinstance(capacity, int | float) and capacity > 0):
+            raise InputError(f"candidates: feature {number} capacity_persons must be a positive number")
+        rows.append({"name": str(properties.get("name") or f"候选点{number}"), "capacity_persons": capacity})
+        geometries.append(geometry)
+    return gpd.GeoDataFrame(rows, geometry=geometries, crs=4326)
+
+
+@router.post("/site", summary="Recommend new shelter sites (MCLP / LSCP)", response_class=GeoJSONResponse)
+def site(body: SiteRequest, service: CoverageDep) -> GeoJSONResponse:
+    """The chosen sites as GeoJSON points with the residents each newly covers, and the solution
+    (objective, optimality gap, candidates, residents uncovered before)."""
+    candidates = _candidate_frame(body.candidates) if isinstance(body.candidates, dict) else body.candidates
+    siting = service.site(body.p, analysis_type=body.type, mode=body.mode, candidates=candidates, capacitated=body.capacitated, model=body.model)
+    solution = {
+        "model": siting.solution.model,
+        "objective": siting.solution.objective,
+        "mip_gap": siting.solution.mip_gap,
+        "status": siting.solution.status,
+        "candidates": siting.candidates,
+        "residents_uncovered_before": siting.residents_uncovered_before,
+        "residents_newly_covered": siting.residents_newly_covered,
+        "residents_uncoverable": siting.residents_uncoverable,
+    }
+    return GeoJSONResponse(feature_collection(siting.sites, solution=solution))
