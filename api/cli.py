@@ -475,12 +475,13 @@ def coverage(ctx: click.Context, analysis_type: str | None, mode: str | None, ou
 @coverage.command("site")
 @_coverage_options
 @click.option("--p", "p", type=int, default=10, show_default=True, help="How many new shelters to site (maximal covering).")
-@click.option("--candidates", default=None, help="Candidate sites: a layer name or a GIS file (schools, parks, squares). Default: generated on populated land in the gaps, one per km².")
+@click.option("--candidates", default=None, help="Candidate sites: a layer name or a GIS file (schools, parks, squares). Default: generated on populated land in the gaps, one per 2 km × 2 km block.")
+@click.option("--spacing-m", type=click.FloatRange(100, 50_000), default=2000.0, show_default=True, help="Lattice spacing (m) of generated candidates: one per block. Smaller = more candidates, slower.")
 @click.option("--capacitated", is_flag=True, help="A new site covers at most its capacity (capacity_persons, else 2,000 m² / area per person).")
 @click.option("--model", type=click.Choice(["mclp", "lscp"]), default="mclp", show_default=True, help="mclp: p sites covering the most uncovered residents; lscp: the fewest sites covering every coverable resident.")
 @click.pass_context
 @_fail_cleanly
-def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | None, out_dir: Path | None, population_file: Path | None, population_crs: str | None, p: int, candidates: str | None, capacitated: bool, model: str) -> None:
+def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | None, out_dir: Path | None, population_file: Path | None, population_crs: str | None, p: int, candidates: str | None, spacing_m: float, capacitated: bool, model: str) -> None:
     """Recommend where to build new shelters: the sites covering the most uncovered residents
     (MILP solved to optimality by HiGHS; the gap is printed), on the map and in the GeoPackage."""
     from layers.coverage_output import write_outputs
@@ -495,7 +496,7 @@ def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | Non
     with tqdm(total=_COVERAGE_STEPS + 1, desc="选址 siting", unit="step", file=sys.stderr) as bar:
         service, step, population = _coverage_run(ctx, analysis_type, mode, population_file, population_crs, bar)
         result = service.result(analysis_type, mode, population=population, progress=step)
-        siting = service.site(p, candidates=candidates, capacitated=capacitated, model=model, result=result, progress=step)
+        siting = service.site(p, candidates=candidates, capacitated=capacitated, model=model, spacing_m=spacing_m, result=result, progress=step)
         step("写出 writing")
         paths = write_outputs(out_dir, result, siting=siting, render_map=lambda r, s: coverage_map_html(r, s))
     _print_coverage(result)

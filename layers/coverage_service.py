@@ -137,6 +137,7 @@ class CoverageService:
         candidates: str | gpd.GeoDataFrame | None = None,
         capacitated: bool = False,
         model: str = "mclp",
+        spacing_m: float = 2000.0,
         result: CoverageResult | None = None,
         progress: Progress = _quiet,
     ) -> SitingResult:
@@ -147,6 +148,6 @@ class CoverageService:
         frame = read_candidates(self.store, candidates) if isinstance(candidates, str) else candidates
         progress("选址 siting (MILP)")
         try:
-            return site_shelters(result, graph=self._graph(result.mode), p=p, candidates=frame, capacitated=capacitated, model=model, default_capacity=2000.0 / self.settings.area_per_person_m2, epsg=self.settings.work_epsg)
+            return site_shelters(result, graph=self._graph(result.mode), p=p, candidates=frame, capacitated=capacitated, model=model, spacing_m=spacing_m, default_capacity=2000.0 / self.settings.area_per_person_m2, epsg=self.settings.work_epsg)
         except CoverageInputError as error:
             raise InputError(str(error)) from None

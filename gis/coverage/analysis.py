@@ -297,7 +297,7 @@ def site_shelters(
     site_type: str | None = None,
     capacitated: bool = False,
     model: str = "mclp",
-    spacing_m: float = 1000.0,
+    spacing_m: float = 2000.0,
     default_capacity: float = 2000.0 / 1.5,
     epsg: int,
     time_limit_s: float | None = 120.0,

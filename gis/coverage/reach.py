@@ -159,17 +159,15 @@ def network_reach(
     for ends, to_end in ((graph.edge_u[edge], cell_snaps.fraction[snapped] * seconds), (graph.edge_v[edge], (1 - cell_snaps.fraction[snapped]) * seconds)):
         query, position = _expand(node_shelter.indptr.astype(np.int64), ends)
         pieces.append((snapped[query], node_shelter.indices[position].astype(np.int64), access[query] + to_end[query] + node_shelter.data[position]))
-    # A cell on a shelter's own edge may walk to it directly along the edge.
-    shelter_edges = shelter_snaps.edge[on]
-    same = np.isin(edge, shelter_edges)
-    if same.any():
-        order = np.argsort(shelter_edges, kind="stable")
-        sorted_edges = shelter_edges[order]
-        for i in np.flatnonzero(same):
-            lo, hi = np.searchsorted(sorted_edges, edge[i], "left"), np.searchsorted(sorted_edges, edge[i], "right")
-            hosts = on[order[lo:hi]]
-            along = np.abs(cell_snaps.fraction[snapped[i]] - shelter_snaps.fraction[hosts]) * seconds[i]
-            pieces.append((np.full(hosts.size, snapped[i]), hosts, access[i] + along + shelter_access[hosts]))
+    # A cell on a shelter's own edge may walk to it directly along the edge: join by edge number.
+    by_edge = np.argsort(shelter_snaps.edge[on], kind="stable")
+    hosts_sorted, edges_sorted = on[by_edge], shelter_snaps.edge[on][by_edge]
+    first_host = np.searchsorted(edges_sorted, edge, "left")
+    count = np.searchsorted(edges_sorted, edge, "right") - first_host
+    query = np.repeat(np.arange(edge.size), count)
+    hosts = hosts_sorted[np.repeat(first_host, count) + np.arange(query.size) - np.repeat(np.cumsum(count) - count, count)]
+    along = np.abs(cell_snaps.fraction[snapped[query]] - shelter_snaps.fraction[hosts]) * seconds[query]
+    pieces.append((snapped[query], hosts, access[query] + along + shelter_access[hosts]))
     cell = np.concatenate([p[0] for p in pieces])
     shelter = np.concatenate([p[1] for p in pieces])
     time = np.concatenate([p[2] for p in pieces])
@@ -218,9 +216,12 @@ def _nearest(
         better = time < best[snapped]
         best[snapped[better]] = time[better]
         nearest[snapped[better]] = origin[ends[better]] - n
-    # Direct walks along a shelter's own edge (the last pieces) can beat both ends.
-    for cell, shelter, time in pieces[2:]:  # each piece is one cell and the shelters on its edge
-        k = int(np.argmin(time))
-        if time[k] < best[cell[k]]:
-            best[cell[k]], nearest[cell[k]] = time[k], shelter[k]
+    # Direct walks along a shelter's own edge (the third piece) can beat both ends.
+    cell, shelter, time = pieces[2]
+    order = np.lexsort((time, cell))
+    first = np.ones(order.size, bool)
+    first[1:] = cell[order][1:] != cell[order][:-1]
+    cell, shelter, time = cell[order][first], shelter[order][first], time[order][first]
+    better = time < best[cell]
+    best[cell[better]], nearest[cell[better]] = time[better], shelter[better]
     return nearest, np.where(np.isfinite(best), best, np.nan)

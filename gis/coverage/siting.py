@@ -66,6 +66,24 @@ def _merge_rows(cover: csr_matrix, weights: NDArray[np.float64]) -> tuple[csr_ma
     return merged, merged_weights
 
 
+def _undominated(cover: csr_matrix) -> NDArray[np.int64]:
+    """Candidates whose cover set is not inside another's (ties: the lowest number is kept).
+
+    For uncapacitated covering, swapping a dominated candidate for its dominator never covers
+    less, so dropping dominated columns is an exact reduction. Intersection sizes come from the
+    sparse product CᵀC (cover sets are small, so it stays sparse).
+    """
+    columns = cover.tocsc().astype(np.int32)
+    size = np.diff(columns.indptr)
+    overlap = (columns.T @ columns).tocoo()
+    j, k, shared = overlap.row, overlap.col, overlap.data
+    inside = (j != k) & (shared == size[j]) & ((size[k] > size[j]) | ((size[k] == size[j]) & (k < j)))
+    dominated = np.zeros(cover.shape[1], bool)
+    dominated[j[inside]] = True
+    dominated |= size == 0
+    return np.flatnonzero(~dominated)
+
+
 def _solve(cost: NDArray[np.float64], integrality: NDArray[np.int64], bounds: Bounds, constraints: list[LinearConstraint], time_limit_s: float | None) -> tuple[NDArray[np.float64], float, str]:
     options: dict[str, float] = {"mip_rel_gap": 0.0}
     if time_limit_s is not None:
@@ -89,39 +107,47 @@ def maximal_covering(
 
     With ``capacity`` (persons per candidate), a site covers at most its capacity.
     """
+    cover = cover.tocsr()
     n_candidates = cover.shape[1]
     weights = np.asarray(weights, dtype=float)
     if not 1 <= p <= n_candidates:
         raise CoverageInputError(f"p = {p} new sites asked for, but there are {n_candidates} candidate sites; choose p between 1 and {n_candidates}")
-    uncoverable = (np.diff(cover.tocsr().indptr) == 0) & (weights > 0)
-    groups, w = _merge_rows(cover, weights)
-    g = groups.shape[0]
-    if g == 0:
-        return SitingSolution("mclp", np.arange(p, dtype=np.int64), 0.0, 0.0, "no candidate covers any demand", uncoverable)
-    choose_p = LinearConstraint(csr_matrix(np.concatenate([np.ones(n_candidates), np.zeros(g if capacity is None else groups.nnz)])[None, :]), p, p)
+    uncoverable = (np.diff(cover.indptr) == 0) & (weights > 0)
+    model = "mclp" if capacity is None else "cmclp"
+    columns = np.arange(n_candidates)
     if capacity is None:
-        # y_g - Σ x_j ≤ 0
+        undominated = _undominated(cover[weights > 0])
+        if undominated.size >= p:
+            columns = undominated
+    groups, w = _merge_rows(cover[:, columns], weights)
+    k, g = columns.size, groups.shape[0]
+    if g == 0:
+        return SitingSolution(model, np.arange(p, dtype=np.int64), 0.0, 0.0, "no candidate covers any demand", uncoverable)
+    if capacity is None:
+        # y_g - Σ_{j ∈ N_g} x_j ≤ 0, Σ x_j = p
         link = hstack([-groups.astype(float), _sparse_identity(g)]).tocsr()
-        cost = np.concatenate([np.zeros(n_candidates), -w])
-        integrality = np.concatenate([np.ones(n_candidates, np.int64), np.zeros(g, np.int64)])
-        bounds = Bounds(np.zeros(n_candidates + g), np.ones(n_candidates + g))
+        choose_p = LinearConstraint(csr_matrix(np.concatenate([np.ones(k), np.zeros(g)])[None, :]), p, p)
+        cost = np.concatenate([np.zeros(k), -w])
+        integrality = np.concatenate([np.ones(k, np.int64), np.zeros(g, np.int64)])
+        bounds = Bounds(np.zeros(k + g), np.ones(k + g))
         x, gap, status = _solve(cost, integrality, bounds, [LinearConstraint(link, -np.inf, 0.0), choose_p], time_limit_s)
     else:
-        capacity = np.asarray(capacity, dtype=float)
+        site_capacity = np.asarray(capacity, dtype=float)[columns]
         coo = groups.tocoo()
         pairs = coo.row.size
         pair_ids = np.arange(pairs)
         by_group = csr_matrix((np.ones(pairs), (coo.row, pair_ids)), shape=(g, pairs))
-        by_site = csr_matrix((np.ones(pairs), (coo.col, pair_ids)), shape=(n_candidates, pairs))
-        demand_rows = hstack([csr_matrix((g, n_candidates)), by_group]).tocsr()
-        site_rows = hstack([csr_matrix((-capacity, (np.arange(n_candidates), np.arange(n_candidates))), shape=(n_candidates, n_candidates)), by_site]).tocsr()
-        cost = np.concatenate([np.zeros(n_candidates), -np.ones(pairs)])
-        integrality = np.concatenate([np.ones(n_candidates, np.int64), np.zeros(pairs, np.int64)])
-        bounds = Bounds(np.zeros(n_candidates + pairs), np.concatenate([np.ones(n_candidates), w[coo.row]]))
+        by_site = csr_matrix((np.ones(pairs), (coo.col, pair_ids)), shape=(k, pairs))
+        demand_rows = hstack([csr_matrix((g, k)), by_group]).tocsr()
+        site_rows = hstack([csr_matrix((-site_capacity, (np.arange(k), np.arange(k))), shape=(k, k)), by_site]).tocsr()
+        choose_p = LinearConstraint(csr_matrix(np.concatenate([np.ones(k), np.zeros(pairs)])[None, :]), p, p)
+        cost = np.concatenate([np.zeros(k), -np.ones(pairs)])
+        integrality = np.concatenate([np.ones(k, np.int64), np.zeros(pairs, np.int64)])
+        bounds = Bounds(np.zeros(k + pairs), np.concatenate([np.ones(k), w[coo.row]]))
         constraints = [LinearConstraint(demand_rows, -np.inf, w), LinearConstraint(site_rows, -np.inf, 0.0), choose_p]
         x, gap, status = _solve(cost, integrality, bounds, constraints, time_limit_s)
-    chosen = np.flatnonzero(np.round(x[:n_candidates]) == 1)
-    return SitingSolution("mclp" if capacity is None else "cmclp", chosen, float(-(cost @ x)), gap, status, uncoverable)
+    chosen = columns[np.flatnonzero(np.round(x[:k]) == 1)]
+    return SitingSolution(model, chosen, float(-(cost @ x)), gap, status, uncoverable)
 
 
 def _sparse_identity(n: int) -> csr_matrix:
@@ -131,24 +157,26 @@ def _sparse_identity(n: int) -> csr_matrix:
 def set_covering(cover: csr_matrix, weights: NDArray[np.float64] | None = None, *, time_limit_s: float | None = None) -> SitingSolution:
     """The fewest candidates covering every row that any candidate can cover (rows with zero
     weight, when ``weights`` is given, need no cover)."""
-    n_candidates = cover.shape[1]
     weights = np.ones(cover.shape[0]) if weights is None else np.asarray(weights, dtype=float)
-    uncoverable = (np.diff(cover.tocsr().indptr) == 0) & (weights > 0)
-    groups, _ = _merge_rows(cover, weights)
+    cover = cover.tocsr()
+    uncoverable = (np.diff(cover.indptr) == 0) & (weights > 0)
+    columns = _undominated(cover[weights > 0])
+    groups, _ = _merge_rows(cover[:, columns], weights)
     if groups.shape[0] == 0:
         return SitingSolution("lscp", np.zeros(0, np.int64), 0.0, 0.0, "nothing to cover", uncoverable)
+    k = columns.size
     x, gap, status = _solve(
-        np.ones(n_candidates),
-        np.ones(n_candidates, np.int64),
-        Bounds(np.zeros(n_candidates), np.ones(n_candidates)),
+        np.ones(k),
+        np.ones(k, np.int64),
+        Bounds(np.zeros(k), np.ones(k)),
         [LinearConstraint(groups.astype(float), 1.0, np.inf)],
         time_limit_s,
     )
-    chosen = np.flatnonzero(np.round(x) == 1)
+    chosen = columns[np.flatnonzero(np.round(x) == 1)]
     return SitingSolution("lscp", chosen, float(chosen.size), gap, status, uncoverable)
 
 
-def candidates_in_gaps(cells_xy: NDArray[np.float64], uncovered_residents: NDArray[np.float64], *, spacing_m: float = 1000.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def candidates_in_gaps(cells_xy: NDArray[np.float64], uncovered_residents: NDArray[np.float64], *, spacing_m: float = 2000.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Generated candidate sites: on a ``spacing_m`` lattice, one per block holding uncovered
     residents, at the centre of its most populous uncovered cell (people live there, so it is
     land, not water). Returns (xy, uncovered residents of the block), most populous block first."""

@@ -347,7 +347,7 @@ def test_siting_covers_the_gap_it_is_given() -> None:
     result = analyse_coverage(town["population"], town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
     before = result.cells.loc[~result.cells["covered"], "persons"].sum()
     assert before > 0
-    siting = site_shelters(result, graph=graph, p=2, epsg=EPSG)
+    siting = site_shelters(result, graph=graph, p=2, spacing_m=300, epsg=EPSG)
     assert len(siting.sites) == 2 and siting.solution.mip_gap == pytest.approx(0)
     assert siting.sites["residents_newly_covered"].sum() == pytest.approx(siting.solution.objective)
     assert 0 < siting.solution.objective <= before

@@ -1,0 +1,175 @@
+"""Shelter coverage through its surfaces: the CLI on the sample city (files, tables, exit codes, no
+partial output) and the HTTP routes (JSON, GeoJSON, validated input)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pyogrio
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from layers.settings import Settings
+from layers.store import open_store
+from tests.helpers import run_cli
+
+
+def test_cli_coverage_writes_gpkg_xlsx_and_map(sample_settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli(sample_settings, "coverage", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "residents covered" in result.output and "most uncovered townships" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["coverage.gpkg", "coverage_map.html", "coverage_townships.xlsx"]
+    layers = {name for name, _ in pyogrio.list_layers(out / "coverage.gpkg")}
+    assert {"cells", "gaps", "shelters", "townships", "counties", "parameters"} <= layers
+    townships = gpd.read_file(out / "coverage.gpkg", layer="townships")
+    cells = gpd.read_file(out / "coverage.gpkg", layer="cells")
+    assert len(townships) == 156 and townships.crs.to_epsg() == 4326
+    assert townships["residents"].sum() == pytest.approx(cells["persons"].sum(), rel=1e-9)
+    assert townships["residents_uncovered"].sum() == pytest.approx(cells.loc[~cells["covered"].astype(bool), "persons"].sum(), rel=1e-9)
+    gaps = gpd.read_file(out / "coverage.gpkg", layer="gaps")
+    assert gaps["residents"].sum() == pytest.approx(townships["residents_uncovered"].sum(), rel=1e-9)
+    shelters = gpd.read_file(out / "coverage.gpkg", layer="shelters")
+    assert len(shelters) == 135 and (shelters["load_ratio"] >= 0).all()
+    book = openpyxl.load_workbook(out / "coverage_townships.xlsx", read_only=True)
+    assert book.sheetnames[:3] == ["乡镇街道", "区县", "避难场所负荷"]
+    header = [c.value for c in next(book["乡镇街道"].iter_rows(max_row=1))]
+    assert "未覆盖人口(人)" in header and "容量缺口(人)" in header and "人均避难面积(m²/人)" in header
+    assert book["乡镇街道"].max_row == 157
+
+
+def test_cli_euclidean_mode_is_labelled_as_a_comparison(sample_settings: Settings, tmp_path: Path) -> None:
+    result = run_cli(sample_settings, "coverage", "--mode", "euclidean", "--type", "固定", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "直线距离（对比用）" in result.output
+    parameters = gpd.read_file(tmp_path / "coverage.gpkg", layer="parameters")
+    assert '"直线距离（对比用）"' in parameters.set_index("key").loc["mode_label", "value"]
+
+
+def test_cli_site_recommends_sites_with_the_residents_they_cover(sample_settings: Settings, tmp_path: Path) -> None:
+    result = run_cli(sample_settings, "coverage", "--out", str(tmp_path), "site", "--p", "4")
+    assert result.exit_code == 0, result.output
+    assert "optimality gap 0.00 %" in result.output
+    sites = gpd.read_file(tmp_path / "coverage.gpkg", layer="new_sites")
+    assert sites["rank"].tolist() == [1, 2, 3, 4]
+    assert (np.diff(sites["residents_newly_covered"].to_numpy()) <= 0).all() and (sites["residents_newly_covered"] > 0).all()
+
+
+def test_cli_site_with_a_candidates_file(sample_settings: Settings, tmp_path: Path) -> None:
+    candidates = tmp_path / "schools.geojson"
+    gpd.GeoDataFrame({"name": ["一中", "二中", "三中"]}, geometry=[shapely.Point(116.55, 35.43), shapely.Point(116.62, 35.40), shapely.Point(116.35, 35.41)], crs=4326).to_file(candidates)
+    result = run_cli(sample_settings, "coverage", "site", "--p", "2", "--candidates", str(candidates), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    sites = gpd.read_file(tmp_path / "o" / "coverage.gpkg", layer="new_sites")
+    assert set(sites["name"]) <= {"一中", "二中", "三中"} and len(sites) == 2
+    too_many = run_cli(sample_settings, "coverage", "site", "--p", "5", "--candidates", str(candidates), "--out", str(tmp_path / "p"))
+    assert too_many.exit_code == 2
+    assert "p = 5 new sites asked for, but there are only 3 candidate sites" in too_many.output
+    assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir()), "no partial output"
+
+
+def test_cli_bad_input_exits_2_and_writes_nothing(sample_settings: Settings, tmp_path: Path) -> None:
+    with open_store(sample_settings) as store:
+        zero = store.read("shelters").head(1).assign(capacity_persons=0)
+        store.upsert("shelters", zero)
+    out = tmp_path / "out"
+    result = run_cli(sample_settings, "coverage", "--out", str(out))
+    assert result.exit_code == 2
+    assert "without a usable capacity" in result.output and str(zero["source_id"].iloc[0]) in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_population_file_elsewhere_is_refused(sample_settings: Settings, tmp_path: Path) -> None:
+    # A grid near Beijing: it does not overlap the city (and lies outside its region).
+    grid = gpd.GeoDataFrame({"人口": [100.0, 200.0]}, geometry=[shapely.box(116.30, 39.90, 116.31, 39.91), shapely.box(116.31, 39.90, 116.32, 39.91)], crs=4326)
+    path = tmp_path / "pop.geojson"
+    grid.to_file(path)
+    out = tmp_path / "out"
+    result = run_cli(sample_settings, "coverage", "--population", str(path), "--out", str(out))
+    assert result.exit_code == 2
+    assert str(path) in result.output and "row 1" in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_population_file_in_another_crs_is_reprojected(sample_settings: Settings, sample_city: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
+    grid = sample_city["population"].cx[116.5:116.7, 35.3:35.5].to_crs(4548)[["persons", "geometry"]]
+    path = tmp_path / "pop.gpkg"
+    grid.to_file(path)
+    result = run_cli(sample_settings, "coverage", "--population", str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    cells = gpd.read_file(tmp_path / "out" / "coverage.gpkg", layer="cells")
+    assert cells["persons"].sum() == pytest.approx(grid.loc[grid["persons"] > 0, "persons"].sum())
+
+
+def test_cli_coverage_help_teaches() -> None:
+    result = run_cli(Settings(store="unused.gpkg"), "coverage", "--help")
+    assert result.exit_code == 0
+    for words in ("--type", "紧急", "--mode", "euclidean", "coverage_townships.xlsx", "ONEMAP_WALK_SPEED_KMH", "onemap coverage site --p 10"):
+        assert words in result.output
+
+
+# --- HTTP -------------------------------------------------------------------------------------------
+
+
+def test_summary_gaps_and_site_over_http(client: TestClient) -> None:
+    summary = client.get("/coverage/summary")
+    assert summary.status_code == 200
+    body = summary.json()
+    assert len(body["townships"]) == 156 and len(body["counties"]) == 11
+    totals = body["totals"]
+    assert totals["residents"] == pytest.approx(8_300_000)
+    assert totals["residents_covered"] + totals["residents_uncovered"] == pytest.approx(totals["residents"])
+    assert sum(t["residents_uncovered"] for t in body["townships"]) == pytest.approx(totals["residents_uncovered"])
+    assert body["parameters"]["walk_kmh"] == 4.5
+
+    gaps = client.get("/coverage/gaps", params={"type": "紧急"})
+    assert gaps.status_code == 200 and gaps.headers["content-type"].startswith("application/geo+json")
+    features = gaps.json()["features"]
+    assert sum(f["properties"]["residents"] for f in features) == pytest.approx(totals["residents_uncovered"])
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in features)
+
+    site = client.post("/coverage/site", json={"p": 3})
+    assert site.status_code == 200
+    solution = site.json()["solution"]
+    assert solution["mip_gap"] == 0 and len(site.json()["features"]) == 3
+    assert sum(f["properties"]["residents_newly_covered"] for f in site.json()["features"]) == pytest.approx(solution["objective"])
+
+
+def test_site_with_posted_candidates_reports_them_as_given(client: TestClient) -> None:
+    candidates = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.55, 35.43]}, "properties": {"name": "<b>一中</b>"}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.62, 35.40]}, "properties": {"name": "二中", "capacity_persons": 800}},
+    ]}
+    response = client.post("/coverage/site", json={"p": 1, "candidates": candidates, "capacitated": True})
+    assert response.status_code == 200
+    (feature,) = response.json()["features"]
+    assert feature["properties"]["name"] in ("<b>一中</b>", "二中")
+    assert tuple(feature["geometry"]["coordinates"]) in ((116.55, 35.43), (116.62, 35.40))
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"p": 0}, 422, "greater than or equal to 1"),
+        ({"p": "many"}, 422, "valid integer"),
+        ({"p": 2, "type": "临时"}, 422, "紧急"),
+        ({"p": 2, "candidates": "no_such_layer_or_file"}, 400, "neither a layer"),
+        ({"p": 2, "candidates": {"type": "FeatureCollection", "features": []}}, 400, "no features"),
+        ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[116, 35], [117, 35]]}}]}}, 400, "feature 1 is LineString"),
+        ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [500000, 3900000]}}]}}, 400, "EPSG:4326"),
+        ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None}]}}, 400, "no valid geometry"),
+    ],
+)
+def test_site_rejects_bad_input_clearly(client: TestClient, body: dict[str, object], status: int, words: str) -> None:
+    response = client.post("/coverage/site", json=body)
+    assert response.status_code == status, response.text
+    assert words in response.text
+
+
+def test_summary_rejects_unknown_type_and_mode(client: TestClient) -> None:
+    assert client.get("/coverage/summary", params={"type": "临时"}).status_code == 422
+    assert client.get("/coverage/gaps", params={"mode": "flying"}).status_code == 422
