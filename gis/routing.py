@@ -50,17 +50,27 @@ class Snaps:
         return int(self.edge.size)
 
 
+def snap_xy(graph: RoadGraph, xy: NDArray[np.float64], *, max_snap_m: float = DEFAULT_MAX_SNAP_M, with_points: bool = True) -> Snaps:
+    """Snap metric coordinates (n, 2) to their nearest edge (all edges open); see
+    ``RoadGraph.nearest_edges``. Without ``with_points`` the snapped points are not built (None)."""
+    edge, fraction, distance, snapped_xy = graph.nearest_edges(np.asarray(xy, dtype=float).reshape(-1, 2), max_snap_m)
+    have = edge >= 0
+    snapped = np.full(edge.size, None, dtype=object)
+    if with_points and have.any():
+        snapped[have] = shapely.points(snapped_xy[have])
+    return Snaps(edge=edge, fraction=fraction, distance_m=np.where(have, distance, np.nan), point=snapped)
+
+
 def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArray[np.bool_] | None = None, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snaps:
     """Snap metric points to their nearest open edge. Points farther than ``max_snap_m`` from
-    every open edge get edge -1 (the caller reports them)."""
+    every open edge get edge -1 (the caller reports them). Among equally near edges (a point
+    nearest to a junction) the lowest edge number wins, for repeatability."""
     n = len(points)
+    if closed is None or not closed.any():
+        return snap_xy(graph, shapely.get_coordinates(points), max_snap_m=max_snap_m)
     edge = np.full(n, -1, dtype=np.int64)
     distance = np.full(n, np.inf)
-    if n and (closed is None or not closed.any()):
-        # Every edge is open: the nearest one, found in C. Among equally near edges (a point
-        # nearest to a junction) the lowest edge number, as below.
-        found_points, found_edges = graph.tree.query_nearest(points, max_distance=max_snap_m, all_matches=True)
-    elif n:
+    if n:
         found_points, found_edges = graph.tree.query(points, predicate="dwithin", distance=max_snap_m)
     else:
         found_points = found_edges = np.zeros(0, dtype=np.int64)

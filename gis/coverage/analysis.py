@@ -91,9 +91,12 @@ def _populated_cells(population: gpd.GeoDataFrame, epsg: int, label: str) -> gpd
         raise CoverageInputError(f"{label}: the population grid is empty: import one (onemap import population FILE) or run onemap sample")
     if "persons" not in population:
         raise CoverageInputError(f"{label}: no persons column (人口) in the population grid")
-    kinds = set(population.geometry.geom_type.dropna())
-    if not kinds <= {"Polygon", "MultiPolygon"}:
-        raise CoverageInputError(f"{label}: population cells must be polygons (grid squares), found {sorted(kinds)}")
+    type_ids = shapely.get_type_id(np.asarray(population.geometry.array, dtype=object))
+    bad = np.flatnonzero(~np.isin(type_ids, [3, 6]))  # Polygon, MultiPolygon
+    if bad.size:
+        geometry = population.geometry.iloc[int(bad[0])]
+        kind = "nothing" if geometry is None else geometry.geom_type
+        raise CoverageInputError(f"{label}: population cells must be polygons (grid squares); cell {bad[0] + 1} is {kind}")
     persons = population["persons"].astype(float)
     if (persons < 0).any() or persons.isna().any():
         row = int(np.flatnonzero((persons < 0).to_numpy() | persons.isna().to_numpy())[0])
@@ -104,9 +107,8 @@ def _populated_cells(population: gpd.GeoDataFrame, epsg: int, label: str) -> gpd
     return cells
 
 
-def _check_overlap(cells: gpd.GeoDataFrame, region: gpd.GeoDataFrame, label: str, source_crs: object) -> int:
-    """How many cells lie in ``region`` (admin areas); none is an error that suggests a CRS mix-up."""
-    inside = int((locate(shapely.centroid(np.asarray(cells.geometry.array, dtype=object)), region) >= 0).sum())
+def _check_overlap(cells: gpd.GeoDataFrame, inside: int, region: gpd.GeoDataFrame, label: str, source_crs: object) -> None:
+    """``inside`` cells lie in the admin areas; none is an error that suggests a CRS mix-up."""
     if inside == 0:
         bounds = ", ".join(f"{v:.0f}" for v in cells.total_bounds)
         city = ", ".join(f"{v:.0f}" for v in region.total_bounds)
@@ -114,7 +116,6 @@ def _check_overlap(cells: gpd.GeoDataFrame, region: gpd.GeoDataFrame, label: str
             f"{label}: the population grid (bounds {bounds} m) does not overlap the city's admin areas (bounds {city} m); "
             f"is it really in the CRS it declares ({source_crs})?"
         )
-    return inside
 
 
 def _levels(areas: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
@@ -155,11 +156,13 @@ def analyse_coverage(
     serving = _metric(serving_shelters(shelters, analysis_type, params), epsg, "shelters")
     areas = _metric(admin_areas, epsg, "admin_areas") if not admin_areas.empty else admin_areas
     levels = _levels(areas)
+    cell_points = shapely.centroid(np.asarray(cells.geometry.array, dtype=object))
+    cell_area_rows = {level: locate(cell_points, level_areas) for level, level_areas in levels.items()}
     if levels:
-        inside = _check_overlap(cells, areas, "population", population.crs)
+        inside = int(np.any([rows >= 0 for rows in cell_area_rows.values()], axis=0).sum())
+        _check_overlap(cells, inside, areas, "population", population.crs)
         if inside < len(cells):
             notes.append(f"{len(cells) - inside:,} populated cells lie outside every admin area; they count in the totals but in no area row")
-    cell_points = shapely.centroid(np.asarray(cells.geometry.array, dtype=object))
     shelter_points = _points(serving)
     cells_xy, shelters_xy = shapely.get_coordinates(cell_points), shapely.get_coordinates(shelter_points)
     limits = serving["reach_min"].to_numpy(dtype=float)
@@ -188,8 +191,7 @@ def analyse_coverage(
     score = two_step_fca(reach, demand, capacity)
     best_shelter, best_minutes = nearest_within_reach(reach)
     load = shelter_load(reach, residents, demand, capacity)
-    townships = levels.get(TOWNSHIP)
-    cell_township = locate(cell_points, townships) if townships is not None else None
+    cell_township = cell_area_rows.get(TOWNSHIP)
     gaps = gap_polygons(cells, ~covered, residents, reach.nearest_minutes, cell_township)
     timings["gaps"] = time.perf_counter() - clock
 
@@ -230,7 +232,7 @@ def analyse_coverage(
     )
     area_frames = []
     for level, level_areas in levels.items():
-        cell_area = cell_township if level == TOWNSHIP and cell_township is not None else locate(cell_points, level_areas)
+        cell_area = cell_area_rows[level]
         shelter_area = locate(shelter_points, level_areas)
         code = _with_none(level_areas["adcode"].to_numpy(dtype=object))
         name = _with_none(level_areas["name"].to_numpy(dtype=object))

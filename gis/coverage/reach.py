@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from ..network import RoadGraph
-from ..routing import DEFAULT_MAX_SNAP_M, Snaps, snap_points
+from ..routing import DEFAULT_MAX_SNAP_M, Snaps, snap_xy
 
 MODES = ("network", "euclidean")
 MODE_LABELS = {"network": "路网步行时间", "euclidean": "直线距离（对比用）"}
@@ -123,15 +123,24 @@ def network_reach(
     *,
     walk_kmh: float,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    nearest: bool = True,
 ) -> Reach:
-    """Reach along ``graph`` (a walking graph whose arc weights are walking seconds)."""
-    import shapely
+    """Reach along ``graph`` (a walking graph whose arc weights are walking seconds).
 
+    Without ``nearest`` only the pairs are wanted: cells farther in a straight line than every
+    shelter's reach (a walk is never shorter than the straight line) are not even snapped, and
+    every cell's nearest shelter is left unknown (-1, NaN).
+    """
     limits_s = _check_limits(limit_min, len(shelters_xy)) * 60.0
     speed = walk_kmh / 3.6
     n, f = graph.node_count, len(shelters_xy)
-    shelter_snaps = snap_points(graph, np.asarray(shapely.points(shelters_xy), dtype=object), max_snap_m=max_snap_m)
-    cell_snaps = snap_points(graph, np.asarray(shapely.points(cells_xy), dtype=object), max_snap_m=max_snap_m)
+    shelter_snaps = snap_xy(graph, shelters_xy, max_snap_m=max_snap_m, with_points=False)
+    if nearest:
+        considered = np.arange(len(cells_xy))
+    else:
+        near = cKDTree(cells_xy).query_ball_point(shelters_xy, r=limits_s * speed) if len(shelters_xy) else []
+        considered = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in near])) if len(near) else np.zeros(0, np.int64)
+    cell_snaps = _snap_some(graph, cells_xy, considered, max_snap_m)
     shelter_access = np.nan_to_num(shelter_snaps.distance_m, nan=np.inf) / speed
     augmented = _shelter_sources(graph, shelter_snaps, shelter_access)
     on = np.flatnonzero(shelter_snaps.edge >= 0)
@@ -178,7 +187,10 @@ def network_reach(
     first[1:] = (cell[1:] != cell[:-1]) | (shelter[1:] != shelter[:-1])
     cell, shelter, time = cell[first], shelter[first], time[first]
     keep = time <= limits_s[shelter]
-    nearest_shelter, nearest_s = _nearest(graph, augmented, on, cell_snaps, snapped, access, seconds, pieces)
+    if nearest:
+        nearest_shelter, nearest_s = _nearest(graph, augmented, on, cell_snaps, snapped, access, seconds, pieces)
+    else:
+        nearest_shelter, nearest_s = np.full(len(cells_xy), -1, dtype=np.int64), np.full(len(cells_xy), np.nan)
     return Reach(
         mode="network",
         cell=cell[keep],
@@ -187,9 +199,20 @@ def network_reach(
         nearest_shelter=nearest_shelter,
         nearest_minutes=nearest_s / 60.0,
         n_shelters=f,
-        cells_off_network=np.flatnonzero(cell_snaps.edge < 0),
+        cells_off_network=considered[cell_snaps.edge[considered] < 0],
         shelters_off_network=np.flatnonzero(shelter_snaps.edge < 0),
     )
+
+
+def _snap_some(graph: RoadGraph, xy: NDArray[np.float64], rows: NDArray[np.int64], max_snap_m: float) -> Snaps:
+    """Snaps for every point, computed for ``rows`` only (the others: edge -1)."""
+    found = snap_xy(graph, xy[rows], max_snap_m=max_snap_m, with_points=False)
+    if rows.size == len(xy):
+        return found
+    edge = np.full(len(xy), -1, dtype=np.int64)
+    fraction, distance = np.zeros(len(xy)), np.full(len(xy), np.nan)
+    edge[rows], fraction[rows], distance[rows] = found.edge, found.fraction, found.distance_m
+    return Snaps(edge=edge, fraction=fraction, distance_m=distance, point=np.full(len(xy), None, dtype=object))
 
 
 def _nearest(
