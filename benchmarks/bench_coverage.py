@@ -226,7 +226,7 @@ def main() -> None:
     print(f"reach + 2SFCA pipeline: onemap {ours_pipeline:7.2f} s   networkx + access {reference_s:7.2f} s   ratio reference/onemap {reference_s / ours_pipeline:6.1f}x  "
           f"(the reference snaps to junctions, not edges: covered cells differ by {np.mean((score > 0) != (reference > 0)):.1%})")
 
-    bench_siting(graph, city["population"], city["shelters"], city["admin_areas"], args.candidates, args.p)
+    bench_siting(graph, population, city["shelters"], city["admin_areas"], args.candidates, args.p)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, hstack, vstack
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 
 from ..network import RoadGraph
 from ..routing import DEFAULT_MAX_SNAP_M, Snaps, snap_xy
@@ -138,8 +139,16 @@ def network_reach(
     if nearest:
         considered = np.arange(len(cells_xy))
     else:
-        near = cKDTree(cells_xy).query_ball_point(shelters_xy, r=limits_s * speed) if len(shelters_xy) else []
-        considered = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in near])) if len(near) else np.zeros(0, np.int64)
+        # Each cell against the shelters (a small tree): within the largest reach, then the exact test.
+        shelter_tree = cKDTree(shelters_xy)
+        radius = limits_s * speed
+        maybe = np.flatnonzero(shelter_tree.query(cells_xy, k=1, distance_upper_bound=float(radius.max()) + 1.0)[0] <= radius.max())
+        hit = np.zeros(maybe.size, bool)
+        step = max(1, 5_000_000 // max(f, 1))
+        for start in range(0, maybe.size, step):
+            rows = maybe[start : start + step]
+            hit[start : start + step] = (cdist(cells_xy[rows], shelters_xy) <= radius[None, :]).any(axis=1)
+        considered = maybe[hit]
     cell_snaps = _snap_some(graph, cells_xy, considered, max_snap_m)
     shelter_access = np.nan_to_num(shelter_snaps.distance_m, nan=np.inf) / speed
     augmented = _shelter_sources(graph, shelter_snaps, shelter_access)
