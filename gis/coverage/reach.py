@@ -146,8 +146,8 @@ def network_reach(
         hit = np.zeros(maybe.size, bool)
         step = max(1, 5_000_000 // max(f, 1))
         for start in range(0, maybe.size, step):
-            rows = maybe[start : start + step]
-            hit[start : start + step] = (cdist(cells_xy[rows], shelters_xy) <= radius[None, :]).any(axis=1)
+            chunk = maybe[start : start + step]
+            hit[start : start + step] = (cdist(cells_xy[chunk], shelters_xy) <= radius[None, :]).any(axis=1)
         considered = maybe[hit]
     cell_snaps = _snap_some(graph, cells_xy, considered, max_snap_m)
     shelter_access = np.nan_to_num(shelter_snaps.distance_m, nan=np.inf) / speed
