@@ -68,6 +68,9 @@ def main(ctx: click.Context, store_location: str | None, verbose: bool) -> None:
       onemap import shelters 避难场所.xlsx --report problems.csv
       onemap export roads roads.gpkg
       onemap serve --port 8000         OGC API - Features at http://127.0.0.1:8000/
+      onemap route nearest --lon 116.59 --lat 35.41 --layers rescue_stations
+      onemap coverage --out coverage   shelter coverage gaps: GeoPackage, Excel, map
+      onemap coverage site --p 10      where 10 new shelters would cover the most people
 
     The store is a GeoPackage file (default, no server needed) or PostGIS:
       ONEMAP_STORE=postgresql://user@host/db onemap layers

@@ -173,3 +173,21 @@ def test_site_rejects_bad_input_clearly(client: TestClient, body: dict[str, obje
 def test_summary_rejects_unknown_type_and_mode(client: TestClient) -> None:
     assert client.get("/coverage/summary", params={"type": "临时"}).status_code == 422
     assert client.get("/coverage/gaps", params={"mode": "flying"}).status_code == 422
+
+
+def test_coverage_on_a_postgis_store_follows_the_ledger(pg_url: str, pg_schema: str, sample_city: dict[str, gpd.GeoDataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.main import create_app
+
+    monkeypatch.chdir(tmp_path)  # the PostGIS store caches graphs under ./var/cache
+    settings = Settings(store=pg_url, pg_schema=pg_schema)
+    with open_store(settings) as store:
+        store.upsert_many({name: sample_city[name] for name in ("roads", "shelters", "population", "admin_areas")})
+    with TestClient(create_app(settings)) as pg_client:
+        before = pg_client.get("/coverage/summary").json()["totals"]
+        with open_store(settings) as store:
+            shelters = store.read("shelters")
+            store.delete("shelters", shelters["source_id"].head(60).tolist())  # the ledger loses 60 shelters
+        after = pg_client.get("/coverage/summary").json()["totals"]
+    assert before["residents"] == pytest.approx(8_300_000)
+    assert after["shelters"] == before["shelters"] - 60
+    assert after["residents_covered"] < before["residents_covered"], "the cached result is not reused after the shelters changed"
