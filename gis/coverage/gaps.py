@@ -143,8 +143,9 @@ def gap_polygons(
     gap never spans two townships; -1 outside all), ``residents``, ``cells``,
     ``nearest_shelter_min`` (the quickest walk to any shelter from inside the gap; NaN if none).
 
-    Cells are a coverage (edge-sharing, non-overlapping), so GEOS's coverage union dissolves them
-    in near-linear time, much faster than a general union.
+    Grid cells are a coverage (edge-sharing, non-overlapping), so GEOS's coverage union dissolves
+    them in near-linear time, much faster than a general union; cells that are not a clean
+    coverage give invalid parts, and then the general union is used.
     """
     columns = ["gap_id", "group", "residents", "cells", "nearest_shelter_min", "geometry"]
     chosen = np.flatnonzero(uncovered)
@@ -154,7 +155,10 @@ def gap_polygons(
     groups = np.zeros(chosen.size, np.int64) if group is None else np.asarray(group)[chosen]
     part_geoms, part_groups = [], []
     for value in np.unique(groups):
-        parts = shapely.get_parts(shapely.coverage_union_all(polygons[groups == value]))
+        members = polygons[groups == value]
+        parts = shapely.get_parts(shapely.coverage_union_all(members))
+        if not shapely.is_valid(parts).all():  # not a clean coverage (overlaps, slivers): the general union
+            parts = shapely.get_parts(shapely.union_all(members))
         part_geoms.append(parts)
         part_groups.append(np.full(len(parts), value))
     parts = np.asarray(np.concatenate(part_geoms), dtype=object)
