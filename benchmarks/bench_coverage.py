@@ -144,7 +144,7 @@ def geopandas_reference(population: gpd.GeoDataFrame, shelters: gpd.GeoDataFrame
     cells = gpd.GeoDataFrame({"cell": np.arange(len(population)), "persons": population["persons"].to_numpy()}, geometry=population.geometry.centroid, crs=EPSG)
     sites = shelters.to_crs(EPSG).reset_index(drop=True)
     sites = gpd.GeoDataFrame({"shelter": np.arange(len(sites)), "capacity": sites["capacity_persons"].to_numpy(float)}, geometry=sites.geometry, crs=EPSG)
-    pairs = gpd.sjoin(cells, sites.set_geometry(sites.buffer(radius, resolution=32)), predicate="within")
+    pairs = gpd.sjoin(cells, sites.set_geometry(sites.buffer(radius, quad_segs=32)), predicate="within")
     ratio = sites.set_index("shelter")["capacity"] / pairs.groupby("shelter")["persons"].sum()
     pairs["ratio"] = pairs["shelter"].map(ratio)
     score = pairs.groupby("cell")["ratio"].sum().reindex(cells["cell"], fill_value=0.0)
