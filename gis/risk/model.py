@@ -46,7 +46,7 @@ FACTOR_DEFAULTS: dict[str, dict[str, Any]] = {
         "intensity": {"大(1)型": 1.0, "大(2)型": 0.85, "中型": 0.65, "小(1)型": 0.45, "小(2)型": 0.3},
         "decay": {"kind": "exp", "scale_m": 2000.0, "max_m": 10000.0}, "alert_multiplier": 1.5,
     },
-    "geohazards": {
+    "geohazard_points": {
         "kind": "points", "class_field": "danger_grade",
         "intensity": {"特大型": 1.0, "大型": 0.8, "中型": 0.6, "小型": 0.4},
         "decay": {"kind": "linear", "radius_m": 500.0},
@@ -61,12 +61,12 @@ FACTOR_DEFAULTS: dict[str, dict[str, Any]] = {
         "intensity": {"重大": 1.0, "较大": 0.75, "一般": 0.5, "低": 0.25},
         "decay": {"kind": "bands", "bands": [[500.0, 1.0], [1000.0, 0.6], [2000.0, 0.3]]},
     },
-    "flood_areas": {
+    "flood_prone_areas": {
         "kind": "polygons", "class_field": "kind",
         "intensity": {"山洪灾害易发区": 1.0, "蓄滞洪区": 0.9, "易涝区": 0.8},
     },
 }
-DEFAULT_WEIGHTS = {"reservoirs": 0.25, "geohazards": 0.15, "chemical_parks": 0.15, "hazardous_enterprises": 0.15, "flood_areas": 0.2, "capacity": 0.1}
+DEFAULT_WEIGHTS = {"reservoirs": 0.25, "geohazard_points": 0.15, "chemical_parks": 0.15, "hazardous_enterprises": 0.15, "flood_prone_areas": 0.2, "capacity": 0.1}
 
 
 class RiskInputError(ValueError):
@@ -163,7 +163,7 @@ def exposure(persons: NDArray[np.float64], reference_persons: float) -> NDArray[
     return np.minimum(1.0, np.log1p(np.maximum(persons, 0.0)) / np.log1p(reference_persons)).astype(np.float32)
 
 
-def lack_of_capacity(minutes: NDArray[np.float64], reference_min: float) -> NDArray[np.float32]:
+def lack_of_capacity(minutes: NDArray[np.floating[Any]], reference_min: float) -> NDArray[np.float32]:
     """min(1, minutes to the nearest rescue station / reference); unreachable (NaN/inf) is 1."""
     lack = np.where(np.isfinite(minutes), np.asarray(minutes, dtype=float) / reference_min, 1.0)
     return np.clip(lack, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,338 @@
+"""Risk zoning from layer frames: the config, the factor surfaces of the hazard layers, exposure from
+the population cells, capacity, the score and levels, the level polygons and per-area tables.
+
+Pure: frames and arrays in, a ``RiskResult`` out; the grid is in the metric ``RiskGrid.epsg`` and
+output frames are EPSG:4326.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from rasterio import features
+from scipy import ndimage
+
+from .ahp import AhpError, AhpResult, ahp_weights, require_consistent
+from .model import (
+    CLASSIFICATIONS,
+    DEFAULT_FIXED_BREAKS,
+    DEFAULT_WEIGHTS,
+    FACTOR_DEFAULTS,
+    FORMULA,
+    LEVEL_CODES,
+    NODATA,
+    RiskGrid,
+    RiskInputError,
+    classify,
+    combine,
+    exposure,
+    lack_of_capacity,
+    level_breaks,
+    point_surface,
+)
+
+OUTPUT_EPSG = 4326
+CAPACITY_LABELS = {"network": "路网行车时间 (到最近救援力量)", "euclidean": "直线距离折算时间 (无路网时)"}
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    """Factor parameters, weights (possibly from AHP), classification and references."""
+
+    factors: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: dict(FACTOR_DEFAULTS))
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    ahp: AhpResult | None = None
+    classification: str = "natural"
+    breaks: tuple[float, float, float] = DEFAULT_FIXED_BREAKS
+    exposure_ref_per_km2: float = 10_000.0
+    capacity_ref_min: float = 30.0
+    straight_line_kmh: float = 40.0
+    vulnerability: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "factors": {k: dict(v) for k, v in self.factors.items()},
+            "weights": dict(self.weights),
+            "ahp": None if self.ahp is None else self.ahp.as_dict(),
+            "classification": self.classification,
+            "breaks": list(self.breaks),
+            "exposure_ref_per_km2": self.exposure_ref_per_km2,
+            "capacity_ref_min": self.capacity_ref_min,
+            "straight_line_kmh": self.straight_line_kmh,
+            "vulnerability": self.vulnerability,
+            "formula": FORMULA,
+        }
+
+
+def config_from_mapping(document: Mapping[str, Any] | None, *, source: str = "config") -> RiskConfig:
+    """A ``RiskConfig`` from a parsed YAML/JSON document; every mistake is a ``RiskInputError``
+    naming the key. Keys: ``weights`` or ``ahp`` {factors, matrix}, ``factors`` (overrides per
+    factor), ``classification``, ``breaks``, ``exposure_ref_per_km2``, ``capacity_ref_min``,
+    ``straight_line_kmh``, ``vulnerability``."""
+    document = dict(document or {})
+    known_keys = {"weights", "ahp", "factors", "classification", "breaks", "exposure_ref_per_km2", "capacity_ref_min", "straight_line_kmh", "vulnerability"}
+    unknown_keys = sorted(set(document) - known_keys)
+    if unknown_keys:
+        raise RiskInputError(f"{source}: unknown keys {unknown_keys}; known: {sorted(known_keys)}")
+    factors = {name: dict(spec) for name, spec in FACTOR_DEFAULTS.items()}
+    for name, override in (document.get("factors") or {}).items():
+        if name not in factors:
+            raise RiskInputError(f"{source}: unknown factor {name!r} under factors; factors are {sorted(factors)}")
+        if not isinstance(override, Mapping):
+            raise RiskInputError(f"{source}: factors.{name} must be a mapping of parameters")
+        factors[name].update(override)
+    allowed = set(factors) | {"capacity"}
+    ahp = None
+    if "ahp" in document and "weights" in document:
+        raise RiskInputError(f"{source}: give weights or ahp, not both")
+    if "ahp" in document:
+        block = document["ahp"] or {}
+        names = list(block.get("factors") or [])
+        bad = sorted(set(names) - allowed)
+        if bad or not names:
+            raise RiskInputError(f"{source}: ahp.factors must name factors among {sorted(allowed)}; unknown {bad}")
+        try:
+            ahp = require_consistent(ahp_weights(block.get("matrix") or [], names))
+        except AhpError as error:
+            raise RiskInputError(f"{source}: {error}") from None
+        weights = {name: float(w) for name, w in zip(names, ahp.weights, strict=True)}
+    else:
+        raw = document.get("weights", DEFAULT_WEIGHTS)
+        if not isinstance(raw, Mapping):
+            raise RiskInputError(f"{source}: weights must be a mapping factor → number")
+        bad = sorted(set(raw) - allowed)
+        if bad:
+            raise RiskInputError(f"{source}: weights for unknown factors {bad}; factors are {sorted(allowed)}")
+        weights = {}
+        for name, value in raw.items():
+            if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value) or value < 0:
+                raise RiskInputError(f"{source}: weight of {name} must be a number ≥ 0, got {value!r}")
+            weights[name] = float(value)
+        if sum(weights.values()) <= 0:
+            raise RiskInputError(f"{source}: every weight is 0: give at least one factor a positive weight")
+    classification = str(document.get("classification", "natural"))
+    if classification not in CLASSIFICATIONS:
+        raise RiskInputError(f"{source}: classification must be one of {', '.join(CLASSIFICATIONS)}, got {classification!r}")
+    breaks = tuple(float(b) for b in document.get("breaks", DEFAULT_FIXED_BREAKS))
+    if len(breaks) != 3 or list(breaks) != sorted(breaks) or len(set(breaks)) != 3:
+        raise RiskInputError(f"{source}: breaks must be three increasing numbers, got {list(breaks)}")
+    numbers = {}
+    for key, default, low in (("exposure_ref_per_km2", 10_000.0, 0.0), ("capacity_ref_min", 30.0, 0.0), ("straight_line_kmh", 40.0, 0.0), ("vulnerability", 1.0, -1e-12)):
+        value = document.get(key, default)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value > low or (key == "vulnerability" and value > 1):
+            raise RiskInputError(f"{source}: {key} must be a positive number{' at most 1' if key == 'vulnerability' else ''}, got {value!r}")
+        numbers[key] = float(value)
+    return RiskConfig(factors, weights, ahp, classification, (breaks[0], breaks[1], breaks[2]), **numbers)
+
+
+@dataclass
+class RiskResult:
+    """Rasters (grid shape; score float32, levels uint8 with 0 = nodata), per-factor hazard surfaces
+    and contributions, level polygons and per-area tables (EPSG:4326), what was assumed."""
+
+    grid: RiskGrid
+    config: RiskConfig
+    score: NDArray[np.float32]
+    levels: NDArray[np.uint8]
+    hazards: dict[str, NDArray[np.float32]]
+    contributions: dict[str, NDArray[np.float32]]
+    persons: NDArray[np.float32]
+    capacity_minutes: NDArray[np.float32]
+    capacity_mode: str
+    upper_breaks: tuple[float, float, float]
+    polygons: gpd.GeoDataFrame
+    areas: pd.DataFrame
+    notes: list[str]
+    timings_s: dict[str, float]
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            **self.config.as_dict(),
+            "resolution_m": self.grid.resolution_m,
+            "epsg": self.grid.epsg,
+            "capacity_mode": self.capacity_mode,
+            "capacity_label": CAPACITY_LABELS[self.capacity_mode],
+            "upper_breaks": list(self.upper_breaks),
+            "levels": {str(k): v for k, v in LEVEL_CODES.items()},
+            "factors_used": sorted(self.hazards),
+            "notes": self.notes,
+        }
+
+
+def _intensity(frame: gpd.GeoDataFrame, spec: Mapping[str, Any], name: str, notes: list[str]) -> NDArray[np.float64]:
+    field_name = spec.get("class_field")
+    table = spec.get("intensity") or {}
+    if field_name not in frame:
+        notes.append(f"{name}: no {field_name} column; every feature counts with intensity 1")
+        return np.ones(len(frame))
+    values = frame[field_name].map(lambda v: table.get(v, np.nan)).astype(float).to_numpy()
+    missing = ~np.isfinite(values)
+    if missing.any():
+        notes.append(f"{name}: {int(missing.sum())} feature(s) without a known {field_name} count with the lowest intensity")
+        values[missing] = min(table.values()) if table else 1.0
+    if name == "reservoirs" and {"current_level_m", "flood_limit_level_m"} <= set(frame.columns):
+        above = (frame["current_level_m"].astype(float) > frame["flood_limit_level_m"].astype(float)).to_numpy()
+        values = np.where(above, np.minimum(1.0, values * float(spec.get("alert_multiplier", 1.5))), values)
+    return values
+
+
+def polygon_surface(grid: RiskGrid, geometries: NDArray[np.object_], intensity: NDArray[np.float64]) -> NDArray[np.float32]:
+    """The intensity of the polygon covering each cell centre (the largest where several do)."""
+    if len(geometries) == 0:
+        return np.zeros(grid.shape, dtype=np.float32)
+    order = np.argsort(intensity, kind="stable")  # strongest burnt last
+    shapes = [(geometries[i], float(intensity[i])) for i in order if intensity[i] > 0]
+    if not shapes:
+        return np.zeros(grid.shape, dtype=np.float32)
+    return features.rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=0.0, dtype="float32")
+
+
+def population_grid(grid: RiskGrid, population: gpd.GeoDataFrame) -> NDArray[np.float32]:
+    """Residents per grid cell: a population cell no larger than a grid cell adds its persons to the
+    cell holding its centre; a larger one spreads them evenly by area (density × cell area)."""
+    persons = np.zeros(grid.shape, dtype=np.float64)
+    if population.empty:
+        return persons.astype(np.float32)
+    geometry = np.asarray(population.geometry.array, dtype=object)
+    count = population["persons"].to_numpy(dtype=float)
+    area = shapely.area(geometry)
+    small = area <= grid.resolution_m**2 * 1.0001
+    if small.any():
+        row, col, inside = grid.cell_of(shapely.get_coordinates(shapely.centroid(geometry[small])))
+        np.add.at(persons, (row[inside], col[inside]), count[small][inside])
+    big = np.flatnonzero(~small & (count > 0))
+    if big.size:
+        density = features.rasterize([(geometry[i], count[i] / area[i]) for i in big], out_shape=grid.shape, transform=grid.transform, fill=0.0, dtype="float64")
+        persons += density * grid.resolution_m**2
+    return persons.astype(np.float32)
+
+
+def straight_line_minutes(grid: RiskGrid, stations_xy: NDArray[np.float64], kmh: float) -> NDArray[np.float32]:
+    """Minutes from each cell to the nearest station in a straight line at ``kmh`` (inf: none)."""
+    row, col, inside = grid.cell_of(np.asarray(stations_xy, dtype=float).reshape(-1, 2))
+    if not inside.any():
+        return np.full(grid.shape, np.inf, dtype=np.float32)
+    mask = np.ones(grid.shape, dtype=bool)
+    mask[row[inside], col[inside]] = False
+    distance = ndimage.distance_transform_edt(mask, sampling=grid.resolution_m)
+    return (distance / (kmh * 1000.0 / 60.0)).astype(np.float32)
+
+
+def _areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.float32], contributions: Mapping[str, NDArray[np.float32]], admin: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per county and township: km² and residents in each level, and the (up to) three factors
+    contributing most to the area's summed score."""
+    blocks = []
+    cell_km2 = grid.resolution_m**2 / 1e6
+    flat_levels, flat_persons = levels.ravel(), persons.ravel().astype(float)
+    for level_name in ("区县", "乡镇街道"):
+        areas = admin.loc[admin["level"] == level_name].reset_index(drop=True)
+        if areas.empty:
+            continue
+        labels = features.rasterize([(g, i + 1) for i, g in enumerate(areas.geometry)], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="int32").ravel()
+        k = len(areas) + 1
+        block = pd.DataFrame({"adcode": areas["adcode"], "name": areas["name"], "level": level_name, "parent_adcode": areas.get("parent_adcode")})
+        for code, zh in LEVEL_CODES.items():
+            here = flat_levels == code
+            block[f"area_km2_{zh}"] = np.bincount(labels[here], minlength=k)[1:] * cell_km2
+            block[f"residents_{zh}"] = np.bincount(labels[here], weights=flat_persons[here], minlength=k)[1:]
+        names = list(contributions)
+        sums = np.vstack([np.bincount(labels, weights=contributions[n].ravel().astype(float), minlength=k)[1:] for n in names])
+        block["top_hazards"] = ["、".join(names[j] for j in np.argsort(-sums[:, i], kind="stable")[:3] if sums[j, i] > 0) for i in range(len(areas))]
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
+
+
+def _level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFrame:
+    shapes = [(shapely.geometry.shape(g), int(v)) for g, v in features.shapes(levels, mask=levels != NODATA, transform=grid.transform)]
+    if not shapes:
+        return gpd.GeoDataFrame({"level_code": [], "level": []}, geometry=[], crs=grid.epsg).to_crs(OUTPUT_EPSG)
+    frame = gpd.GeoDataFrame({"level_code": [v for _, v in shapes]}, geometry=[g for g, _ in shapes], crs=grid.epsg)
+    dissolved = frame.dissolve(by="level_code").reset_index()
+    dissolved["geometry"] = dissolved.geometry.simplify(grid.resolution_m / 2, preserve_topology=True)
+    dissolved["level"] = dissolved["level_code"].map(LEVEL_CODES)
+    dissolved["area_km2"] = dissolved.geometry.area / 1e6
+    return dissolved[["level_code", "level", "area_km2", "geometry"]].to_crs(OUTPUT_EPSG)
+
+
+def zone_risk(
+    hazard_layers: Mapping[str, gpd.GeoDataFrame],
+    population: gpd.GeoDataFrame,
+    admin_areas: gpd.GeoDataFrame,
+    rescue_stations: gpd.GeoDataFrame,
+    *,
+    grid: RiskGrid,
+    config: RiskConfig | None = None,
+    capacity_minutes: NDArray[np.float32] | None = None,
+) -> RiskResult:
+    """Score and level every cell of ``grid``; see ``gis.risk.model`` for the formula.
+
+    ``capacity_minutes`` (grid shape): drive time to the nearest rescue station from the routing
+    core; without it, straight-line distance at ``straight_line_kmh`` (labelled so). A hazard layer
+    with no features is skipped with a note.
+    """
+    config = config or RiskConfig()
+    notes: list[str] = []
+    timings: dict[str, float] = {}
+    epsg = grid.epsg
+    hazards: dict[str, NDArray[np.float32]] = {}
+    for name, spec in config.factors.items():
+        if config.weights.get(name, 0.0) <= 0:
+            continue
+        start = time.perf_counter()
+        frame = hazard_layers.get(name)
+        if frame is None or frame.empty:
+            notes.append(f"{name}: no features — the factor is skipped")
+            continue
+        if frame.crs is None:
+            raise RiskInputError(f"{name}: no coordinate reference system")
+        metric = frame.to_crs(epsg)
+        intensity = _intensity(metric, spec, name, notes)
+        geometry = np.asarray(metric.geometry.array, dtype=object)
+        if spec.get("kind") == "polygons":
+            hazards[name] = polygon_surface(grid, geometry, intensity)
+        else:
+            points = np.where(shapely.get_type_id(geometry) == 0, geometry, shapely.point_on_surface(geometry))
+            hazards[name] = point_surface(grid, shapely.get_coordinates(points), intensity, spec["decay"])
+        timings[name] = time.perf_counter() - start
+    if not hazards:
+        raise RiskInputError("no hazard layer has features: import reservoirs, geohazards, chemical parks, enterprises or flood areas")
+
+    start = time.perf_counter()
+    persons = population_grid(grid, population.to_crs(epsg)) if not population.empty else np.zeros(grid.shape, np.float32)
+    reference = config.exposure_ref_per_km2 * grid.resolution_m**2 / 1e6
+    exposure_surface = exposure(persons.astype(float), reference)
+    valid = features.rasterize([(g, 1) for g in admin_areas.to_crs(epsg).geometry], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8").astype(bool) if not admin_areas.empty else np.ones(grid.shape, bool)
+    timings["exposure"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    if capacity_minutes is None:
+        mode = "euclidean"
+        stations = rescue_stations.to_crs(epsg) if not rescue_stations.empty else rescue_stations
+        minutes = straight_line_minutes(grid, shapely.get_coordinates(np.asarray(stations.geometry.array, dtype=object)) if not stations.empty else np.zeros((0, 2)), config.straight_line_kmh)
+        notes.append(f"capacity: straight-line distance to the nearest rescue station at {config.straight_line_kmh:g} km/h (no road network used)")
+    else:
+        mode = "network"
+        minutes = capacity_minutes.astype(np.float32)
+    timings["capacity"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    score, parts = combine(hazards, {k: v for k, v in config.weights.items() if k in hazards or k == "capacity"}, exposure_surface, lack_of_capacity(minutes, config.capacity_ref_min), float(config.vulnerability))
+    score[~valid] = 0.0
+    upper = level_breaks(score[valid], config.classification, config.breaks)
+    levels = classify(score, upper, valid)
+    timings["combine"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    polygons = _level_polygons(grid, levels)
+    admin_metric = admin_areas.to_crs(epsg) if not admin_areas.empty else admin_areas
+    areas = _areas_table(grid, levels, persons, parts, admin_metric) if not admin_areas.empty else pd.DataFrame()
+    timings["outputs"] = time.perf_counter() - start
+    return RiskResult(grid, config, score, levels, hazards, parts, persons, minutes, mode, upper, polygons, areas, notes, timings)
