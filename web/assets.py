@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import cast
 
 import folium
-from branca.element import Figure
+from branca.element import Figure, MacroElement
+from jinja2 import Template
 
 NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
 
@@ -50,3 +51,16 @@ def offline_map(location: tuple[float, float], zoom_start: int = 12) -> folium.M
     fmap.default_css = []
     page(fmap).header.add_child(folium.Element(f"<style>{leaflet_css()}</style>\n<script>{leaflet_js()}</script>"), name="leaflet_inline", index=0)
     return fmap
+
+
+class StringPopup(MacroElement):
+    """A Leaflet popup from an HTML string, bound with plain Leaflet: folium's own ``Popup``
+    builds its content with jQuery, which onemap's offline pages do not load."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: {{ this.max_width }}});{% endmacro %}")
+
+    def __init__(self, html_text: str, max_width: int = 320) -> None:
+        super().__init__()
+        self._name = "StringPopup"
+        self.html = html_text
+        self.max_width = max_width

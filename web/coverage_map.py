@@ -12,12 +12,10 @@ import json
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import MacroElement
-from jinja2 import Template
 
 from gis.coverage import MODE_LABELS, CoverageResult, SitingResult
 
-from .assets import offline_map, page
+from .assets import StringPopup, offline_map, page
 
 LOAD_CLASSES = ((0.5, "#1a9641", "≤ 0.5 宽裕"), (1.0, "#a6d96a", "0.5–1 正常"), (1.5, "#fdae61", "1–1.5 超载"), (np.inf, "#d7191c", "> 1.5 严重超载"))
 UNCOVERED_COLOURS = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
@@ -50,19 +48,6 @@ def _class_colour(value: float, breaks: np.ndarray) -> str:
 def _popup(rows: list[tuple[str, str]]) -> str:
     cells = "".join(f"<tr><th style='text-align:left;padding-right:8px'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<table style='font:13px sans-serif'>{cells}</table>"
-
-
-class StringPopup(MacroElement):
-    """A Leaflet popup from an HTML string, bound with plain Leaflet: folium's own ``Popup``
-    builds its content with jQuery, which onemap's offline pages do not load."""
-
-    _template = Template("{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: {{ this.max_width }}});{% endmacro %}")
-
-    def __init__(self, html_text: str, max_width: int = 320) -> None:
-        super().__init__()
-        self._name = "StringPopup"
-        self.html = html_text
-        self.max_width = max_width
 
 
 def _persons(value: float) -> str:

@@ -68,7 +68,7 @@ def _checked(matrix: Sequence[Sequence[float]] | NDArray[np.float64], factors: S
         if abs(a[i, i] - 1.0) > 1e-9:
             raise AhpError(f"AHP judgement {factors[i]} vs itself must be 1, got {a[i, i]:g}")
         for j in range(n):
-            if not SAATY_MIN - 1e-9 <= a[i, j] <= SAATY_MAX + 1e-9:
+            if not SAATY_MIN * (1 - RECIPROCAL_TOLERANCE) <= a[i, j] <= SAATY_MAX * (1 + RECIPROCAL_TOLERANCE):
                 raise AhpError(f"AHP judgement {factors[i]} vs {factors[j]} is {a[i, j]:g}; Saaty's scale runs from 1/9 to 9")
             if i < j and abs(a[i, j] * a[j, i] - 1.0) > RECIPROCAL_TOLERANCE:
                 raise AhpError(f"AHP judgements {factors[i]} vs {factors[j]} ({a[i, j]:g}) and {factors[j]} vs {factors[i]} ({a[j, i]:g}) must be reciprocals")

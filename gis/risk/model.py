@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from rasterio.transform import Affine, from_origin
+from rasterio.transform import Affine
 from scipy import ndimage
 
 FORMULA = "score = E × V × (Σ_k w_k·h_k + w_c·C) / (Σ_k w_k + w_c); E = min(1, ln(1+persons)/ln(1+E_ref)); C = min(1, minutes_to_rescue/C_ref)"
@@ -100,7 +100,7 @@ class RiskGrid:
 
     @property
     def transform(self) -> Affine:
-        return from_origin(self.west, self.north, self.resolution_m, self.resolution_m)
+        return Affine(self.resolution_m, 0.0, self.west, 0.0, -self.resolution_m, self.north)
 
     def cell_of(self, xy: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
         """Row and column of the cell holding each point, and whether it is on the grid."""

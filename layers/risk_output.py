@@ -1,0 +1,100 @@
+"""Risk results as files: cloud-optimised GeoTIFFs (score float32, level uint8), a GeoPackage (level
+polygons, per-area table, parameters), an XLSX table with Chinese headers, and the map.
+
+Rasters are written to memory as GeoTIFF and copied by GDAL's COG driver (tiled, deflate,
+overviews, nodata, CRS, and the parameters and weights as the ``ONEMAP_RISK`` tag). Same inputs →
+byte-identical files. Everything is staged beside the target and renamed in together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import rasterio.shutil
+from numpy.typing import NDArray
+from rasterio.io import MemoryFile
+
+from gis.risk.model import LEVEL_CODES, NODATA
+from gis.risk.zoning import RiskResult
+
+from .errors import InputError
+
+SCORE_NAME = "risk_score.tif"
+LEVEL_NAME = "risk_level.tif"
+GPKG_NAME = "risk.gpkg"
+XLSX_NAME = "risk_areas.xlsx"
+MAP_NAME = "risk_map.html"
+TAG = "ONEMAP_RISK"
+
+
+def area_labels() -> dict[str, str]:
+    """Chinese headers of the per-area table."""
+    labels = {"adcode": "行政区划代码", "name": "名称", "level": "级别", "parent_adcode": "上级区划代码", "top_hazards": "主要风险因子"}
+    for zh in LEVEL_CODES.values():
+        labels[f"area_km2_{zh}"] = f"{zh}风险面积(km²)"
+        labels[f"residents_{zh}"] = f"{zh}风险人口(人)"
+    return labels
+
+
+def write_cog(path: Path, array: NDArray[np.generic], result: RiskResult, *, nodata: float, description: str, resampling: str) -> None:
+    """One band as a COG with overviews and the run's parameters in its tags."""
+    profile = {
+        "driver": "GTiff", "width": result.grid.width, "height": result.grid.height, "count": 1, "dtype": array.dtype.name,
+        "crs": f"EPSG:{result.grid.epsg}", "transform": result.grid.transform, "nodata": nodata,
+    }
+    with MemoryFile() as memory:
+        with memory.open(**profile) as band:
+            band.write(array, 1)
+            band.update_tags(**{TAG: json.dumps(result.metadata(), ensure_ascii=False, sort_keys=True)})
+            band.set_band_description(1, description)
+        with memory.open() as source:
+            rasterio.shutil.copy(source, path, driver="COG", compress="DEFLATE", overview_resampling=resampling, blocksize=512)
+
+
+def _write_gpkg(path: Path, result: RiskResult) -> None:
+    if len(result.polygons):
+        pyogrio.write_dataframe(result.polygons, path, layer="risk_levels", driver="GPKG", promote_to_multi=True)
+    if not result.areas.empty:
+        pyogrio.write_dataframe(result.areas, path, layer="area_levels", driver="GPKG")
+    metadata = result.metadata()
+    table = pd.DataFrame({"key": list(metadata), "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()]})
+    pyogrio.write_dataframe(table, path, layer="parameters", driver="GPKG")
+
+
+def _write_xlsx(path: Path, result: RiskResult) -> None:
+    with pd.ExcelWriter(path, engine="openpyxl") as book:
+        labels = area_labels()
+        for level_name in ("乡镇街道", "区县"):
+            rows = result.areas.loc[result.areas["level"] == level_name] if not result.areas.empty else result.areas
+            rows.rename(columns=labels).to_excel(book, sheet_name=level_name, index=False)
+        metadata = result.metadata()
+        pd.DataFrame({"参数 parameter": list(metadata), "值 value": [json.dumps(v, ensure_ascii=False) for v in metadata.values()]}).to_excel(book, sheet_name="参数", index=False)
+
+
+def write_risk_outputs(out_dir: str | Path, result: RiskResult, *, render_map: Callable[[RiskResult], str]) -> list[Path]:
+    """Write the two COGs, the GeoPackage, the XLSX and the map into ``out_dir``; all or nothing."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{out}: cannot create the output folder ({error.strerror})") from None
+    names = [SCORE_NAME, LEVEL_NAME, GPKG_NAME, XLSX_NAME, MAP_NAME]
+    with tempfile.TemporaryDirectory(dir=out, prefix=".onemap-risk-") as work:
+        staging = Path(work)
+        score = np.where(result.levels == NODATA, np.float32(np.nan), result.score).astype(np.float32)
+        write_cog(staging / SCORE_NAME, score, result, nodata=float("nan"), description="risk score 0-1", resampling="average")
+        write_cog(staging / LEVEL_NAME, result.levels, result, nodata=NODATA, description="risk level 1=低 2=一般 3=较大 4=重大", resampling="mode")
+        _write_gpkg(staging / GPKG_NAME, result)
+        _write_xlsx(staging / XLSX_NAME, result)
+        (staging / MAP_NAME).write_text(render_map(result), encoding="utf-8")
+        for name in names:
+            os.replace(staging / name, out / name)
+    return [out / name for name in names]

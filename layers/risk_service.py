@@ -1,0 +1,113 @@
+"""The risk adapter: the store's hazard layers, population, admin areas and rescue stations in, a
+``RiskResult`` out; capacity from the routing core (drive time to the nearest rescue station).
+
+Drive time per cell: one multi-source Dijkstra from every rescue station over the driving graph
+(``gis.routing.coverage_by_time``) gives each junction's minutes; a cell takes its nearest junction's
+minutes plus the straight way to it at ``ACCESS_KMH``. Without roads, straight-line distance is used
+and the result says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from gis.risk import RiskGrid, RiskInputError
+from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
+from gis.routing import RoutingError, coverage_by_time
+
+from .errors import InputError
+from .routing_service import RoutingService
+from .settings import Settings
+from .store.base import Store
+
+HAZARD_LAYERS = ("reservoirs", "geohazard_points", "chemical_parks", "hazardous_enterprises", "flood_prone_areas")
+ACCESS_KMH = 20.0
+"""Speed (km/h) from a cell to its nearest junction (lanes, yards, fields)."""
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def read_config(path: str | Path | None) -> RiskConfig:
+    """The risk config from a YAML (or JSON) file; defaults without one."""
+    if path is None:
+        return RiskConfig()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: config file not found")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if document is not None and not isinstance(document, dict):
+        raise InputError(f"{path}: the config must be a mapping (weights:, factors:, …)")
+    try:
+        return config_from_mapping(document, source=str(path))
+    except RiskInputError as error:
+        raise InputError(str(error)) from None
+
+
+def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[np.float64], valid: NDArray[np.bool_] | None = None) -> NDArray[np.float32]:
+    """Minutes from the nearest rescue station to every cell (inf where none can drive there)."""
+    import geopandas as gpd
+    import shapely
+
+    graph = routing.graph()
+    stations = gpd.GeoDataFrame(geometry=shapely.points(stations_xy), crs=grid.epsg)
+    try:
+        by_node = coverage_by_time(graph, stations, max_snap_m=routing.settings.max_snap_m)["minutes"].to_numpy(dtype=float)
+    except RoutingError:
+        return np.full(grid.shape, np.inf, dtype=np.float32)
+    xs, ys = grid.centres()
+    minutes = np.full(grid.shape, np.inf, dtype=np.float32)
+    rows = np.arange(grid.height) if valid is None else np.flatnonzero(valid.any(axis=1))
+    tree = cKDTree(graph.node_xy)
+    for start in range(0, rows.size, 256):  # blocks of rows keep memory bounded at 30 m
+        block = rows[start : start + 256]
+        gx, gy = np.meshgrid(xs, ys[block])
+        gap, node = tree.query(np.column_stack([gx.ravel(), gy.ravel()]))
+        minutes[block] = (by_node[node] + gap / (ACCESS_KMH * 1000 / 60)).reshape(block.size, grid.width)
+    return minutes
+
+
+class RiskService:
+    """Risk zoning over one store."""
+
+    def __init__(self, store: Store, settings: Settings, routing: RoutingService) -> None:
+        self.store = store
+        self.settings = settings
+        self.routing = routing
+
+    def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, progress: Progress = _quiet) -> RiskResult:
+        if not 10 <= resolution_m <= 5000:
+            raise InputError(f"resolution must be 10-5000 m, got {resolution_m}")
+        progress("读取图层 reading layers")
+        layers = {name: self.store.read(name) for name in HAZARD_LAYERS}
+        admin = self.store.read("admin_areas")
+        population = self.store.read("population")
+        stations = self.store.read("rescue_stations")
+        extent_frame = admin if not admin.empty else population
+        if extent_frame.empty:
+            raise InputError("no admin areas and no population: the city's extent is unknown (onemap sample, or import admin_areas)")
+        grid = RiskGrid.covering(extent_frame.to_crs(self.settings.work_epsg).total_bounds, resolution_m, self.settings.work_epsg)
+        capacity: Any = None
+        progress("救援可达 reach of rescue stations")
+        if use_roads and self.store.count("roads") and not stations.empty:
+            import shapely
+
+            xy = shapely.get_coordinates(np.asarray(stations.to_crs(grid.epsg).geometry.array, dtype=object))
+            capacity = drive_minutes(self.routing, grid, xy)
+        progress("风险计算 scoring")
+        try:
+            return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity)
+        except RiskInputError as error:
+            raise InputError(str(error)) from None

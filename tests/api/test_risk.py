@@ -1,0 +1,99 @@
+"""Risk zoning through the CLI on the sample city: COGs (valid, tagged, byte-identical on a rerun),
+GeoPackage, XLSX, the offline map in Chromium, and bad configs refused with nothing written."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pytest
+import rasterio
+
+from layers.settings import Settings
+from tests.helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def risk_run(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, str]:
+    import shutil
+
+    folder = tmp_path_factory.mktemp("risk")
+    store = folder / "store.gpkg"
+    shutil.copy(sample_gpkg, store)
+    settings = Settings(store=str(store))
+    result = run_cli(settings, "risk", "--resolution", "250", "--out", str(folder / "out"))
+    assert result.exit_code == 0, result.output
+    return settings, folder / "out", result.output
+
+
+def test_risk_cli_writes_tagged_cogs_and_tables(risk_run: tuple[Settings, Path, str]) -> None:
+    _, out, output = risk_run
+    assert "重大" in output and "路网行车时间" in output
+    assert sorted(p.name for p in out.iterdir()) == ["risk.gpkg", "risk_areas.xlsx", "risk_level.tif", "risk_map.html", "risk_score.tif"]
+    with rasterio.open(out / "risk_level.tif") as levels:
+        assert levels.crs.to_epsg() == 4548 and levels.nodata == 0 and levels.dtypes[0] == "uint8"
+        assert levels.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and levels.overviews(1)
+        assert '"formula"' in levels.tags()["ONEMAP_RISK"] and '"weights"' in levels.tags()["ONEMAP_RISK"]
+        data = levels.read(1)
+        assert set(np.unique(data)) == {0, 1, 2, 3, 4}
+    with rasterio.open(out / "risk_score.tif") as score:
+        values = score.read(1)
+        assert score.dtypes[0] == "float32" and np.isnan(values[data == 0]).all()
+        assert np.nanmin(values) >= 0 and np.nanmax(values) <= 1
+    polygons = gpd.read_file(out / "risk.gpkg", layer="risk_levels")
+    assert sorted(polygons["level"]) == sorted(["低", "一般", "较大", "重大"])
+    book = openpyxl.load_workbook(out / "risk_areas.xlsx", read_only=True)
+    header = [c.value for c in next(book["乡镇街道"].iter_rows(max_row=1))]
+    assert "重大风险人口(人)" in header and "主要风险因子" in header and book["乡镇街道"].max_row == 157
+
+
+def test_risk_rasters_are_byte_identical_on_a_rerun(risk_run: tuple[Settings, Path, str], tmp_path: Path) -> None:
+    settings, out, _ = risk_run
+    again = run_cli(settings, "risk", "--resolution", "250", "--out", str(tmp_path))
+    assert again.exit_code == 0, again.output
+    for name in ("risk_level.tif", "risk_score.tif"):
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest(), name
+
+
+def test_risk_map_draws_offline(browser, risk_run: tuple[Settings, Path, str]) -> None:  # type: ignore[no-untyped-def]
+    _, out, _ = risk_run
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    outside: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(("file:", "data:")) else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((out / "risk_map.html").as_uri())
+    page.wait_for_selector("path.onemap-risk-level")
+    assert page.locator("path.onemap-risk-level").count() >= 4
+    assert page.locator("path.onemap-hazard").count() == 248 + 42 + 7 + 101
+    assert "重大" in page.locator("#onemap-legend").inner_text()
+    page.screenshot(path=str(out.parent / "risk.png"))
+    page.close()
+    assert errors == [] and outside == []
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(out.parent / "risk.png").convert("RGB")).astype(int)
+    red = (pixels[:, :, 0] > 200) & (pixels[:, :, 1] < 80) & (pixels[:, :, 2] < 80)
+    assert red.sum() > 100, "重大 areas are drawn in red"
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ("weights: {volcanoes: 1}\n", "unknown factors ['volcanoes']"),
+        ("weights: {reservoirs: -1}\n", "must be a number ≥ 0"),
+        ("ahp:\n  factors: [reservoirs, flood_prone_areas, capacity]\n  matrix: [[1, 9, 0.111], [0.111, 1, 9], [9, 0.111, 1]]\n", "conflict most on"),
+        ("weights: [1, 2\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_exits_2_and_writes_nothing(risk_run: tuple[Settings, Path, str], tmp_path: Path, config: str, words: str) -> None:
+    settings, _, _ = risk_run
+    path = tmp_path / "risk.yaml"
+    path.write_text(config, encoding="utf-8")
+    result = run_cli(settings, "risk", "--config", str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert str(path) in result.output and words in result.output
+    assert not (tmp_path / "out").exists()
