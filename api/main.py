@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from layers.coverage_service import CoverageService
+from layers.risk_service import RiskService
 from layers.routing_service import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
 
-from . import coverage, features, routing
+from . import coverage, features, risk, routing
 from .errors import install_error_handlers
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.routing = RoutingService(store, settings)
         app.state.coverage = CoverageService(store, settings, app.state.routing)
+        app.state.risk = RiskService(store, settings, app.state.routing)
         logger.info("store opened: %s", type(store).__name__)
         try:
             yield
@@ -47,4 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features.router)
     app.include_router(routing.router)
     app.include_router(coverage.router)
+    app.include_router(risk.router)
     return app

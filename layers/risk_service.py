@@ -9,6 +9,7 @@ and the result says so.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,18 @@ class RiskService:
         self.store = store
         self.settings = settings
         self.routing = routing
+        self._lock = threading.Lock()
+        self._current: tuple[tuple[str, ...], RiskResult] | None = None
+
+    def current(self) -> RiskResult:
+        """The result for the settings' resolution and config, cached per version of the inputs."""
+        key = (str(self.settings.risk_resolution_m), str(self.settings.risk_config), *(self.store.layer_version(name) for name in (*HAZARD_LAYERS, "population", "admin_areas", "rescue_stations", "roads")))
+        with self._lock:
+            if self._current is not None and self._current[0] == key:
+                return self._current[1]
+            result = self.run(resolution_m=self.settings.risk_resolution_m, config=read_config(self.settings.risk_config))
+            self._current = (key, result)
+            return result
 
     def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, progress: Progress = _quiet) -> RiskResult:
         if not 10 <= resolution_m <= 5000:

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description='Share of residents each shelter type must hold, e.g. {"紧急": 1.0, "固定": 0.3, "中心": 0.3}.',
     )
 
+    risk_resolution_m: float = Field(
+        default=100.0, ge=10, le=5000, description="Cell size (m) of the risk grid the API serves."
+    )
+    risk_config: str | None = Field(
+        default=None, description="YAML risk config (weights or AHP, factor parameters) the API uses."
+    )
+
     @field_validator("pg_schema")
     @classmethod
     def _schema_is_identifier(cls, value: str) -> str:

@@ -97,3 +97,53 @@ def test_bad_config_exits_2_and_writes_nothing(risk_run: tuple[Settings, Path, s
     assert result.exit_code == 2
     assert str(path) in result.output and words in result.output
     assert not (tmp_path / "out").exists()
+
+
+# --- HTTP -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def risk_client(risk_run: tuple[Settings, Path, str]):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    settings, _, _ = risk_run
+    with TestClient(create_app(settings.model_copy(update={"risk_resolution_m": 250.0}))) as client:
+        yield client
+
+
+def test_risk_summary_and_point_query(risk_client) -> None:  # type: ignore[no-untyped-def]
+    body = risk_client.get("/risk/summary").json()
+    assert set(body["totals"]) == {"低", "一般", "较大", "重大"}
+    # Cells whose centre lies outside the city boundary are not zoned: a few residents on the edge.
+    assert sum(v["residents"] for v in body["totals"].values()) == pytest.approx(8_300_000, rel=5e-3)
+    assert len(body["townships"]) == 156 and len(body["counties"]) == 11
+    assert body["parameters"]["formula"].startswith("score = E × V")
+    point = risk_client.get("/risk/at", params={"lon": 116.59, "lat": 35.41}).json()
+    assert point["level"] in ("低", "一般", "较大", "重大")
+    assert sum(point["contributions"].values()) == pytest.approx(point["score"], rel=1e-5)
+    assert risk_client.get("/risk/at", params={"lon": 110.0, "lat": 35.0}).status_code == 400
+    assert risk_client.get("/risk/at", params={"lon": 999, "lat": 35.0}).status_code == 422
+
+
+def test_risk_tiles_use_the_official_colours(risk_client) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from PIL import Image
+
+    from api.risk import tile_of
+    from gis.grades import RISK_LEVEL_COLOURS
+
+    x, y = tile_of(116.59, 35.41, 9)
+    response = risk_client.get(f"/risk/tiles/9/{x}/{y}.png")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    pixels = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGBA")).reshape(-1, 4)
+    opaque = {tuple(p[:3]) for p in pixels if p[3] > 0}
+    official = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in RISK_LEVEL_COLOURS.values()}
+    assert opaque and opaque <= official
+    assert (pixels[:, 3] == 0).any(), "outside the city is transparent"
+    far = risk_client.get("/risk/tiles/9/0/0.png")
+    assert (np.asarray(Image.open(io.BytesIO(far.content)).convert("RGBA"))[:, :, 3] == 0).all()
+    assert risk_client.get("/risk/tiles/2/4/0.png").status_code == 400
+    assert risk_client.get("/risk/tiles/30/0/0.png").status_code == 422

@@ -1,0 +1,144 @@
+"""HTTP routes for risk zoning: the per-area table, the score and contributions at a point, and XYZ
+PNG tiles of the level raster in the official colours (transparent nodata, cached).
+
+The result is computed on first request for ``ONEMAP_RISK_RESOLUTION_M`` and ``ONEMAP_RISK_CONFIG``
+and cached per version of the input layers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pyproj import Transformer
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+from rasterio.transform import from_bounds
+from rasterio.warp import Resampling, reproject
+
+from gis.grades import RISK_LEVEL_COLOURS
+from gis.risk.model import LEVEL_CODES, NODATA
+from gis.risk.zoning import RiskResult
+from layers.errors import InputError
+from layers.risk_service import RiskService
+
+from .routing import _clean
+
+router = APIRouter(prefix="/risk", tags=["Risk zoning"])
+TILE = 256
+WEB_MERCATOR_HALF = 20037508.342789244
+MAX_ZOOM = 18
+
+
+def get_risk(request: Request) -> RiskService:
+    service: RiskService = request.app.state.risk
+    return service
+
+
+RiskDep = Annotated[RiskService, Depends(get_risk)]
+
+
+@router.get("/summary", summary="Area (km²) and residents in each level, per county and township")
+def summary(service: RiskDep) -> dict[str, Any]:
+    result = service.current()
+    counts = np.bincount(result.levels.ravel(), minlength=5)
+    cell_km2 = result.grid.resolution_m**2 / 1e6
+    totals = {name: {"area_km2": float(counts[code] * cell_km2), "residents": float(result.persons[result.levels == code].sum())} for code, name in LEVEL_CODES.items()}
+    rows = [{k: _clean(v) for k, v in row.items()} for row in result.areas.to_dict("records")]
+    return {"parameters": result.metadata(), "totals": totals, "counties": [r for r in rows if r["level"] == "区县"], "townships": [r for r in rows if r["level"] == "乡镇街道"]}
+
+
+@lru_cache(maxsize=8)
+def _to_grid(epsg: int) -> Transformer:
+    return Transformer.from_crs(4326, epsg, always_xy=True)
+
+
+@router.get("/at", summary="Score, level and each factor's contribution at a point")
+def at(service: RiskDep, lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees")], lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees")]) -> dict[str, Any]:
+    result = service.current()
+    x, y = _to_grid(result.grid.epsg).transform(lon, lat)
+    row, col, inside = result.grid.cell_of(np.array([[x, y]]))
+    if not inside[0] or result.levels[row[0], col[0]] == NODATA:
+        raise InputError(f"the point {lon:.6f}, {lat:.6f} is outside the zoned area")
+    r, c = int(row[0]), int(col[0])
+    code = int(result.levels[r, c])
+    return {
+        "lon": lon, "lat": lat, "score": float(result.score[r, c]), "level_code": code, "level": LEVEL_CODES[code],
+        "colour": RISK_LEVEL_COLOURS[LEVEL_CODES[code]],
+        "contributions": {name: float(part[r, c]) for name, part in result.contributions.items()},
+        "hazards": {name: float(surface[r, c]) for name, surface in result.hazards.items()},
+        "residents_in_cell": float(result.persons[r, c]), "minutes_to_rescue": _clean(float(result.capacity_minutes[r, c])) if np.isfinite(result.capacity_minutes[r, c]) else None,
+        "cell_m": result.grid.resolution_m,
+    }
+
+
+_PALETTE = np.zeros((256, 4), dtype=np.uint8)
+for _code, _name in LEVEL_CODES.items():
+    _hex = RISK_LEVEL_COLOURS[_name].lstrip("#")
+    _PALETTE[_code] = (int(_hex[0:2], 16), int(_hex[2:4], 16), int(_hex[4:6], 16), 170)
+
+
+def render_tile(result: RiskResult, z: int, x: int, y: int) -> bytes:
+    """The level raster resampled (nearest) to one Web-Mercator XYZ tile, as an RGBA PNG."""
+    size = 2 * WEB_MERCATOR_HALF / (2**z)
+    west, north = -WEB_MERCATOR_HALF + x * size, WEB_MERCATOR_HALF - y * size
+    tile = np.zeros((TILE, TILE), dtype=np.uint8)
+    reproject(result.levels, tile, src_transform=result.grid.transform, src_crs=f"EPSG:{result.grid.epsg}", src_nodata=NODATA,
+              dst_transform=from_bounds(west, north - size, west + size, north, TILE, TILE), dst_crs="EPSG:3857", dst_nodata=NODATA, resampling=Resampling.nearest)
+    rgba = _PALETTE[tile].transpose(2, 0, 1)
+    with warnings.catch_warnings(), MemoryFile() as memory:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a tile is positioned by its URL
+        with memory.open(driver="PNG", width=TILE, height=TILE, count=4, dtype="uint8") as png:
+            png.write(rgba)
+        return bytes(memory.read())
+
+
+class TileCache:
+    """Rendered tiles of the current result (at most ``size``, least recently used dropped);
+    emptied when the result changes."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._owner: int | None = None
+        self._tiles: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, result: RiskResult, z: int, x: int, y: int) -> bytes:
+        with self._lock:
+            if self._owner != id(result):
+                self._owner, self._tiles = id(result), OrderedDict()
+            if (z, x, y) in self._tiles:
+                self._tiles.move_to_end((z, x, y))
+                return self._tiles[(z, x, y)]
+        body = render_tile(result, z, x, y)
+        with self._lock:
+            self._tiles[(z, x, y)] = body
+            while len(self._tiles) > self.size:
+                self._tiles.popitem(last=False)
+        return body
+
+
+TILES = TileCache()
+
+
+@router.get("/tiles/{z}/{x}/{y}.png", summary="XYZ PNG tile of the risk levels (official colours, transparent nodata)", response_class=Response)
+def tiles(service: RiskDep, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
+    if x >= 2**z or y >= 2**z:
+        raise InputError(f"tile {z}/{x}/{y} does not exist: x and y must be below {2**z} at zoom {z}")
+    body = TILES.get(service.current(), z, x, y)
+    return Response(content=body, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile holding a lon/lat point at zoom ``z``."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
