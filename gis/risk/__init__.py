@@ -18,11 +18,12 @@ from .model import (
     exposure,
     lack_of_capacity,
     level_breaks,
+    point_distance,
     point_surface,
 )
 
 __all__ = [
     "CR_LIMIT", "DEFAULT_WEIGHTS", "FACTOR_DEFAULTS", "FORMULA", "LEVEL_CODES", "AhpError", "AhpResult", "RiskGrid",
     "RiskInputError", "ahp_weights", "classify", "combine", "decay", "exposure", "lack_of_capacity", "level_breaks",
-    "point_surface", "require_consistent",
+    "point_distance", "point_surface", "require_consistent",
 ]

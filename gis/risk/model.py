@@ -8,8 +8,8 @@ Hazard factors, each 0–1 (parameters in ``FACTOR_DEFAULTS``, editable in the c
   reservoir above its flood-limit level counts ``alert_multiplier`` times more (capped at 1). The
   surface is the largest ``intensity × decay(distance)`` over the sources, with decay ``exp``
   (exp(−d / scale), zero beyond ``max_m``), ``linear`` (1 − d / radius, zero beyond) or ``bands``
-  ((distance, multiplier) steps). Distances come from scipy's exact Euclidean distance transform
-  on the grid (cell centres; one transform per intensity class);
+  ((distance, multiplier) steps). Distances are between cell centres, exact; each source stamps a
+  precomputed kernel out to the decay's reach (``point_surface``);
 - polygons (flash-flood-prone, waterlogging, flood-storage areas): the intensity of the class of
   the polygon covering the cell centre (the largest where several overlap).
 
@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from rasterio.transform import Affine
-from scipy import ndimage
 
 FORMULA = "score = E × V × (Σ_k w_k·h_k + w_c·C) / (Σ_k w_k + w_c); E = min(1, ln(1+persons)/ln(1+E_ref)); C = min(1, minutes_to_rescue/C_ref)"
 LEVEL_CODES = {1: "低", 2: "一般", 3: "较大", 4: "重大"}
@@ -142,17 +141,57 @@ def reach_m(spec: Mapping[str, Any]) -> float:
     return float(max(limit for limit, _ in spec["bands"]))
 
 
+def _kernel(grid: RiskGrid, max_m: float) -> tuple[int, NDArray[np.float64]]:
+    """Distances (m) between a cell centre and the centres around it out to ``max_m``."""
+    radius = int(np.ceil(max_m / grid.resolution_m))
+    steps = np.arange(-radius, radius + 1) * grid.resolution_m
+    return radius, np.hypot(steps[:, None], steps[None, :])
+
+
+def _stamp(target: NDArray[np.float32], kernel: NDArray[np.float32], row: int, col: int, radius: int, combine: Any) -> None:
+    """``target[window] = combine(target[window], kernel)`` with the kernel centred on (row, col), clipped to the grid."""
+    height, width = target.shape
+    r0, r1, c0, c1 = max(0, row - radius), min(height, row + radius + 1), max(0, col - radius), min(width, col + radius + 1)
+    if r0 >= r1 or c0 >= c1:
+        return
+    window = target[r0:r1, c0:c1]
+    combine(window, kernel[r0 - row + radius : r1 - row + radius, c0 - col + radius : c1 - col + radius], out=window)
+
+
 def point_surface(grid: RiskGrid, xy: NDArray[np.float64], intensity: NDArray[np.float64], decay_spec: Mapping[str, Any]) -> NDArray[np.float32]:
-    """max over sources of intensity × decay(distance to the source's cell centre)."""
+    """max over sources of intensity × decay(distance between cell centres).
+
+    Each source stamps its decayed kernel (out to the decay's reach) into the surface with
+    ``np.maximum``: the same values as a full-grid distance transform (decay falls with distance,
+    so the nearest source of a class wins), at a fraction of the cost, and memory bounded by the
+    grid itself. Sources just off the grid still reach into it.
+    """
     surface = np.zeros(grid.shape, dtype=np.float32)
-    row, col, inside = grid.cell_of(np.asarray(xy, dtype=float).reshape(-1, 2))
-    keep = inside & (np.asarray(intensity) > 0)
-    for level in np.unique(np.asarray(intensity)[keep]):
-        mask = np.ones(grid.shape, dtype=bool)
-        chosen = keep & (np.asarray(intensity) == level)
-        mask[row[chosen], col[chosen]] = False
-        distance = ndimage.distance_transform_edt(mask, sampling=grid.resolution_m)
-        np.maximum(surface, (float(level) * decay(distance, decay_spec)).astype(np.float32), out=surface)
+    points = np.asarray(xy, dtype=float).reshape(-1, 2)
+    strength = np.asarray(intensity, dtype=float)
+    radius, distance = _kernel(grid, reach_m(decay_spec))
+    shape_of_decay = decay(distance, decay_spec)
+    col = np.floor((points[:, 0] - grid.west) / grid.resolution_m).astype(np.int64)
+    row = np.floor((grid.north - points[:, 1]) / grid.resolution_m).astype(np.int64)
+    kernels: dict[float, NDArray[np.float32]] = {}
+    for i in np.flatnonzero(strength > 0):
+        level = float(strength[i])
+        if level not in kernels:
+            kernels[level] = (level * shape_of_decay).astype(np.float32)
+        _stamp(surface, kernels[level], int(row[i]), int(col[i]), radius, np.maximum)
+    return surface
+
+
+def point_distance(grid: RiskGrid, xy: NDArray[np.float64], max_m: float) -> NDArray[np.float32]:
+    """Distance (m) from each cell centre to the nearest source's cell centre, inf beyond ``max_m``."""
+    surface = np.full(grid.shape, np.inf, dtype=np.float32)
+    points = np.asarray(xy, dtype=float).reshape(-1, 2)
+    radius, distance = _kernel(grid, max_m)
+    kernel = np.where(distance <= max_m, distance, np.inf).astype(np.float32)
+    col = np.floor((points[:, 0] - grid.west) / grid.resolution_m).astype(np.int64)
+    row = np.floor((grid.north - points[:, 1]) / grid.resolution_m).astype(np.int64)
+    for r, c in zip(row.tolist(), col.tolist(), strict=True):
+        _stamp(surface, kernel, r, c, radius, np.minimum)
     return surface
 
 

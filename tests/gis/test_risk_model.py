@@ -104,3 +104,31 @@ def test_adding_a_hazard_never_lowers_a_score(first: np.ndarray, extra: np.ndarr
     upper = (0.1, 0.2, 0.35)
     away = np.min(np.abs(after[..., None] - np.array(upper)), axis=-1) > 1e-5  # not on a break
     assert (risk.classify(scaled, upper)[away] == risk.classify(after, upper)[away]).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([{"kind": "linear", "radius_m": 450.0}, {"kind": "exp", "scale_m": 300.0, "max_m": 900.0}, {"kind": "bands", "bands": [[200, 1.0], [600, 0.5]]}]))
+def test_stamped_surfaces_equal_a_full_distance_transform(seed: int, decay_spec: dict[str, object]) -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    grid = risk.RiskGrid(EPSG, 100.0, 0.0, 3000.0, 40, 30)
+    xy = rng.uniform([0, 0], [4000, 3000], (7, 2))
+    intensity = rng.choice([0.4, 0.7, 1.0], 7)
+    stamped = risk.point_surface(grid, xy, intensity, decay_spec)
+    reference = np.zeros(grid.shape)
+    row, col, _ = grid.cell_of(xy)
+    for level in np.unique(intensity):
+        mask = np.ones(grid.shape, bool)
+        mask[row[intensity == level], col[intensity == level]] = False
+        reference = np.maximum(reference, level * risk.decay(ndimage.distance_transform_edt(mask, sampling=100.0), decay_spec))
+    assert stamped == pytest.approx(reference, abs=1e-6)
+    distance = risk.point_distance(grid, xy, 900.0)
+    full = ndimage.distance_transform_edt(np.where(np.isin(np.arange(grid.width * grid.height).reshape(grid.shape), row * grid.width + col), False, True), sampling=100.0)
+    assert np.where(full <= 900.0, full, np.inf) == pytest.approx(distance, abs=1e-3)
+
+
+def test_a_source_just_off_the_grid_still_reaches_in() -> None:
+    grid = risk.RiskGrid(EPSG, 100.0, 0.0, 100.0, 3, 1)
+    surface = risk.point_surface(grid, np.array([[-50.0, 50.0]]), np.array([1.0]), {"kind": "linear", "radius_m": 250.0})
+    assert surface[0] == pytest.approx([1 - 100 / 250, 1 - 200 / 250, 0.0])
