@@ -541,7 +541,7 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
       factors: {reservoirs: {decay: {kind: exp, scale_m: 3000, max_m: 12000}}}
       classification: natural      # or quantiles, or fixed with breaks: [0.1, 0.2, 0.35]
     """
-    from layers.risk_output import write_risk_outputs
+    from layers.risk_output import store_level_polygons, write_risk_outputs
     from layers.risk_service import HAZARD_LAYERS, RiskService, read_config
     from layers.routing_service import RoutingService
     from web.risk_map import risk_map_html
@@ -560,6 +560,7 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
         townships = admin.loc[admin["level"] == "乡镇街道"]
         step("写出 writing")
         paths = write_risk_outputs(out_dir, result, render_map=lambda r: risk_map_html(r, sources, townships))
+        stored = store_level_polygons(store, result)
     counts = np.bincount(result.levels.ravel(), minlength=5)
     cell_km2 = result.grid.resolution_m**2 / 1e6
     click.echo(f"风险区划 risk zoning — {result.grid.width:,} × {result.grid.height:,} cells of {resolution_m:g} m; capacity: {result.metadata()['capacity_label']}")
@@ -570,3 +571,4 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
         click.echo(f"  note: {note}", err=True)
     for path in paths:
         click.echo(f"  wrote {path}")
+    click.echo(f"  stored {stored} level polygons in layer risk_zones ({resolution_m:g} m)")

@@ -18,7 +18,7 @@ from .errors import UnknownLayerError
 
 FieldType = Literal["str", "int", "float", "bool", "datetime"]
 GeometryType = Literal["Point", "LineString", "Polygon", "MultiPolygon", "Geometry"]
-LayerGroup = Literal["hazard", "resource", "base", "operations"]
+LayerGroup = Literal["hazard", "resource", "base", "operations", "analysis"]
 
 SOURCE_ID = "source_id"
 """Name of the stable source-id column every layer has."""
@@ -374,6 +374,25 @@ _register(
             FieldSpec("cell_size_m", "float", "网格边长", unit="m", minimum=0, aliases=("网格边长",)),
         ),
         style=LayerStyle(color="#fdae6b", fill_color="#e6550d", radius=0, icon="users"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="risk_zones",
+        title_zh="风险分区",
+        title_en="Risk zones",
+        geometry_type="MultiPolygon",
+        group="analysis",
+        description="The four risk levels as dissolved polygons, written by onemap risk (one row per level and grid size).",
+        fields=(
+            FieldSpec("level", "str", "风险等级", required=True, enum=RISK_LEVELS, aliases=("风险等级", "等级")),
+            FieldSpec("level_code", "int", "等级代码", required=True, minimum=1, maximum=4, aliases=("等级代码",),
+                      description="1 = 低 blue, 2 = 一般 yellow, 3 = 较大 orange, 4 = 重大 red."),
+            FieldSpec("area_km2", "float", "面积", unit="km²", minimum=0, aliases=("面积",)),
+            FieldSpec("resolution_m", "float", "网格边长", unit="m", minimum=0, aliases=("网格边长",)),
+        ),
+        style=LayerStyle(color="#FF0000", fill_color="#FF0000", radius=0, icon="warning"),
     )
 )
 

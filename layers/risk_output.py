@@ -14,11 +14,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
 import rasterio.shutil
+import shapely
 from numpy.typing import NDArray
 from rasterio.io import MemoryFile
 
@@ -26,6 +28,7 @@ from gis.risk.model import LEVEL_CODES, NODATA
 from gis.risk.zoning import RiskResult
 
 from .errors import InputError
+from .store.base import Store
 
 SCORE_NAME = "risk_score.tif"
 LEVEL_NAME = "risk_level.tif"
@@ -77,6 +80,27 @@ def _write_xlsx(path: Path, result: RiskResult) -> None:
             rows.rename(columns=labels).to_excel(book, sheet_name=level_name, index=False)
         metadata = result.metadata()
         pd.DataFrame({"参数 parameter": list(metadata), "值 value": [json.dumps(v, ensure_ascii=False) for v in metadata.values()]}).to_excel(book, sheet_name="参数", index=False)
+
+
+def store_level_polygons(store: Store, result: RiskResult) -> int:
+    """Upsert the level polygons into the ``risk_zones`` layer (one row per level and grid size,
+    replaced by a rerun at the same size), in one transaction. Returns the rows written."""
+    if not len(result.polygons):
+        return 0
+    size = f"{result.grid.resolution_m:g}"
+    frame = gpd.GeoDataFrame(
+        {
+            "source_id": [f"RZ-{size}m-{int(code)}" for code in result.polygons["level_code"]],
+            "level": result.polygons["level"].to_numpy(),
+            "level_code": result.polygons["level_code"].astype(int).to_numpy(),
+            "area_km2": result.polygons["area_km2"].to_numpy(),
+            "resolution_m": result.grid.resolution_m,
+        },
+        geometry=[g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in result.polygons.geometry],
+        crs=4326,
+    )
+    store.upsert("risk_zones", frame)
+    return len(frame)
 
 
 def write_risk_outputs(out_dir: str | Path, result: RiskResult, *, render_map: Callable[[RiskResult], str]) -> list[Path]:

@@ -31,7 +31,7 @@ def risk_run(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 def test_risk_cli_writes_tagged_cogs_and_tables(risk_run: tuple[Settings, Path, str]) -> None:
     _, out, output = risk_run
-    assert "重大" in output and "路网行车时间" in output
+    assert "重大" in output and "路网行车时间" in output and "stored 4 level polygons in layer risk_zones" in output
     assert sorted(p.name for p in out.iterdir()) == ["risk.gpkg", "risk_areas.xlsx", "risk_level.tif", "risk_map.html", "risk_score.tif"]
     with rasterio.open(out / "risk_level.tif") as levels:
         assert levels.crs.to_epsg() == 4548 and levels.nodata == 0 and levels.dtypes[0] == "uint8"
@@ -48,6 +48,17 @@ def test_risk_cli_writes_tagged_cogs_and_tables(risk_run: tuple[Settings, Path, 
     book = openpyxl.load_workbook(out / "risk_areas.xlsx", read_only=True)
     header = [c.value for c in next(book["乡镇街道"].iter_rows(max_row=1))]
     assert "重大风险人口(人)" in header and "主要风险因子" in header and book["乡镇街道"].max_row == 157
+
+
+def test_risk_level_polygons_are_in_the_store(risk_run: tuple[Settings, Path, str]) -> None:
+    from layers.store import open_store
+
+    settings, out, _ = risk_run
+    with open_store(settings) as store:
+        zones = store.read("risk_zones")
+    assert sorted(zones["level_code"]) == [1, 2, 3, 4] and set(zones["resolution_m"]) == {250.0}
+    files = gpd.read_file(out / "risk.gpkg", layer="risk_levels")
+    assert zones.set_index("level_code")["area_km2"].sort_index().to_numpy() == pytest.approx(files.set_index("level_code")["area_km2"].sort_index().to_numpy())
 
 
 def test_risk_rasters_are_byte_identical_on_a_rerun(risk_run: tuple[Settings, Path, str], tmp_path: Path) -> None:

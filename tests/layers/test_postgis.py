@@ -19,7 +19,7 @@ def test_migrations_create_tables_gist_indexes_and_version(pg_url: str, pg_schem
         gist = set(connection.execute(text("SELECT tablename FROM pg_indexes WHERE schemaname = :s AND indexdef LIKE '%USING gist%'"), {"s": pg_schema}).scalars())
         srid = connection.execute(text("SELECT srid FROM geometry_columns WHERE f_table_schema = :s AND f_table_name = 'roads'"), {"s": pg_schema}).scalar_one()
     engine.dispose()
-    assert version == "0001"
+    assert version == "0002"
     assert set(CATALOGUE) <= tables
     assert set(CATALOGUE) <= gist
     assert srid == 4326
