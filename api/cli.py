@@ -522,9 +522,10 @@ def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | Non
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="YAML with weights (or an AHP matrix), factor parameters and the classification.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("risk"), show_default=True, help="Folder for the outputs.")
 @click.option("--straight-line", is_flag=True, help="Capacity from straight-line distance to rescue stations instead of drive time on the roads.")
+@click.option("--dem", "dem_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="A DEM GeoTIFF (any CRS): adds the slope factor.")
 @click.pass_context
 @_fail_cleanly
-def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_dir: Path, straight_line: bool) -> None:
+def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_dir: Path, straight_line: bool, dem_path: Path | None) -> None:
     """Risk zoning: hazards × exposure with weak response capacity, graded 重大/较大/一般/低.
 
     \b
@@ -542,11 +543,12 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
       classification: natural      # or quantiles, or fixed with breaks: [0.1, 0.2, 0.35]
     """
     from layers.risk_output import store_level_polygons, write_risk_outputs
-    from layers.risk_service import HAZARD_LAYERS, RiskService, read_config
+    from layers.risk_service import HAZARD_LAYERS, RiskService, read_config, read_dem
     from layers.routing_service import RoutingService
     from web.risk_map import risk_map_html
 
     config = read_config(config_path)
+    dem = read_dem(dem_path) if dem_path else None
     settings = _settings(ctx)
     store = _store(ctx)
     with tqdm(total=4, desc="风险区划 risk", unit="step", file=sys.stderr) as bar:
@@ -554,7 +556,7 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
             bar.set_postfix_str(label)
             bar.update(1)
 
-        result = RiskService(store, settings, RoutingService(store, settings)).run(resolution_m=resolution_m, config=config, use_roads=not straight_line, progress=step)
+        result = RiskService(store, settings, RoutingService(store, settings)).run(resolution_m=resolution_m, config=config, use_roads=not straight_line, dem=dem, progress=step)
         sources = {name: store.read(name) for name in HAZARD_LAYERS}
         admin = store.read("admin_areas")
         townships = admin.loc[admin["level"] == "乡镇街道"]

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from gis.risk import RiskGrid, RiskInputError
-from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
+from gis.risk.zoning import Dem, RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError, coverage_by_time
 
 from .errors import InputError
@@ -55,6 +55,23 @@ def read_config(path: str | Path | None) -> RiskConfig:
         return config_from_mapping(document, source=str(path))
     except RiskInputError as error:
         raise InputError(str(error)) from None
+
+
+def read_dem(path: str | Path) -> Dem:
+    """A DEM GeoTIFF (any CRS, which it must declare); the first band, metres."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: DEM file not found")
+    try:
+        with rasterio.open(path) as source:
+            if source.crs is None:
+                raise InputError(f"{path}: the DEM has no CRS; assign one (gdal_edit.py -a_srs EPSG:4326 {path.name})")
+            return Dem(source.read(1).astype(np.float64), source.transform, source.crs, source.nodata)
+    except RasterioIOError as error:
+        raise InputError(f"{path}: not a readable raster ({str(error).splitlines()[0]})") from None
 
 
 def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[np.float64], valid: NDArray[np.bool_] | None = None) -> NDArray[np.float32]:
@@ -100,7 +117,7 @@ class RiskService:
             self._current = (key, result)
             return result
 
-    def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, progress: Progress = _quiet) -> RiskResult:
+    def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, dem: Dem | None = None, progress: Progress = _quiet) -> RiskResult:
         if not 10 <= resolution_m <= 5000:
             raise InputError(f"resolution must be 10-5000 m, got {resolution_m}")
         progress("读取图层 reading layers")
@@ -121,6 +138,6 @@ class RiskService:
             capacity = drive_minutes(self.routing, grid, xy)
         progress("风险计算 scoring")
         try:
-            return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity)
+            return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem)
         except RiskInputError as error:
             raise InputError(str(error)) from None

@@ -11,7 +11,9 @@ Hazard factors, each 0–1 (parameters in ``FACTOR_DEFAULTS``, editable in the c
   ((distance, multiplier) steps). Distances are between cell centres, exact; each source stamps a
   precomputed kernel out to the decay's reach (``point_surface``);
 - polygons (flash-flood-prone, waterlogging, flood-storage areas): the intensity of the class of
-  the polygon covering the cell centre (the largest where several overlap).
+  the polygon covering the cell centre (the largest where several overlap);
+- slope, when a DEM is given: min(1, slope° / ``max_slope_deg``), the DEM resampled (bilinear) onto
+  the grid in any CRS.
 
 Combination (stored in the outputs' metadata as ``FORMULA``):
 
@@ -64,8 +66,9 @@ FACTOR_DEFAULTS: dict[str, dict[str, Any]] = {
         "kind": "polygons", "class_field": "kind",
         "intensity": {"山洪灾害易发区": 1.0, "蓄滞洪区": 0.9, "易涝区": 0.8},
     },
+    "slope": {"kind": "dem", "max_slope_deg": 30.0},
 }
-DEFAULT_WEIGHTS = {"reservoirs": 0.25, "geohazard_points": 0.15, "chemical_parks": 0.15, "hazardous_enterprises": 0.15, "flood_prone_areas": 0.2, "capacity": 0.1}
+DEFAULT_WEIGHTS = {"reservoirs": 0.25, "geohazard_points": 0.15, "chemical_parks": 0.15, "hazardous_enterprises": 0.15, "flood_prone_areas": 0.2, "slope": 0.1, "capacity": 0.1}
 
 
 class RiskInputError(ValueError):

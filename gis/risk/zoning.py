@@ -215,6 +215,29 @@ def population_grid(grid: RiskGrid, population: gpd.GeoDataFrame) -> NDArray[np.
     return persons.astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Dem:
+    """Elevations (metres) with their transform and CRS (any), as read from a GeoTIFF."""
+
+    elevation: NDArray[np.float64]
+    transform: Any
+    crs: Any
+    nodata: float | None = None
+
+
+def slope_surface(grid: RiskGrid, dem: Dem, max_slope_deg: float, valid: NDArray[np.bool_]) -> tuple[NDArray[np.float32], float]:
+    """min(1, slope° / max) on the grid, and the share of the city's cells the DEM covers."""
+    from rasterio.warp import Resampling, reproject
+
+    resampled = np.full(grid.shape, np.nan, dtype=np.float64)
+    reproject(dem.elevation.astype(np.float64), resampled, src_transform=dem.transform, src_crs=dem.crs, src_nodata=dem.nodata,
+              dst_transform=grid.transform, dst_crs=f"EPSG:{grid.epsg}", dst_nodata=np.nan, resampling=Resampling.bilinear)
+    covered = float(np.isfinite(resampled)[valid].mean()) if valid.any() else 0.0
+    dz_dy, dz_dx = np.gradient(resampled, grid.resolution_m)
+    degrees = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
+    return np.nan_to_num(np.clip(degrees / max_slope_deg, 0.0, 1.0), nan=0.0).astype(np.float32), covered
+
+
 def straight_line_minutes(grid: RiskGrid, stations_xy: NDArray[np.float64], kmh: float) -> NDArray[np.float32]:
     """Minutes from each cell to the nearest station in a straight line at ``kmh`` (inf: none)."""
     row, col, inside = grid.cell_of(np.asarray(stations_xy, dtype=float).reshape(-1, 2))
@@ -271,6 +294,7 @@ def zone_risk(
     grid: RiskGrid,
     config: RiskConfig | None = None,
     capacity_minutes: NDArray[np.float32] | None = None,
+    dem: Dem | None = None,
 ) -> RiskResult:
     """Score and level every cell of ``grid``; see ``gis.risk.model`` for the formula.
 
@@ -283,10 +307,23 @@ def zone_risk(
     timings: dict[str, float] = {}
     epsg = grid.epsg
     hazards: dict[str, NDArray[np.float32]] = {}
+    valid = features.rasterize([(g, 1) for g in admin_areas.to_crs(epsg).geometry], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8").astype(bool) if not admin_areas.empty else np.ones(grid.shape, bool)
     for name, spec in config.factors.items():
         if config.weights.get(name, 0.0) <= 0:
             continue
         start = time.perf_counter()
+        if spec.get("kind") == "dem":
+            if dem is None:
+                notes.append(f"{name}: no DEM given — the factor is skipped")
+                continue
+            surface, covered = slope_surface(grid, dem, float(spec.get("max_slope_deg", 30.0)), valid)
+            if covered < 0.5:
+                raise RiskInputError(f"the DEM covers only {covered:.0%} of the city: give a DEM covering the whole area (or leave it out)")
+            if covered < 0.99:
+                notes.append(f"{name}: the DEM covers {covered:.1%} of the city; uncovered cells count as flat")
+            hazards[name] = surface
+            timings[name] = time.perf_counter() - start
+            continue
         frame = hazard_layers.get(name)
         if frame is None or frame.empty:
             notes.append(f"{name}: no features — the factor is skipped")
@@ -309,7 +346,6 @@ def zone_risk(
     persons = population_grid(grid, population.to_crs(epsg)) if not population.empty else np.zeros(grid.shape, np.float32)
     reference = config.exposure_ref_per_km2 * grid.resolution_m**2 / 1e6
     exposure_surface = exposure(persons.astype(float), reference)
-    valid = features.rasterize([(g, 1) for g in admin_areas.to_crs(epsg).geometry], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8").astype(bool) if not admin_areas.empty else np.ones(grid.shape, bool)
     timings["exposure"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -158,3 +158,15 @@ def test_risk_tiles_use_the_official_colours(risk_client) -> None:  # type: igno
     assert (np.asarray(Image.open(io.BytesIO(far.content)).convert("RGBA"))[:, :, 3] == 0).all()
     assert risk_client.get("/risk/tiles/2/4/0.png").status_code == 400
     assert risk_client.get("/risk/tiles/30/0/0.png").status_code == 422
+
+
+def test_a_dem_that_misses_the_city_is_refused(risk_run: tuple[Settings, Path, str], tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    settings, _, _ = risk_run
+    dem = tmp_path / "dem.tif"
+    with rasterio.open(dem, "w", driver="GTiff", width=50, height=50, count=1, dtype="float32", crs="EPSG:4326", transform=from_origin(100.0, 30.0, 0.001, 0.001)) as band:
+        band.write(np.ones((1, 50, 50), dtype="float32"))
+    result = run_cli(settings, "risk", "--resolution", "500", "--dem", str(dem), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "the DEM covers only 0% of the city" in result.output
+    assert not (tmp_path / "out").exists()

@@ -102,3 +102,29 @@ def test_no_hazard_at_all_is_an_error() -> None:
     town["flood_prone_areas"] = town["flood_prone_areas"].iloc[0:0]
     with pytest.raises(RiskInputError, match="no hazard layer has features"):
         _zone(town)
+
+
+def test_a_dem_in_another_crs_gives_the_slope_factor() -> None:
+    from rasterio.transform import from_origin
+
+    from gis.risk.zoning import Dem
+
+    town = _town()
+    # A DEM in lon/lat rising 10 m per 100 m eastwards (≈ 5.7°) over a box larger than the town.
+    west, south, east, north = town["admin_areas"].to_crs(4326).total_bounds
+    step = 0.0005
+    cols, rows = int((east - west) / step) + 20, int((north - south) / step) + 20
+    lon = west - 10 * step + step * (np.arange(cols) + 0.5)
+    metres_east = (lon - lon[0]) * 111_320 * np.cos(np.radians((south + north) / 2))
+    elevation = np.tile(metres_east * 0.1, (rows, 1))
+    dem = Dem(elevation, from_origin(west - 10 * step, north + 10 * step, step, step), "EPSG:4326")
+    grid = RiskGrid.covering(town["admin_areas"].total_bounds, 100.0, EPSG)
+    layers = {"reservoirs": town["reservoirs"]}
+    result = zone_risk(layers, town["population"], town["admin_areas"], town["rescue_stations"], grid=grid, dem=dem)
+    slope = result.hazards["slope"][2:-2, 2:-2]
+    assert np.degrees(np.arctan(0.1)) / 30 == pytest.approx(float(np.median(slope)), rel=0.05)
+    far = Dem(elevation, from_origin(100.0, 30.0, step, step), "EPSG:4326")
+    with pytest.raises(RiskInputError, match="the DEM covers only 0% of the city"):
+        zone_risk(layers, town["population"], town["admin_areas"], town["rescue_stations"], grid=grid, dem=far)
+    without = zone_risk(layers, town["population"], town["admin_areas"], town["rescue_stations"], grid=grid)
+    assert "slope" not in without.hazards and any("slope: no DEM given" in n for n in without.notes)
