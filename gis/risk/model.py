@@ -96,6 +96,10 @@ class RiskGrid:
         east, north = np.ceil(max_x / resolution_m) * resolution_m, np.ceil(max_y / resolution_m) * resolution_m
         return cls(epsg, float(resolution_m), float(west), float(north), int(round((east - west) / resolution_m)), int(round((north - south) / resolution_m)))
 
+    def rows(self, start: int, stop: int) -> RiskGrid:
+        """The grid of rows ``start`` to ``stop`` (exclusive), same columns."""
+        return RiskGrid(self.epsg, self.resolution_m, self.west, self.north - start * self.resolution_m, self.width, stop - start)
+
     @property
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)

@@ -225,17 +225,24 @@ class Dem:
     nodata: float | None = None
 
 
-def slope_surface(grid: RiskGrid, dem: Dem, max_slope_deg: float, valid: NDArray[np.bool_]) -> tuple[NDArray[np.float32], float]:
-    """min(1, slope° / max) on the grid, and the share of the city's cells the DEM covers."""
+def resample_dem(grid: RiskGrid, dem: Dem) -> NDArray[np.float32]:
+    """The DEM resampled (bilinear) onto the whole grid, NaN where it has no data. Done once for
+    the whole grid: GDAL's warper scales its kernel per request, so block by block would differ."""
     from rasterio.warp import Resampling, reproject
 
-    resampled = np.full(grid.shape, np.nan, dtype=np.float64)
-    reproject(dem.elevation.astype(np.float64), resampled, src_transform=dem.transform, src_crs=dem.crs, src_nodata=dem.nodata,
+    resampled = np.full(grid.shape, np.nan, dtype=np.float32)
+    reproject(dem.elevation.astype(np.float32), resampled, src_transform=dem.transform, src_crs=dem.crs, src_nodata=dem.nodata,
               dst_transform=grid.transform, dst_crs=f"EPSG:{grid.epsg}", dst_nodata=np.nan, resampling=Resampling.bilinear)
-    covered = float(np.isfinite(resampled)[valid].mean()) if valid.any() else 0.0
-    dz_dy, dz_dx = np.gradient(resampled, grid.resolution_m)
+    return resampled
+
+
+def slope_surface(elevation: NDArray[np.floating[Any]], resolution_m: float, max_slope_deg: float) -> NDArray[np.float32]:
+    """min(1, slope° / max) of an elevation grid (metres; NaN = no data → 0)."""
+    if elevation.shape[0] < 2 or elevation.shape[1] < 2:
+        return np.zeros(elevation.shape, dtype=np.float32)
+    dz_dy, dz_dx = np.gradient(elevation.astype(np.float64), resolution_m)
     degrees = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
-    return np.nan_to_num(np.clip(degrees / max_slope_deg, 0.0, 1.0), nan=0.0).astype(np.float32), covered
+    return np.nan_to_num(np.clip(degrees / max_slope_deg, 0.0, 1.0), nan=0.0).astype(np.float32)
 
 
 def straight_line_minutes(grid: RiskGrid, stations_xy: NDArray[np.float64], kmh: float) -> NDArray[np.float32]:
@@ -285,6 +292,11 @@ def _level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFra
     return dissolved[["level_code", "level", "area_km2", "geometry"]].to_crs(OUTPUT_EPSG)
 
 
+BLOCK_CELLS = 4_000_000
+"""Cells per block of rows: working memory (distance transforms, rasterising, float64 temporaries)
+is bounded by a block, whatever the grid's size."""
+
+
 def zone_risk(
     hazard_layers: Mapping[str, gpd.GeoDataFrame],
     population: gpd.GeoDataFrame,
@@ -295,34 +307,34 @@ def zone_risk(
     config: RiskConfig | None = None,
     capacity_minutes: NDArray[np.float32] | None = None,
     dem: Dem | None = None,
+    block_rows: int | None = None,
 ) -> RiskResult:
     """Score and level every cell of ``grid``; see ``gis.risk.model`` for the formula.
 
     ``capacity_minutes`` (grid shape): drive time to the nearest rescue station from the routing
-    core; without it, straight-line distance at ``straight_line_kmh`` (labelled so). A hazard layer
-    with no features is skipped with a note.
+    core; without it, straight-line distance at ``straight_line_kmh`` (labelled so; beyond
+    ``capacity_ref_min`` the minutes are a lower bound, which the score does not need). A hazard
+    layer with no features is skipped with a note. The grid is processed in blocks of
+    ``block_rows`` rows (default: ``BLOCK_CELLS`` cells); the answer does not depend on the blocks.
     """
     config = config or RiskConfig()
     notes: list[str] = []
     timings: dict[str, float] = {}
     epsg = grid.epsg
-    hazards: dict[str, NDArray[np.float32]] = {}
-    valid = features.rasterize([(g, 1) for g in admin_areas.to_crs(epsg).geometry], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8").astype(bool) if not admin_areas.empty else np.ones(grid.shape, bool)
+    rows_per_block = block_rows or max(1, BLOCK_CELLS // max(grid.width, 1))
+    admin_metric = admin_areas.to_crs(epsg) if not admin_areas.empty else admin_areas
+    admin_geometry = list(admin_metric.geometry) if not admin_areas.empty else []
+
+    # The sources of each factor, prepared once.
+    sources: dict[str, tuple[str, Any, Any]] = {}
     for name, spec in config.factors.items():
         if config.weights.get(name, 0.0) <= 0:
             continue
-        start = time.perf_counter()
         if spec.get("kind") == "dem":
             if dem is None:
                 notes.append(f"{name}: no DEM given — the factor is skipped")
-                continue
-            surface, covered = slope_surface(grid, dem, float(spec.get("max_slope_deg", 30.0)), valid)
-            if covered < 0.5:
-                raise RiskInputError(f"the DEM covers only {covered:.0%} of the city: give a DEM covering the whole area (or leave it out)")
-            if covered < 0.99:
-                notes.append(f"{name}: the DEM covers {covered:.1%} of the city; uncovered cells count as flat")
-            hazards[name] = surface
-            timings[name] = time.perf_counter() - start
+            else:
+                sources[name] = ("dem", float(spec.get("max_slope_deg", 30.0)), None)
             continue
         frame = hazard_layers.get(name)
         if frame is None or frame.empty:
@@ -334,33 +346,70 @@ def zone_risk(
         intensity = _intensity(metric, spec, name, notes)
         geometry = np.asarray(metric.geometry.array, dtype=object)
         if spec.get("kind") == "polygons":
-            hazards[name] = polygon_surface(grid, geometry, intensity)
+            sources[name] = ("polygons", geometry, intensity)
         else:
             points = np.where(shapely.get_type_id(geometry) == 0, geometry, shapely.point_on_surface(geometry))
-            hazards[name] = point_surface(grid, shapely.get_coordinates(points), intensity, spec["decay"])
-        timings[name] = time.perf_counter() - start
-    if not hazards:
+            sources[name] = ("points", shapely.get_coordinates(points), intensity)
+    if not any(kind != "dem" for kind, _, _ in sources.values()):
         raise RiskInputError("no hazard layer has features: import reservoirs, geohazards, chemical parks, enterprises or flood areas")
-
-    start = time.perf_counter()
-    persons = population_grid(grid, population.to_crs(epsg)) if not population.empty else np.zeros(grid.shape, np.float32)
-    reference = config.exposure_ref_per_km2 * grid.resolution_m**2 / 1e6
-    exposure_surface = exposure(persons.astype(float), reference)
-    timings["exposure"] = time.perf_counter() - start
-
-    start = time.perf_counter()
+    population_metric = population.to_crs(epsg) if not population.empty else population
     if capacity_minutes is None:
         mode = "euclidean"
-        stations = rescue_stations.to_crs(epsg) if not rescue_stations.empty else rescue_stations
-        minutes = straight_line_minutes(grid, shapely.get_coordinates(np.asarray(stations.geometry.array, dtype=object)) if not stations.empty else np.zeros((0, 2)), config.straight_line_kmh)
+        stations_xy = shapely.get_coordinates(np.asarray(rescue_stations.to_crs(epsg).geometry.array, dtype=object)) if not rescue_stations.empty else np.zeros((0, 2))
+        halo = int(np.ceil(config.capacity_ref_min * config.straight_line_kmh * 1000 / 60 / grid.resolution_m)) + 1
         notes.append(f"capacity: straight-line distance to the nearest rescue station at {config.straight_line_kmh:g} km/h (no road network used)")
     else:
         mode = "network"
-        minutes = capacity_minutes.astype(np.float32)
-    timings["capacity"] = time.perf_counter() - start
+
+    hazards = {name: np.zeros(grid.shape, dtype=np.float32) for name in sources}
+    persons = np.zeros(grid.shape, dtype=np.float32)
+    valid = np.zeros(grid.shape, dtype=bool)
+    minutes = np.full(grid.shape, np.inf, dtype=np.float32) if capacity_minutes is None else capacity_minutes.astype(np.float32)
+    dem_seen = dem_valid = 0
+    elevation = resample_dem(grid, dem) if dem is not None and "slope" in sources else np.zeros((0, 0), dtype=np.float32)
+    for r0 in range(0, grid.height, rows_per_block):
+        r1 = min(grid.height, r0 + rows_per_block)
+        block = grid.rows(r0, r1)
+        valid[r0:r1] = features.rasterize([(g, 1) for g in admin_geometry], out_shape=block.shape, transform=block.transform, fill=0, dtype="uint8").astype(bool) if admin_geometry else True
+        for name, (kind, data, intensity) in sources.items():
+            start = time.perf_counter()
+            if kind == "points":
+                hazards[name][r0:r1] = point_surface(block, data, intensity, config.factors[name]["decay"])
+            elif kind == "polygons":
+                hazards[name][r0:r1] = polygon_surface(block, data, intensity)
+            else:  # slope: one row of halo each side, so the gradient does not see the block's edge
+                e0, e1 = max(0, r0 - 1), min(grid.height, r1 + 1)
+                hazards[name][r0:r1] = slope_surface(elevation[e0:e1], grid.resolution_m, data)[r0 - e0 : r0 - e0 + (r1 - r0)]
+                inside = valid[r0:r1]
+                dem_seen += int(np.isfinite(elevation[r0:r1])[inside].sum())
+                dem_valid += int(inside.sum())
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+        start = time.perf_counter()
+        persons[r0:r1] = population_grid(block, population_metric) if not population.empty else 0.0
+        timings["exposure"] = timings.get("exposure", 0.0) + time.perf_counter() - start
+        if capacity_minutes is None:
+            start = time.perf_counter()
+            e0, e1 = max(0, r0 - halo), min(grid.height, r1 + halo)
+            minutes[r0:r1] = straight_line_minutes(grid.rows(e0, e1), stations_xy, config.straight_line_kmh)[r0 - e0 : r0 - e0 + (r1 - r0)]
+            timings["capacity"] = timings.get("capacity", 0.0) + time.perf_counter() - start
+    if dem is not None and "slope" in sources:
+        covered = dem_seen / dem_valid if dem_valid else 0.0
+        if covered < 0.5:
+            raise RiskInputError(f"the DEM covers only {covered:.0%} of the city: give a DEM covering the whole area (or leave it out)")
+        if covered < 0.99:
+            notes.append(f"slope: the DEM covers {covered:.1%} of the city; uncovered cells count as flat")
 
     start = time.perf_counter()
-    score, parts = combine(hazards, {k: v for k, v in config.weights.items() if k in hazards or k == "capacity"}, exposure_surface, lack_of_capacity(minutes, config.capacity_ref_min), float(config.vulnerability))
+    weights = {k: v for k, v in config.weights.items() if k in hazards or k == "capacity"}
+    reference = config.exposure_ref_per_km2 * grid.resolution_m**2 / 1e6
+    score = np.zeros(grid.shape, dtype=np.float32)
+    parts: dict[str, NDArray[np.float32]] = {}
+    for r0 in range(0, grid.height, rows_per_block):
+        r1 = min(grid.height, r0 + rows_per_block)
+        block_score, block_parts = combine({n: h[r0:r1] for n, h in hazards.items()}, weights, exposure(persons[r0:r1].astype(float), reference), lack_of_capacity(minutes[r0:r1], config.capacity_ref_min), float(config.vulnerability))
+        score[r0:r1] = block_score
+        for name, part in block_parts.items():
+            parts.setdefault(name, np.zeros(grid.shape, dtype=np.float32))[r0:r1] = part
     score[~valid] = 0.0
     upper = level_breaks(score[valid], config.classification, config.breaks)
     levels = classify(score, upper, valid)
@@ -368,7 +417,6 @@ def zone_risk(
 
     start = time.perf_counter()
     polygons = _level_polygons(grid, levels)
-    admin_metric = admin_areas.to_crs(epsg) if not admin_areas.empty else admin_areas
     areas = _areas_table(grid, levels, persons, parts, admin_metric) if not admin_areas.empty else pd.DataFrame()
     timings["outputs"] = time.perf_counter() - start
     return RiskResult(grid, config, score, levels, hazards, parts, persons, minutes, mode, upper, polygons, areas, notes, timings)

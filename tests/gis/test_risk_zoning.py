@@ -128,3 +128,24 @@ def test_a_dem_in_another_crs_gives_the_slope_factor() -> None:
         zone_risk(layers, town["population"], town["admin_areas"], town["rescue_stations"], grid=grid, dem=far)
     without = zone_risk(layers, town["population"], town["admin_areas"], town["rescue_stations"], grid=grid)
     assert "slope" not in without.hazards and any("slope: no DEM given" in n for n in without.notes)
+
+
+def test_blocks_do_not_change_the_answer() -> None:
+    from rasterio.transform import from_origin
+
+    from gis.risk.zoning import Dem
+
+    town = _town()
+    town["geohazard_points"] = gpd.GeoDataFrame({"danger_grade": ["大型"]}, geometry=[shapely.Point(X0 + 1210, Y0 + 980)], crs=EPSG)
+    west, south, east, north = town["admin_areas"].to_crs(4326).total_bounds
+    rng = np.random.default_rng(3)
+    dem = Dem(rng.uniform(0, 50, (80, 80)), from_origin(west - 0.01, north + 0.01, (east - west + 0.02) / 80, (north - south + 0.02) / 80), "EPSG:4326")
+    grid = RiskGrid.covering(town["admin_areas"].total_bounds, 100.0, EPSG)
+    layers = {k: town[k] for k in ("reservoirs", "flood_prone_areas", "geohazard_points")}
+    whole = zone_risk(layers, town["population"], town["admin_areas"], town["rescue_stations"], grid=grid, dem=dem)
+    for rows in (1, 3, 7):
+        blocked = zone_risk(layers, town["population"], town["admin_areas"], town["rescue_stations"], grid=grid, dem=dem, block_rows=rows)
+        assert np.array_equal(blocked.score, whole.score) and np.array_equal(blocked.levels, whole.levels)
+        for name in whole.hazards:
+            assert np.array_equal(blocked.hazards[name], whole.hazards[name]), name
+        assert np.array_equal(blocked.persons, whole.persons)
