@@ -353,6 +353,7 @@ def zone_risk(
     if not any(kind != "dem" for kind, _, _ in sources.values()):
         raise RiskInputError("no hazard layer has features: import reservoirs, geohazards, chemical parks, enterprises or flood areas")
     population_metric = population.to_crs(epsg) if not population.empty else population
+    population_bounds = shapely.bounds(np.asarray(population_metric.geometry.array, dtype=object)) if not population.empty else np.zeros((0, 4))
     if capacity_minutes is None:
         mode = "euclidean"
         stations_xy = shapely.get_coordinates(np.asarray(rescue_stations.to_crs(epsg).geometry.array, dtype=object)) if not rescue_stations.empty else np.zeros((0, 2))
@@ -385,7 +386,10 @@ def zone_risk(
                 dem_valid += int(inside.sum())
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
         start = time.perf_counter()
-        persons[r0:r1] = population_grid(block, population_metric) if not population.empty else 0.0
+        if not population.empty:  # only the cells reaching into this block's rows
+            block_south = block.north - block.height * block.resolution_m
+            touching = (population_bounds[:, 3] > block_south) & (population_bounds[:, 1] < block.north)
+            persons[r0:r1] = population_grid(block, population_metric.iloc[np.flatnonzero(touching)])
         timings["exposure"] = timings.get("exposure", 0.0) + time.perf_counter() - start
         if capacity_minutes is None:
             start = time.perf_counter()
