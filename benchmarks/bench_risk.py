@@ -32,6 +32,7 @@ import pandas as pd
 import rasterio
 import shapely
 
+from gis.arraytools import anchor_points
 from gis.risk import RiskGrid, point_distance
 from gis.risk.model import FACTOR_DEFAULTS, reach_m
 from gis.risk.zoning import RiskConfig, _intensity, zone_risk
@@ -105,7 +106,7 @@ def onemap_distances(city: dict[str, gpd.GeoDataFrame], grid: RiskGrid) -> tuple
         metric = city[name].to_crs(EPSG)
         intensity = _intensity(metric, FACTOR_DEFAULTS[name], name, [])
         geometry = np.asarray(metric.geometry.array, dtype=object)
-        xy = shapely.get_coordinates(np.where(shapely.get_type_id(geometry) == 0, geometry, shapely.point_on_surface(geometry)))
+        xy = shapely.get_coordinates(anchor_points(geometry))
         for level in np.unique(intensity):
             start = time.perf_counter()
             distances[f"{name}:{level}"] = point_distance(grid, xy[intensity == level], reach_m(FACTOR_DEFAULTS[name]["decay"]))

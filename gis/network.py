@@ -29,6 +29,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .arraytools import first_per_group
+
 logger = logging.getLogger(__name__)
 
 NODE_MERGE_M = 0.01
@@ -152,11 +154,7 @@ class RoadGraph:
         head = np.where(arc_forward, self.edge_v[arc_edge], self.edge_u[arc_edge])
         time = self.edge_time_s[arc_edge]
         # Parallel arcs: keep the fastest of each (tail, head) pair.
-        order = np.lexsort((time, head, tail))
-        pair = tail[order] * self.node_count + head[order]
-        first = np.ones(order.size, bool)
-        first[1:] = pair[1:] != pair[:-1]
-        keep = order[first]
+        keep = first_per_group(tail * self.node_count + head, time)
         self.arc_edge, self.arc_forward = arc_edge[keep], arc_forward[keep]
         tail, head, time = tail[keep], head[keep], time[keep]
         n = self.node_count

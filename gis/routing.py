@@ -26,6 +26,7 @@ from scipy.sparse import csr_matrix, hstack, vstack
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
+from .arraytools import first_per_group
 from .network import RoadGraph
 
 DEFAULT_MAX_SNAP_M = 2000.0
@@ -79,10 +80,7 @@ def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArra
         if closed is not None:
             gaps = np.where(closed[found_edges], np.inf, gaps)
         # The nearest candidate per point (ties: the lowest edge number, for repeatability).
-        order = np.lexsort((found_edges, gaps, found_points))
-        first = np.ones(order.size, bool)
-        first[1:] = found_points[order][1:] != found_points[order][:-1]
-        best = order[first]
+        best = first_per_group(found_points, gaps, found_edges)
         ok = np.isfinite(gaps[best])
         edge[found_points[best][ok]] = found_edges[best][ok]
         distance[found_points[best][ok]] = gaps[best][ok]

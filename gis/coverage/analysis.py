@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from ..arraytools import anchor_points, first_per_group
 from ..network import RoadGraph
 from .assignment import Assignment, assign_evacuees
 from .gaps import area_table, gap_polygons, locate, nearest_within_reach, shelter_load, two_step_fca
@@ -79,11 +80,6 @@ def _metric(frame: gpd.GeoDataFrame, epsg: int, label: str) -> gpd.GeoDataFrame:
     if frame.crs is None:
         raise CoverageInputError(f"{label}: no coordinate reference system; say which (e.g. EPSG:4326) before analysing")
     return frame.to_crs(epsg)
-
-
-def _points(frame: gpd.GeoDataFrame) -> NDArray[np.object_]:
-    geometry = np.asarray(frame.geometry.array, dtype=object)
-    return np.where(shapely.get_type_id(geometry) == 0, geometry, shapely.point_on_surface(geometry))
 
 
 def _populated_cells(population: gpd.GeoDataFrame, epsg: int, label: str) -> gpd.GeoDataFrame:
@@ -163,7 +159,7 @@ def analyse_coverage(
         _check_overlap(cells, inside, areas, "population", population.crs)
         if inside < len(cells):
             notes.append(f"{len(cells) - inside:,} populated cells lie outside every admin area; they count in the totals but in no area row")
-    shelter_points = _points(serving)
+    shelter_points = anchor_points(np.asarray(serving.geometry.array, dtype=object))
     cells_xy, shelters_xy = shapely.get_coordinates(cell_points), shapely.get_coordinates(shelter_points)
     limits = serving["reach_min"].to_numpy(dtype=float)
     timings["input"] = time.perf_counter() - clock
@@ -328,14 +324,14 @@ def site_shelters(
     if candidates is None:
         xy, _ = candidates_in_gaps(cells_xy, uncovered, spacing_m=spacing_m)
         sites = gpd.GeoDataFrame({"name": [f"候选点{i + 1}" for i in range(len(xy))], "capacity_persons": np.full(len(xy), np.nan)}, geometry=shapely.points(xy), crs=epsg)
-        lonlat = _points(sites.to_crs(OUTPUT_EPSG))
+        lonlat = anchor_points(np.asarray(sites.to_crs(OUTPUT_EPSG).geometry.array, dtype=object))
         origin = "generated in gaps"
     else:
         if candidates.crs is None:
             raise CoverageInputError("candidates: no coordinate reference system; say which (e.g. EPSG:4326)")
         given = candidates.reset_index(drop=True)
-        lonlat = _points(given.to_crs(OUTPUT_EPSG))  # reported as given, not round-tripped
-        sites = given.set_geometry(_points(given)).to_crs(epsg)
+        lonlat = anchor_points(np.asarray(given.to_crs(OUTPUT_EPSG).geometry.array, dtype=object))  # reported as given, not round-tripped
+        sites = given.set_geometry(anchor_points(np.asarray(given.geometry.array, dtype=object))).to_crs(epsg)
         origin = "given"
     if sites.empty:
         raise CoverageInputError("no candidate sites: every resident is already covered" if candidates is None else "the candidates layer has no features")
@@ -359,11 +355,9 @@ def site_shelters(
     chosen = solution.selected
     # Attribute each newly covered cell to its quickest chosen site.
     in_chosen = np.isin(reach.shelter, chosen) & (uncovered[reach.cell] > 0)
-    order = np.lexsort((reach.minutes[in_chosen], reach.cell[in_chosen]))
-    pair_cell, pair_site = reach.cell[in_chosen][order], reach.shelter[in_chosen][order]
-    first = np.ones(pair_cell.size, bool)
-    first[1:] = pair_cell[1:] != pair_cell[:-1]
-    newly = np.bincount(pair_site[first], weights=uncovered[pair_cell[first]], minlength=len(sites))
+    quickest = first_per_group(reach.cell[in_chosen], reach.minutes[in_chosen])
+    pair_cell, pair_site = reach.cell[in_chosen][quickest], reach.shelter[in_chosen][quickest]
+    newly = np.bincount(pair_site, weights=uncovered[pair_cell], minlength=len(sites))
     in_reach = np.bincount(reach.shelter[in_chosen], weights=uncovered[reach.cell[in_chosen]], minlength=len(sites))
     picked = sites.iloc[chosen]
     out = gpd.GeoDataFrame(

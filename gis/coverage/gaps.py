@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from ..arraytools import first_per_group
 from .reach import Reach
 
 
@@ -38,10 +39,7 @@ def nearest_within_reach(reach: Reach) -> tuple[NDArray[np.int64], NDArray[np.fl
     shelter = np.full(reach.n_cells, -1, dtype=np.int64)
     minutes = np.full(reach.n_cells, np.nan)
     if reach.cell.size:
-        order = np.lexsort((reach.minutes, reach.cell))
-        first = np.ones(order.size, bool)
-        first[1:] = reach.cell[order][1:] != reach.cell[order][:-1]
-        best = order[first]
+        best = first_per_group(reach.cell, reach.minutes)
         shelter[reach.cell[best]] = reach.shelter[best]
         minutes[reach.cell[best]] = reach.minutes[best]
     return shelter, minutes
@@ -78,11 +76,8 @@ def locate(points: NDArray[np.object_], areas: gpd.GeoDataFrame | NDArray[np.obj
     if len(points) == 0 or polygons.size == 0:
         return where
     area_index, point_index = shapely.STRtree(points).query(polygons, predicate="covers")
-    order = np.lexsort((area_index, point_index))
-    point_index, area_index = point_index[order], area_index[order]
-    first = np.ones(point_index.size, bool)
-    first[1:] = point_index[1:] != point_index[:-1]
-    where[point_index[first]] = area_index[first]
+    lowest = first_per_group(point_index, area_index)
+    where[point_index[lowest]] = area_index[lowest]
     return where
 
 

@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
+from ..arraytools import first_per_group
 from ..network import RoadGraph
 from ..routing import DEFAULT_MAX_SNAP_M, Snaps, snap_xy
 
@@ -190,11 +191,8 @@ def network_reach(
     shelter = np.concatenate([p[1] for p in pieces])
     time = np.concatenate([p[2] for p in pieces])
     # Best time per (cell, shelter), kept when within that shelter's reach.
-    order = np.lexsort((time, shelter, cell))
-    cell, shelter, time = cell[order], shelter[order], time[order]
-    first = np.ones(cell.size, bool)
-    first[1:] = (cell[1:] != cell[:-1]) | (shelter[1:] != shelter[:-1])
-    cell, shelter, time = cell[first], shelter[first], time[first]
+    best = first_per_group(cell * f + shelter, time)
+    cell, shelter, time = cell[best], shelter[best], time[best]
     keep = time <= limits_s[shelter]
     if nearest:
         nearest_shelter, nearest_s = _nearest(graph, augmented, on, cell_snaps, snapped, access, seconds, pieces)
@@ -250,10 +248,8 @@ def _nearest(
         nearest[snapped[better]] = origin[ends[better]] - n
     # Direct walks along a shelter's own edge (the third piece) can beat both ends.
     cell, shelter, time = pieces[2]
-    order = np.lexsort((time, cell))
-    first = np.ones(order.size, bool)
-    first[1:] = cell[order][1:] != cell[order][:-1]
-    cell, shelter, time = cell[order][first], shelter[order][first], time[order][first]
+    quickest = first_per_group(cell, time)
+    cell, shelter, time = cell[quickest], shelter[quickest], time[quickest]
     better = time < best[cell]
     best[cell[better]], nearest[cell[better]] = time[better], shelter[better]
     return nearest, np.where(np.isfinite(best), best, np.nan)

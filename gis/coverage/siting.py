@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix, hstack
 
+from ..arraytools import first_per_group
 from .params import CoverageInputError
 from .reach import Reach
 
@@ -187,9 +188,6 @@ def candidates_in_gaps(cells_xy: NDArray[np.float64], uncovered_residents: NDArr
     _, block_id = np.unique(block, axis=0, return_inverse=True)
     block_id = block_id.ravel()
     totals = np.bincount(block_id, weights=uncovered_residents[live])
-    order = np.lexsort((-uncovered_residents[live], block_id))
-    first = np.ones(order.size, bool)
-    first[1:] = block_id[order][1:] != block_id[order][:-1]
-    best = order[first]
+    best = first_per_group(block_id, -uncovered_residents[live])
     ranking = np.lexsort((np.arange(best.size), -totals[block_id[best]]))
     return cells_xy[live[best[ranking]]], totals[block_id[best[ranking]]].astype(float)

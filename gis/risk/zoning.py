@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from rasterio import features
 from scipy import ndimage
 
+from ..arraytools import anchor_points
 from .ahp import AhpError, AhpResult, ahp_weights, require_consistent
 from .model import (
     CLASSIFICATIONS,
@@ -348,8 +349,7 @@ def zone_risk(
         if spec.get("kind") == "polygons":
             sources[name] = ("polygons", geometry, intensity)
         else:
-            points = np.where(shapely.get_type_id(geometry) == 0, geometry, shapely.point_on_surface(geometry))
-            sources[name] = ("points", shapely.get_coordinates(points), intensity)
+            sources[name] = ("points", shapely.get_coordinates(anchor_points(geometry)), intensity)
     if not any(kind != "dem" for kind, _, _ in sources.values()):
         raise RiskInputError("no hazard layer has features: import reservoirs, geohazards, chemical parks, enterprises or flood areas")
     population_metric = population.to_crs(epsg) if not population.empty else population
