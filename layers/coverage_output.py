@@ -7,9 +7,6 @@ all of them are complete: a failed run leaves no partial output.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import pyogrio
 
 from gis.coverage import CoverageResult, SitingResult
 
-from .errors import InputError
+from .outputs import parameters_frame, write_all_or_nothing
 
 GPKG_NAME = "coverage.gpkg"
 XLSX_NAME = "coverage_townships.xlsx"
@@ -110,7 +107,7 @@ def _write_gpkg(path: Path, result: CoverageResult, siting: SitingResult | None)
             "candidates": siting.candidates,
             "solver_status": siting.solution.status,
         }
-    table = pd.DataFrame({"key": list(metadata), "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()]})
+    table = parameters_frame(metadata)
     pyogrio.write_dataframe(table, path, layer="parameters", driver="GPKG")
 
 
@@ -122,23 +119,18 @@ def _write_xlsx(path: Path, result: CoverageResult, siting: SitingResult | None)
         if siting is not None:
             labelled(pd.DataFrame(siting.sites.drop(columns="geometry")), list(siting.sites.columns)).to_excel(book, sheet_name="建议新建", index=False)
         parameters = {**result.metadata(), "notes": result.notes}
-        pd.DataFrame({"参数 parameter": list(parameters), "值 value": [json.dumps(v, ensure_ascii=False) for v in parameters.values()]}).to_excel(book, sheet_name="参数", index=False)
+        parameters_frame(parameters, "参数 parameter", "值 value").to_excel(book, sheet_name="参数", index=False)
 
 
 def write_outputs(out_dir: str | Path, result: CoverageResult, *, siting: SitingResult | None = None, render_map: Callable[[CoverageResult, SitingResult | None], str]) -> list[Path]:
     """Write the GeoPackage, the XLSX and the map (``render_map`` returns its HTML) into
     ``out_dir``; all or nothing. Returns the written paths."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{out}: cannot create the output folder ({error.strerror})") from None
-    names = [GPKG_NAME, XLSX_NAME, MAP_NAME]
-    with tempfile.TemporaryDirectory(dir=out, prefix=".onemap-coverage-") as work:
-        staging = Path(work)
-        _write_gpkg(staging / GPKG_NAME, result, siting)
-        _write_xlsx(staging / XLSX_NAME, result, siting)
-        (staging / MAP_NAME).write_text(render_map(result, siting), encoding="utf-8")
-        for name in names:
-            os.replace(staging / name, out / name)
-    return [out / name for name in names]
+    return write_all_or_nothing(
+        out_dir,
+        {
+            GPKG_NAME: lambda path: _write_gpkg(path, result, siting),
+            XLSX_NAME: lambda path: _write_xlsx(path, result, siting),
+            MAP_NAME: lambda path: path.write_text(render_map(result, siting), encoding="utf-8"),
+        },
+        prefix=".onemap-coverage-",
+    )

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
-import pyogrio
 
 from gis.coverage import (
     ANALYSIS_TYPES,
@@ -27,7 +26,7 @@ from gis.network import RoadGraph
 from .catalogue import CATALOGUE
 from .errors import InputError
 from .importer import prepare_import
-from .readers import read_source
+from .readers import read_gis_frame, read_source
 from .routing_service import RoutingService
 from .settings import Settings
 from .store.base import Store
@@ -64,10 +63,7 @@ def read_candidates(store: Store, candidates: str) -> gpd.GeoDataFrame:
     path = Path(candidates)
     if not path.exists():
         raise InputError(f"candidates {candidates!r}: neither a layer ({', '.join(CATALOGUE)}) nor an existing file")
-    try:
-        frame = pyogrio.read_dataframe(path)
-    except Exception as error:  # pyogrio raises several kinds for unreadable files
-        raise InputError(f"{path}: not a readable GIS file of candidate sites ({error})") from None
+    frame = read_gis_frame(path, "candidate sites")
     if frame.crs is None:
         raise InputError(f"{path}: the candidate sites have no CRS; save them with one (e.g. EPSG:4326)")
     empty = frame.geometry.isna() | frame.geometry.is_empty

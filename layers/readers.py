@@ -81,6 +81,15 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: the file is empty")
 
 
+def read_gis_frame(path: Path, contents: str) -> gpd.GeoDataFrame:
+    """A whole GIS file (GeoJSON, GeoPackage, Shapefile …) of ``contents`` as a frame, or an
+    ``InputError`` saying it is not readable."""
+    try:
+        return pyogrio.read_dataframe(path)
+    except Exception as error:  # pyogrio raises several kinds for unreadable files
+        raise InputError(f"{path}: not a readable GIS file of {contents} ({error})") from None
+
+
 def read_source(path: str | Path, *, encoding: str | None = None, sheet: str | None = None, source_layer: str | None = None, target_layer: str | None = None) -> SourceTable:
     """Read ``path`` by its suffix. ``source_layer`` picks a layer in a multi-layer file (GeoPackage);
     without it the layer named like ``target_layer``, or the only layer, is read."""

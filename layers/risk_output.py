@@ -9,8 +9,6 @@ byte-identical files. Everything is staged beside the target and renamed in toge
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from rasterio.io import MemoryFile
 from gis.risk.model import LEVEL_CODES, NODATA
 from gis.risk.zoning import RiskResult
 
-from .errors import InputError
+from .outputs import parameters_frame, write_all_or_nothing
 from .store.base import Store
 
 SCORE_NAME = "risk_score.tif"
@@ -68,7 +66,7 @@ def _write_gpkg(path: Path, result: RiskResult) -> None:
     if not result.areas.empty:
         pyogrio.write_dataframe(result.areas, path, layer="area_levels", driver="GPKG")
     metadata = result.metadata()
-    table = pd.DataFrame({"key": list(metadata), "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()]})
+    table = parameters_frame(metadata)
     pyogrio.write_dataframe(table, path, layer="parameters", driver="GPKG")
 
 
@@ -79,7 +77,7 @@ def _write_xlsx(path: Path, result: RiskResult) -> None:
             rows = result.areas.loc[result.areas["level"] == level_name] if not result.areas.empty else result.areas
             rows.rename(columns=labels).to_excel(book, sheet_name=level_name, index=False)
         metadata = result.metadata()
-        pd.DataFrame({"参数 parameter": list(metadata), "值 value": [json.dumps(v, ensure_ascii=False) for v in metadata.values()]}).to_excel(book, sheet_name="参数", index=False)
+        parameters_frame(metadata, "参数 parameter", "值 value").to_excel(book, sheet_name="参数", index=False)
 
 
 def store_level_polygons(store: Store, result: RiskResult) -> int:
@@ -105,20 +103,15 @@ def store_level_polygons(store: Store, result: RiskResult) -> int:
 
 def write_risk_outputs(out_dir: str | Path, result: RiskResult, *, render_map: Callable[[RiskResult], str]) -> list[Path]:
     """Write the two COGs, the GeoPackage, the XLSX and the map into ``out_dir``; all or nothing."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{out}: cannot create the output folder ({error.strerror})") from None
-    names = [SCORE_NAME, LEVEL_NAME, GPKG_NAME, XLSX_NAME, MAP_NAME]
-    with tempfile.TemporaryDirectory(dir=out, prefix=".onemap-risk-") as work:
-        staging = Path(work)
-        score = np.where(result.levels == NODATA, np.float32(np.nan), result.score).astype(np.float32)
-        write_cog(staging / SCORE_NAME, score, result, nodata=float("nan"), description="risk score 0-1", resampling="average")
-        write_cog(staging / LEVEL_NAME, result.levels, result, nodata=NODATA, description="risk level 1=低 2=一般 3=较大 4=重大", resampling="mode")
-        _write_gpkg(staging / GPKG_NAME, result)
-        _write_xlsx(staging / XLSX_NAME, result)
-        (staging / MAP_NAME).write_text(render_map(result), encoding="utf-8")
-        for name in names:
-            os.replace(staging / name, out / name)
-    return [out / name for name in names]
+    score = np.where(result.levels == NODATA, np.float32(np.nan), result.score).astype(np.float32)
+    return write_all_or_nothing(
+        out_dir,
+        {
+            SCORE_NAME: lambda path: write_cog(path, score, result, nodata=float("nan"), description="risk score 0-1", resampling="average"),
+            LEVEL_NAME: lambda path: write_cog(path, result.levels, result, nodata=NODATA, description="risk level 1=低 2=一般 3=较大 4=重大", resampling="mode"),
+            GPKG_NAME: lambda path: _write_gpkg(path, result),
+            XLSX_NAME: lambda path: _write_xlsx(path, result),
+            MAP_NAME: lambda path: path.write_text(render_map(result), encoding="utf-8"),
+        },
+        prefix=".onemap-risk-",
+    )

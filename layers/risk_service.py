@@ -74,7 +74,7 @@ def read_dem(path: str | Path) -> Dem:
         raise InputError(f"{path}: not a readable raster ({str(error).splitlines()[0]})") from None
 
 
-def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[np.float64], valid: NDArray[np.bool_] | None = None) -> NDArray[np.float32]:
+def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[np.float64]) -> NDArray[np.float32]:
     """Minutes from the nearest rescue station to every cell (inf where none can drive there)."""
     import geopandas as gpd
     import shapely
@@ -87,13 +87,12 @@ def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[
         return np.full(grid.shape, np.inf, dtype=np.float32)
     xs, ys = grid.centres()
     minutes = np.full(grid.shape, np.inf, dtype=np.float32)
-    rows = np.arange(grid.height) if valid is None else np.flatnonzero(valid.any(axis=1))
     tree = cKDTree(graph.node_xy)
-    for start in range(0, rows.size, 256):  # blocks of rows keep memory bounded at 30 m
-        block = rows[start : start + 256]
-        gx, gy = np.meshgrid(xs, ys[block])
+    for r0 in range(0, grid.height, 256):  # blocks of rows keep memory bounded at 30 m
+        r1 = min(grid.height, r0 + 256)
+        gx, gy = np.meshgrid(xs, ys[r0:r1])
         gap, node = tree.query(np.column_stack([gx.ravel(), gy.ravel()]))
-        minutes[block] = (by_node[node] + gap / (ACCESS_KMH * 1000 / 60)).reshape(block.size, grid.width)
+        minutes[r0:r1] = (by_node[node] + gap / (ACCESS_KMH * 1000 / 60)).reshape(r1 - r0, grid.width)
     return minutes
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
@@ -35,6 +34,7 @@ from gis.routing import (
 
 from .catalogue import ROAD_CLASS_SPEED_KMH, get_layer
 from .errors import InputError
+from .readers import read_gis_frame
 from .settings import Settings
 from .store.base import Store
 
@@ -61,10 +61,7 @@ def read_closures(path: str | Path) -> list[BaseGeometry]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: closures file not found")
-    try:
-        frame = pyogrio.read_dataframe(path)
-    except Exception as error:  # pyogrio raises several kinds for unreadable files
-        raise InputError(f"{path}: not a readable GIS file of closure polygons ({error})") from None
+    frame = read_gis_frame(path, "closure polygons")
     if frame.crs is None:
         frame = frame.set_crs(4326)
     frame = frame.to_crs(4326)
