@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from layers.coverage_service import CoverageService
+from layers.map_service import MapService
+from layers.operations import Operations
 from layers.risk_service import RiskService
 from layers.routing_service import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
 
-from . import coverage, features, risk, routing
+from . import coverage, features, operations, risk, routing, wallmap
 from .errors import install_error_handlers
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.routing = RoutingService(store, settings)
         app.state.coverage = CoverageService(store, settings, app.state.routing)
         app.state.risk = RiskService(store, settings, app.state.routing)
+        app.state.map_service = MapService(store, settings)
+        app.state.operations = Operations(store, settings)
+        app.state.basemap = wallmap.BasemapCache()
         logger.info("store opened: %s", type(store).__name__)
         try:
             yield
@@ -50,4 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routing.router)
     app.include_router(coverage.router)
     app.include_router(risk.router)
+    app.include_router(operations.router)
+    app.include_router(wallmap.router)
+    wallmap.install_static(app)
     return app

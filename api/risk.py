@@ -8,9 +8,7 @@ and cached per version of the input layers.
 from __future__ import annotations
 
 import math
-import threading
 import warnings
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -30,11 +28,11 @@ from layers.errors import InputError
 from layers.risk_service import RiskService
 
 from .routing import _clean
+from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(prefix="/risk", tags=["Risk zoning"])
 TILE = 256
 WEB_MERCATOR_HALF = 20037508.342789244
-MAX_ZOOM = 18
 
 
 def get_risk(request: Request) -> RiskService:
@@ -100,39 +98,14 @@ def render_tile(result: RiskResult, z: int, x: int, y: int) -> bytes:
         return bytes(memory.read())
 
 
-class TileCache:
-    """Rendered tiles of the current result (at most ``size``, least recently used dropped);
-    emptied when the result changes."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._owner: int | None = None
-        self._tiles: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, result: RiskResult, z: int, x: int, y: int) -> bytes:
-        with self._lock:
-            if self._owner != id(result):
-                self._owner, self._tiles = id(result), OrderedDict()
-            if (z, x, y) in self._tiles:
-                self._tiles.move_to_end((z, x, y))
-                return self._tiles[(z, x, y)]
-        body = render_tile(result, z, x, y)
-        with self._lock:
-            self._tiles[(z, x, y)] = body
-            while len(self._tiles) > self.size:
-                self._tiles.popitem(last=False)
-        return body
-
-
 TILES = TileCache()
 
 
 @router.get("/tiles/{z}/{x}/{y}.png", summary="XYZ PNG tile of the risk levels (official colours, transparent nodata)", response_class=Response)
 def tiles(service: RiskDep, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
-    if x >= 2**z or y >= 2**z:
-        raise InputError(f"tile {z}/{x}/{y} does not exist: x and y must be below {2**z} at zoom {z}")
-    body = TILES.get(service.current(), z, x, y)
+    check_tile(z, x, y)
+    result = service.current()
+    body = TILES.get(result, z, x, y, lambda: render_tile(result, z, x, y))
     return Response(content=body, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
 

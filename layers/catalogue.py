@@ -129,6 +129,9 @@ MAJOR_HAZARD_LEVELS = ("一级", "二级", "三级", "四级", "无")
 INCIDENT_KINDS = ("火灾", "洪涝", "地质灾害", "危化品事故", "交通事故", "地震", "其他")
 INCIDENT_STATUSES = ("已上报", "处置中", "已结束")
 DAM_TYPES = ("土坝", "堆石坝", "浆砌石坝", "混凝土坝", "其他")
+WATER_KINDS = ("湖泊", "水库", "河流", "渠道", "其他")
+CLOSURE_CAUSES = ("洪水", "塌方", "积水", "事故", "管制", "其他")
+CLOSURE_STATUSES = ("封闭中", "已解除")
 
 CATALOGUE: dict[str, LayerSpec] = {}
 
@@ -413,6 +416,45 @@ _register(
             FieldSpec("description", "str", "描述", aliases=("描述", "说明")),
         ),
         style=LayerStyle(color="#d7191c", fill_color="#d7191c", radius=10, icon="fire"),
+    )
+)
+
+
+_register(
+    LayerSpec(
+        name="water_bodies",
+        title_zh="水系",
+        title_en="Water bodies",
+        geometry_type="MultiPolygon",
+        group="base",
+        description="Lakes, reservoirs' water surfaces and wide rivers, drawn in the offline basemap.",
+        fields=(
+            _name(),
+            FieldSpec("kind", "str", "类型", required=True, enum=WATER_KINDS, aliases=("类型", "水体类型")),
+            FieldSpec("area_km2", "float", "面积", unit="km²", minimum=0, derived=True,
+                      description="Computed from the geometry in the work CRS."),
+        ),
+        style=LayerStyle(color="#6baed6", fill_color="#c6dbef", radius=0, icon="water"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="road_closures",
+        title_zh="道路封闭",
+        title_en="Road closures",
+        geometry_type="MultiPolygon",
+        group="operations",
+        written_by_users=True,
+        description="Areas where roads are cut (flood, collapse, control), drawn by command staff; routing avoids active ones.",
+        fields=(
+            _name(),
+            FieldSpec("cause", "str", "原因", required=True, enum=CLOSURE_CAUSES, aliases=("原因", "封闭原因")),
+            FieldSpec("status", "str", "状态", required=True, enum=CLOSURE_STATUSES, aliases=("状态",)),
+            FieldSpec("created_at", "datetime", "封闭时间", aliases=("封闭时间", "时间")),
+            FieldSpec("lifted_at", "datetime", "解除时间", aliases=("解除时间",)),
+        ),
+        style=LayerStyle(color="#08519c", fill_color="#6baed6", radius=0, icon="ban"),
     )
 )
 

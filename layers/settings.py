@@ -67,6 +67,30 @@ class Settings(BaseSettings):
         default=None, description="YAML risk config (weights or AHP, factor parameters) the API uses."
     )
 
+    tianditu_key: str | None = Field(
+        default=None, description="Tianditu (天地图) key `tk`: adds its vector and imagery basemaps to the wall map (needs internet)."
+    )
+    basemaps: list[dict[str, str | int]] = Field(
+        default_factory=list,
+        description='More online basemaps for the wall map (JSON list): {"title": "高德", "url": ".../{z}/{x}/{y}", "subdomains": "1234", "offset": "gcj02"}; offset gcj02 shifts our data onto a GCJ-02 basemap.',
+    )
+    map_live_interval_s: float = Field(
+        default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
+    )
+
+    @field_validator("basemaps")
+    @classmethod
+    def _basemaps_have_urls(cls, value: list[dict[str, str | int]]) -> list[dict[str, str | int]]:
+        for number, provider in enumerate(value, start=1):
+            url = str(provider.get("url", ""))
+            if not url.startswith(("http://", "https://", "/")) or not all(p in url for p in ("{z}", "{x}", "{y}")):
+                raise ValueError(f"basemap {number}: url must be an http(s) tile URL with {{z}}, {{x}} and {{y}}")
+            if not provider.get("title"):
+                raise ValueError(f"basemap {number}: give it a title (shown in the layer panel)")
+            if provider.get("offset", "wgs84") not in ("wgs84", "gcj02"):
+                raise ValueError(f"basemap {number}: offset must be wgs84 or gcj02")
+        return value
+
     @field_validator("pg_schema")
     @classmethod
     def _schema_is_identifier(cls, value: str) -> str:

@@ -126,7 +126,7 @@ def _roads(land: Land, townships: list[Township], rng: np.random.Generator) -> g
 
 
 def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, gpd.GeoDataFrame]:
-    """Every sample layer (except the user-written ``incidents``) as a frame in EPSG:4326."""
+    """Every sample layer (except the user-written ``incidents`` and ``road_closures``) as a frame in EPSG:4326."""
     report = progress or (lambda step: None)
     rng = np.random.default_rng(seed)
     report("land")
@@ -147,6 +147,10 @@ def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, g
             layers["hazardous_enterprises"] = _frame("hazardous_enterprises", enterprises)
         layers[name] = _frame(name, columns)
     report("admin areas")
+    layers["water_bodies"] = _frame(
+        "water_bodies",
+        {"source_id": ["WB0001"], "name": ["南四湖"], "kind": ["湖泊"], "area_km2": None, "geometry": [land.lake.intersection(land.boundary)]},
+    )
     layers["admin_areas"] = _admin_areas(land, population, townships)
     layers["population"] = _population(population)
     layers["roads"] = roads

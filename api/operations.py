@@ -1,0 +1,101 @@
+"""HTTP routes that change the situation on the wall: incidents, their status, reservoir levels and
+road closures. Each answers with the stored feature (GeoJSON); open wall maps pick the change up
+through ``GET /map/live`` within seconds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import geopandas as gpd
+import shapely.geometry
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, get_layer
+from layers.errors import InputError
+from layers.operations import Operations
+
+from .features import GeoJSONResponse, features_of
+
+router = APIRouter(tags=["Operations (incidents, reservoir levels, closures)"])
+
+
+def get_operations(request: Request) -> Operations:
+    operations: Operations = request.app.state.operations
+    return operations
+
+
+OperationsDep = Annotated[Operations, Depends(get_operations)]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class IncidentIn(_Strict):
+    """A new incident: where, what kind, and optionally its name, status, time and description."""
+
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees (WGS 84).")
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees (WGS 84).")
+    kind: Literal[INCIDENT_KINDS] = Field(description="事件类型: " + ", ".join(INCIDENT_KINDS))  # type: ignore[valid-type]
+    name: Text | None = None
+    status: Literal[INCIDENT_STATUSES] = "已上报"  # type: ignore[valid-type]
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    occurred_at: datetime | None = Field(default=None, description="When it happened (ISO 8601; without a zone: Beijing time). Default: now.")
+
+
+class IncidentPatch(_Strict):
+    status: Literal[INCIDENT_STATUSES] | None = None  # type: ignore[valid-type]
+    description: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class LevelIn(_Strict):
+    current_level_m: float = Field(ge=-500, le=9000, description="Current water level, m (same datum as the flood-limit level).")
+
+
+class ClosureIn(_Strict):
+    geometry: dict[str, object] = Field(description="GeoJSON Polygon or MultiPolygon (EPSG:4326) of the area where roads are cut.")
+    cause: Literal[CLOSURE_CAUSES] = "洪水"  # type: ignore[valid-type]
+    name: Text | None = None
+
+
+def _feature(layer: str, frame: gpd.GeoDataFrame) -> GeoJSONResponse:
+    return GeoJSONResponse(features_of(get_layer(layer), frame)[0])
+
+
+@router.post("/incidents", status_code=201, response_class=GeoJSONResponse, summary="Place an incident (saved to the incidents layer)")
+def create_incident(body: IncidentIn, operations: OperationsDep) -> GeoJSONResponse:
+    frame = operations.create_incident(lon=body.lon, lat=body.lat, kind=body.kind, name=body.name, status=body.status, description=body.description, occurred_at=body.occurred_at)
+    response = _feature("incidents", frame)
+    response.status_code = 201
+    return response
+
+
+@router.patch("/incidents/{incident_id}", response_class=GeoJSONResponse, summary="Change an incident's status or description")
+def update_incident(incident_id: str, body: IncidentPatch, operations: OperationsDep) -> GeoJSONResponse:
+    return _feature("incidents", operations.update_incident(incident_id, status=body.status, description=body.description))
+
+
+@router.post("/reservoirs/{reservoir_id}/level", response_class=GeoJSONResponse, summary="Record a reservoir's current water level")
+def set_level(reservoir_id: str, body: LevelIn, operations: OperationsDep) -> GeoJSONResponse:
+    """Sets ``current_level_m``; ``above_flood_limit`` (超汛限) is derived from it and the
+    flood-limit level, and the wall map outlines the reservoir in red when it is true."""
+    return _feature("reservoirs", operations.set_reservoir_level(reservoir_id, body.current_level_m))
+
+
+@router.post("/closures", status_code=201, response_class=GeoJSONResponse, summary="Close the roads inside a polygon")
+def create_closure(body: ClosureIn, operations: OperationsDep) -> GeoJSONResponse:
+    try:
+        geometry = shapely.geometry.shape(body.geometry)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, shapely.errors.GEOSException) as error:
+        raise InputError(f"geometry: not a GeoJSON polygon ({error})") from None
+    response = _feature("road_closures", operations.create_closure(geometry, cause=body.cause, name=body.name))
+    response.status_code = 201
+    return response
+
+
+@router.post("/closures/{closure_id}/lift", response_class=GeoJSONResponse, summary="Reopen the roads of a closure")
+def lift_closure(closure_id: str, operations: OperationsDep) -> GeoJSONResponse:
+    return _feature("road_closures", operations.lift_closure(closure_id))

@@ -1,0 +1,44 @@
+"""An in-memory LRU cache of rendered XYZ tiles, shared by the risk tiles and the basemap, and
+the tile-address checks."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from layers.errors import InputError
+
+MAX_ZOOM = 18
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """x and y must address a tile that exists at zoom z."""
+    if x >= 2**z or y >= 2**z:
+        raise InputError(f"tile {z}/{x}/{y} does not exist: x and y must be below {2**z} at zoom {z}")
+
+
+class TileCache:
+    """Rendered tiles of the current source (at most ``size``, least recently used dropped);
+    emptied when the source object changes (a new result or a new version of the data)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._owner: object | None = None  # held, so its id cannot be reused by a newer source
+        self._tiles: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, source: object, z: int, x: int, y: int, render: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if self._owner is not source:
+                self._owner, self._tiles = source, OrderedDict()
+            if (z, x, y) in self._tiles:
+                self._tiles.move_to_end((z, x, y))
+                return self._tiles[(z, x, y)]
+        body = render()
+        with self._lock:
+            if self._owner is source:
+                self._tiles[(z, x, y)] = body
+                while len(self._tiles) > self.size:
+                    self._tiles.popitem(last=False)
+        return body

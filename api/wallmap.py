@@ -1,0 +1,118 @@
+"""The command wall map over HTTP: the page (``GET /map``), its assets (``/static/…``, from npm and
+``web/static``), the offline basemap tiles, and the small endpoints the page polls and asks:
+``/map/live`` (change tokens), ``/map/search``, ``/map/places``, ``/map/situation``."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from layers.errors import StoreError
+from layers.map_service import MapService, short_token
+from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
+from web.wallmap import STATIC_MOUNTS, basemap_providers, wall_map_config, wall_map_html
+
+from .dependencies import SettingsDep, StoreDep
+from .tiles import MAX_ZOOM, TileCache, check_tile
+
+router = APIRouter(tags=["Wall map"])
+BASEMAP_LAYERS = ("admin_areas", "water_bodies", "roads")
+
+
+def get_map_service(request: Request) -> MapService:
+    service: MapService = request.app.state.map_service
+    return service
+
+
+MapDep = Annotated[MapService, Depends(get_map_service)]
+Lon = Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees (WGS 84).")]
+Lat = Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees (WGS 84).")]
+
+
+def install_static(app: FastAPI) -> None:
+    """Serve the page's assets from the app itself (never a CDN): npm packages and web/static.
+    A folder that is missing (npm packages not installed) answers 503 saying how to install it."""
+    for name, folder in STATIC_MOUNTS.items():
+        if folder.is_dir():
+            app.mount(f"/static/{name}", StaticFiles(directory=folder), name=f"static-{name}")
+        else:
+            app.add_api_route(f"/static/{name}/{{path:path}}", _missing_assets(folder), include_in_schema=False)
+
+
+def _missing_assets(folder: Any) -> Any:
+    def missing(path: str) -> Response:
+        raise StoreError(f"map assets are not installed ({folder} is missing): run `bash .ci/setup`, which installs them with npm")
+
+    return missing
+
+
+@router.get("/map", response_class=HTMLResponse, summary="The command wall map (full-screen page)")
+def wall_map(settings: SettingsDep, wall: Annotated[bool, Query(description="Wall mode: no chrome, large type, for the command-centre screens.")] = False) -> HTMLResponse:
+    """Layers load from the API for the current view; incidents, reservoir levels and closures
+    refresh by themselves. The URL hash (``#z/lat/lon/layers=…``) holds the view."""
+    config = wall_map_config(
+        providers=basemap_providers(settings.tianditu_key, list(settings.basemaps)),
+        live_interval_s=settings.map_live_interval_s,
+        region_bbox=settings.region_bbox,
+        wall=wall,
+    )
+    return HTMLResponse(wall_map_html(config), headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/map/live", summary="Change tokens of the live layers (polled by open wall maps)")
+def live(service: MapDep) -> dict[str, Any]:
+    """A token per layer (incidents, reservoirs, road_closures) that changes whenever the layer
+    does; a page refetches a layer when its token changes."""
+    return {"versions": service.versions(), "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
+
+
+@router.get("/map/search", summary="Features by name, or a typed coordinate")
+def search(service: MapDep, q: Annotated[str, Query(min_length=1, max_length=100, description="Part of a name (尼山), or coordinates (116.59,35.41 or 度分秒).")], limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+    return {"query": q, "hits": [hit.as_dict() for hit in service.search(q, limit=limit)]}
+
+
+@router.get("/map/places", summary="Label points of counties or townships")
+def places(service: MapDep, level: Annotated[str, Query(description="区县 or 乡镇街道.")] = "区县") -> dict[str, Any]:
+    return {"level": level, "places": service.places(level)}
+
+
+@router.get("/map/situation", summary="Residents within 1, 3 and 5 km of a point")
+def situation(service: MapDep, lon: Lon, lat: Lat) -> dict[str, Any]:
+    """Residents whose population cell centre is within each distance (straight line, km)."""
+    return {"lon": lon, "lat": lat, "residents_within_km": service.residents_around(lon, lat)}
+
+
+class BasemapCache:
+    """The prepared basemap for the current versions of its layers (rebuilt when they change)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, ...] | None = None
+        self._data: BasemapData | None = None
+        self._lock = threading.Lock()
+        self.tiles = TileCache(size=4096)
+
+    def current(self, store: Any) -> BasemapData:
+        key = tuple(short_token(store.layer_version(layer)) for layer in BASEMAP_LAYERS)
+        with self._lock:
+            if self._data is None or key != self._key:
+                self._data = prepare_basemap(*(store.read(layer) for layer in BASEMAP_LAYERS))
+                self._key = key
+            return self._data
+
+
+def get_basemap(request: Request) -> BasemapCache:
+    cache: BasemapCache = request.app.state.basemap
+    return cache
+
+
+@router.get("/basemap/tiles/{z}/{x}/{y}.png", response_class=Response, summary="Offline basemap tile (admin areas, water, roads from the store)")
+def basemap_tile(store: StoreDep, cache: Annotated[BasemapCache, Depends(get_basemap)], z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
+    check_tile(z, x, y)
+    data = cache.current(store)
+    body = cache.tiles.get(data, z, x, y, lambda: render_basemap_tile(data, z, x, y))
+    return Response(content=body, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,152 @@
+"""What the wall map asks of the store besides plain layer items: change tokens for live updates,
+feature search by name, place labels, and residents around a point. Cached per layer version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from gis.crs import parse_angle
+
+from .catalogue import CATALOGUE, SOURCE_ID
+from .errors import InputError
+from .settings import Settings
+from .store.base import Store
+
+LIVE_LAYERS = ("incidents", "reservoirs", "road_closures")
+"""Layers the wall map watches for changes made by other clients."""
+SEARCH_LAYERS = tuple(name for name, spec in CATALOGUE.items() if "name" in spec.field_names and name not in ("roads", "risk_zones"))
+"""Layers searchable by name (roads are too many and mostly unnamed; risk zones have no names)."""
+RING_RADII_KM = (1.0, 3.0, 5.0)
+_COORDINATES = re.compile(r"^\s*(?P<a>[^,，\s]+)\s*[,，\s]\s*(?P<b>[^,，\s]+)\s*$")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A feature (or a typed coordinate) found by the search box."""
+
+    layer: str
+    source_id: str
+    name: str
+    lon: float
+    lat: float
+    kind: str = "feature"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"layer": self.layer, "id": self.source_id, "name": self.name, "lon": self.lon, "lat": self.lat, "kind": self.kind}
+
+
+def short_token(text: str) -> str:
+    """A short opaque token for a version string (store paths and URLs stay private)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_coordinates(text: str) -> tuple[float, float] | None:
+    """"116.59,35.41", "35.41 116.59" or 度分秒 ("116°35′24″E 35°24′36″N") → (lon, lat); None if
+    the text is not a coordinate pair. The pair is read as lon, lat unless only lat, lon fits."""
+    match = _COORDINATES.match(text)
+    if not match:
+        return None
+    try:
+        a, b = parse_angle(match["a"]), parse_angle(match["b"])
+    except ValueError:
+        return None
+    if -180 <= a <= 180 and -90 <= b <= 90 and not (abs(a) <= 90 and abs(b) > 90):
+        return a, b
+    if -180 <= b <= 180 and -90 <= a <= 90:
+        return b, a
+    return None
+
+
+class MapService:
+    """The wall map's queries on one store. Thread-safe."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._names: dict[str, tuple[str, pd.DataFrame]] = {}
+        self._to_work = Transformer.from_crs(4326, settings.work_epsg, always_xy=True)
+
+    def versions(self, layers: Sequence[str] = LIVE_LAYERS) -> dict[str, str]:
+        """A short token per layer that changes whenever the layer's rows change."""
+        return {layer: short_token(self.store.layer_version(layer)) for layer in layers}
+
+    def _named(self, layer: str) -> pd.DataFrame:
+        """source_id, name, lon, lat (a point on the feature), and level for admin areas."""
+        version = self.store.layer_version(layer)
+        with self._lock:
+            held = self._names.get(layer)
+            if held is not None and held[0] == version:
+                return held[1]
+        frame = self.store.read(layer)
+        points = frame.geometry.representative_point() if CATALOGUE[layer].geometry_type != "Point" else frame.geometry
+        table = pd.DataFrame({"source_id": frame[SOURCE_ID].astype(str), "name": frame["name"].fillna("").astype(str), "lon": points.x.round(6), "lat": points.y.round(6)})
+        if "level" in frame:
+            table["level"] = frame["level"].astype(str)
+        with self._lock:
+            self._names[layer] = (version, table)
+        return table
+
+    def search(self, query: str, *, limit: int = 20) -> list[SearchHit]:
+        """Features whose name contains ``query`` (exact, then prefix, then shortest names first);
+        a coordinate pair comes first as a hit of kind "coordinate"."""
+        text = query.strip()
+        if not text:
+            raise InputError("search text is empty: type a name (e.g. 尼山水库) or coordinates (116.59,35.41)")
+        if len(text) > 100 or "\x00" in text:
+            raise InputError("search text must be at most 100 characters, without NUL")
+        hits: list[SearchHit] = []
+        pair = parse_coordinates(text)
+        if pair is not None:
+            hits.append(SearchHit("", "", f"{pair[0]:.6f}, {pair[1]:.6f}", pair[0], pair[1], kind="coordinate"))
+        ranked: list[tuple[int, int, SearchHit]] = []
+        lowered = text.lower()
+        for layer in SEARCH_LAYERS:
+            table = self._named(layer)
+            found = table.loc[table["name"].str.lower().str.contains(lowered, regex=False)]
+            for row in found.head(limit).itertuples(index=False):
+                rank = 0 if row.name.lower() == lowered else 1 if row.name.lower().startswith(lowered) else 2
+                ranked.append((rank, len(row.name), SearchHit(layer, row.source_id, row.name, float(row.lon), float(row.lat))))
+        ranked.sort(key=lambda item: (item[0], item[1]))
+        return (hits + [hit for _, _, hit in ranked])[:limit]
+
+    def places(self, level: str) -> list[dict[str, object]]:
+        """Label points of the admin areas of one level (区县 or 乡镇街道): name, adcode, lon, lat."""
+        if level not in ("市", "区县", "乡镇街道"):
+            raise InputError(f"level must be 市, 区县 or 乡镇街道, got {level!r}")
+        table = self._named("admin_areas")
+        chosen = table.loc[table.get("level", pd.Series(dtype=str)) == level] if "level" in table else table.iloc[0:0]
+        return [{"name": r.name, "id": r.source_id, "lon": float(r.lon), "lat": float(r.lat)} for r in chosen.itertuples(index=False)]
+
+    def residents_around(self, lon: float, lat: float, radii_km: Sequence[float] = RING_RADII_KM) -> dict[str, float]:
+        """Residents whose population cell centre lies within each radius (km) of the point,
+        measured in the work CRS. Keys are the radii as text ("1", "3", "5")."""
+        if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InputError(f"lon must be -180-180 and lat -90-90 (degrees), got {lon}, {lat}")
+        reach = max(radii_km)
+        margin_lat = reach / 111.0 + 0.01
+        margin_lon = margin_lat / max(np.cos(np.radians(lat)), 0.1)
+        cells = self.store.read("population", bbox=(max(lon - margin_lon, -180), max(lat - margin_lat, -90), min(lon + margin_lon, 180), min(lat + margin_lat, 90)))
+        return residents_within(cells, self._to_work.transform(lon, lat), radii_km, epsg=self.settings.work_epsg)
+
+
+def residents_within(cells: gpd.GeoDataFrame, centre_xy: tuple[float, float], radii_km: Sequence[float], *, epsg: int) -> dict[str, float]:
+    """Persons of the population ``cells`` whose centre is within each radius (km) of
+    ``centre_xy`` (metres in ``epsg``)."""
+    if cells.empty:
+        return {f"{r:g}": 0.0 for r in radii_km}
+    centres = shapely.get_coordinates(shapely.centroid(np.asarray(cells.to_crs(epsg).geometry.array, dtype=object)))
+    distance_km = np.hypot(centres[:, 0] - centre_xy[0], centres[:, 1] - centre_xy[1]) / 1000.0
+    persons = cells["persons"].to_numpy(dtype=float)
+    return {f"{r:g}": float(persons[distance_km <= r].sum()) for r in radii_km}

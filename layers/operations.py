@@ -1,0 +1,145 @@
+"""Writes made from the wall map: incidents, their status, reservoir levels and road closures.
+
+Every write is validated against the catalogue with the same cell checks as an import (types,
+enumerations, ranges, NUL text), its location must lie in the configured region, and it lands in
+one store transaction. Geometries are EPSG:4326 lon/lat.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from .catalogue import SOURCE_ID, get_layer
+from .errors import InputError
+from .settings import Settings
+from .store.base import Store
+from .validate import coerce_cell, derive_fields, derive_geometric_fields, is_missing
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+MAX_CLOSURE_AREA_KM2 = 5_000.0
+"""A closure larger than this (half the city) is almost surely a drawing mistake."""
+
+
+def now_beijing() -> datetime:
+    """The current time in Beijing time, to the second."""
+    return datetime.now(BEIJING).replace(microsecond=0)
+
+
+def new_source_id(prefix: str) -> str:
+    """A fresh, sortable source id: prefix, Beijing time to the second, 24 random bits."""
+    return f"{prefix}{now_beijing():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+
+
+class Operations:
+    """Validated writes to the operational layers of one store."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def _row(self, layer: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` coerced field by field; the first problem is an ``InputError`` naming it."""
+        spec = get_layer(layer)
+        row: dict[str, Any] = {}
+        for field in spec.fields:
+            try:
+                row[field.name] = coerce_cell(values.get(field.name), field)
+            except ValueError as error:
+                raise InputError(f"{layer}.{field.name} ({field.display_label}): {error}") from None
+            if field.required and row[field.name] is None:
+                raise InputError(f"{layer}.{field.name} ({field.display_label}) is required")
+        derive_fields(layer, row, area_per_person_m2=self.settings.area_per_person_m2)
+        return row
+
+    def _check_in_region(self, geometry: BaseGeometry, what: str) -> None:
+        min_lon, min_lat, max_lon, max_lat = self.settings.region_bbox
+        x0, y0, x1, y1 = geometry.bounds
+        if not (min_lon <= x0 and x1 <= max_lon and min_lat <= y0 and y1 <= max_lat):
+            raise InputError(
+                f"{what} at {x0:.5f},{y0:.5f} … {x1:.5f},{y1:.5f} lies outside the configured region "
+                f"{list(self.settings.region_bbox)} (lon/lat; ONEMAP_REGION_BBOX)"
+            )
+
+    def _write(self, layer: str, source_id: str, row: Mapping[str, Any], geometry: BaseGeometry) -> gpd.GeoDataFrame:
+        frame = gpd.GeoDataFrame({SOURCE_ID: [source_id], **{k: [v] for k, v in row.items()}}, geometry=[geometry], crs=4326)
+        derive_geometric_fields(get_layer(layer), frame, work_epsg=self.settings.work_epsg)
+        self.store.upsert(layer, frame)
+        return self.store.get(layer, source_id)
+
+    def _current(self, layer: str, source_id: str) -> tuple[dict[str, Any], BaseGeometry]:
+        found = self.store.get(layer, source_id)
+        spec = get_layer(layer)
+        record = found.iloc[0]
+        return {name: (None if is_missing(record[name]) else record[name]) for name in spec.field_names}, found.geometry.iloc[0]
+
+    # --- incidents -----------------------------------------------------------------------------
+
+    def create_incident(self, *, lon: float, lat: float, kind: str, name: str | None = None, status: str = "已上报", description: str | None = None, occurred_at: Any = None) -> gpd.GeoDataFrame:
+        """Save a new incident at (lon, lat); returns the stored one-row frame."""
+        point = shapely.Point(lon, lat)
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise InputError(f"incident position must be finite lon/lat degrees, got {lon}, {lat}")
+        self._check_in_region(point, "the incident")
+        occurred = occurred_at if occurred_at is not None else now_beijing()
+        row = self._row("incidents", {"name": name or f"{kind}事件 {now_beijing():%m-%d %H:%M}", "kind": kind, "status": status, "description": description, "occurred_at": occurred})
+        return self._write("incidents", new_source_id("INC"), row, point)
+
+    def update_incident(self, source_id: str, *, status: str | None = None, description: str | None = None) -> gpd.GeoDataFrame:
+        """Change an incident's status (已上报 → 处置中 → 已结束) and/or description."""
+        row, geometry = self._current("incidents", source_id)
+        if status is not None:
+            row["status"] = status
+        if description is not None:
+            row["description"] = description
+        return self._write("incidents", source_id, self._row("incidents", row), geometry)
+
+    # --- reservoirs ----------------------------------------------------------------------------
+
+    def set_reservoir_level(self, source_id: str, current_level_m: float) -> gpd.GeoDataFrame:
+        """Record a reservoir's current water level (m); ``above_flood_limit`` follows from it."""
+        row, geometry = self._current("reservoirs", source_id)
+        row["current_level_m"] = current_level_m
+        row["above_flood_limit"] = None  # derived again from the new level
+        return self._write("reservoirs", source_id, self._row("reservoirs", row), geometry)
+
+    # --- road closures -------------------------------------------------------------------------
+
+    def create_closure(self, geometry: BaseGeometry, *, cause: str, name: str | None = None) -> gpd.GeoDataFrame:
+        """Close the roads inside a polygon (EPSG:4326) until it is lifted."""
+        if isinstance(geometry, shapely.Polygon):
+            geometry = shapely.MultiPolygon([geometry])
+        if geometry.geom_type != "MultiPolygon":
+            raise InputError(f"a closure must be a polygon (the flooded or collapsed area), got {geometry.geom_type}")
+        if geometry.is_empty or not shapely.is_valid(geometry):
+            reason = "empty" if geometry.is_empty else shapely.is_valid_reason(geometry)
+            raise InputError(f"the closure polygon is not valid ({reason}): draw it again without crossing edges")
+        self._check_in_region(geometry, "the closure")
+        area_km2 = gpd.GeoSeries([geometry], crs=4326).to_crs(self.settings.work_epsg).area.iloc[0] / 1e6
+        if area_km2 > MAX_CLOSURE_AREA_KM2:
+            raise InputError(f"the closure covers {area_km2:,.0f} km², more than {MAX_CLOSURE_AREA_KM2:,.0f} km²: draw the cut area itself")
+        row = self._row("road_closures", {"name": name or f"{cause}封闭 {now_beijing():%m-%d %H:%M}", "cause": cause, "status": "封闭中", "created_at": now_beijing()})
+        return self._write("road_closures", new_source_id("CL"), row, shapely.orient_polygons(geometry))
+
+    def lift_closure(self, source_id: str) -> gpd.GeoDataFrame:
+        """Reopen the roads of a closure (kept, with the time it was lifted)."""
+        row, geometry = self._current("road_closures", source_id)
+        if row["status"] == "已解除":
+            raise InputError(f"closure {source_id} was already lifted at {row['lifted_at']}")
+        row.update(status="已解除", lifted_at=now_beijing())
+        return self._write("road_closures", source_id, self._row("road_closures", row), geometry)
+
+    def active_closures(self) -> list[BaseGeometry]:
+        """Polygons of the closures in force (EPSG:4326)."""
+        return list(self.store.read("road_closures", filters={"status": "封闭中"}).geometry)
+

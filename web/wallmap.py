@@ -1,0 +1,175 @@
+"""The command wall map page (``GET /map``): a full-screen folium/Leaflet map whose data come from
+the API by viewport, never inlined, so the page is the same size whatever the store holds.
+
+This module decides what the page shows — layer groups, Chinese titles, icons, colours by class,
+popup fields with units, basemap providers — as one JSON config; ``web/static/wallmap.js`` (our
+code) draws it. Every asset is served by the app itself under ``/static/``: no CDN, no online
+basemap unless a deployment configures one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from gis.grades import (
+    DANGER_GRADES,
+    PARK_RISK_GRADES,
+    RESERVOIR_CLASSES,
+    RISK_LEVEL_COLOURS,
+    RISK_LEVELS,
+)
+from layers.catalogue import (
+    CATALOGUE,
+    CLOSURE_CAUSES,
+    FLOOD_AREA_KINDS,
+    INCIDENT_KINDS,
+    INCIDENT_STATUSES,
+    get_layer,
+)
+
+from .assets import NODE_MODULES, page
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_MOUNTS: dict[str, Path] = {
+    "leaflet": NODE_MODULES / "leaflet" / "dist",
+    "markercluster": NODE_MODULES / "leaflet.markercluster" / "dist",
+    "html-to-image": NODE_MODULES / "html-to-image" / "dist",
+    "onemap": STATIC_DIR,
+}
+"""URL folder under /static/ → the folder it is served from (npm packages and our own files)."""
+
+_JS = (
+    ("leaflet", "/static/leaflet/leaflet.js"),
+    ("markercluster", "/static/markercluster/leaflet.markercluster.js"),
+    ("html_to_image", "/static/html-to-image/html-to-image.js"),
+    ("onemap_wallmap", "/static/onemap/wallmap.js"),
+)
+_CSS = (
+    ("leaflet_css", "/static/leaflet/leaflet.css"),
+    ("markercluster_css", "/static/markercluster/MarkerCluster.css"),
+    ("markercluster_default_css", "/static/markercluster/MarkerCluster.Default.css"),
+    ("onemap_wallmap_css", "/static/onemap/wallmap.css"),
+)
+
+_OFFICIAL = [RISK_LEVEL_COLOURS[level] for level in RISK_LEVELS]  # red, orange, yellow, blue
+GROUPS = (("hazard", "危险源"), ("resource", "应急资源"), ("operations", "事件处置"), ("analysis", "分析"), ("basemap", "底图"))
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """How one store layer is drawn on the wall map."""
+
+    id: str
+    group: str
+    glyph: str
+    colour: str
+    shape: str = "circle"  # circle, diamond or polygon
+    by: str | None = None  # field whose class chooses the colour
+    classes: dict[str, str] = field(default_factory=dict)
+    cluster: bool = False
+    visible: bool = True
+    filters: dict[str, str] = field(default_factory=dict)
+    size_by: str | None = None  # numeric field that scales the icon (shelter capacity)
+
+
+VIEWS = (
+    LayerView("reservoirs", "hazard", "库", "#2171b5", by="reservoir_class",
+              classes=dict(zip(RESERVOIR_CLASSES, ("#08306b", "#08519c", "#2171b5", "#4292c6", "#6baed6"), strict=True)), cluster=True),
+    LayerView("geohazard_points", "hazard", "灾", "#8c510a", shape="diamond", by="danger_grade", classes=dict(zip(DANGER_GRADES, _OFFICIAL, strict=True))),
+    LayerView("chemical_parks", "hazard", "化", "#6a3d9a", shape="polygon", by="risk_grade", classes=dict(zip(PARK_RISK_GRADES, _OFFICIAL, strict=True))),
+    LayerView("hazardous_enterprises", "hazard", "危", "#e31a1c", shape="diamond", by="risk_level", classes=dict(zip(RISK_LEVELS, _OFFICIAL, strict=True)), cluster=True),
+    LayerView("flood_prone_areas", "hazard", "洪", "#0868ac", shape="polygon", by="kind",
+              classes=dict(zip(FLOOD_AREA_KINDS, ("#41b6c4", "#2c7fb8", "#253494"), strict=True))),
+    LayerView("shelters", "resource", "避", "#33a02c", size_by="capacity_persons"),
+    LayerView("rescue_stations", "resource", "救", "#ff7f00", cluster=True),
+    LayerView("supply_depots", "resource", "物", "#b15928", cluster=True),
+    LayerView("incidents", "operations", "事", "#d7191c", by="status", classes={"已上报": "#d7191c", "处置中": "#ff7f00", "已结束": "#8c8c8c"}),
+    LayerView("road_closures", "operations", "封", "#08519c", shape="polygon", filters={"status": "封闭中"}),
+)
+"""The data layers of the wall map, drawn from ``/collections/{id}/items`` for the viewport."""
+
+
+def _layer_config(view: LayerView) -> dict[str, Any]:
+    spec = get_layer(view.id)
+    shown = [f for f in spec.fields if f.name not in ("name",)]
+    config = asdict(view)
+    config["classes"] = list(view.classes.items())  # ordered pairs: JSON objects lose their order in tojson
+    return {
+        **config,
+        "title": spec.title_zh,
+        "title_en": spec.title_en,
+        "by_label": spec.field(view.by).label_zh if view.by else None,
+        "fields": [[f.name, f.display_label, f.type] for f in shown],
+    }
+
+
+def basemap_providers(tianditu_key: str | None, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The basemap choices: the offline local basemap first (the default), then Tianditu when a
+    key is configured, then the deployment's own providers (``offset: gcj02`` shifts our data)."""
+    providers: list[dict[str, Any]] = [
+        {"id": "local", "title": "本地底图（离线）", "url": "/basemap/tiles/{z}/{x}/{y}.png", "attribution": "onemap 本地数据", "offset": "wgs84", "maxZoom": 18}
+    ]
+    if tianditu_key:
+        wmts = "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=" + tianditu_key
+        for layer, labels, title in (("vec", "cva", "天地图 矢量"), ("img", "cia", "天地图 影像")):
+            providers.append({
+                "id": f"tianditu-{layer}", "title": title, "url": wmts.replace("{layer}", layer), "overlay": wmts.replace("{layer}", labels),
+                "subdomains": "01234567", "attribution": "天地图 © 国家地理信息公共服务平台", "offset": "wgs84", "maxZoom": 18,
+            })
+    for number, provider in enumerate(extra, start=1):
+        providers.append({"id": f"custom-{number}", "offset": "wgs84", "maxZoom": 18, "attribution": "", **provider})
+    return providers
+
+
+def wall_map_config(*, providers: list[dict[str, Any]], live_interval_s: float, region_bbox: tuple[float, float, float, float], wall: bool) -> dict[str, Any]:
+    """Everything the page script needs, none of it data: its size does not grow with the store."""
+    return {
+        "groups": [{"id": g, "title": t} for g, t in GROUPS],
+        "layers": [_layer_config(view) for view in VIEWS],
+        "analyses": [
+            {"id": "risk", "title": "风险等级", "kind": "tiles", "url": "/risk/tiles/{z}/{x}/{y}.png", "legend": [[level, RISK_LEVEL_COLOURS[level]] for level in RISK_LEVELS]},
+            {"id": "coverage_gaps", "title": "避难场所覆盖缺口", "kind": "geojson", "url": "/coverage/gaps", "colour": "#e6550d"},
+            {"id": "service_areas", "title": "事件服务范围", "kind": "incident", "legend": [["5 分钟", "#1a9850"], ["10 分钟", "#fee08b"], ["15 分钟", "#d73027"]]},
+        ],
+        "basemaps": providers,
+        "titles": {name: spec.title_zh for name, spec in CATALOGUE.items()},
+        "resource_layers": ["rescue_stations", "supply_depots", "shelters"],
+        "incident_kinds": list(INCIDENT_KINDS),
+        "incident_statuses": list(INCIDENT_STATUSES),
+        "closure_causes": list(CLOSURE_CAUSES),
+        "risk_colours": RISK_LEVEL_COLOURS,
+        "live_interval_ms": int(live_interval_s * 1000),
+        "region_bbox": list(region_bbox),
+        "wall": wall,
+    }
+
+
+class _Start(MacroElement):
+    """Calls ``onemapWallMap(map, config)`` once folium has created the map."""
+
+    _template = Template("{% macro script(this, kwargs) %}onemapWallMap({{ this._parent.get_name() }}, {{ this.config|tojson }});{% endmacro %}")
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "OnemapWallMap"
+        self.config = config
+
+
+def wall_map_html(config: dict[str, Any]) -> str:
+    """The page: folium's full-screen map, our assets by URL, the config, and nothing else."""
+    min_lon, min_lat, max_lon, max_lat = config["region_bbox"]
+    fmap = folium.Map(location=[(min_lat + max_lat) / 2, (min_lon + max_lon) / 2], zoom_start=9, tiles=None, control_scale=True, prefer_canvas=False, zoom_control=not config["wall"])
+    fmap.default_js = list(_JS)
+    fmap.default_css = list(_CSS)
+    root = page(fmap)
+    root.header.add_child(Element('<meta name="viewport" content="width=device-width, initial-scale=1">'), name="viewport_meta")
+    root.header.add_child(Element("<title>应急一张图 · 指挥大屏</title>"), name="title")
+    root.header.add_child(Element('<link rel="icon" href="/static/onemap/favicon.svg" type="image/svg+xml">'), name="favicon")
+    fmap.add_child(_Start(config))
+    return str(root.render())
