@@ -26,6 +26,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {
         f"ONEMAP_{name.upper()}": json.dumps(value, ensure_ascii=False) if isinstance(value, tuple | list | dict) else str(value)
         for name, value in settings.model_dump().items()
+        if value is not None  # unset stays unset (not the text "None")
     }
 
 

@@ -19,10 +19,23 @@ def test_migrations_create_tables_gist_indexes_and_version(pg_url: str, pg_schem
         gist = set(connection.execute(text("SELECT tablename FROM pg_indexes WHERE schemaname = :s AND indexdef LIKE '%USING gist%'"), {"s": pg_schema}).scalars())
         srid = connection.execute(text("SELECT srid FROM geometry_columns WHERE f_table_schema = :s AND f_table_name = 'roads'"), {"s": pg_schema}).scalar_one()
     engine.dispose()
-    assert version == "0002"
+    assert version == "0003"
     assert set(CATALOGUE) <= tables
     assert set(CATALOGUE) <= gist
     assert srid == 4326
+
+
+def test_a_store_from_before_the_wall_map_gains_its_layers(pg_url: str, pg_schema: str) -> None:
+    PostGISStore(pg_url, schema=pg_schema).close()
+    engine = create_engine(sqlalchemy_url(pg_url))
+    with engine.begin() as connection:  # as a store migrated to 0002 by an older onemap looked
+        connection.execute(text(f'DROP TABLE "{pg_schema}".water_bodies, "{pg_schema}".road_closures'))
+        connection.execute(text(f'UPDATE "{pg_schema}".alembic_version SET version_num = \'0002\''))
+    with PostGISStore(pg_url, schema=pg_schema) as store:
+        assert store.count("road_closures") == 0 and store.count("water_bodies") == 0
+    with engine.connect() as connection:
+        assert connection.execute(text(f'SELECT version_num FROM "{pg_schema}".alembic_version')).scalar_one() == "0003"
+    engine.dispose()
 
 
 def test_unreachable_server_is_a_store_error() -> None:

@@ -348,8 +348,8 @@
       this._syncPanel();
     }
 
-    setVisible(id, on) {
-      if (on) this.visible.add(id); else this.visible.delete(id);
+    setVisible(ids, on) {
+      for (const id of [].concat(ids)) { if (on) this.visible.add(id); else this.visible.delete(id); }
       this.refresh();
       this._writeHash();
     }
@@ -425,7 +425,7 @@
         const members = group.id === "analysis" ? this.config.analyses.map((a) => a.id)
           : group.id === "basemap" ? ["labels"]
           : this.config.layers.filter((v) => v.group === group.id).map((v) => v.id);
-        const groupBox = el("input", { type: "checkbox", "data-group": group.id, onchange: (e) => { for (const id of members) this.setVisible(id, e.target.checked); } });
+        const groupBox = el("input", { type: "checkbox", "data-group": group.id, onchange: (e) => this.setVisible(members, e.target.checked) });
         groupBoxes[group.id] = { box: groupBox, members };
         panel.append(el("h3", {}, [groupBox, el("span", { text: group.title })]));
         if (group.id === "basemap") {
@@ -731,9 +731,9 @@
     // ---- incident analysis -------------------------------------------------------------------
     _buildSide() {
       this.side = el("div", { class: "om-panel om-side", id: "om-side" });
-      L.DomEvent.disableClickPropagation(this.side);
-      L.DomEvent.disableScrollPropagation(this.side);
-      this.map.getContainer().append(this.side);
+      const control = L.control({ position: "topleft" });
+      control.onAdd = () => { L.DomEvent.disableClickPropagation(this.side); L.DomEvent.disableScrollPropagation(this.side); return this.side; };
+      control.addTo(this.map);
     }
 
     async _activeClosures() {

@@ -1,0 +1,278 @@
+"""The wall map in real headless Chromium (Debian's), served by a real `onemap serve` process on the
+sample city: loads with no console errors and no request to another origin, every group toggles,
+an incident placed in the UI gets the routing API's answer, changes posted by another client show
+up within 5 s, closures recompute routes, the hash is a permalink, search, wall mode, PNG export."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import pytest
+import shapely
+
+from layers.settings import Settings
+from layers.store import open_store
+
+READY = "document.documentElement.dataset.onemapReady === '1' && window.onemap && window.onemap.versions !== null"
+ARTIFACTS = Path(os.environ.get("ONEMAP_TEST_ARTIFACTS", "var/test-artifacts"))
+CENTRE = "#13/35.41000/116.59000"
+RESOURCES = "rescue_stations,supply_depots,shelters"
+
+
+class Page:
+    """A page on the live server, recording console errors and requests to other origins."""
+
+    def __init__(self, browser: Any, base: str, *, width: int = 1600, height: int = 1000) -> None:
+        self.base = base
+        self.page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.outside.append(r.url) if not r.url.startswith((base, "data:", "blob:")) else None)
+        self.page.on("response", lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    def open(self, path: str) -> Any:
+        self.page.goto(self.base + path)
+        self.page.wait_for_function(READY, timeout=90_000)
+        return self.page
+
+    def settle(self) -> None:
+        self.page.wait_for_timeout(300)
+        self.page.wait_for_function(READY, timeout=90_000)
+
+
+@pytest.fixture
+def wall(browser: Any, live_server: str) -> Iterator[Page]:
+    page = Page(browser, live_server)
+    yield page
+    page.page.close()
+
+
+def _markers(page: Any, layer: str) -> int:
+    return int(page.locator(f".om-m-{layer}, .om-c-{layer}").count())
+
+
+def test_the_wall_map_loads_offline_and_every_group_toggles(wall: Page) -> None:
+    page = wall.open("/map")
+    assert _markers(page, "shelters") > 50 and _markers(page, "rescue_stations") > 0
+    assert page.locator("path.om-p-flood_prone_areas").count() > 100
+    assert page.locator("img.leaflet-tile-loaded").count() > 0, "the offline basemap is drawn"
+    assert page.locator(".om-label").count() == 11, "county names at city zoom"
+    counts = {row.get_attribute("data-count"): row.inner_text() for row in page.locator("[data-count]").all()}
+    assert counts["reservoirs"] == "248" and counts["rescue_stations"] == "668" and counts["shelters"] == "135"
+    legend = page.locator("#om-layers").inner_text()
+    for word in ("危险源", "应急资源", "分析", "底图", "重大", "较大", "一般", "低", "超汛限水位", "本地底图"):
+        assert word in legend
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "wallmap.png"))
+
+    for group, probes in (("hazard", ["reservoirs", "geohazard_points"]), ("resource", ["shelters", "rescue_stations"])):
+        page.locator(f"input[data-group={group}]").uncheck()
+        wall.settle()
+        assert all(_markers(page, layer) == 0 for layer in probes), group
+        page.locator(f"input[data-group={group}]").check()
+        wall.settle()
+        assert all(_markers(page, layer) > 0 for layer in probes), group
+    page.locator("input[data-group=basemap]").uncheck()
+    wall.settle()
+    assert page.locator(".om-label").count() == 0
+    page.locator("input[data-group=basemap]").check()
+    page.locator("input[data-group=analysis]").check()
+    wall.settle()
+    assert page.locator(".leaflet-tile-container img[src*='/risk/tiles/']").count() > 0
+    assert page.locator("path.om-p-coverage_gaps").count() > 0
+    page.locator("input[data-group=analysis]").uncheck()
+    wall.settle()
+    assert page.locator("img[src*='/risk/tiles/']").count() == 0 and page.locator("path.om-p-coverage_gaps").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "wallmap-after-toggles.png"))
+    assert wall.errors == []
+    assert wall.outside == [], f"the page asked other origins for {wall.outside}"
+
+
+def _api_nearest(base: str, lon: float, lat: float, k: int, closures: str | None = None) -> list[tuple[str, int, str, str]]:
+    params: dict[str, Any] = {"lon": lon, "lat": lat, "layers": RESOURCES, "k": k}
+    if closures:
+        params["closures"] = closures
+    body = httpx.get(f"{base}/routing/nearest", params=params, timeout=60).json()
+    return [(f["properties"]["layer"], f["properties"]["rank"], f["properties"]["resource_id"], f"{f['properties']['travel_time_min']:.1f} 分钟") for f in body["features"]]
+
+
+def _ui_table(page: Any) -> list[tuple[str, int, str, str]]:
+    rows = []
+    for row in page.locator("tr.om-eta-row").all():
+        cells = row.locator("td").all_inner_texts()
+        rows.append((row.get_attribute("data-layer"), int(row.get_attribute("data-rank")), row.get_attribute("data-id"), cells[2]))
+    return rows
+
+
+def _place_incident(wall: Page, x: int = 800, y: int = 500) -> Any:
+    page = wall.page
+    page.click("#om-incident-mode")
+    page.mouse.click(x, y)
+    page.select_option("#om-incident-kind", "危化品事故")
+    page.fill("#om-incident-name", "<img src=x onerror=alert(1)>罐区泄漏")
+    page.click("#om-incident-save")
+    page.wait_for_selector("tr.om-eta-row", timeout=60_000)
+    wall.settle()
+    return page
+
+
+def test_an_incident_placed_in_the_ui_gets_the_routing_apis_answer(wall: Page, sample_settings: Settings) -> None:
+    page = wall.open(f"/map{CENTRE}/layers={RESOURCES},incidents,labels")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _place_incident(wall)
+    with open_store(sample_settings) as store:
+        incidents = store.read("incidents")
+    assert len(incidents) == 1 and incidents["kind"].iloc[0] == "危化品事故"
+    assert incidents["name"].iloc[0] == "<img src=x onerror=alert(1)>罐区泄漏", "stored verbatim"
+    point = incidents.geometry.iloc[0]
+    expected = _api_nearest(wall.base, point.x, point.y, k=3)
+    assert len(expected) == 9
+    assert _ui_table(page) == expected
+    assert page.locator("path.om-route").count() == sum(1 for row in expected if row[3] != "不可达")
+    side = page.locator("#om-side").inner_text()
+    assert "<img src=x onerror=alert(1)>罐区泄漏" in side, "the name is shown as text"
+    assert "风险等级" in side and "1 km 内" in side and "5 km 内" in side
+    assert page.locator("path.om-p-service_areas").count() >= 3
+    assert page.locator("input[data-layer=service_areas]").is_checked()
+    assert dialogs == [], "no script from the data ran"
+    page.screenshot(path=str(ARTIFACTS / "wallmap-incident.png"))
+
+    page.select_option("#om-k", "5")
+    page.wait_for_function("document.querySelectorAll('tr.om-eta-row').length === 15", timeout=60_000)
+    wall.settle()
+    assert _ui_table(page) == _api_nearest(wall.base, point.x, point.y, k=5)
+    assert wall.errors == [] and wall.outside == []
+
+
+def _wait_for(condition: Any, seconds: float = 5.0) -> float:
+    """Seconds until ``condition()`` holds; fails after ``seconds``."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > seconds:
+            pytest.fail(f"not within {seconds} s")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def test_changes_posted_by_another_client_appear_within_5_seconds(wall: Page, sample_settings: Settings) -> None:
+    page = wall.open(f"/map{CENTRE}/layers=reservoirs,incidents,road_closures")
+    assert _markers(page, "incidents") == 0
+    posted = httpx.post(f"{wall.base}/incidents", json={"lon": 116.5912, "lat": 35.4105, "kind": "洪涝", "name": "城区内涝点"}, timeout=30)
+    assert posted.status_code == 201, posted.text
+    _wait_for(lambda: _markers(page, "incidents") == 1)
+    assert "城区内涝点" in page.locator("#om-ticker").inner_text()
+
+    with open_store(sample_settings) as store:
+        reservoirs = store.read("reservoirs")
+    row = reservoirs.loc[reservoirs["flood_limit_level_m"].notna() & ~reservoirs["above_flood_limit"].fillna(False).astype(bool)].iloc[0]
+    page.evaluate(f"window.onemap.map.setView([{row.geometry.y}, {row.geometry.x}], 14)")
+    wall.settle()
+    alerts_before = page.locator(".om-m-reservoirs .om-alert").count()
+    httpx.post(f"{wall.base}/reservoirs/{row['source_id']}/level", json={"current_level_m": float(row["flood_limit_level_m"]) + 1}, timeout=30).raise_for_status()
+    _wait_for(lambda: page.locator(".om-m-reservoirs .om-alert").count() == alerts_before + 1)
+
+    square = shapely.Point(row.geometry.x, row.geometry.y).buffer(0.005)
+    httpx.post(f"{wall.base}/closures", json={"geometry": shapely.geometry.mapping(square), "cause": "洪水"}, timeout=30).raise_for_status()
+    _wait_for(lambda: page.locator("path.om-p-road_closures").count() == 1)
+    assert wall.errors == [] and wall.outside == []
+
+
+def test_a_closure_recomputes_the_routes_on_the_wall(wall: Page) -> None:
+    page = wall.open(f"/map{CENTRE}/layers={RESOURCES},incidents,road_closures")
+    _place_incident(wall)
+    before = _ui_table(page)
+    incident = page.evaluate("[window.onemap.incident.lon, window.onemap.incident.lat]")
+    first = httpx.get(f"{wall.base}/routing/nearest", params={"lon": incident[0], "lat": incident[1], "layers": "rescue_stations", "k": 1}, timeout=30).json()["features"][0]
+    route = shapely.geometry.shape(first["geometry"])
+    cut = gpd.GeoSeries([route.interpolate(0.5, normalized=True)], crs=4326).to_crs(4548).buffer(80).to_crs(4326).iloc[0]
+    httpx.post(f"{wall.base}/closures", json={"geometry": shapely.geometry.mapping(cut), "cause": "塌方"}, timeout=30).raise_for_status()
+    closures = json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": shapely.geometry.mapping(cut), "properties": {}}]})
+    expected = _api_nearest(wall.base, incident[0], incident[1], k=3, closures=closures)
+    assert expected != before, "the closure cuts the fastest rescue route"
+    page.wait_for_function("document.querySelector('#om-side') && document.querySelector('#om-side').innerText.includes('已避开封闭道路')", timeout=10_000)
+    wall.settle()
+    assert _ui_table(page) == expected
+
+    # a closure drawn in the UI is saved, then lifted from its popup
+    page.click("#om-closure-mode")
+    for x, y in ((1000, 720), (1060, 720), (1060, 780), (1000, 780)):
+        page.mouse.click(x, y)
+    page.click("#om-closure-finish")
+    page.select_option("#om-closure-cause", "积水")
+    page.click("#om-closure-save")
+    page.wait_for_function("document.querySelectorAll('path.om-p-road_closures').length === 2", timeout=10_000)
+    active = httpx.get(f"{wall.base}/collections/road_closures/items", params={"status": "封闭中"}, timeout=30).json()["features"]
+    assert sorted(f["properties"]["cause"] for f in active) == ["塌方", "积水"]
+    assert wall.errors == [] and wall.outside == []
+
+
+def test_the_url_hash_is_a_permalink(wall: Page) -> None:
+    page = wall.open("/map#12/35.55000/116.78000/layers=shelters,labels")
+    assert page.evaluate("window.onemap.map.getZoom()") == 12
+    centre = page.evaluate("[window.onemap.map.getCenter().lat, window.onemap.map.getCenter().lng]")
+    assert centre == pytest.approx([35.55, 116.78], abs=1e-4)
+    assert page.locator("input[data-layer=shelters]").is_checked()
+    assert not page.locator("input[data-layer=reservoirs]").is_checked()
+    assert _markers(page, "reservoirs") == 0 and _markers(page, "shelters") > 0
+    page.locator("input[data-layer=reservoirs]").check()
+    page.evaluate("window.onemap.map.setZoom(13)")
+    wall.settle()
+    link = page.evaluate("location.href")
+    assert "/layers=shelters,labels,reservoirs" in link and "#13/" in link
+    other = Page(wall.page.context.browser, wall.base)
+    copy = other.open(link.replace(wall.base, ""))
+    assert copy.evaluate("window.onemap.map.getZoom()") == 13
+    assert copy.locator("input[data-layer=reservoirs]").is_checked() and _markers(copy, "reservoirs") > 0
+    other.page.close()
+
+
+def test_search_scale_coordinates_and_wall_mode(wall: Page) -> None:
+    page = wall.open("/map")
+    page.fill("#om-search", "尼山")
+    page.wait_for_selector("#om-hits li[data-hit]")
+    assert "尼山水库" in page.locator("#om-hits").inner_text()
+    page.locator("#om-hits li[data-hit]").first.click()
+    wall.settle()
+    assert page.evaluate("window.onemap.map.getZoom()") >= 14
+    assert page.locator(".leaflet-control-scale-line").count() >= 1
+    page.mouse.move(700, 400)
+    assert page.locator("#om-coords").inner_text().startswith("经度 1")
+    page.fill("#om-search", "116.59,35.41")
+    page.wait_for_selector("#om-hits li[data-hit=coordinate]").click()
+    wall.settle()
+    centre = page.evaluate("[window.onemap.map.getCenter().lat, window.onemap.map.getCenter().lng]")
+    assert centre == pytest.approx([35.41, 116.59], abs=1e-3)
+
+    board = Page(wall.page.context.browser, wall.base, width=1920, height=1080)
+    screen = board.open("/map?wall=1")
+    assert not screen.locator("#om-incident-mode").is_visible() and not screen.locator("#om-search").is_visible()
+    assert screen.locator("#om-layers").is_visible()
+    screen.screenshot(path=str(ARTIFACTS / "wallmap-wall-mode.png"))
+    assert board.errors == [] and board.outside == []
+    board.page.close()
+
+
+def test_the_view_exports_as_png(wall: Page, tmp_path: Path) -> None:
+    page = wall.open(f"/map{CENTRE}/layers=shelters,labels")
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#om-export")
+    target = tmp_path / "view.png"
+    download.value.save_as(target)
+    from PIL import Image
+
+    image = Image.open(target)
+    assert image.size[0] >= 1000 and image.size[1] >= 600
+    pixels = np.asarray(image.convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3)[::97], axis=0)) > 20, "the export has the map in it"
+    assert wall.errors == [] and wall.outside == []
