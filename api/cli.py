@@ -64,11 +64,11 @@ def main(ctx: click.Context, store_location: str | None, verbose: bool) -> None:
 
     \b
     Start here:
-      onemap demo                      sample city into ./var/onemap.gpkg, then the layer table
+      onemap demo                      sample city, risk zoning, coverage, wall map at :8000/map
       onemap layers                    what the store holds
       onemap import shelters 避难场所.xlsx --report problems.csv
       onemap export roads roads.gpkg
-      onemap serve --port 8000         OGC API - Features at http://127.0.0.1:8000/
+      onemap serve --port 8000         wall map at /map, OGC API - Features at /collections
       onemap route nearest --lon 116.59 --lat 35.41 --layers rescue_stations
       onemap coverage --out coverage   shelter coverage gaps: GeoPackage, Excel, map
       onemap coverage site --p 10      where 10 new shelters would cover the most people
@@ -244,31 +244,54 @@ def export_(ctx: click.Context, layer: str, file: Path) -> None:
 @click.pass_context
 @_fail_cleanly
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the layers as OGC API - Features (GeoJSON) at http://HOST:PORT/."""
+    """Serve the command wall map at http://HOST:PORT/map and the layers as OGC API - Features
+    (GeoJSON) at http://HOST:PORT/collections."""
     import uvicorn
 
     from api.main import create_app
 
-    click.echo(f"onemap: http://{host}:{port}/  (collections: http://{host}:{port}/collections)", err=True)
+    click.echo(f"onemap: wall map http://{host}:{port}/map  (collections: http://{host}:{port}/collections)", err=True)
     uvicorn.run(create_app(_settings(ctx)), host=host, port=port, log_level="info")
 
 
 @main.command()
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port for --serve.")
-@click.option("--serve/--no-serve", "serve_after", default=False, show_default=True, help="After loading, serve the layers on 127.0.0.1:PORT.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port of the wall map (on 127.0.0.1 only).")
+@click.option("--serve/--no-serve", "serve_after", default=True, show_default=True, help="Serve the wall map after the analyses (--no-serve: compute, print and stop).")
 @click.pass_context
 @_fail_cleanly
 def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
-    """Load the sample city if the store is empty, then print the layer table."""
+    """The whole thing on the sample city: load it if the store is empty, print the layer table,
+    run risk zoning and shelter coverage, and serve the command wall map at
+    http://127.0.0.1:PORT/map (Ctrl-C stops it).
+
+    \b
+    The store is ./var/onemap.gpkg unless --store or ONEMAP_STORE says otherwise; the map works
+    with no internet (basemap drawn from the store, every asset served by onemap itself).
+    """
+    from api.main import create_app, warm_up
+    from layers.coverage_service import CoverageService
+    from layers.risk_service import RiskService
+    from layers.routing_service import RoutingService
+
+    settings = _settings(ctx)
     store = _store(ctx)
-    if all(info.count == 0 for info in store.list_layers() if info.name != "incidents"):
-        _load_sample(store, _settings(ctx).sample_seed)
+    if all(info.count == 0 for info in store.list_layers() if not CATALOGUE[info.name].written_by_users):
+        _load_sample(store, settings.sample_seed)
     else:
-        click.echo(f"store {_settings(ctx).store} already holds data: not reloading the sample city", err=True)
+        click.echo(f"store {settings.store} already holds data: not reloading the sample city", err=True)
     _print_layers(store, as_json=False)
-    if serve_after:
-        store.close()
-        ctx.invoke(serve, host="127.0.0.1", port=port)
+    if not serve_after:
+        routing = RoutingService(store, settings)
+        warm_up(RiskService(store, settings, routing), CoverageService(store, settings, routing), click.echo)
+        return
+    store.close()
+    import uvicorn
+
+    url = f"http://127.0.0.1:{port}/map"
+    click.echo(f"starting the wall map on {url} …", err=True)
+    app = create_app(settings, warm=lambda line: click.echo(line, err=True),
+                     on_ready=lambda: click.secho(f"应急一张图 wall map: {url}  (wall screens: {url}?wall=1; Ctrl-C to stop)", fg="green", bold=True))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 @main.group()

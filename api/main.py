@@ -4,11 +4,12 @@ lifespan and reaches routes through ``api.dependencies``."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from gis.risk.model import LEVEL_CODES
 from layers.coverage_service import CoverageService
 from layers.map_service import MapService
 from layers.operations import Operations
@@ -23,8 +24,28 @@ from .errors import install_error_handlers
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; ``settings`` default to the ``ONEMAP_*`` environment."""
+Report = Callable[[str], None]
+
+
+def warm_up(risk: RiskService, coverage: CoverageService, report: Report) -> None:
+    """Compute the risk zoning and the shelter coverage that the wall map shows (cached per
+    version of the data), so the first look at them is instant; ``report`` gets one line each."""
+    report("风险区划 risk zoning …")
+    zoning = risk.current()
+    counts = {name: int((zoning.levels == code).sum()) for code, name in LEVEL_CODES.items()}
+    cell_km2 = zoning.grid.resolution_m**2 / 1e6
+    report("风险区划 risk zoning: " + ", ".join(f"{name} {counts[name] * cell_km2:,.0f} km²" for name in ("重大", "较大", "一般", "低")))
+    report("避难场所覆盖 shelter coverage …")
+    result = coverage.result()
+    total = float(result.cells["persons"].sum())
+    covered = float(result.cells.loc[result.cells["covered"], "persons"].sum())
+    report(f"避难场所覆盖 shelter coverage: {covered:,.0f} of {total:,.0f} residents within {result.params.reach_min['紧急']:g} min walk of a shelter")
+
+
+def create_app(settings: Settings | None = None, *, warm: Report | None = None, on_ready: Callable[[], None] | None = None) -> FastAPI:
+    """Build the app; ``settings`` default to the ``ONEMAP_*`` environment. With ``warm``, the
+    risk zoning and shelter coverage are computed at start-up (see ``warm_up``); ``on_ready`` is
+    called once the app is about to serve."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -38,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.operations = Operations(store, settings)
         app.state.basemap = wallmap.BasemapCache()
         logger.info("store opened: %s", type(store).__name__)
+        if warm is not None:
+            warm_up(app.state.risk, app.state.coverage, warm)
+        if on_ready is not None:
+            on_ready()
         try:
             yield
         finally:

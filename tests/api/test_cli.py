@@ -17,14 +17,16 @@ def test_demo_on_the_default_store_prints_the_layer_table(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
     monkeypatch.delenv("ONEMAP_STORE", raising=False)
-    result = CliRunner().invoke(main, ["demo"], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(main, ["demo", "--no-serve"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "var" / "onemap.gpkg").exists()
     rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
     for layer, count in PUBLISHED.items():
         assert f" {count:,} " in rows[layer] + " ", rows[layer]
     assert "8.3" not in rows["population"] and "roads" in rows
-    again = CliRunner().invoke(main, ["demo"], env=env, catch_exceptions=False)
+    assert "风险区划 risk zoning: 重大" in result.output and "km²" in result.output
+    assert "避难场所覆盖 shelter coverage:" in result.output and "residents within 10 min walk" in result.output
+    again = CliRunner().invoke(main, ["demo", "--no-serve"], env=env, catch_exceptions=False)
     assert "already holds data" in again.output
 
 
@@ -53,3 +55,43 @@ def test_export_to_unknown_format(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--store", str(tmp_path / "s.gpkg"), "export", "roads", str(tmp_path / "roads.dwg")])
     assert result.exit_code == 2
     assert "unknown export format .dwg" in result.output
+
+
+def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path: Path) -> None:
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    (tmp_path / "var").mkdir()
+    shutil.copy(sample_gpkg, tmp_path / "var" / "onemap.gpkg")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
+    command = [str(Path(sys.executable).parent / "onemap"), "demo", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 180
+        line = ""
+        while "wall map: http://" not in line:
+            line = process.stdout.readline()
+            assert line or process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "demo did not announce the wall map"
+        assert f"http://127.0.0.1:{port}/map" in line
+        page = httpx.get(f"http://127.0.0.1:{port}/map", timeout=10)
+        assert page.status_code == 200 and "onemapWallMap" in page.text
+        assert httpx.get(f"http://127.0.0.1:{port}/risk/at", params={"lon": 116.59, "lat": 35.41}, timeout=30).status_code == 200
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    errors = process.stderr.read() if process.stderr else ""
+    assert "风险区划 risk zoning:" in errors and "避难场所覆盖 shelter coverage:" in errors  # computed before "wall map:" was printed
