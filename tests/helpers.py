@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,26 +52,29 @@ def serving(settings: Settings) -> Iterator[str]:
         port = int(probe.getsockname()[1])
     command = [str(Path(sys.executable).parent / "onemap"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, **settings_env(settings)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"onemap serve exited: {process.stdout.read() if process.stdout else ''}")
-            try:
-                if httpx.get(f"{url}/conformance", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("onemap serve did not answer within 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+    # The server's output goes to a file: a pipe nobody reads fills up and blocks the server.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"onemap serve exited: {log.read()}")
+                try:
+                    if httpx.get(f"{url}/conformance", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("onemap serve did not answer within 30 s")
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
