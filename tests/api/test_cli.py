@@ -66,6 +66,8 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
 
     import httpx
 
+    from tests.helpers import stop
+
     (tmp_path / "var").mkdir()
     shutil.copy(sample_gpkg, tmp_path / "var" / "onemap.gpkg")
     with socket.socket() as probe:
@@ -87,11 +89,6 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
         assert page.status_code == 200 and "onemapWallMap" in page.text
         assert httpx.get(f"http://127.0.0.1:{port}/risk/at", params={"lon": 116.59, "lat": 35.41}, timeout=30).status_code == 200
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     errors = process.stderr.read() if process.stderr else ""
     assert "风险区划 risk zoning:" in errors and "避难场所覆盖 shelter coverage:" in errors  # computed before "wall map:" was printed

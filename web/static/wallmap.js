@@ -148,6 +148,13 @@
       }
     }
 
+    /** A JSON write (POST/PATCH) to the API; rejects with the server's description. */
+    sendJSON(method, url, body) {
+      const options = { method };
+      if (body !== undefined) { options.headers = { "Content-Type": "application/json" }; options.body = JSON.stringify(body); }
+      return this.fetchJSON(url, options);
+    }
+
     notify(text, isError) {
       this.ticker.textContent = text;
       this.ticker.style.background = isError ? "#444" : "#a50f15";
@@ -630,7 +637,7 @@
         e.preventDefault();
         this.map.closePopup();
         try {
-          const feature = await this.fetchJSON("/incidents", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ lon, lat, kind: kind.value, name: name.value.trim() || null }) });
+          const feature = await this.sendJSON("POST", "/incidents", { lon, lat, kind: kind.value, name: name.value.trim() || null });
           this.loadLayer("incidents", true);
           this.analyse({ lon, lat, id: feature.id, name: feature.properties.name });
         } catch (error) {
@@ -656,7 +663,7 @@
         e.preventDefault();
         this.map.closePopup();
         try {
-          await this.fetchJSON("/closures", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ geometry: { type: "Polygon", coordinates: [ring] }, cause: cause.value }) });
+          await this.sendJSON("POST", "/closures", { geometry: { type: "Polygon", coordinates: [ring] }, cause: cause.value });
           await this._closuresChanged();
         } catch (error) {
           this.notify(`封闭区未保存：${error.message}`, true);
@@ -676,7 +683,7 @@
     async _liftClosure(id) {
       this.map.closePopup();
       try {
-        await this.fetchJSON(`/closures/${encodeURIComponent(id)}/lift`, { method: "POST" });
+        await this.sendJSON("POST", `/closures/${encodeURIComponent(id)}/lift`);
         await this._closuresChanged();
       } catch (error) {
         this.notify(`解除失败：${error.message}`, true);
@@ -686,7 +693,7 @@
     async _patchIncident(id, status) {
       this.map.closePopup();
       try {
-        await this.fetchJSON(`/incidents/${encodeURIComponent(id)}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ status }) });
+        await this.sendJSON("PATCH", `/incidents/${encodeURIComponent(id)}`, { status });
         this.loadLayer("incidents", true);
       } catch (error) {
         this.notify(`状态未更新：${error.message}`, true);
@@ -700,7 +707,7 @@
       if (!Number.isFinite(level)) { this.notify("水位须为数字 (m)", true); return; }
       this.map.closePopup();
       try {
-        await this.fetchJSON(`/reservoirs/${encodeURIComponent(id)}/level`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ current_level_m: level }) });
+        await this.sendJSON("POST", `/reservoirs/${encodeURIComponent(id)}/level`, { current_level_m: level });
         this.loadLayer("reservoirs", true);
       } catch (error) {
         this.notify(`水位未更新：${error.message}`, true);
