@@ -276,3 +276,28 @@ def test_the_view_exports_as_png(wall: Page, tmp_path: Path) -> None:
     pixels = np.asarray(image.convert("RGB"))
     assert len(np.unique(pixels.reshape(-1, 3)[::97], axis=0)) > 20, "the export has the map in it"
     assert wall.errors == [] and wall.outside == []
+
+
+def test_a_gcj02_basemap_shifts_our_data_by_the_same_formulas_as_gis_crs(browser: Any, sample_settings: Settings) -> None:
+    from gis.crs import wgs84_to_gcj02
+    from tests.helpers import serving
+
+    settings = sample_settings.model_copy(update={"basemaps": [{"title": "高德（测试）", "url": "/basemap/tiles/{z}/{x}/{y}.png", "offset": "gcj02"}]})
+    lon, lat = 116.5912, 35.4105
+    with serving(settings) as base:
+        httpx.post(f"{base}/incidents", json={"lon": lon, "lat": lat, "kind": "火灾"}, timeout=30).raise_for_status()
+        wall = Page(browser, base)
+        page = wall.open("/map#15/35.41050/116.59120/layers=incidents")
+        marker = "window.onemap.layers.incidents.container.getLayers()[0].getLatLng()"
+        assert page.evaluate(f"[{marker}.lng, {marker}.lat]") == pytest.approx([lon, lat], abs=1e-9)
+        page.locator("input[data-basemap=custom-1]").check()
+        wall.settle()
+        shifted = page.evaluate(f"[{marker}.lng, {marker}.lat]")
+        expected = wgs84_to_gcj02(lon, lat)
+        assert shifted == pytest.approx([float(expected[0]), float(expected[1])], abs=1e-9)
+        assert abs(shifted[0] - lon) > 1e-3, "hundreds of metres, as on Gaode's tiles"
+        back = page.evaluate(f"window.onemap.lonlat(L.latLng({shifted[1]}, {shifted[0]}))")
+        assert back == pytest.approx([lon, lat], abs=1e-7), "clicks on the shifted map come back to WGS 84"
+        assert "base=custom-1" in page.evaluate("location.hash")
+        assert wall.errors == [] and wall.outside == []
+        wall.page.close()
