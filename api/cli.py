@@ -49,6 +49,40 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
+def _accounts(ctx: click.Context) -> Any:
+    from layers.accounts import AccountStore
+
+    accounts = AccountStore.for_settings(_settings(ctx))
+    ctx.call_on_close(accounts.close)
+    return accounts
+
+
+def _cli_actor() -> str:
+    """Who wrote from the command line, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _ensure_first_admin(ctx: click.Context) -> None:
+    """With auth on and no users yet: create the admin with a one-time password, printed once."""
+    from layers.accounts import new_token
+
+    if _settings(ctx).auth == "off":
+        return
+    accounts = _accounts(ctx)
+    if accounts.users():
+        return
+    password = new_token()[:20]
+    accounts.add_user("admin", password, "admin")
+    accounts.record(_cli_actor(), "create", "users", after=["admin"], detail={"role": "admin", "first": True})
+    click.secho(f"first admin created — user: admin  one-time password: {password}", fg="yellow", bold=True, err=True)
+    click.echo("  (change it: onemap user passwd admin; add users: onemap user add NAME --role editor)", err=True)
+
+
 def _store(ctx: click.Context) -> Store:
     store = open_store(_settings(ctx))
     ctx.call_on_close(store.close)
@@ -215,6 +249,9 @@ def import_(ctx: click.Context, layer: str, file: Path, encoding: str | None, cr
         write_report(prepared.problems, report_path)
         click.echo(f"report: {report_path}", err=True)
     written = report.written
+    if written is not None and written.written:
+        _accounts(ctx).record(_cli_actor(), "import", layer, after=[str(i) for i in prepared.accepted["source_id"]],
+                              detail={"file": str(file), "inserted": written.inserted, "updated": written.updated, "unchanged": written.unchanged})
     summary = f"{layer} ← {file}: {prepared.total_rows} rows read, {len(prepared.accepted)} valid, {prepared.rejected_rows} rejected"
     if written is not None:
         summary += f"; written: {written.inserted} new, {written.updated} updated, {written.unchanged} unchanged"
@@ -248,8 +285,11 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     (GeoJSON) at http://HOST:PORT/collections."""
     import uvicorn
 
+    from api.auth import check_serving_address
     from api.main import create_app
 
+    check_serving_address(host, _settings(ctx).auth)
+    _ensure_first_admin(ctx)
     click.echo(f"onemap: wall map http://{host}:{port}/map  (collections: http://{host}:{port}/collections)", err=True)
     uvicorn.run(create_app(_settings(ctx)), host=host, port=port, log_level="info")
 
@@ -285,6 +325,7 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
         warm_up(RiskService(store, settings, routing), CoverageService(store, settings, routing), click.echo)
         return
     store.close()
+    _ensure_first_admin(ctx)
     import uvicorn
 
     url = f"http://127.0.0.1:{port}/map"
@@ -292,6 +333,74 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     app = create_app(settings, warm=lambda line: click.echo(line, err=True),
                      on_ready=lambda: click.secho(f"应急一张图 wall map: {url}  (wall screens: {url}?wall=1; Ctrl-C to stop)", fg="green", bold=True))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+@main.group()
+def user() -> None:
+    """Accounts: viewer reads, editor also writes (incidents, closures, levels, imports, share
+    links), admin also manages users.
+
+    \b
+    onemap user add zhang --role editor          asks for the password (or --password-stdin)
+    onemap user list
+    onemap user token zhang                      an API token for scripts (shown once)
+    onemap user passwd admin
+    """
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("password (at least 10 characters)", hide_input=True, confirmation_prompt=True))
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), default="viewer", show_default=True, help="What the user may do.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.pass_context
+@_fail_cleanly
+def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Create user NAME with a role."""
+    accounts = _accounts(ctx)
+    created = accounts.add_user(name, _read_password(password_stdin), role)
+    accounts.record(_cli_actor(), "create", "users", after=[created.username], detail={"role": role})
+    click.echo(f"user {created.username} ({created.role}) created")
+
+
+@user.command("list")
+@click.pass_context
+@_fail_cleanly
+def user_list(ctx: click.Context) -> None:
+    """List the users and their roles."""
+    for account in _accounts(ctx).users():
+        click.echo(f"{_pad(account.username, 24)} {_pad(account.role, 8)} {account.created_at:%Y-%m-%d %H:%M}{'  (disabled)' if account.disabled else ''}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
+@click.pass_context
+@_fail_cleanly
+def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME."""
+    accounts = _accounts(ctx)
+    accounts.set_password(name, _read_password(password_stdin))
+    accounts.record(_cli_actor(), "passwd", "users", before=[name], after=[name])
+    click.echo(f"password of {name} changed")
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--label", default="api", show_default=True, help="What the token is for (shown in the audit log).")
+@click.pass_context
+@_fail_cleanly
+def user_token(ctx: click.Context, name: str, label: str) -> None:
+    """Create an API token for NAME (send it as 'Authorization: Bearer TOKEN'); shown once."""
+    accounts = _accounts(ctx)
+    token = accounts.new_api_token(name, label)
+    accounts.record(_cli_actor(), "create", "api_tokens", after=[name], detail={"label": label})
+    click.echo(token)
 
 
 @main.group()

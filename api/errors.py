@@ -11,14 +11,28 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from layers.errors import InputError, NotFoundError, OnemapError, StoreError, UnknownLayerError
+from layers.errors import (
+    AuthError,
+    ForbiddenError,
+    GoneError,
+    InputError,
+    NotFoundError,
+    OnemapError,
+    StoreError,
+    TooManyAttemptsError,
+    UnknownLayerError,
+)
 
 logger = logging.getLogger(__name__)
 
 ERROR_STATUS: list[tuple[type[OnemapError], int, str]] = [
     # Most specific first: the first matching class wins.
+    (AuthError, 401, "Unauthorized"),
+    (ForbiddenError, 403, "Forbidden"),
+    (TooManyAttemptsError, 429, "TooManyRequests"),
+    (GoneError, 410, "Gone"),
     (UnknownLayerError, 404, "NotFound"),
     (NotFoundError, 404, "NotFound"),
     (InputError, 400, "InvalidParameterValue"),
@@ -41,11 +55,20 @@ def error_response(status: int, code: str, description: str) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OnemapError)
-    async def _domain_error(request: Request, error: OnemapError) -> JSONResponse:
+    async def _domain_error(request: Request, error: OnemapError) -> Response:
+        if isinstance(error, AuthError):
+            from .auth import login_redirect
+
+            redirect = login_redirect(request)
+            if redirect is not None:
+                return redirect
         status, code = status_for(error)
         if status >= 500:
             logger.error("%s %s: %s", request.method, request.url.path, error)
-        return error_response(status, code, str(error))
+        response = error_response(status, code, str(error))
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="onemap"'
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -21,9 +21,13 @@ from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError
 from layers.store import LayerInfo
 
+from .auth import ViewerDep
 from .dependencies import BBoxDep, LimitDep, OffsetDep, StoreDep
 
+public_router = APIRouter(tags=["OGC API - Features"])
+"""The landing page and conformance: no data, open to all."""
 router = APIRouter(tags=["OGC API - Features"])
+"""The layers: viewers and up (restricted fields for editors and admins only)."""
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOJSON = "application/geo+json"
@@ -55,16 +59,18 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def features_of(spec: LayerSpec, frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
-    """GeoJSON features: id = source_id, properties = the spec's fields (units in the schema)."""
+def features_of(spec: LayerSpec, frame: gpd.GeoDataFrame, *, restricted: bool = False) -> list[dict[str, Any]]:
+    """GeoJSON features: id = source_id, properties = the spec's fields (units in the schema);
+    restricted fields only with ``restricted=True`` (the reader has clearance)."""
+    columns = spec.visible_columns(restricted=restricted)
     features = []
-    for record, geometry in zip(frame[list(spec.columns)].to_dict("records"), frame.geometry, strict=True):
+    for record, geometry in zip(frame[list(columns)].to_dict("records"), frame.geometry, strict=True):
         features.append(
             {
                 "type": "Feature",
                 "id": record[SOURCE_ID],
                 "geometry": shapely.geometry.mapping(geometry) if geometry is not None else None,
-                "properties": {name: _json_value(record[name]) for name in spec.columns},
+                "properties": {name: _json_value(record[name]) for name in columns},
             }
         )
     return features
@@ -90,7 +96,7 @@ def _collection(base: str, info: LayerInfo) -> dict[str, Any]:
     }
 
 
-@router.get("/", summary="Landing page")
+@public_router.get("/", summary="Landing page")
 def landing(request: Request) -> dict[str, Any]:
     base = _base(request)
     return {
@@ -106,7 +112,7 @@ def landing(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/conformance", summary="Conformance classes")
+@public_router.get("/conformance", summary="Conformance classes")
 def conformance() -> dict[str, Any]:
     return {"conformsTo": CONFORMANCE}
 
@@ -128,17 +134,22 @@ def collection(layer: str, request: Request, store: StoreDep) -> dict[str, Any]:
 
 
 @router.get("/collections/{layer}/items", response_class=GeoJSONResponse, summary="Features of a layer")
-def items(layer: str, request: Request, store: StoreDep, bbox: BBoxDep, limit: LimitDep = 100, offset: OffsetDep = 0) -> GeoJSONResponse:
+def items(layer: str, request: Request, store: StoreDep, principal: ViewerDep, bbox: BBoxDep, limit: LimitDep = 100, offset: OffsetDep = 0) -> GeoJSONResponse:
     """Features as GeoJSON. Any other query parameter ``<field>=value`` filters by equality on
-    that field (e.g. ``shelter_type=固定``); unknown parameters are an error."""
+    that field (e.g. ``shelter_type=固定``); unknown parameters are an error. Restricted fields
+    (e.g. an enterprise's major-hazard level) are sent, and filterable, only for editors and admins."""
     spec = get_layer(layer)
     filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED_PARAMETERS}
+    visible = spec.visible_columns(restricted=principal.sees_restricted)
+    hidden = [name for name in filters if name in spec.columns and name not in visible]
+    if hidden:
+        raise InputError(f"layer {spec.name} has no field {hidden[0]!r} you may filter by; fields: {', '.join(visible)}")
     crs = request.query_params.get("bbox-crs") or request.query_params.get("crs")
     if crs and crs != CRS84:
         raise InputError(f"only {CRS84} is supported for bbox-crs/crs, got {crs!r}")
     matched = store.count(spec.name, bbox=bbox, filters=filters)
     frame = store.read(spec.name, bbox=bbox, filters=filters, limit=limit, offset=offset)
-    features = features_of(spec, frame)
+    features = features_of(spec, frame, restricted=principal.sees_restricted)
     self_url = request.url
     links = [{"href": str(self_url), "rel": "self", "type": GEOJSON, "title": "this page"}]
     if offset + len(features) < matched:
@@ -158,9 +169,9 @@ def items(layer: str, request: Request, store: StoreDep, bbox: BBoxDep, limit: L
 
 
 @router.get("/collections/{layer}/items/{feature_id}", response_class=GeoJSONResponse, summary="One feature by its source id")
-def item(layer: str, feature_id: str, request: Request, store: StoreDep) -> GeoJSONResponse:
+def item(layer: str, feature_id: str, request: Request, store: StoreDep, principal: ViewerDep) -> GeoJSONResponse:
     spec = get_layer(layer)
-    feature = features_of(spec, store.get(spec.name, feature_id))[0]
+    feature = features_of(spec, store.get(spec.name, feature_id), restricted=principal.sees_restricted)[0]
     base = _base(request)
     feature["links"] = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
@@ -169,4 +180,4 @@ def item(layer: str, feature_id: str, request: Request, store: StoreDep) -> GeoJ
     return GeoJSONResponse(feature)
 
 
-__all__ = ["router"]
+__all__ = ["public_router", "router"]

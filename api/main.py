@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gis.risk.model import LEVEL_CODES
+from layers.accounts import AccountStore
 from layers.coverage_service import CoverageService
 from layers.map_service import MapService
 from layers.operations import Operations
@@ -18,7 +19,8 @@ from layers.routing_service import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
 
-from . import coverage, features, operations, risk, routing, wallmap
+from . import auth, coverage, features, operations, risk, routing, shares, wallmap
+from .auth import FailureLimiter, RequireEditor, RequireViewer
 from .errors import install_error_handlers
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.map_service = MapService(store, settings)
         app.state.operations = Operations(store, settings)
         app.state.basemap = wallmap.BasemapCache()
+        app.state.accounts = AccountStore.for_settings(settings)
         logger.info("store opened: %s", type(store).__name__)
         if warm is not None:
             warm_up(app.state.risk, app.state.coverage, warm)
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         try:
             yield
         finally:
+            app.state.accounts.close()
             store.close()
 
     app = FastAPI(
@@ -75,12 +79,18 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.failures = FailureLimiter()
     install_error_handlers(app)
-    app.include_router(features.router)
-    app.include_router(routing.router)
-    app.include_router(coverage.router)
-    app.include_router(risk.router)
-    app.include_router(operations.router)
-    app.include_router(wallmap.router)
+    # Who may do what, in one place: reads need a viewer, writes an editor (auth.py: admin routes).
+    app.include_router(auth.router)
+    app.include_router(features.public_router)
+    app.include_router(features.router, dependencies=[RequireViewer])
+    app.include_router(routing.router, dependencies=[RequireViewer])
+    app.include_router(coverage.router, dependencies=[RequireViewer])
+    app.include_router(risk.router, dependencies=[RequireViewer])
+    app.include_router(wallmap.router, dependencies=[RequireViewer])
+    app.include_router(operations.router, dependencies=[RequireEditor])
+    app.include_router(shares.router, dependencies=[RequireEditor])
+    app.include_router(shares.public_router)
     wallmap.install_static(app)
     return app

@@ -16,6 +16,7 @@ from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, 
 from layers.errors import InputError
 from layers.operations import Operations
 
+from .auth import AccountsDep, EditorDep
 from .features import GeoJSONResponse, features_of
 
 router = APIRouter(tags=["Operations (incidents, reservoir levels, closures)"])
@@ -62,40 +63,49 @@ class ClosureIn(_Strict):
 
 
 def _feature(layer: str, frame: gpd.GeoDataFrame) -> GeoJSONResponse:
-    return GeoJSONResponse(features_of(get_layer(layer), frame)[0])
+    return GeoJSONResponse(features_of(get_layer(layer), frame, restricted=True)[0])  # editors have clearance
 
 
 @router.post("/incidents", status_code=201, response_class=GeoJSONResponse, summary="Place an incident (saved to the incidents layer)")
-def create_incident(body: IncidentIn, operations: OperationsDep) -> GeoJSONResponse:
+def create_incident(body: IncidentIn, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
     frame = operations.create_incident(lon=body.lon, lat=body.lat, kind=body.kind, name=body.name, status=body.status, description=body.description, occurred_at=body.occurred_at)
+    accounts.record(principal.username, "create", "incidents", after=list(frame["source_id"]), detail={"kind": body.kind, "lon": body.lon, "lat": body.lat})
     response = _feature("incidents", frame)
     response.status_code = 201
     return response
 
 
 @router.patch("/incidents/{incident_id}", response_class=GeoJSONResponse, summary="Change an incident's status or description")
-def update_incident(incident_id: str, body: IncidentPatch, operations: OperationsDep) -> GeoJSONResponse:
-    return _feature("incidents", operations.update_incident(incident_id, status=body.status, description=body.description))
+def update_incident(incident_id: str, body: IncidentPatch, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
+    frame = operations.update_incident(incident_id, status=body.status, description=body.description)
+    accounts.record(principal.username, "update", "incidents", before=[incident_id], after=[incident_id], detail=body.model_dump(exclude_none=True))
+    return _feature("incidents", frame)
 
 
 @router.post("/reservoirs/{reservoir_id}/level", response_class=GeoJSONResponse, summary="Record a reservoir's current water level")
-def set_level(reservoir_id: str, body: LevelIn, operations: OperationsDep) -> GeoJSONResponse:
+def set_level(reservoir_id: str, body: LevelIn, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
     """Sets ``current_level_m``; ``above_flood_limit`` (超汛限) is derived from it and the
     flood-limit level, and the wall map outlines the reservoir in red when it is true."""
-    return _feature("reservoirs", operations.set_reservoir_level(reservoir_id, body.current_level_m))
+    frame = operations.set_reservoir_level(reservoir_id, body.current_level_m)
+    accounts.record(principal.username, "update", "reservoirs", before=[reservoir_id], after=[reservoir_id], detail={"current_level_m": body.current_level_m})
+    return _feature("reservoirs", frame)
 
 
 @router.post("/closures", status_code=201, response_class=GeoJSONResponse, summary="Close the roads inside a polygon")
-def create_closure(body: ClosureIn, operations: OperationsDep) -> GeoJSONResponse:
+def create_closure(body: ClosureIn, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
     try:
         geometry = shapely.geometry.shape(body.geometry)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, shapely.errors.GEOSException) as error:
         raise InputError(f"geometry: not a GeoJSON polygon ({error})") from None
-    response = _feature("road_closures", operations.create_closure(geometry, cause=body.cause, name=body.name))
+    frame = operations.create_closure(geometry, cause=body.cause, name=body.name)
+    accounts.record(principal.username, "create", "road_closures", after=list(frame["source_id"]), detail={"cause": body.cause})
+    response = _feature("road_closures", frame)
     response.status_code = 201
     return response
 
 
 @router.post("/closures/{closure_id}/lift", response_class=GeoJSONResponse, summary="Reopen the roads of a closure")
-def lift_closure(closure_id: str, operations: OperationsDep) -> GeoJSONResponse:
-    return _feature("road_closures", operations.lift_closure(closure_id))
+def lift_closure(closure_id: str, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
+    frame = operations.lift_closure(closure_id)
+    accounts.record(principal.username, "lift", "road_closures", before=[closure_id], after=[closure_id])
+    return _feature("road_closures", frame)

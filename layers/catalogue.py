@@ -43,6 +43,9 @@ class FieldSpec:
     aliases: tuple[str, ...] = ()
     derived: bool = False
     description: str = ""
+    restricted: bool = False
+    """Sensitive (e.g. an enterprise's hazard details): sent only to editors and admins, never to
+    viewers or share links."""
 
     @property
     def display_label(self) -> str:
@@ -93,6 +96,10 @@ class LayerSpec:
     def columns(self) -> tuple[str, ...]:
         """Attribute columns in store order: ``source_id`` then the fields."""
         return (SOURCE_ID, *self.field_names)
+
+    def visible_columns(self, *, restricted: bool) -> tuple[str, ...]:
+        """The columns a reader may see: all with clearance for restricted fields, else without them."""
+        return tuple(c for c in self.columns if restricted or c == SOURCE_ID or not self.field(c).restricted)
 
 
 def _name(required: bool = True) -> FieldSpec:
@@ -245,9 +252,9 @@ _register(
         description="Enterprises producing, storing, using or trading hazardous chemicals.",
         fields=(
             _name(),
-            FieldSpec("category", "str", "经营类别", enum=ENTERPRISE_CATEGORIES, aliases=("经营类别", "类别")),
+            FieldSpec("category", "str", "经营类别", enum=ENTERPRISE_CATEGORIES, aliases=("经营类别", "类别"), restricted=True),
             FieldSpec("major_hazard_level", "str", "重大危险源等级", enum=MAJOR_HAZARD_LEVELS,
-                      aliases=("重大危险源等级", "危险源等级")),
+                      aliases=("重大危险源等级", "危险源等级"), restricted=True),
             FieldSpec("risk_level", "str", "安全风险等级", enum=RISK_LEVELS, aliases=("安全风险等级", "风险等级")),
             FieldSpec("park_source_id", "str", "所在园区编号", aliases=("所在园区编号", "园区编号")),
             _county(),

@@ -26,3 +26,19 @@ class NotFoundError(OnemapError):
 
 class StoreError(OnemapError):
     """The store cannot be opened or written (missing server, locked file, failed migration)."""
+
+
+class AuthError(OnemapError):
+    """No valid credentials: log in (pages) or send ``Authorization: Bearer <token>`` (API)."""
+
+
+class ForbiddenError(OnemapError):
+    """Valid credentials whose role does not allow this."""
+
+
+class TooManyAttemptsError(OnemapError):
+    """Too many failed logins or token lookups from one client: wait and retry."""
+
+
+class GoneError(OnemapError):
+    """A resource that existed and is no longer available (an expired or revoked share link)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -74,6 +76,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description='More online basemaps for the wall map (JSON list): {"title": "高德", "url": ".../{z}/{x}/{y}", "subdomains": "1234", "offset": "gcj02"}; offset gcj02 shifts our data onto a GCJ-02 basemap.',
     )
+    auth: Literal["required", "off"] = Field(
+        default="required",
+        description="required: every read needs a viewer, every write an editor (log in, or a bearer token). off: everybody is admin — for tests and a single user on 127.0.0.1 only; `onemap serve` refuses it on any other address.",
+    )
+    cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure (set true behind HTTPS).")
     map_live_interval_s: float = Field(
         default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
     )

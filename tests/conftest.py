@@ -21,6 +21,10 @@ from layers.store import Store
 from layers.store.gpkg import GeoPackageStore
 from layers.store.postgis import PostGISStore, sqlalchemy_url
 
+# The feature tests run with auth off (the loopback test mode: everybody is admin), so that each
+# checks its own feature; tests/api/test_security.py runs every route with auth on, for each role.
+os.environ.setdefault("ONEMAP_AUTH", "off")
+
 SAMPLE_SEED = 370800
 STORE_KINDS = ["gpkg", "postgis"]
 

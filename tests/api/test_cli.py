@@ -75,20 +75,26 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
         port = int(probe.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
     command = [str(Path(sys.executable).parent / "onemap"), "demo", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
     try:
         assert process.stdout is not None
         deadline = time.monotonic() + 180
-        line = ""
-        while "wall map: http://" not in line:
-            line = process.stdout.readline()
-            assert line or process.poll() is None, process.stderr.read() if process.stderr else ""
+        while not lines or "wall map: http://" not in lines[-1]:
+            lines.append(process.stdout.readline())
+            assert lines[-1] or process.poll() is None, "".join(lines)
             assert time.monotonic() < deadline, "demo did not announce the wall map"
-        assert f"http://127.0.0.1:{port}/map" in line
-        page = httpx.get(f"http://127.0.0.1:{port}/map", timeout=10)
-        assert page.status_code == 200 and "onemapWallMap" in page.text
-        assert httpx.get(f"http://127.0.0.1:{port}/risk/at", params={"lon": 116.59, "lat": 35.41}, timeout=30).status_code == 200
+        output = "".join(lines)
+        assert f"http://127.0.0.1:{port}/map" in lines[-1]
+        assert "风险区划 risk zoning:" in output and "避难场所覆盖 shelter coverage:" in output  # computed before serving
+        password = output.split("one-time password: ")[1].split()[0]
+        base = f"http://127.0.0.1:{port}"
+        anonymous = httpx.get(f"{base}/map", headers={"Accept": "text/html"}, timeout=10)
+        assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+        with httpx.Client(base_url=base, timeout=30) as browser:
+            assert browser.post("/login", data={"username": "admin", "password": password, "next": "/map"}).status_code == 303
+            page = browser.get("/map")
+            assert page.status_code == 200 and "onemapWallMap" in page.text
+            assert browser.get("/risk/at", params={"lon": 116.59, "lat": 35.41}).status_code == 200
     finally:
         stop(process)
-    errors = process.stderr.read() if process.stderr else ""
-    assert "风险区划 risk zoning:" in errors and "避难场所覆盖 shelter coverage:" in errors  # computed before "wall map:" was printed

@@ -19,7 +19,7 @@ def test_migrations_create_tables_gist_indexes_and_version(pg_url: str, pg_schem
         gist = set(connection.execute(text("SELECT tablename FROM pg_indexes WHERE schemaname = :s AND indexdef LIKE '%USING gist%'"), {"s": pg_schema}).scalars())
         srid = connection.execute(text("SELECT srid FROM geometry_columns WHERE f_table_schema = :s AND f_table_name = 'roads'"), {"s": pg_schema}).scalar_one()
     engine.dispose()
-    assert version == "0003"
+    assert version == "0004"
     assert set(CATALOGUE) <= tables
     assert set(CATALOGUE) <= gist
     assert srid == 4326
@@ -34,7 +34,7 @@ def test_a_store_from_before_the_wall_map_gains_its_layers(pg_url: str, pg_schem
     with PostGISStore(pg_url, schema=pg_schema) as store:
         assert store.count("road_closures") == 0 and store.count("water_bodies") == 0
     with engine.connect() as connection:
-        assert connection.execute(text(f'SELECT version_num FROM "{pg_schema}".alembic_version')).scalar_one() == "0003"
+        assert connection.execute(text(f'SELECT version_num FROM "{pg_schema}".alembic_version')).scalar_one() == "0004"
     engine.dispose()
 
 

@@ -1,0 +1,227 @@
+"""Who is asking, and may they: sessions (cookie, for the pages), bearer tokens (for the API),
+roles as route dependencies, the login page, users and the audit log for admins, and a limit on
+failed attempts per client.
+
+Roles: ``viewer`` reads layers and analyses; ``editor`` also writes (incidents, closures, levels,
+shares); ``admin`` also manages users and reads the audit log. Restricted fields go only to
+editors and admins. With ``ONEMAP_AUTH=off`` everybody is an admin (tests, one user on loopback).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from layers.accounts import ROLES, AccountStore, Role, role_at_least
+from layers.errors import AuthError, ForbiddenError, InputError, TooManyAttemptsError
+
+SESSION_COOKIE = "onemap_session"
+OPEN = "open"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a user (by session or token), or everybody when auth is off."""
+
+    username: str
+    role: Role
+
+    @property
+    def sees_restricted(self) -> bool:
+        return role_at_least(self.role, "editor")
+
+
+class FailureLimiter:
+    """At most ``limit`` failed attempts per client in ``window_s`` seconds; more → 429."""
+
+    def __init__(self, limit: int = 20, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(client, deque())
+        while failures and failures[0] <= now - self.window_s:
+            failures.popleft()
+        return failures
+
+    def check(self, client: str) -> None:
+        with self._lock:
+            if len(self._recent(client, time.monotonic())) >= self.limit:
+                raise TooManyAttemptsError(f"too many failed attempts from this client: wait {self.window_s:g} s and try again")
+
+    def fail(self, client: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._recent(client, now).append(now)
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def get_accounts(request: Request) -> AccountStore:
+    accounts: AccountStore = request.app.state.accounts
+    return accounts
+
+
+def get_limiter(request: Request) -> FailureLimiter:
+    limiter: FailureLimiter = request.app.state.failures
+    return limiter
+
+
+def current_principal(request: Request) -> Principal | None:
+    """The caller, from a bearer token or the session cookie; None when anonymous. A wrong token
+    or session counts as a failed attempt."""
+    if request.app.state.settings.auth == "off":
+        return Principal(OPEN, "admin")
+    accounts, limiter, client = get_accounts(request), get_limiter(request), client_of(request)
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("Authorization must be 'Bearer <token>' (create a token with `onemap user token NAME`)")
+        limiter.check(client)
+        user = accounts.user_for(token.strip(), kind="api")
+        if user is None:
+            limiter.fail(client)
+            raise AuthError("the bearer token is unknown or revoked")
+        return Principal(user.username, user.role)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        user = accounts.user_for(cookie, kind="session")
+        if user is not None:
+            return Principal(user.username, user.role)
+    return None
+
+
+def require(role: Role) -> Any:
+    """A dependency: the caller must have at least ``role``."""
+
+    def dependency(request: Request) -> Principal:
+        principal = current_principal(request)
+        if principal is None:
+            raise AuthError("log in first (the /login page), or send 'Authorization: Bearer <token>'")
+        if not role_at_least(principal.role, role):
+            raise ForbiddenError(f"{principal.username} is a {principal.role}; this needs the {role} role")
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return Depends(dependency)
+
+
+RequireViewer = require("viewer")
+RequireEditor = require("editor")
+RequireAdmin = require("admin")
+ViewerDep = Annotated[Principal, RequireViewer]
+EditorDep = Annotated[Principal, RequireEditor]
+AdminDep = Annotated[Principal, RequireAdmin]
+AccountsDep = Annotated[AccountStore, Depends(get_accounts)]
+
+router = APIRouter(tags=["Accounts"])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/map"
+    return target
+
+
+def login_page(message: str = "", target: str = "/map", status: int = 200) -> HTMLResponse:
+    body = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>登录 · 应急一张图</title>
+<link rel="icon" href="/static/onemap/favicon.svg" type="image/svg+xml">
+<style>body{{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;background:#f1f3f5;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}}
+form{{background:#fff;padding:28px;border-radius:10px;box-shadow:0 2px 12px rgba(0,0,0,.15);width:min(360px,90vw)}}h1{{font-size:22px;margin:0 0 16px}}
+label{{display:block;margin:12px 0 4px;font-size:16px}}input{{width:100%;box-sizing:border-box;font-size:18px;padding:10px}}
+button{{margin-top:18px;width:100%;font-size:18px;padding:12px;background:#d7191c;color:#fff;border:0;border-radius:6px}}.err{{color:#a50f15;margin-top:10px}}</style></head>
+<body><form method="post" action="/login"><h1>应急一张图 登录</h1>
+<input type="hidden" name="next" value="{html.escape(_safe_next(target))}">
+<label for="username">用户名</label><input id="username" name="username" autocomplete="username" required>
+<label for="password">密码</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" id="login">登录</button><div class="err" id="login-error">{html.escape(message)}</div></form></body></html>"""
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/login", response_class=HTMLResponse, summary="Log-in page", include_in_schema=False)
+def login_form(next: Annotated[str | None, Query(max_length=500)] = None) -> HTMLResponse:
+    return login_page(target=_safe_next(next))
+
+
+@router.post("/login", summary="Log in (form): sets the session cookie", include_in_schema=False)
+def login(request: Request, accounts: AccountsDep, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=1024)], next: Annotated[str | None, Form(max_length=500)] = None) -> Response:
+    limiter, client = get_limiter(request), client_of(request)
+    limiter.check(client)
+    user = accounts.verify_password(username, password)
+    if user is None:
+        limiter.fail(client)
+        return login_page("用户名或密码错误 (wrong user name or password)", _safe_next(next), status=401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, accounts.new_session(user.username), httponly=True, samesite="lax", secure=request.app.state.settings.cookie_secure, max_age=12 * 3600)
+    accounts.record(user.username, "login", "session")
+    return response
+
+
+@router.post("/logout", summary="Log out: ends the session", include_in_schema=False)
+def logout(request: Request, accounts: AccountsDep) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        accounts.end_session(cookie)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/auth/me", summary="Who am I: user name and role")
+def me(principal: ViewerDep) -> dict[str, Any]:
+    return {"username": principal.username, "role": principal.role, "sees_restricted": principal.sees_restricted}
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=10, max_length=1024)
+    role: Role = "viewer"
+
+
+@router.get("/users", summary="Users and their roles (admin)")
+def users(principal: AdminDep, accounts: AccountsDep) -> dict[str, Any]:
+    return {"users": [{"username": u.username, "role": u.role, "created_at": u.created_at.isoformat(), "disabled": u.disabled} for u in accounts.users()], "roles": list(ROLES)}
+
+
+@router.post("/users", status_code=201, summary="Create a user (admin)")
+def add_user(body: UserIn, principal: AdminDep, accounts: AccountsDep) -> dict[str, Any]:
+    user = accounts.add_user(body.username, body.password, body.role)
+    accounts.record(principal.username, "create", "users", after=[user.username], detail={"role": user.role})
+    return {"username": user.username, "role": user.role}
+
+
+@router.get("/audit", summary="The audit log, newest first (admin)")
+def audit(principal: AdminDep, accounts: AccountsDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> dict[str, Any]:
+    return {"entries": accounts.audit(limit)}
+
+
+def login_redirect(request: Request) -> RedirectResponse | None:
+    """For a browser asking for a page without a session: the login page, then back."""
+    if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+    return None
+
+
+def check_serving_address(host: str, auth: str) -> None:
+    """Refuse to serve with auth off on anything but loopback."""
+    if auth == "off" and host not in ("127.0.0.1", "localhost", "::1"):
+        raise InputError(f"ONEMAP_AUTH=off serves everything to everybody: only on 127.0.0.1, not on {host}. Create users (onemap user add) and leave auth on.")

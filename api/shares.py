@@ -1,0 +1,142 @@
+"""Share links for field teams: editors make, list and revoke them (``/shares``); anybody with the
+link opens its read-only phone page (``/s/{token}``), its snapshot (``/s/{token}/data``) and the
+basemap tiles of its area (``/s/{token}/tiles/…``) — nothing else: a token opens no other route.
+Expired or revoked → 410, unknown → 404, too many failed lookups from one client → 429."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from layers.accounts import SHARE_DEFAULT_HOURS, SHARE_MAX_HOURS, Share
+from layers.errors import GoneError, InputError, NotFoundError, TooManyAttemptsError
+from layers.share_service import (
+    DEFAULT_SCOPE,
+    ShareRequest,
+    build_snapshot,
+    check_scope,
+    incident_point,
+)
+from web.basemap import tile_bounds
+from web.share_page import SERVICE_WORKER_FILE, share_error_page, share_page_html
+
+from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
+from .dependencies import StoreDep
+from .features import features_of
+from .routing import feature_collection
+from .tiles import MAX_ZOOM, check_tile
+
+router = APIRouter(tags=["Share links"])
+public_router = APIRouter(tags=["Share links"])
+Token = Annotated[str, Path(min_length=16, max_length=100, description="The link's token.")]
+
+
+class ShareIn(BaseModel):
+    """What to share: an incident (or a point), the layers in scope, the expiry."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    incident_id: Annotated[str, Field(max_length=100)] | None = None
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    title: Annotated[str, Field(max_length=200)] | None = None
+    layers: list[Annotated[str, Field(max_length=64)]] = Field(default=list(DEFAULT_SCOPE), max_length=20, description="Layers the link may show (its scope).")
+    k: int = Field(default=3, ge=1, le=5, description="Routes per resource kind.")
+    zoom: int = Field(default=14, ge=8, le=18)
+    service_areas: bool = True
+    expires_hours: float = Field(default=SHARE_DEFAULT_HOURS, gt=0, le=SHARE_MAX_HOURS, description="Hours until the link stops working (default 24, at most 168 = 7 days).")
+
+
+@router.post("/shares", status_code=201, summary="Make a share link (snapshot of an incident's situation)")
+def create_share(body: ShareIn, request: Request, store: StoreDep, principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
+    """Returns the short URL ``/s/{token}`` (the token is shown only now: keep the URL)."""
+    incident = None
+    if body.incident_id is not None:
+        lon, lat, incident = incident_point(store, body.incident_id)
+    elif body.lon is not None and body.lat is not None:
+        lon, lat = body.lon, body.lat
+    else:
+        raise InputError("give incident_id, or lon and lat of the place to share")
+    scope = check_scope(body.layers)
+    title = body.title or (incident["name"] if incident else f"{lon:.5f}, {lat:.5f}")
+    snapshot = build_snapshot(
+        ShareRequest(lon, lat, title, incident, scope, body.k, body.zoom, body.service_areas),
+        store=store, routing=request.app.state.routing,
+        features_of=lambda spec, frame: features_of(spec, frame, restricted=False),  # links never carry restricted fields
+        result_features=feature_collection,
+    )
+    share, token = accounts.add_share(title=title, created_by=principal.username, hours=body.expires_hours, scope=list(scope), snapshot=snapshot)
+    accounts.record(principal.username, "create", "shares", after=[share.id], detail={"scope": list(scope), "incident": body.incident_id, "expires_at": share.expires_at.isoformat()})
+    return {**share.summary(), "url": f"/s/{token}", "token": token}
+
+
+@router.get("/shares", summary="Share links, newest first (without their tokens)")
+def list_shares(accounts: AccountsDep) -> dict[str, Any]:
+    return {"shares": [share.summary() for share in accounts.shares()]}
+
+
+@router.post("/shares/{share_id}/revoke", summary="Revoke a share link at once")
+def revoke_share(share_id: Annotated[str, Path(max_length=32)], principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
+    share = accounts.revoke_share(share_id)
+    accounts.record(principal.username, "revoke", "shares", before=[share_id], after=[share_id])
+    return share.summary()
+
+
+def open_share(request: Request, token: str) -> Share:
+    """The active share of ``token``; 404 unknown (a failed attempt), 410 expired or revoked."""
+    limiter, client = get_limiter(request), client_of(request)
+    limiter.check(client)
+    share = get_accounts(request).share_for_token(token)
+    if share is None:
+        limiter.fail(client)
+        raise NotFoundError("this link does not exist: check that it was copied whole")
+    state = share.state()
+    if state != "active":
+        raise GoneError(f"this link was {'revoked' if state == 'revoked' else 'valid until ' + share.expires_at.isoformat()}: ask the command centre for a new one")
+    return share
+
+
+@public_router.get("/s/sw.js", include_in_schema=False)
+def service_worker() -> Response:
+    """Caches the share page's assets (and pages seen) so a link re-opens with no network."""
+    return Response(SERVICE_WORKER_FILE.read_text(encoding="utf-8"), media_type="text/javascript", headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
+
+
+@public_router.get("/s/{token}", response_class=HTMLResponse, summary="A share link's phone page (read-only, no login)")
+def share_page(request: Request, token: Token) -> HTMLResponse:
+    try:
+        share = open_share(request, token)
+    except (NotFoundError, GoneError, TooManyAttemptsError) as error:
+        return share_error_page(error)
+    return HTMLResponse(share_page_html(share, token), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"})
+
+
+@public_router.get("/s/{token}/data", summary="A share link's snapshot (GeoJSON inside)")
+def share_data(request: Request, token: Token) -> JSONResponse:
+    share = open_share(request, token)
+    return JSONResponse({**share.snapshot, "expires_at": share.expires_at.isoformat()}, headers={"Cache-Control": "no-store"})
+
+
+def _tile_in_extent(extent: list[float], z: int, x: int, y: int) -> bool:
+    west, south, east, north = tile_bounds(z, x, y)
+    to_x = lambda lon: math.radians(lon) * 6378137.0  # noqa: E731 - Web Mercator metres
+    to_y = lambda lat: math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * 6378137.0  # noqa: E731
+    return not (east < to_x(extent[0]) or west > to_x(extent[2]) or north < to_y(extent[1]) or south > to_y(extent[3]))
+
+
+@public_router.get("/s/{token}/tiles/{z}/{x}/{y}.png", response_class=Response, summary="Basemap tiles of a share link's area")
+def share_tile(request: Request, token: Token, z: Annotated[int, Path(ge=8, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
+    """Only tiles over the link's area: a link reads what its scope names, nothing else."""
+    share = open_share(request, token)
+    check_tile(z, x, y)
+    if not _tile_in_extent(share.snapshot["extent"], z, x, y):
+        raise NotFoundError(f"tile {z}/{x}/{y} is outside this link's area")
+    from web.basemap import render_basemap_tile
+
+    cache = request.app.state.basemap
+    data = cache.current(request.app.state.store)
+    body = cache.tiles.get(data, z, x, y, lambda: render_basemap_tile(data, z, x, y))
+    return Response(content=body, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,64 @@
+"""The read-only phone page of a share link (``/s/{token}``): the incident, the route to it, the
+nearest shelter and supply depot with a "navigate" hand-off, the user's own position if they
+allow it, on the link's own basemap tiles. Works at 360×640; its payload is the link's small
+snapshot; a service worker keeps the assets (and the pages seen) for re-opening offline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from fastapi.responses import HTMLResponse
+
+from layers.accounts import Share
+from layers.errors import GoneError, NotFoundError, OnemapError, TooManyAttemptsError
+
+SERVICE_WORKER_FILE = Path(__file__).resolve().parent / "static" / "share-sw.js"
+"""Served at /s/sw.js (a worker controls only the paths below its own)."""
+
+
+def _json_script(value: object) -> str:
+    """JSON safe inside a <script> element (no "</" can close it)."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def _head(title: str) -> str:
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">'
+        '<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">'
+        f"<title>{html.escape(title)} · 应急一张图</title>"
+        '<link rel="icon" href="/static/onemap/favicon.svg" type="image/svg+xml">'
+        '<link rel="stylesheet" href="/static/leaflet/leaflet.css"><link rel="stylesheet" href="/static/onemap/share.css">'
+    )
+
+
+def share_page_html(share: Share, token: str) -> str:
+    """The page of an active share; the snapshot is inlined (it is small and scoped)."""
+    data = {**share.snapshot, "expires_at": share.expires_at.isoformat()}
+    return (
+        _head(share.title)
+        + '<script src="/static/leaflet/leaflet.js"></script><script src="/static/onemap/share.js" defer></script></head>'
+        + '<body><div id="map" role="application" aria-label="地图"></div>'
+        + '<section id="sheet" aria-live="polite"></section>'
+        + f'<script id="onemap-share" type="application/json">{_json_script(data)}</script></body></html>'
+    )
+
+
+def share_error_page(error: OnemapError) -> HTMLResponse:
+    """410 for an expired or revoked link, 404 for an unknown one, 429 when rate-limited."""
+    if isinstance(error, GoneError):
+        status, heading = 410, "链接已失效"
+    elif isinstance(error, TooManyAttemptsError):
+        status, heading = 429, "尝试次数过多"
+    else:
+        assert isinstance(error, NotFoundError)
+        status, heading = 404, "链接不存在"
+    body = (
+        _head(heading) + '</head><body class="om-error-page"><main>'
+        f'<h1 id="share-error">{heading}</h1><p>{html.escape(str(error))}</p>'
+        "<p>请联系指挥中心获取新的链接。</p></main></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})

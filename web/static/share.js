@@ -1,0 +1,116 @@
+/* onemap share link (onemap's own code): draws the snapshot inlined in the page — incident, route,
+ * nearest shelter and depot, closures, scoped layers — on the link's basemap tiles; the user's own
+ * position if they allow it; "navigate" hand-offs. Texts from the data go in with textContent. */
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("onemap-share").textContent);
+  const sheet = document.getElementById("sheet");
+  const base = location.pathname.replace(/\/$/, "");
+  const colours = { rescue_stations: "#d7191c", supply_depots: "#8c510a", shelters: "#1a9641" };
+  const glyphs = { rescue_stations: "救", supply_depots: "物", shelters: "避", incidents: "事" };
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined) continue;
+      if (k === "text") node.textContent = v; else if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
+    }
+    for (const child of children || []) if (child) node.append(child);
+    return node;
+  }
+  function pin(glyph, colour, size) {
+    return L.divIcon({ html: `<div class="om-pin" style="width:${size}px;height:${size}px;background:${colour};font-size:${Math.round(size * 0.55)}px"><span></span></div>`, className: "", iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
+  }
+  function marker(lat, lon, glyph, colour, size, label) {
+    const m = L.marker([lat, lon], { icon: pin(glyph, colour, size), title: label || "" });
+    m.on("add", () => { m.getElement().querySelector("span").textContent = glyph; });
+    if (label) m.bindPopup(() => el("div", { text: label }));
+    return m;
+  }
+  function navigate(name, lat, lon) {
+    const q = encodeURIComponent(name || "");
+    return el("div", { class: "actions" }, [
+      el("a", { class: "btn primary", href: `geo:${lat},${lon}?q=${lat},${lon}(${q})`, text: "导航" }),
+      el("a", { class: "btn", href: `https://uri.amap.com/navigation?to=${lon},${lat},${q}&mode=car&coordinate=wgs84&callnative=1`, rel: "noopener noreferrer", target: "_blank", text: "高德导航" }),
+      el("span", { class: "coords", text: `${lat.toFixed(5)}, ${lon.toFixed(5)}` }),
+    ]);
+  }
+
+  const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([data.view.lat, data.view.lon], data.view.zoom);
+  L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18 }).addTo(map);
+  L.control.scale({ imperial: false }).addTo(map);
+  const bounds = L.latLngBounds([[data.point.lat, data.point.lon]]);
+
+  for (const [layer, collection] of Object.entries(data.layers || {})) {
+    for (const feature of collection.features) {
+      if (!feature.geometry) continue;
+      const name = feature.properties.name || feature.id;
+      if (feature.geometry.type === "Point") {
+        const [lon, lat] = feature.geometry.coordinates;
+        marker(lat, lon, glyphs[layer] || "·", colours[layer] || "#555", 24, `${data.titles[layer] || layer}：${name}`).addTo(map);
+      } else {
+        L.geoJSON(feature.geometry, { style: { color: "#555", weight: 1, fillOpacity: 0.15 } }).bindPopup(() => el("div", { text: name })).addTo(map);
+      }
+    }
+  }
+  L.geoJSON(data.closures, { style: { color: "#08519c", weight: 3, dashArray: "8 5", fillColor: "#6baed6", fillOpacity: 0.35, className: "om-share-closure" } }).addTo(map);
+  if (data.service_areas) {
+    const bands = { 5: "#1a9850", 10: "#fee08b", 15: "#d73027" };
+    for (const f of data.service_areas.features) if (f.geometry) L.geoJSON(f.geometry, { style: { color: bands[f.properties.minutes] || "#999", weight: 1, fillOpacity: 0.05, interactive: false } }).addTo(map);
+  }
+  for (const f of data.routes.features) {
+    const p = f.properties;
+    if (!f.geometry || p.reachable === false || p.rank !== 1) continue;
+    const line = L.geoJSON(f.geometry, { style: { color: colours[p.layer], weight: 6, opacity: 0.85, className: `om-share-route om-share-route-${p.layer}` } }).addTo(map);
+    bounds.extend(line.getBounds());
+  }
+  const incidentName = data.incident ? data.incident.name : data.title;
+  marker(data.point.lat, data.point.lon, "事", "#d7191c", 38, incidentName).addTo(map);
+  map.fitBounds(bounds.pad(0.15), { maxZoom: data.view.zoom });
+
+  // the sheet
+  const children = [
+    el("div", { class: "offline", id: "offline", text: "离线：显示的是缓存的快照" }),
+    el("h1", { id: "share-title", text: incidentName }),
+    el("div", { class: "sub", text: data.incident ? `${data.incident.kind} · ${data.incident.status}` : "位置" }),
+    el("div", { class: "sub", text: `快照有效期至 ${new Date(data.expires_at).toLocaleString("zh-CN", { hour12: false })}` }),
+    navigate(incidentName, data.point.lat, data.point.lon),
+  ];
+  for (const [key, title, layer] of [["shelter", "最近避难场所", "shelters"], ["depot", "最近物资储备点", "supply_depots"], ["rescue", "最近救援力量", "rescue_stations"]]) {
+    const best = (data.nearest || {})[key];
+    if (!best) continue;
+    marker(best.lat, best.lon, glyphs[layer], colours[layer], 32, `${title}：${best.name}`).addTo(map);
+    children.push(el("div", { class: "card", id: `nearest-${key}` }, [
+      el("h2", { text: `${title}：${best.name}` }),
+      el("div", { text: `车程约 ${best.minutes} 分钟，${best.km} km` }),
+      navigate(best.name, best.lat, best.lon),
+    ]));
+  }
+  const mine = el("div", { class: "card", id: "my-position" }, [
+    el("h2", { text: "我的位置" }),
+    el("button", { class: "btn", type: "button", id: "locate", text: "显示我的位置", onclick: locate }),
+    el("div", { id: "my-distance" }),
+  ]);
+  children.push(mine);
+  sheet.replaceChildren(...children);
+
+  let me = null;
+  function locate() {
+    if (!navigator.geolocation) { document.getElementById("my-distance").textContent = "此浏览器不能定位"; return; }
+    navigator.geolocation.watchPosition((position) => {
+      const here = [position.coords.latitude, position.coords.longitude];
+      if (!me) {
+        me = L.marker(here, { icon: L.divIcon({ html: '<div class="om-me"></div>', className: "", iconSize: [24, 24], iconAnchor: [12, 12] }) }).addTo(map);
+        map.fitBounds(L.latLngBounds([here, [data.point.lat, data.point.lon]]).pad(0.2));
+      } else me.setLatLng(here);
+      const km = map.distance(here, [data.point.lat, data.point.lon]) / 1000;
+      document.getElementById("my-distance").textContent = `距事件点直线 ${km.toFixed(2)} km（精度 ±${Math.round(position.coords.accuracy)} m）`;
+    }, (error) => { document.getElementById("my-distance").textContent = `无法定位：${error.message}`; }, { enableHighAccuracy: true });
+  }
+
+  window.addEventListener("offline", () => { document.getElementById("offline").style.display = "block"; });
+  window.addEventListener("online", () => { document.getElementById("offline").style.display = "none"; });
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/s/sw.js", { scope: "/s/" }).catch(() => {});
+  window.onemapShare = { map, data };
+  document.documentElement.dataset.onemapReady = "1";
+})();
