@@ -148,6 +148,12 @@ def test_an_incident_placed_in_the_ui_gets_the_routing_apis_answer(wall: Page, s
     assert dialogs == [], "no script from the data ran"
     page.screenshot(path=str(ARTIFACTS / "wallmap-incident.png"))
 
+    page.click("#om-share")
+    link = page.locator("#om-share-link input").input_value()
+    assert "/s/" in link
+    shared = httpx.get(link, timeout=30)
+    assert shared.status_code == 200 and "罐区泄漏" in httpx.get(link + "/data", timeout=30).json()["title"]
+
     page.select_option("#om-k", "5")
     page.wait_for_function("document.querySelectorAll('tr.om-eta-row').length === 15", timeout=60_000)
     wall.settle()
@@ -301,3 +307,94 @@ def test_a_gcj02_basemap_shifts_our_data_by_the_same_formulas_as_gis_crs(browser
         assert "base=custom-1" in page.evaluate("location.hash")
         assert wall.errors == [] and wall.outside == []
         wall.page.close()
+
+
+def test_the_wall_map_behind_a_login(browser: Any, sample_gpkg: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from layers.accounts import AccountStore
+    from tests.helpers import serving
+
+    store = tmp_path / "store.gpkg"
+    shutil.copy(sample_gpkg, store)
+    settings = Settings(store=str(store), auth="required")
+    accounts = AccountStore.for_settings(settings)
+    accounts.add_user("duty", "duty-officer-pass", "viewer")
+    accounts.close()
+    with serving(settings) as base:
+        wall = Page(browser, base)
+        page = wall.page
+        page.goto(base + "/map#13/35.41000/116.59000/layers=shelters")
+        page.wait_for_selector("#login")
+        assert page.url.startswith(base + "/login?next=/map")
+        page.fill("#username", "duty")
+        page.fill("#password", "wrong password!")
+        page.click("#login")
+        assert "用户名或密码错误" in page.locator("#login-error").inner_text()
+        page.fill("#username", "duty")
+        page.fill("#password", "duty-officer-pass")
+        page.click("#login")
+        page.wait_for_function(READY, timeout=90_000)
+        assert _markers(page, "shelters") > 0
+        page.wait_for_function("document.getElementById('om-user').innerText.includes('duty')")
+        assert "查看" in page.locator("#om-user").inner_text()
+        page.click("#om-incident-mode")
+        page.mouse.click(800, 500)
+        page.click("#om-incident-save")
+        page.wait_for_function("document.getElementById('om-ticker').innerText.includes('事件未保存')")
+        assert "viewer" in page.locator("#om-ticker").inner_text(), "a viewer is told why it cannot write"
+        page.locator("#om-user button").click()
+        page.wait_for_selector("#login")
+        assert wall.outside == []
+        wall.page.close()
+
+
+HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>'; DROP TABLE shelters; --"
+
+
+def test_hostile_text_in_every_field_is_stored_verbatim_and_shown_inert(wall: Page, sample_settings: Settings, tmp_path: Path) -> None:
+    from layers.catalogue import get_layer
+    from tests.helpers import run_cli
+    from web.wallmap import VIEWS
+
+    written: dict[str, tuple[str, dict[str, str]]] = {}
+    with open_store(sample_settings) as store:
+        for view in VIEWS:
+            spec = get_layer(view.id)
+            text_fields = [f.name for f in spec.fields if f.type == "str" and f.enum is None]
+            frame = store.read(view.id, bbox=(116.55, 35.37, 116.63, 35.45), limit=1)
+            if frame.empty or not text_fields:
+                continue
+            values = {name: f"{HOSTILE} {name}" for name in text_fields}
+            store.upsert(view.id, frame.assign(**values))
+            written[view.id] = (str(frame["source_id"].iloc[0]), values)
+    csv = tmp_path / "shelters.csv"
+    csv.write_text(f'编号,名称,类型,经度,纬度,容纳人数\nSH-X,"{HOSTILE.replace(chr(34), chr(34) * 2)}",紧急,116.592,35.412,500\n', encoding="utf-8")
+    assert run_cli(sample_settings, "import", "shelters", str(csv)).exit_code == 0
+    written["shelters-import"] = ("SH-X", {"name": HOSTILE})
+    with open_store(sample_settings) as store:
+        for layer, (source_id, values) in written.items():
+            row = store.get(layer.removesuffix("-import"), source_id).iloc[0]
+            assert {name: row[name] for name in values} == values, "stored verbatim"
+    posted = httpx.post(f"{wall.base}/incidents", json={"lon": 116.59, "lat": 35.41, "kind": "其他", "name": HOSTILE, "description": HOSTILE}, timeout=30)
+    written["incidents"] = (posted.json()["id"], {"name": HOSTILE, "description": HOSTILE})
+
+    dialogs: list[str] = []
+    wall.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    layers = ",".join(v.id for v in VIEWS)
+    page = wall.open(f"/map#14/35.41000/116.59000/layers={layers}")
+    assert len(written) >= 6, sorted(written)
+    for layer, (source_id, values) in written.items():
+        opened = page.evaluate("""([layer, id]) => { const state = window.onemap.layers[layer];
+            const found = state.container.getLayers().find((l) => l.featureId === id);
+            if (!found) return false; if (state.container.zoomToShowLayer) { state.container.zoomToShowLayer(found, () => found.openPopup()); } else { found.openPopup(); } return true; }""",
+            [layer.removesuffix("-import"), source_id])
+        assert opened, f"{layer} {source_id} is drawn"
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        text = popup.inner_text()
+        for value in values.values():
+            assert value in text, (layer, value)
+        assert popup.locator("img, script").count() == 0, "markup from the data is not markup"
+        page.evaluate("window.onemap.map.closePopup()")
+    assert dialogs == [] and wall.errors == []

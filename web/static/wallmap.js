@@ -290,6 +290,7 @@
         const [lon, lat] = feature.geometry.coordinates;
         const marker = L.marker(this.ll(lon, lat), { icon: this.iconFor(view, feature.properties), title: feature.properties.name || "", keyboard: false, riseOnHover: true });
         marker.bindPopup(() => this.popupFor(view, feature), { maxWidth: 360 });
+        marker.featureId = feature.id;
         return marker;
       }
       const colour = this.colourOf(view, feature.properties);
@@ -299,6 +300,7 @@
         style: { color: colour, weight: closure ? 3 : 2, dashArray: closure ? "8 5" : null, fillColor: colour, fillOpacity: closure ? 0.35 : 0.22, className: `om-p-${view.id}` },
       });
       layer.bindPopup(() => this.popupFor(view, feature), { maxWidth: 360 });
+      layer.featureId = feature.id;
       return layer;
     }
 
@@ -458,7 +460,13 @@
       }
       this.groupBoxes = groupBoxes;
       this.status = el("div", { class: "om-status", id: "om-status", text: "连接中…" });
-      panel.append(this.status);
+      this.userBox = el("div", { class: "om-status", id: "om-user" });
+      panel.append(this.status, this.userBox);
+      this.fetchJSON("/auth/me").then((me) => {
+        this.me = me;
+        const logout = el("form", { method: "post", action: "/logout", style: "display:inline" }, [el("button", { class: "om-button", type: "submit", text: "退出", style: "font-size:13px;padding:2px 8px;min-height:0" })]);
+        this.userBox.replaceChildren(document.createTextNode(`${me.username}（${{ viewer: "查看", editor: "编辑", admin: "管理" }[me.role] || me.role}） `), me.username === "open" ? "" : logout);
+      }).catch(() => {});
       const control = L.control({ position: "topright" });
       control.onAdd = () => { L.DomEvent.disableClickPropagation(panel); L.DomEvent.disableScrollPropagation(panel); return panel; };
       control.addTo(this.map);
@@ -781,7 +789,8 @@
       const close = el("button", { class: "om-button om-close", type: "button", text: "关闭", onclick: () => this.clearIncident() });
       const kSelect = el("select", { id: "om-k", onchange: (e) => { this.k = Number(e.target.value); this.analyse(this.incident); } },
         [1, 3, 5, 10].map((k) => el("option", { value: k, text: `每类 ${k} 个`, selected: k === this.k })));
-      const children = [close, el("h2", { text: `事件：${incident.name || ""}` }), el("div", { class: "om-sub", text: `${lon.toFixed(5)}, ${lat.toFixed(5)}${closed ? " · 已避开封闭道路" : ""}` }), kSelect];
+      const share = incident.id ? el("button", { class: "om-button", type: "button", id: "om-share", text: "分享给现场", title: "生成只读链接（24 小时有效），发给现场队伍", onclick: () => this.shareIncident(incident) }) : null;
+      const children = [close, share, el("h2", { text: `事件：${incident.name || ""}` }), el("div", { class: "om-sub", text: `${lon.toFixed(5)}, ${lat.toFixed(5)}${closed ? " · 已避开封闭道路" : ""}` }), kSelect];
 
       // risk level at the point
       const riskBox = el("div", { id: "om-risk" });
@@ -854,6 +863,23 @@
       this.map.fitBounds(bounds.pad(0.15), { maxZoom: 14 });
     }
 
+    async shareIncident(incident) {
+      const layers = this.config.resource_layers.filter((id) => this.visible.has(id));
+      try {
+        const link = await this.sendJSON("POST", "/shares", { incident_id: incident.id, layers: layers.length ? layers : this.config.resource_layers, k: Math.min(this.k, 5) });
+        const url = location.origin + link.url;
+        const box = el("div", { class: "om-popup", id: "om-share-link" }, [
+          el("h4", { text: "现场链接（只读）" }),
+          el("input", { type: "text", readonly: true, value: url, style: "width:100%;font-size:14px", onfocus: (e) => e.target.select() }),
+          el("div", { class: "om-sub", text: `有效期至 ${new Date(link.expires_at).toLocaleString("zh-CN", { hour12: false })}；可在“分享链接”列表中撤销` }),
+        ]);
+        if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
+        L.popup({ maxWidth: 420 }).setLatLng(this.ll(incident.lon, incident.lat)).setContent(box).openOn(this.map);
+      } catch (error) {
+        this.notify(`链接未生成：${error.message}`, true);
+      }
+    }
+
     clearIncident() {
       this.incident = null;
       this.routeLayer.clearLayers();
@@ -866,6 +892,7 @@
       let body;
       try {
         const response = await fetch("/map/live", { cache: "no-store" });
+        if (response.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
         if (!response.ok) throw new Error(`${response.status}`);
         body = await response.json();
       } catch (error) {

@@ -1,0 +1,91 @@
+"""A share link on a phone (headless Chromium at 360×640, touch): an editor makes it through the
+API of a real server with auth on; it opens without login and shows the incident, the route and
+the nearest shelter; texts from the data stay text; the user's position; it re-opens offline;
+after expiry it shows the 410 page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from layers.accounts import AccountStore
+from layers.settings import Settings
+from tests.helpers import serving
+
+NAME = "<img src=x onerror=alert(1)>化工厂泄漏"
+
+
+def test_a_field_team_opens_the_link_on_a_phone(browser: Any, sample_gpkg: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.gpkg"
+    shutil.copy(sample_gpkg, store)
+    settings = Settings(store=str(store), auth="required")
+    accounts = AccountStore.for_settings(settings)
+    accounts.add_user("editor", "editor-password-1", "editor")
+    editor = {"Authorization": f"Bearer {accounts.new_api_token('editor')}"}
+    with serving(settings) as base:
+        incident = httpx.post(f"{base}/incidents", json={"lon": 116.59, "lat": 35.41, "kind": "危化品事故", "name": NAME}, headers=editor, timeout=30)
+        assert incident.status_code == 201, incident.text
+        created = httpx.post(f"{base}/shares", json={"incident_id": incident.json()["id"], "layers": ["shelters", "supply_depots"]}, headers=editor, timeout=60)
+        assert created.status_code == 201, created.text
+        share = created.json()
+        assert httpx.get(f"{base}/map", timeout=10, follow_redirects=False).status_code in (303, 401), "the wall map itself needs a login"
+
+        context = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True, device_scale_factor=2,
+                                      geolocation={"latitude": 35.43, "longitude": 116.57}, permissions=["geolocation"])
+        page = context.new_page()
+        errors: list[str] = []
+        outside: list[str] = []
+        dialogs: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((base, "data:")) else None)
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        response = page.goto(base + share["url"])
+        assert response is not None and response.status == 200
+        page.wait_for_function("document.documentElement.dataset.onemapReady === '1'")
+        page.wait_for_selector("img.leaflet-tile-loaded")
+        assert page.locator("#share-title").inner_text() == NAME, "the name is shown as text"
+        assert page.locator("path.om-share-route").count() == 3, "the fastest route of each kind"
+        shelter = page.locator("#nearest-shelter").inner_text()
+        assert "最近避难场所" in shelter and "分钟" in shelter and "km" in shelter
+        assert page.locator("#nearest-depot").is_visible()
+        navigate = page.locator("#nearest-shelter a.btn.primary")
+        assert navigate.get_attribute("href").startswith("geo:")  # type: ignore[union-attr]
+        for button in page.locator(".btn").all():
+            box = button.bounding_box()
+            assert box is not None and box["height"] >= 44, "large touch targets"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, "no sideways scrolling at 360 px"
+        page.locator("#locate").tap()
+        page.wait_for_function("document.getElementById('my-distance').innerText.includes('km')")
+        assert "距事件点直线" in page.locator("#my-distance").inner_text()
+        artifacts = Path(os.environ.get("ONEMAP_TEST_ARTIFACTS", "var/test-artifacts"))
+        artifacts.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artifacts / "share-phone.png"))
+
+        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.ready.then(() => true)")
+        page.reload()
+        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        context.set_offline(True)
+        page.reload()
+        page.wait_for_function("document.documentElement.dataset.onemapReady === '1'")
+        assert page.locator("#share-title").inner_text() == NAME, "the link re-opens with no network"
+        context.set_offline(False)
+        assert errors == [] and outside == [] and dialogs == []
+
+        table = accounts.metadata.tables["shares"]
+        with accounts.engine.begin() as connection:
+            connection.execute(update(table).where(table.c.id == share["id"]).values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        gone = page.goto(base + share["url"])
+        assert gone is not None and gone.status == 410
+        assert "链接已失效" in page.locator("#share-error").inner_text()
+        assert httpx.get(f"{base}{share['url']}/data", timeout=10).status_code == 410
+        page.screenshot(path=str(artifacts / "share-expired.png"))
+        context.close()
+        assert outside == [] and dialogs == []
+    accounts.close()
