@@ -45,7 +45,7 @@ def test_no_generated_request_gets_a_server_error(sample_gpkg: Path, tmp_path: P
                 response = case.call(headers=headers)
                 statuses[response.status_code] += 1
                 if response.status_code >= 500:
-                    server_errors.append(f"{operation.label} {case.path_parameters} {case.query} {case.body!r:.200}: {response.status_code} {response.text[:200]}")
+                    server_errors.append(f"{case.operation.label} {case.path_parameters} {case.query} {case.body!r:.200}: {response.status_code} {response.text[:200]}")
 
             call()
     total = sum(statuses.values())
