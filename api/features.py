@@ -89,6 +89,7 @@ def _collection(base: str, info: LayerInfo) -> dict[str, Any]:
         "crs": [CRS84],
         "storageCrs": CRS84,
         "numberOfFeatures": info.count,
+        "sensitivity": spec.sensitivity,
         "links": [
             {"href": f"{base}/collections/{spec.name}", "rel": "self", "type": "application/json", "title": spec.title_zh},
             {"href": f"{base}/collections/{spec.name}/items", "rel": "items", "type": GEOJSON, "title": f"{spec.title_zh} features"},

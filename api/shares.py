@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from layers.accounts import SHARE_DEFAULT_HOURS, SHARE_MAX_HOURS, Share
 from layers.errors import GoneError, InputError, NotFoundError, TooManyAttemptsError
+from layers.routing_service import Closures
 from layers.share_service import (
     DEFAULT_SCOPE,
     ShareRequest,
@@ -118,6 +119,21 @@ def share_page(request: Request, token: Token) -> HTMLResponse:
 def share_data(request: Request, token: Token) -> JSONResponse:
     share = open_share(request, token)
     return JSONResponse({**share.snapshot, "expires_at": share.expires_at.isoformat()}, headers={"Cache-Control": "no-store"})
+
+
+@public_router.get("/s/{token}/route", summary="Driving route from the user's position to the link's incident")
+def share_route(request: Request, token: Token, lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)]) -> JSONResponse:
+    """For the field team: from where they are (within the link's area) to the incident, by road,
+    around the closures in force now."""
+    share = open_share(request, token)
+    west, south, east, north = share.snapshot["extent"]
+    if not (west <= lon <= east and south <= lat <= north):
+        raise InputError("you are outside this link's area: navigate with the 导航 button instead")
+    store = request.app.state.store
+    closures = Closures(tuple(store.read("road_closures", filters={"status": "封闭中"}).geometry))
+    point = share.snapshot["point"]
+    result = request.app.state.routing.route((lon, lat), (point["lon"], point["lat"]), closures=closures)
+    return JSONResponse(feature_collection(result[["travel_time_min", "distance_km", "reachable", "geometry"]]), headers={"Cache-Control": "no-store"})
 
 
 def _tile_in_extent(extent: list[float], z: int, x: int, y: int) -> bool:

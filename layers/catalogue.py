@@ -97,6 +97,12 @@ class LayerSpec:
         """Attribute columns in store order: ``source_id`` then the fields."""
         return (SOURCE_ID, *self.field_names)
 
+    @property
+    def sensitivity(self) -> Literal["internal", "restricted"]:
+        """The layer's class: "restricted" when some of its fields are (only editors see those),
+        else "internal" (any viewer; never public)."""
+        return "restricted" if any(f.restricted for f in self.fields) else "internal"
+
     def visible_columns(self, *, restricted: bool) -> tuple[str, ...]:
         """The columns a reader may see: all with clearance for restricted fields, else without them."""
         return tuple(c for c in self.columns if restricted or c == SOURCE_ID or not self.field(c).restricted)

@@ -205,6 +205,19 @@ class RoutingService:
         except RoutingError as error:
             raise InputError(str(error)) from None
 
+    def route(self, origin: tuple[float, float], destination: tuple[float, float], *, closures: Closures = Closures()) -> gpd.GeoDataFrame:
+        """The fastest drive from ``origin`` to ``destination`` (lon, lat): one row as
+        ``nearest`` gives it (travel_time_min, distance_km, route), the origin as the resource."""
+        for lon, lat in (origin, destination):
+            _check_lonlat(lon, lat)
+        graph = self.graph()
+        start = gpd.GeoDataFrame({"resource_id": ["origin"], "layer": ["origin"], "name": ["起点"]}, geometry=[shapely.Point(*origin)], crs=4326)
+        try:
+            index = index_resources(graph, start, max_snap_m=self.settings.max_snap_m)
+            return nearest_resources(graph, shapely.Point(*destination), index, k=1, closed=self._closed(graph, closures), max_snap_m=self.settings.max_snap_m)
+        except RoutingError as error:
+            raise InputError(str(error).replace("resource origin", "the starting point")) from None
+
     def areas(self, lon: float, lat: float, *, minutes: Sequence[float] = (5, 10, 15), closures: Closures = Closures()) -> gpd.GeoDataFrame:
         """Service areas from (lon, lat), with the residents and resources each band contains."""
         _check_lonlat(lon, lat)

@@ -49,5 +49,6 @@ def test_no_generated_request_gets_a_server_error(sample_gpkg: Path, tmp_path: P
 
             call()
     total = sum(statuses.values())
+    print(f"schemathesis: {total} requests over {len(operations)} operations, statuses {dict(sorted(statuses.items()))}")
     assert server_errors == [], server_errors[:10]
     assert total >= 1000, f"only {total} requests were generated: {dict(statuses)}"

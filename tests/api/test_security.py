@@ -64,7 +64,7 @@ def secured(sample_gpkg: Path, tmp_path: Path) -> Iterator[Secured]:
 
 
 PUBLIC = {("GET", "/"), ("GET", "/conformance"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/s/sw.js"),
-          ("GET", "/s/{token}"), ("GET", "/s/{token}/data"), ("GET", "/s/{token}/tiles/{z}/{x}/{y}.png"),
+          ("GET", "/s/{token}"), ("GET", "/s/{token}/data"), ("GET", "/s/{token}/tiles/{z}/{x}/{y}.png"), ("GET", "/s/{token}/route"),
           ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 EDITOR = {("POST", "/incidents"), ("PATCH", "/incidents/{incident_id}"), ("POST", "/reservoirs/{reservoir_id}/level"), ("POST", "/closures"),
           ("POST", "/closures/{closure_id}/lift"), ("GET", "/shares"), ("POST", "/shares"), ("POST", "/shares/{share_id}/revoke")}
@@ -100,7 +100,7 @@ def _request(secured: Secured, method: str, path: str, role: str | None, fixture
     url = path.format(**{k: v for k, v in values.items() if "{" + k + "}" in path})
     query = {"/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": "5"},
              "/risk/at": {"lon": 116.59, "lat": 35.41}, "/map/situation": {"lon": 116.59, "lat": 35.41}, "/map/search": {"q": "尼山"},
-             "/map/places": {"level": "区县"}}.get(path, {})
+             "/map/places": {"level": "区县"}, "/s/{token}/route": {"lon": 116.59, "lat": 35.41}}.get(path, {})
     body = {"/incidents": INCIDENT, "/incidents/{incident_id}": {"status": "处置中"}, "/reservoirs/{reservoir_id}/level": {"current_level_m": 30.0},
             "/closures": {"geometry": SQUARE, "cause": "洪水"}, "/shares": {"lon": 116.59, "lat": 35.41, "service_areas": False},
             "/users": {"username": f"u{new_token()[:8]}".replace("-", "x"), "password": PASSWORD, "role": "viewer"}, "/coverage/site": {"p": 1}}.get(path)
@@ -177,6 +177,8 @@ def test_passwords_are_hashed_and_never_stored_or_logged_in_clear(secured: Secur
 
 def test_restricted_fields_only_for_editors(secured: Secured) -> None:
     assert RESTRICTED == ["category", "major_hazard_level"]
+    classes = {c["id"]: c["sensitivity"] for c in secured.client.get("/collections", headers=secured.as_role("viewer")).json()["collections"]}
+    assert classes["hazardous_enterprises"] == "restricted" and classes["shelters"] == "internal"
     for role, sees in (("viewer", False), ("editor", True), ("admin", True)):
         body = secured.client.get("/collections/hazardous_enterprises/items", params={"limit": 5}, headers=secured.as_role(role)).json()
         keys = set().union(*(f["properties"] for f in body["features"]))
@@ -214,6 +216,11 @@ def test_share_links_carry_only_their_scope_and_never_restricted_fields(secured:
         assert anonymous.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 401, path
     assert anonymous.get(f"/s/{token}/tiles/14/13500/6500.png").status_code == 404, "tiles outside the link's area"
     assert anonymous.get(f"/s/{token}/tiles/14/13497/6452.png").status_code in (200, 404)
+    route = anonymous.get(f"/s/{token}/route", params={"lon": 116.57, "lat": 35.43})
+    assert route.status_code == 200 and route.json()["features"][0]["properties"]["travel_time_min"] > 0
+    assert route.json()["features"][0]["geometry"]["type"] == "LineString"
+    far = anonymous.get(f"/s/{token}/route", params={"lon": 117.5, "lat": 35.9})
+    assert far.status_code == 400 and "outside this link's area" in far.json()["description"]
     listed = secured.client.get("/shares", headers=editor).json()["shares"]
     assert [s["id"] for s in listed] == [share["id"]] and "token" not in listed[0] and listed[0]["state"] == "active"
 
@@ -229,6 +236,7 @@ def test_expired_revoked_and_unknown_links(secured: Secured) -> None:
     expired = anonymous.get(f"/s/{token}")
     assert expired.status_code == 410 and "链接已失效" in expired.text
     assert anonymous.get(f"/s/{token}/data").status_code == 410
+    assert anonymous.get(f"/s/{token}/route", params={"lon": 116.59, "lat": 35.41}).status_code == 410
     second = secured.client.post("/shares", json={"lon": 116.59, "lat": 35.41, "service_areas": False}, headers=editor).json()
     assert secured.client.post(f"/shares/{second['id']}/revoke", headers=editor).json()["state"] == "revoked"
     assert anonymous.get(second["url"]).status_code == 410

@@ -64,6 +64,10 @@ def test_a_field_team_opens_the_link_on_a_phone(browser: Any, sample_gpkg: Path,
         page.locator("#locate").tap()
         page.wait_for_function("document.getElementById('my-distance').innerText.includes('km')")
         assert "距事件点直线" in page.locator("#my-distance").inner_text()
+        page.wait_for_function("document.getElementById('my-route').innerText.includes('分钟')")
+        expected = httpx.get(f"{base}{share['url']}/route", params={"lon": 116.57, "lat": 35.43}, timeout=30).json()["features"][0]["properties"]
+        assert f"{expected['travel_time_min']:.1f} 分钟" in page.locator("#my-route").inner_text()
+        assert page.locator("path.om-share-myroute").count() == 1
         artifacts = Path(os.environ.get("ONEMAP_TEST_ARTIFACTS", "var/test-artifacts"))
         artifacts.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(artifacts / "share-phone.png"))

@@ -90,11 +90,29 @@
     el("h2", { text: "我的位置" }),
     el("button", { class: "btn", type: "button", id: "locate", text: "显示我的位置", onclick: locate }),
     el("div", { id: "my-distance" }),
+    el("div", { id: "my-route" }),
   ]);
   children.push(mine);
   sheet.replaceChildren(...children);
 
   let me = null;
+  let routed = false;
+  let myRoute = null;
+  async function routeFrom(here) {
+    const box = document.getElementById("my-route");
+    try {
+      const response = await fetch(`${base}/route?lon=${here[1]}&lat=${here[0]}`, { cache: "no-store" });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.description || response.status);
+      const trip = body.features[0];
+      if (!trip || trip.properties.reachable === false || !trip.geometry) { box.textContent = "道路不通：无法按道路到达事件点"; return; }
+      if (myRoute) map.removeLayer(myRoute);
+      myRoute = L.geoJSON(trip.geometry, { style: { color: "#1a73e8", weight: 6, opacity: 0.9, dashArray: "10 6", className: "om-share-myroute" } }).addTo(map);
+      box.textContent = `驾车到事件点约 ${trip.properties.travel_time_min.toFixed(1)} 分钟，${trip.properties.distance_km.toFixed(2)} km`;
+    } catch (error) {
+      box.textContent = `路线暂不可用：${error.message}`;
+    }
+  }
   function locate() {
     if (!navigator.geolocation) { document.getElementById("my-distance").textContent = "此浏览器不能定位"; return; }
     navigator.geolocation.watchPosition((position) => {
@@ -105,6 +123,7 @@
       } else me.setLatLng(here);
       const km = map.distance(here, [data.point.lat, data.point.lon]) / 1000;
       document.getElementById("my-distance").textContent = `距事件点直线 ${km.toFixed(2)} km（精度 ±${Math.round(position.coords.accuracy)} m）`;
+      if (!routed) { routed = true; routeFrom(here); }
     }, (error) => { document.getElementById("my-distance").textContent = `无法定位：${error.message}`; }, { enableHighAccuracy: true });
   }
 
