@@ -53,8 +53,15 @@ class Snaps:
 
 def snap_xy(graph: RoadGraph, xy: NDArray[np.float64], *, max_snap_m: float = DEFAULT_MAX_SNAP_M, with_points: bool = True) -> Snaps:
     """Snap metric coordinates (n, 2) to their nearest edge (all edges open); see
-    ``RoadGraph.nearest_edges``. Without ``with_points`` the snapped points are not built (None)."""
-    edge, fraction, distance, snapped_xy = graph.nearest_edges(np.asarray(xy, dtype=float).reshape(-1, 2), max_snap_m)
+    ``RoadGraph.nearest_edges``. Without ``with_points`` the snapped points are not built (None).
+    Coordinates that are not finite (a point the work CRS cannot project) snap to nothing, like a
+    point too far from every road."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    finite = np.isfinite(xy).all(axis=1)
+    edge = np.full(len(xy), -1, dtype=np.int64)
+    fraction, distance, snapped_xy = np.zeros(len(xy)), np.full(len(xy), np.inf), np.full((len(xy), 2), np.nan)
+    if finite.any():
+        edge[finite], fraction[finite], distance[finite], snapped_xy[finite] = graph.nearest_edges(xy[finite], max_snap_m)
     have = edge >= 0
     snapped = np.full(edge.size, None, dtype=object)
     if with_points and have.any():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import httpx
 from click.testing import CliRunner, Result
 
 from api.cli import main
+from layers.accounts import AccountStore
 from layers.settings import Settings
 from layers.store import open_store
 
@@ -29,6 +31,24 @@ def settings_env(settings: Settings) -> dict[str, str]:
         for name, value in settings.model_dump().items()
         if value is not None  # unset stays unset (not the text "None")
     }
+
+
+TEST_PASSWORD = "a-long-enough-password"
+
+
+def secured_copy(sample_gpkg: Path, folder: Path, users: dict[str, str]) -> tuple[Settings, AccountStore, dict[str, str]]:
+    """A copy of the sample city with auth on and the given users (name → role), each with the
+    password ``TEST_PASSWORD`` and an API token; returns the settings, the (open) account store
+    and the tokens by user name."""
+    store = folder / "store.gpkg"
+    shutil.copy(sample_gpkg, store)
+    settings = Settings(store=str(store), auth="required")
+    accounts = AccountStore.for_settings(settings)
+    tokens = {}
+    for name, role in users.items():
+        accounts.add_user(name, TEST_PASSWORD, role)
+        tokens[name] = accounts.new_api_token(name)
+    return settings, accounts, tokens
 
 
 def run_cli(settings: Settings, *args: str) -> Result:

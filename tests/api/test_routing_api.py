@@ -58,6 +58,7 @@ def test_areas_answer_bands_with_contents(client: TestClient) -> None:
         ({"lon": 200, "lat": 35.4}, 422, "less than or equal to 180"),
         ({"lon": 116.6, "lat": 95}, 422, "less than or equal to 90"),
         ({**INCIDENT, "k": 0}, 422, "greater than or equal to 1"),
+        ({"lon": 18.0, "lat": 0.0}, 400, "from any open road"),  # the work CRS cannot project it (found by schemathesis)
         ({**INCIDENT, "k": 51}, 422, "less than or equal to 50"),
         ({**INCIDENT, "layers": "volcanoes"}, 400, "unknown resource layer"),
         ({"lon": 100.0, "lat": 30.0}, 400, "from any open road"),

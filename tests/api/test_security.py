@@ -5,7 +5,6 @@ rate-limited); share links (scope, expiry, revocation); the audit log; log-in; t
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,9 +24,9 @@ from api.main import create_app
 from layers.accounts import AccountStore, new_token
 from layers.catalogue import CATALOGUE
 from layers.settings import Settings
-from tests.helpers import settings_env
+from tests.helpers import TEST_PASSWORD, secured_copy, settings_env
 
-PASSWORD = "a-long-enough-password"
+PASSWORD = TEST_PASSWORD
 ROLES = ("viewer", "editor", "admin")
 RESTRICTED = sorted({f.name for spec in CATALOGUE.values() for f in spec.fields if f.restricted})
 INCIDENT = {"lon": 116.59, "lat": 35.41, "kind": "火灾"}
@@ -49,14 +48,7 @@ class Secured:
 @pytest.fixture
 def secured(sample_gpkg: Path, tmp_path: Path) -> Iterator[Secured]:
     """The sample city with auth on and one user (and bearer token) per role."""
-    store = tmp_path / "store.gpkg"
-    shutil.copy(sample_gpkg, store)
-    settings = Settings(store=str(store), auth="required")
-    accounts = AccountStore.for_settings(settings)
-    tokens = {}
-    for role in ROLES:
-        accounts.add_user(role, PASSWORD, role)
-        tokens[role] = accounts.new_api_token(role)
+    settings, accounts, tokens = secured_copy(sample_gpkg, tmp_path, {role: role for role in ROLES})
     app = create_app(settings)
     with TestClient(app) as client:
         yield Secured(app, client, settings, accounts, tokens)

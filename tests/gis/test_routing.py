@@ -186,3 +186,11 @@ def test_a_point_on_a_junction_may_leave_by_any_road() -> None:
     assert graph.edge_source_id[index.snaps.edge[0]] == "CF" and index.snaps.fraction[0] == 0.0
     times = _times(nearest_resources(graph, INCIDENT, index, k=1))
     assert times["RC"] == pytest.approx(50.0, abs=1e-3)  # C → x along C-B: 500 m
+
+
+def test_points_the_work_crs_cannot_project_snap_to_nothing(graph) -> None:  # type: ignore[no-untyped-def]
+    from gis.routing import snap_xy
+
+    snaps = snap_xy(graph, np.array([[np.inf, np.inf], [np.nan, Y0], [X0 + 500, Y0]]), max_snap_m=10_000)
+    assert list(snaps.edge[:2]) == [-1, -1] and np.isnan(snaps.distance_m[:2]).all()
+    assert snaps.edge[2] >= 0

@@ -6,7 +6,6 @@ after expiry it shows the 410 page."""
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,20 +13,14 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from layers.accounts import AccountStore
-from layers.settings import Settings
-from tests.helpers import serving
+from tests.helpers import secured_copy, serving
 
 NAME = "<img src=x onerror=alert(1)>化工厂泄漏"
 
 
 def test_a_field_team_opens_the_link_on_a_phone(browser: Any, sample_gpkg: Path, tmp_path: Path) -> None:
-    store = tmp_path / "store.gpkg"
-    shutil.copy(sample_gpkg, store)
-    settings = Settings(store=str(store), auth="required")
-    accounts = AccountStore.for_settings(settings)
-    accounts.add_user("editor", "editor-password-1", "editor")
-    editor = {"Authorization": f"Bearer {accounts.new_api_token('editor')}"}
+    settings, accounts, tokens = secured_copy(sample_gpkg, tmp_path, {"editor": "editor"})
+    editor = {"Authorization": f"Bearer {tokens['editor']}"}
     with serving(settings) as base:
         incident = httpx.post(f"{base}/incidents", json={"lon": 116.59, "lat": 35.41, "kind": "危化品事故", "name": NAME}, headers=editor, timeout=30)
         assert incident.status_code == 201, incident.text

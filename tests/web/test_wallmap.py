@@ -310,16 +310,9 @@ def test_a_gcj02_basemap_shifts_our_data_by_the_same_formulas_as_gis_crs(browser
 
 
 def test_the_wall_map_behind_a_login(browser: Any, sample_gpkg: Path, tmp_path: Path) -> None:
-    import shutil
+    from tests.helpers import TEST_PASSWORD, secured_copy, serving
 
-    from layers.accounts import AccountStore
-    from tests.helpers import serving
-
-    store = tmp_path / "store.gpkg"
-    shutil.copy(sample_gpkg, store)
-    settings = Settings(store=str(store), auth="required")
-    accounts = AccountStore.for_settings(settings)
-    accounts.add_user("duty", "duty-officer-pass", "viewer")
+    settings, accounts, _ = secured_copy(sample_gpkg, tmp_path, {"duty": "viewer"})
     accounts.close()
     with serving(settings) as base:
         wall = Page(browser, base)
@@ -332,7 +325,7 @@ def test_the_wall_map_behind_a_login(browser: Any, sample_gpkg: Path, tmp_path: 
         page.click("#login")
         assert "用户名或密码错误" in page.locator("#login-error").inner_text()
         page.fill("#username", "duty")
-        page.fill("#password", "duty-officer-pass")
+        page.fill("#password", TEST_PASSWORD)
         page.click("#login")
         page.wait_for_function(READY, timeout=90_000)
         assert _markers(page, "shelters") > 0
