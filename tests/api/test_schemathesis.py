@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import schemathesis
-from schemathesis import GenerationMode
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 
 from api.main import create_app
 from tests.helpers import secured_copy
