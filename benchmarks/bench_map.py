@@ -7,6 +7,8 @@
    fresh browser context (cold cache), after one untimed warm-up; "drawn" = onemap's readiness
    flag (no fetch pending, every tile loaded) or the folium page's load event, then two animation
    frames for the paint. Ratio = folium / onemap (target: ≥ 3×).
+Both with auth on, as deployed (a session cookie for the page, a bearer token for the clients).
+
 2. Layer-items API throughput: 20 concurrent clients (a bounded asyncio loop on loopback) asking
    ``/collections/{layer}/items`` for random 5 km windows; requests per second, latency, errors
    (must be zero).
@@ -32,6 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from api.auth import SESSION_COOKIE  # noqa: E402
+from layers.accounts import AccountStore  # noqa: E402
 from layers.sample import write_sample  # noqa: E402
 from layers.settings import Settings  # noqa: E402
 from layers.store.gpkg import GeoPackageStore  # noqa: E402
@@ -69,11 +73,13 @@ def folium_page(store: GeoPackageStore, base: str, centre: tuple[float, float], 
     return str(fmap.get_root().render())
 
 
-def time_page(browser: Any, url: str, ready: str, runs: int) -> list[float]:
+def time_page(browser: Any, url: str, ready: str, runs: int, cookies: list[dict[str, Any]] | None = None) -> list[float]:
     """Milliseconds from navigation to drawn, each run in a fresh context (cold cache)."""
     times = []
     for run in range(runs + 1):
         context = browser.new_context(viewport=VIEWPORT)
+        if cookies:
+            context.add_cookies(cookies)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
@@ -96,7 +102,7 @@ def _windows(count: int, seed: int) -> list[str]:
     return [f"{x - half_lon:.5f},{y - half_lat:.5f},{x + half_lon:.5f},{y + half_lat:.5f}" for x, y in zip(lon, lat, strict=True)]
 
 
-async def _load(base: str, requests: int) -> tuple[float, list[float], int, int]:
+async def _load(base: str, requests: int, headers: dict[str, str]) -> tuple[float, list[float], int, int]:
     """``requests`` item queries spread over CLIENTS concurrent clients; (seconds, latencies, errors, features)."""
     windows = _windows(requests, seed=6)
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -109,7 +115,7 @@ async def _load(base: str, requests: int) -> tuple[float, list[float], int, int]
 
     async def client() -> None:
         nonlocal errors, features
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits, headers=headers) as http:
             while True:
                 try:
                     number = queue.get_nowait()
@@ -145,20 +151,25 @@ def main() -> None:
         path = Path(folder) / "city.gpkg"
         with GeoPackageStore(path) as store:
             write_sample(store, 370800)
-        settings = Settings(store=str(path))
+        settings = Settings(store=str(path), auth="required")  # as deployed: every request proves who it is
         os.environ.pop("ONEMAP_STORE", None)
+        accounts = AccountStore.for_settings(settings)
+        accounts.add_user("bench", "benchmark-password", "viewer")
+        session, token = accounts.new_session("bench"), accounts.new_api_token("bench")
+        accounts.close()
         with serving(settings) as base, GeoPackageStore(path) as store:
+            cookies = [{"name": SESSION_COOKIE, "value": session, "url": base}]
             centre, zoom = (35.2, 116.75), 9
             reference = Path(folder) / "folium_inline.html"
             reference.write_text(folium_page(store, base, centre, zoom), encoding="utf-8")
             layers = ",".join([v.id for v in VIEWS if v.visible] + ["labels"])
             ours_url = f"{base}/map#{zoom}/{centre[0]}/{centre[1]}/layers={layers}"
-            page_kb = len(httpx.get(f"{base}/map").content) / 1024
+            page_kb = len(httpx.get(f"{base}/map", cookies={SESSION_COOKIE: session}).content) / 1024
             print(f"== wall map page load, sample city, viewport {VIEWPORT['width']}x{VIEWPORT['height']}, zoom {zoom}")
             print(f"onemap /map HTML {page_kb:,.1f} kB (data fetched by view); folium page {reference.stat().st_size / 1e6:,.1f} MB (data inlined)")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                ours = time_page(browser, ours_url, READY, args.runs)
+                ours = time_page(browser, ours_url, READY, args.runs, cookies)
                 theirs = time_page(browser, reference.as_uri(), "document.readyState === 'complete'", args.runs)
                 browser.close()
             ours_ms, theirs_ms = statistics.median(ours), statistics.median(theirs)
@@ -167,7 +178,7 @@ def main() -> None:
             print(f"→ onemap draws the default layers {theirs_ms / ours_ms:.1f}× faster (target ≥ 3×)")
 
             print(f"== layer items API: {args.requests:,} requests, {CLIENTS} concurrent clients, random 5 km windows over {', '.join(ITEM_LAYERS)}")
-            seconds, latencies, errors, features = asyncio.run(_load(base, args.requests))
+            seconds, latencies, errors, features = asyncio.run(_load(base, args.requests, {"Authorization": f"Bearer {token}"}))
             latencies_ms = np.array(latencies) * 1000
             print(f"throughput {args.requests / seconds:8.1f} requests/s  ({features / seconds:,.0f} features/s)  latency median {np.median(latencies_ms):.1f} ms  p95 {np.percentile(latencies_ms, 95):.1f} ms  errors {errors}")
             if errors:
