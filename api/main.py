@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from gis.risk.model import LEVEL_CODES
 from layers.accounts import AccountStore
 from layers.coverage_service import CoverageService
+from layers.errors import OnemapError
 from layers.map_service import MapService
 from layers.operations import Operations
 from layers.risk_service import RiskService
@@ -31,14 +32,23 @@ Report = Callable[[str], None]
 
 def warm_up(risk: RiskService, coverage: CoverageService, report: Report) -> None:
     """Compute the risk zoning and the shelter coverage that the wall map shows (cached per
-    version of the data), so the first look at them is instant; ``report`` gets one line each."""
+    version of the data), so the first look at them is instant; ``report`` gets one line each.
+    An analysis the data cannot support is reported and skipped: the map is served anyway."""
     report("风险区划 risk zoning …")
-    zoning = risk.current()
-    counts = {name: int((zoning.levels == code).sum()) for code, name in LEVEL_CODES.items()}
-    cell_km2 = zoning.grid.resolution_m**2 / 1e6
-    report("风险区划 risk zoning: " + ", ".join(f"{name} {counts[name] * cell_km2:,.0f} km²" for name in ("重大", "较大", "一般", "低")))
+    try:
+        zoning = risk.current()
+    except OnemapError as error:
+        report(f"风险区划 risk zoning: skipped ({error})")
+    else:
+        counts = {name: int((zoning.levels == code).sum()) for code, name in LEVEL_CODES.items()}
+        cell_km2 = zoning.grid.resolution_m**2 / 1e6
+        report("风险区划 risk zoning: " + ", ".join(f"{name} {counts[name] * cell_km2:,.0f} km²" for name in ("重大", "较大", "一般", "低")))
     report("避难场所覆盖 shelter coverage …")
-    result = coverage.result()
+    try:
+        result = coverage.result()
+    except OnemapError as error:
+        report(f"避难场所覆盖 shelter coverage: skipped ({error})")
+        return
     total = float(result.cells["persons"].sum())
     covered = float(result.cells.loc[result.cells["covered"], "persons"].sum())
     report(f"避难场所覆盖 shelter coverage: {covered:,.0f} of {total:,.0f} residents within {result.params.reach_min['紧急']:g} min walk of a shelter")

@@ -6,10 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 from click.testing import CliRunner
 
 from api.cli import main
+from layers.settings import Settings
 from tests.layers.test_sample import PUBLISHED
 
 
@@ -98,3 +101,15 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
             assert browser.get("/risk/at", params={"lon": 116.59, "lat": 35.41}).status_code == 200
     finally:
         stop(process)
+
+
+def test_demo_analyses_the_data_can_not_support_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    from layers.store import open_store
+    from tests.helpers import run_cli
+
+    settings = Settings(store=str(tmp_path / "s.gpkg"))
+    with open_store(settings) as store:  # a store with only a shelter: no city extent, no residents
+        store.upsert("shelters", gpd.GeoDataFrame({"source_id": ["S1"], "name": ["广场"], "shelter_type": ["紧急"], "capacity_persons": [100]}, geometry=[shapely.Point(116.59, 35.41)], crs=4326))
+    result = run_cli(settings, "demo", "--no-serve")
+    assert result.exit_code == 0, result.output
+    assert "风险区划 risk zoning: skipped (" in result.output and "避难场所覆盖 shelter coverage: skipped (" in result.output
