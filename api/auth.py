@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from layers.accounts import ROLES, AccountStore, Role, role_at_least
 from layers.errors import AuthError, ForbiddenError, InputError, TooManyAttemptsError
 
+from .dependencies import from_state
+
 SESSION_COOKIE = "onemap_session"
 OPEN = "open"
 
@@ -70,14 +72,10 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_accounts(request: Request) -> AccountStore:
-    accounts: AccountStore = request.app.state.accounts
-    return accounts
+get_accounts = from_state("accounts", AccountStore)
 
 
-def get_limiter(request: Request) -> FailureLimiter:
-    limiter: FailureLimiter = request.app.state.failures
-    return limiter
+get_limiter = from_state("failures", FailureLimiter)
 
 
 def current_principal(request: Request) -> Principal | None:

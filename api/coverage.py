@@ -11,13 +11,14 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import pandas as pd
 import shapely.geometry
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from layers.coverage_output import area_rows
 from layers.coverage_service import MAX_SITES, CoverageService
 from layers.errors import InputError
 
+from .dependencies import from_state
 from .features import GeoJSONResponse
 from .routing import _clean, feature_collection
 
@@ -29,9 +30,7 @@ TypeQuery = Annotated[AnalysisType, Query(alias="type", description="紧急 (eve
 ModeQuery = Annotated[Mode, Query(description="network: walking time on roads; euclidean: straight line (comparison only).")]
 
 
-def get_coverage(request: Request) -> CoverageService:
-    service: CoverageService = request.app.state.coverage
-    return service
+get_coverage = from_state("coverage", CoverageService)
 
 
 CoverageDep = Annotated[CoverageService, Depends(get_coverage)]

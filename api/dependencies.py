@@ -3,7 +3,8 @@ that document themselves in OpenAPI."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Query, Request
 
@@ -11,15 +12,24 @@ from layers.errors import InputError
 from layers.settings import Settings
 from layers.store import BBox, Store
 
-
-def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+T = TypeVar("T")
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def from_state(name: str, kind: type[T]) -> Callable[[Request], T]:
+    """A dependency giving ``request.app.state.<name>`` (made once, in the app's lifespan) as a
+    ``kind``: the one way routes reach the store, the services and the account store."""
+
+    def dependency(request: Request) -> T:
+        return cast(T, getattr(request.app.state, name))
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
+
+
+get_store = from_state("store", cast("type[Store]", Store))  # Store is abstract: any implementation
+
+
+get_settings = from_state("settings", Settings)
 
 
 def bbox_param(

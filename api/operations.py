@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import geopandas as gpd
 import shapely.geometry
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, get_layer
@@ -17,14 +17,13 @@ from layers.errors import InputError
 from layers.operations import Operations
 
 from .auth import AccountsDep, EditorDep
+from .dependencies import from_state
 from .features import GeoJSONResponse, features_of
 
 router = APIRouter(tags=["Operations (incidents, reservoir levels, closures)"])
 
 
-def get_operations(request: Request) -> Operations:
-    operations: Operations = request.app.state.operations
-    return operations
+get_operations = from_state("operations", Operations)
 
 
 OperationsDep = Annotated[Operations, Depends(get_operations)]

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
@@ -27,6 +27,7 @@ from gis.risk.zoning import RiskResult
 from layers.errors import InputError
 from layers.risk_service import RiskService
 
+from .dependencies import from_state
 from .routing import _clean
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
@@ -35,9 +36,7 @@ TILE = 256
 WEB_MERCATOR_HALF = 20037508.342789244
 
 
-def get_risk(request: Request) -> RiskService:
-    service: RiskService = request.app.state.risk
-    return service
+get_risk = from_state("risk", RiskService)
 
 
 RiskDep = Annotated[RiskService, Depends(get_risk)]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import geopandas as gpd
 import shapely.geometry
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import InputError
@@ -21,14 +21,13 @@ from layers.routing_service import (
     parse_minutes,
 )
 
+from .dependencies import from_state
 from .features import GeoJSONResponse
 
 router = APIRouter(prefix="/routing", tags=["Routing"])
 
 
-def get_routing(request: Request) -> RoutingService:
-    service: RoutingService = request.app.state.routing
-    return service
+get_routing = from_state("routing", RoutingService)
 
 
 def _clean(value: Any) -> Any:

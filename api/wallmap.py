@@ -8,7 +8,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -17,16 +17,14 @@ from layers.map_service import MapService, short_token
 from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
 from web.wallmap import STATIC_MOUNTS, basemap_providers, wall_map_config, wall_map_html
 
-from .dependencies import SettingsDep, StoreDep
+from .dependencies import SettingsDep, StoreDep, from_state
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(tags=["Wall map"])
 BASEMAP_LAYERS = ("admin_areas", "water_bodies", "roads")
 
 
-def get_map_service(request: Request) -> MapService:
-    service: MapService = request.app.state.map_service
-    return service
+get_map_service = from_state("map_service", MapService)
 
 
 MapDep = Annotated[MapService, Depends(get_map_service)]
@@ -105,9 +103,7 @@ class BasemapCache:
             return self._data
 
 
-def get_basemap(request: Request) -> BasemapCache:
-    cache: BasemapCache = request.app.state.basemap
-    return cache
+get_basemap = from_state("basemap", BasemapCache)
 
 
 @router.get("/basemap/tiles/{z}/{x}/{y}.png", response_class=Response, summary="Offline basemap tile (admin areas, water, roads from the store)")
