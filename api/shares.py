@@ -150,9 +150,5 @@ def share_tile(request: Request, token: Token, z: Annotated[int, Path(ge=8, le=M
     check_tile(z, x, y)
     if not _tile_in_extent(share.snapshot["extent"], z, x, y):
         raise NotFoundError(f"tile {z}/{x}/{y} is outside this link's area")
-    from web.basemap import render_basemap_tile
-
-    cache = request.app.state.basemap
-    data = cache.current(request.app.state.store)
-    body = cache.tiles.get(data, z, x, y, lambda: render_basemap_tile(data, z, x, y))
+    body = request.app.state.basemap.tile(request.app.state.store, z, x, y)
     return Response(content=body, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})

@@ -102,13 +102,16 @@ class BasemapCache:
                 self._key = key
             return self._data
 
+    def tile(self, store: Any, z: int, x: int, y: int) -> bytes:
+        """The PNG of one XYZ tile of the current basemap (rendered once, then cached)."""
+        check_tile(z, x, y)
+        data = self.current(store)
+        return self.tiles.get(data, z, x, y, lambda: render_basemap_tile(data, z, x, y))
+
 
 get_basemap = from_state("basemap", BasemapCache)
 
 
 @router.get("/basemap/tiles/{z}/{x}/{y}.png", response_class=Response, summary="Offline basemap tile (admin areas, water, roads from the store)")
 def basemap_tile(store: StoreDep, cache: Annotated[BasemapCache, Depends(get_basemap)], z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
-    check_tile(z, x, y)
-    data = cache.current(store)
-    body = cache.tiles.get(data, z, x, y, lambda: render_basemap_tile(data, z, x, y))
-    return Response(content=body, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+    return Response(content=cache.tile(store, z, x, y), media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
