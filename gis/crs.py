@@ -46,6 +46,23 @@ def gk3_epsg_for_zone(zone: int, *, prefixed: bool) -> int:
     return first + zone - _GK3_FIRST_ZONE
 
 
+def gk3_zone_epsg_for_lon(lon: float) -> int:
+    """EPSG code (4534-4554, no zone prefix) of the CGCS2000 3-degree Gauss-Krüger zone whose
+    central meridian is nearest to longitude ``lon`` (degrees east).
+
+    The zones have central meridians 75°E, 78°E … 135°E (CM = 75 + 3k → EPSG 4534 + k), each
+    covering CM ± 1.5°: Jining (116.7°E) → 4548 (CM 117°E), Chengdu (104.07°E) → 4544 (CM 105°E).
+    China's westernmost sliver (73.4-73.5°E, just outside the CM 75°E zone) takes that zone.
+    Raises ``ValueError`` for a longitude outside China's box.
+    """
+    min_lon, _, max_lon, _ = CHINA_LONLAT_BBOX
+    if not math.isfinite(lon) or not min_lon <= lon <= max_lon:
+        raise ValueError(f"longitude {lon} is outside China ({min_lon}-{max_lon}°E): no CGCS2000 3-degree zone")
+    zone = math.floor((lon + 1.5) / 3.0)
+    zone = min(max(zone, _GK3_FIRST_ZONE), _GK3_LAST_ZONE)
+    return gk3_epsg_for_zone(zone, prefixed=False)
+
+
 # --- GCJ-02 / BD-09 -------------------------------------------------------------------------
 
 _KRASOVSKY_A = 6378245.0

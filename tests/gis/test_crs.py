@@ -10,6 +10,7 @@ from gis.crs import (
     gcj02_to_bd09,
     gcj02_to_wgs84,
     gk3_epsg_for_zone,
+    gk3_zone_epsg_for_lon,
     guess_crs,
     parse_angle,
     wgs84_to_gcj02,
@@ -84,3 +85,18 @@ def test_guess_crs_recognises_lonlat_and_gauss_kruger() -> None:
     assert plain.epsg == 4548 and "--crs" in plain.reason
     with pytest.raises(ValueError, match="neither"):
         guess_crs([1e9], [1e9])
+
+
+@pytest.mark.parametrize(
+    ("lon", "epsg"),
+    [(117.0, 4548), (116.59, 4548), (115.6, 4548), (118.49, 4548), (118.51, 4549), (104.07, 4544), (105.0, 4544),
+     (75.0, 4534), (73.45, 4534), (135.0, 4554), (87.6, 4538)],
+)
+def test_gk3_zone_of_a_longitude(lon: float, epsg: int) -> None:
+    assert gk3_zone_epsg_for_lon(lon) == epsg
+
+
+@pytest.mark.parametrize("lon", [10.0, 140.0, float("nan")])
+def test_gk3_zone_outside_china_is_refused(lon: float) -> None:
+    with pytest.raises(ValueError, match="outside China"):
+        gk3_zone_epsg_for_lon(lon)
