@@ -174,7 +174,7 @@ def _intensity(frame: gpd.GeoDataFrame, spec: Mapping[str, Any], name: str, note
     if field_name not in frame:
         notes.append(f"{name}: no {field_name} column; every feature counts with intensity 1")
         return np.ones(len(frame))
-    values = frame[field_name].map(lambda v: table.get(v, np.nan)).astype(float).to_numpy()
+    values = frame[field_name].map(lambda v: table.get(v, np.nan)).astype(float).to_numpy(copy=True)  # written below
     missing = ~np.isfinite(values)
     if missing.any():
         notes.append(f"{name}: {int(missing.sum())} feature(s) without a known {field_name} count with the lowest intensity")

@@ -149,3 +149,11 @@ def test_blocks_do_not_change_the_answer() -> None:
         for name in whole.hazards:
             assert np.array_equal(blocked.hazards[name], whole.hazards[name]), name
         assert np.array_equal(blocked.persons, whole.persons)
+
+
+def test_a_reservoir_without_a_class_counts_with_the_lowest_intensity() -> None:
+    town = _town()
+    town["reservoirs"]["reservoir_class"] = [None]  # a ledger without 规模 (found on a second city)
+    result = _zone(town)
+    assert result.hazards["reservoirs"].max() > 0
+    assert any("without a known reservoir_class" in n for n in result.notes)
