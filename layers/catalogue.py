@@ -472,6 +472,40 @@ _register(
 )
 
 
+CITY_PROFILE_PARTS = ("outline", "region")
+"""The two rows of the city profile: the administrative outline, and the region (the outline
+buffered by ``region_buffer_km``) that "inside the city" means."""
+
+_register(
+    LayerSpec(
+        name="city_profile",
+        title_zh="城市范围",
+        title_en="City profile",
+        geometry_type="MultiPolygon",
+        group="base",
+        description=(
+            "Written by onemap init (and onemap sample): the city's outline and its region (the "
+            "outline buffered by region_buffer_km in the work CRS), with the city's name, adcode "
+            "and work CRS. Every command and the server take the work CRS and the region from it."
+        ),
+        source_id_aliases=("source_id", "part"),
+        fields=(
+            _name(),
+            FieldSpec("adcode", "str", "行政区划代码", required=True, aliases=("行政区划代码", "adcode")),
+            FieldSpec("part", "str", "部分", required=True, enum=CITY_PROFILE_PARTS, aliases=("部分",),
+                      description="outline: the administrative boundary; region: the outline buffered by region_buffer_km."),
+            FieldSpec("work_epsg", "int", "工作坐标系 EPSG", required=True, minimum=1024, maximum=32767,
+                      description="The CGCS2000 3-degree Gauss-Krüger zone (EPSG:4534-4554) of the outline's centroid."),
+            FieldSpec("region_buffer_km", "float", "区域缓冲距离", unit="km", required=True, minimum=0, maximum=100),
+            FieldSpec("area_km2", "float", "面积", unit="km²", minimum=0, derived=True,
+                      description="Computed from the geometry in the work CRS."),
+            FieldSpec("source_file", "str", "边界来源文件", description="The boundary file onemap init read."),
+        ),
+        style=LayerStyle(color="#d94801", fill_color=None, radius=0, icon="boundary"),
+    )
+)
+
+
 def shapefile_field_names(spec: LayerSpec) -> dict[str, str]:
     """Field → a unique name of at most 10 characters, as the .dbf format allows."""
     names: dict[str, str] = {}

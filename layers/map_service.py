@@ -25,8 +25,9 @@ from .store.base import Store
 
 LIVE_LAYERS = ("incidents", "reservoirs", "road_closures")
 """Layers the wall map watches for changes made by other clients."""
-SEARCH_LAYERS = tuple(name for name, spec in CATALOGUE.items() if "name" in spec.field_names and name not in ("roads", "risk_zones"))
-"""Layers searchable by name (roads are too many and mostly unnamed; risk zones have no names)."""
+SEARCH_LAYERS = tuple(name for name, spec in CATALOGUE.items() if "name" in spec.field_names and name not in ("roads", "risk_zones", "city_profile"))
+"""Layers searchable by name (roads are too many and mostly unnamed; risk zones have no names; the
+city profile is the city itself)."""
 RING_RADII_KM = (1.0, 3.0, 5.0)
 _COORDINATES = re.compile(r"^\s*(?P<a>[^,，\s]+)\s*[,，\s]\s*(?P<b>[^,，\s]+)\s*$")
 
