@@ -372,7 +372,9 @@ def graph_from_edges(
     ``source_id``, LineString geometry, any CRS).
 
     Speed of an edge: its own ``speed_kmh``, else ``class_speed_kmh[road_class]``. Lengths are
-    measured in ``epsg`` (metres). Raises ``NetworkError`` when there are no usable roads.
+    measured in ``epsg`` (metres); travel time is the ledger's ``declared_length_m`` (where the
+    frame has it) or that length, over the speed. Raises ``NetworkError`` when there are no usable
+    roads.
     """
     if roads.empty:
         raise NetworkError("the roads layer is empty: import roads (onemap import roads FILE) or run onemap sample")
@@ -385,7 +387,11 @@ def graph_from_edges(
     if not np.all(np.isfinite(speed) & (speed > 0)):
         bad = roads.loc[~(np.isfinite(speed) & (speed > 0)), "source_id"].head(5).tolist()
         raise NetworkError(f"roads without a usable speed (no speed_kmh and unknown class): {bad}")
-    time = length / (speed / 3.6)
+    travelled = length
+    if "declared_length_m" in roads:
+        declared = roads["declared_length_m"].astype(float).to_numpy()
+        travelled = np.where(np.isfinite(declared) & (declared > 0), declared, length)
+    time = travelled / (speed / 3.6)
     coords = shapely.get_coordinates(geometry)
     counts = shapely.get_num_points(geometry)
     last = np.cumsum(counts) - 1

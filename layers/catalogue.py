@@ -46,6 +46,17 @@ class FieldSpec:
     restricted: bool = False
     """Sensitive (e.g. an enterprise's hazard details): sent only to editors and admins, never to
     viewers or share links."""
+    synonyms: tuple[tuple[str, str], ...] = ()
+    """Values as ledgers write them → the allowed value (``紧急避难场所`` → ``紧急``). Full-width
+    forms, spaces and Roman/Arabic/Chinese numerals are folded before the lookup (layers.ledger)."""
+    plausible: tuple[float | None, float | None, str] | None = None
+    """(low, high, question): a value outside this range is accepted but warned about, with the
+    question (often a unit mistake: "unit 万m³?")."""
+
+    @property
+    def geometric(self) -> bool:
+        """Computed from the geometry (length, area): a file's column is read but recomputed."""
+        return self.derived and self.name in ("length_m", "area_km2")
 
     @property
     def display_label(self) -> str:
@@ -77,6 +88,8 @@ class LayerSpec:
     description: str = ""
     source_id_aliases: tuple[str, ...] = _COMMON_ID_ALIASES
     written_by_users: bool = False
+    header_nouns: tuple[str, ...] = ()
+    """What ledgers call one feature, as a header prefix: ``水库名称`` → 名称 for reservoirs."""
     field_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -146,6 +159,35 @@ WATER_KINDS = ("湖泊", "水库", "河流", "渠道", "其他")
 CLOSURE_CAUSES = ("洪水", "塌方", "积水", "事故", "管制", "其他")
 CLOSURE_STATUSES = ("封闭中", "已解除")
 
+SHELTER_TYPE_SYNONYMS = (
+    ("紧急避难场所", "紧急"), ("紧急避难点", "紧急"), ("应急避难点", "紧急"),
+    ("固定避难场所", "固定"), ("短期固定避难场所", "固定"), ("中期固定避难场所", "固定"), ("长期固定避难场所", "固定"),
+    ("中心避难场所", "中心"), ("中心级避难场所", "中心"),
+)
+RESCUE_KIND_SYNONYMS = (
+    ("消防救援站", "消防站"), ("消防队", "消防站"), ("专职消防队", "消防站"), ("微型消防站", "消防站"),
+    ("社区微型消防站", "消防站"), ("专业救援队伍", "专业救援队"), ("专业应急救援队伍", "专业救援队"),
+    ("专业队", "专业救援队"), ("基层应急救援站", "基层救援站"), ("应急救援站", "基层救援站"),
+    ("乡镇应急救援站", "基层救援站"), ("基层应急救援队伍", "基层救援站"),
+)
+DEPOT_LEVEL_SYNONYMS = (
+    ("市级储备库", "市级"), ("市", "市级"), ("县级储备库", "县级"), ("县", "县级"), ("区县级", "县级"),
+    ("县区级", "县级"), ("区级", "县级"), ("乡镇级储备点", "乡镇级"), ("乡镇级储备站", "乡镇级"),
+    ("乡镇", "乡镇级"), ("街道级", "乡镇级"), ("乡镇(街道)级", "乡镇级"), ("村级储备点", "村级"),
+    ("村", "村级"), ("社区级", "村级"), ("村(社区)级", "村级"),
+)
+ROAD_CLASS_SYNONYMS = (
+    ("高速", "高速公路"), ("快速路", "城市道路"), ("主干路", "城市道路"), ("次干路", "城市道路"),
+    ("支路", "城市道路"), ("城市快速路", "城市道路"), ("城市主干路", "城市道路"),
+    ("城市次干路", "城市道路"), ("城市支路", "城市道路"), ("主干道", "城市道路"), ("次干道", "城市道路"),
+)
+"""Urban road classes of CJJ 37 (快速路/主干路/次干路/支路, with or without 城市) are 城市道路."""
+RISK_LEVEL_SYNONYMS = (
+    ("重大风险", "重大"), ("红", "重大"), ("红色", "重大"), ("较大风险", "较大"), ("橙", "较大"),
+    ("橙色", "较大"), ("一般风险", "一般"), ("黄", "一般"), ("黄色", "一般"), ("低风险", "低"),
+    ("蓝", "低"), ("蓝色", "低"),
+)
+
 CATALOGUE: dict[str, LayerSpec] = {}
 
 
@@ -183,12 +225,16 @@ _register(
         geometry_type="Point",
         group="hazard",
         description="Reservoirs with capacity, flood-limit level (汛限水位) and current level.",
+        header_nouns=("水库",),
         fields=(
             _name(),
             FieldSpec("capacity_m3", "float", "总库容", unit="m³", required=True, minimum=0,
-                      aliases=("总库容", "库容", "总库容(m³)", "capacity")),
+                      aliases=("总库容", "库容", "总库容(m³)", "capacity"),
+                      plausible=(1e5, 5e10, "outside 1×10⁵ m³ (the smallest reservoir class) … 5×10¹⁰ m³: is the column's unit right (万m³? 亿m³?)")),
             FieldSpec("reservoir_class", "str", "规模", enum=RESERVOIR_CLASSES, derived=True,
                       aliases=("规模", "工程规模", "类别"),
+                      synonyms=(("大1型水库", "大(1)型"), ("大2型水库", "大(2)型"), ("中型水库", "中型"),
+                                ("小1型水库", "小(1)型"), ("小2型水库", "小(2)型")),
                       description="Derived from capacity when missing (大(1)型 ≥ 1e9 m³ … 小(2)型 ≥ 1e5 m³)."),
             FieldSpec("flood_limit_level_m", "float", "汛限水位", unit="m", aliases=("汛限水位",)),
             FieldSpec("current_level_m", "float", "当前水位", unit="m", aliases=("当前水位", "实时水位", "水位")),
@@ -209,16 +255,19 @@ _register(
         geometry_type="Point",
         group="hazard",
         description="Collapse, landslide, debris flow and ground-subsidence points with their danger grade.",
+        header_nouns=("地质灾害隐患点", "隐患点", "灾害点", "地灾点"),
         fields=(
             _name(),
             FieldSpec("hazard_type", "str", "灾害类型", required=True, enum=GEOHAZARD_TYPES,
-                      aliases=("灾害类型", "类型", "隐患类型")),
+                      aliases=("灾害类型", "类型", "隐患类型"),
+                      synonyms=(("采空塌陷", "地面塌陷"), ("采煤塌陷", "地面塌陷"), ("塌陷", "地面塌陷"), ("危岩", "崩塌"))),
             FieldSpec("scale", "str", "规模等级", enum=("巨型", "大型", "中型", "小型"), aliases=("规模", "规模等级")),
             FieldSpec("threatened_people", "int", "威胁人数", unit="人", minimum=0, aliases=("威胁人数", "威胁人口")),
             FieldSpec("threatened_property_10k_cny", "float", "威胁财产", unit="万元", minimum=0,
                       aliases=("威胁财产", "威胁财产(万元)", "潜在经济损失")),
             FieldSpec("danger_grade", "str", "险情等级", enum=DANGER_GRADES, derived=True,
                       aliases=("险情等级", "险情"),
+                      synonyms=(("特大型险情", "特大型"), ("大型险情", "大型"), ("中型险情", "中型"), ("小型险情", "小型")),
                       description="Derived from threatened people/property when missing."),
             _county(),
         ),
@@ -234,6 +283,7 @@ _register(
         geometry_type="MultiPolygon",
         group="hazard",
         description="Chemical industrial parks with their safety-risk score and grade A (high)-D (low).",
+        header_nouns=("化工园区", "园区"),
         fields=(
             _name(),
             FieldSpec("risk_score", "float", "安全风险评分", unit="分", minimum=0, maximum=100,
@@ -256,12 +306,14 @@ _register(
         geometry_type="Point",
         group="hazard",
         description="Enterprises producing, storing, using or trading hazardous chemicals.",
+        header_nouns=("危险化学品企业", "危化品企业", "企业", "单位"),
         fields=(
             _name(),
             FieldSpec("category", "str", "经营类别", enum=ENTERPRISE_CATEGORIES, aliases=("经营类别", "类别"), restricted=True),
             FieldSpec("major_hazard_level", "str", "重大危险源等级", enum=MAJOR_HAZARD_LEVELS,
                       aliases=("重大危险源等级", "危险源等级"), restricted=True),
-            FieldSpec("risk_level", "str", "安全风险等级", enum=RISK_LEVELS, aliases=("安全风险等级", "风险等级")),
+            FieldSpec("risk_level", "str", "安全风险等级", enum=RISK_LEVELS, aliases=("安全风险等级", "风险等级"),
+                      synonyms=RISK_LEVEL_SYNONYMS),
             FieldSpec("park_source_id", "str", "所在园区编号", aliases=("所在园区编号", "园区编号")),
             _county(),
         ),
@@ -277,13 +329,16 @@ _register(
         geometry_type="Geometry",
         group="resource",
         description="Shelters (point or site polygon) with type, effective area and capacity.",
+        header_nouns=("应急避难场所", "避难场所", "场所"),
         fields=(
             _name(),
             FieldSpec("shelter_type", "str", "类型", required=True, enum=SHELTER_TYPES,
-                      aliases=("类型", "场所类型", "避难场所类型")),
-            FieldSpec("stay_class", "str", "避难时长类别", enum=SHELTER_STAY_CLASSES, aliases=("类别", "等级")),
+                      aliases=("类型", "场所类型", "避难场所类型"), synonyms=SHELTER_TYPE_SYNONYMS),
+            FieldSpec("stay_class", "str", "避难时长类别", enum=SHELTER_STAY_CLASSES, aliases=("类别", "等级"),
+                      description="GB 21734: Ⅰ ≥ 30 days, Ⅱ 10–30 days, Ⅲ ≤ 10 days (I/II/III, 1/2/3, 一类… accepted)."),
             FieldSpec("effective_area_m2", "float", "有效避难面积", unit="m²", minimum=0,
-                      aliases=("有效避难面积", "有效面积", "面积")),
+                      aliases=("有效避难面积", "有效面积", "面积"),
+                      plausible=(200.0, 1e7, "outside 200 m² … 10 km² for one shelter: is the column's unit right (亩? 万m²?)")),
             FieldSpec("capacity_persons", "int", "容纳人数", unit="人", minimum=0, derived=True,
                       aliases=("容纳人数", "可容纳人数", "容量"),
                       description="Derived as effective area / area per person (1.5 m²) when missing."),
@@ -301,10 +356,13 @@ _register(
         geometry_type="Point",
         group="resource",
         description="Basic rescue stations, fire stations and professional rescue teams.",
+        header_nouns=("应急救援队伍", "救援队伍", "队伍", "救援站", "消防站", "救援力量", "单位"),
         fields=(
             _name(),
-            FieldSpec("kind", "str", "类型", required=True, enum=RESCUE_KINDS, aliases=("类型", "队伍类型")),
-            FieldSpec("staff", "int", "人员", unit="人", minimum=0, aliases=("人员", "人数", "队员数")),
+            FieldSpec("kind", "str", "类型", required=True, enum=RESCUE_KINDS, aliases=("类型", "队伍类型", "队伍性质"),
+                      synonyms=RESCUE_KIND_SYNONYMS),
+            FieldSpec("staff", "int", "人员", unit="人", minimum=0, aliases=("人员", "人数", "队员数", "人员数量"),
+                      plausible=(None, 5000, "more than 5,000 people at one station: is it the whole county's total?")),
             FieldSpec("vehicles", "int", "车辆", unit="辆", minimum=0, aliases=("车辆", "车辆数")),
             _county(),
         ),
@@ -320,9 +378,11 @@ _register(
         geometry_type="Point",
         group="resource",
         description="Emergency supply depots and points, city to village level.",
+        header_nouns=("应急物资储备库", "物资储备库", "储备库", "储备点", "仓库"),
         fields=(
             _name(),
-            FieldSpec("level", "str", "级别", required=True, enum=DEPOT_LEVELS, aliases=("级别", "层级")),
+            FieldSpec("level", "str", "级别", required=True, enum=DEPOT_LEVELS, aliases=("级别", "层级"),
+                      synonyms=DEPOT_LEVEL_SYNONYMS),
             FieldSpec("main_supplies", "str", "主要物资", aliases=("主要物资", "物资")),
             _county(),
         ),
@@ -338,9 +398,12 @@ _register(
         geometry_type="MultiPolygon",
         group="hazard",
         description="Flash-flood-prone areas (山洪灾害易发区), waterlogging areas and flood-detention areas.",
+        header_nouns=("易发区", "易涝区", "区域"),
         fields=(
             _name(),
-            FieldSpec("kind", "str", "类型", required=True, enum=FLOOD_AREA_KINDS, aliases=("类型",)),
+            FieldSpec("kind", "str", "类型", required=True, enum=FLOOD_AREA_KINDS, aliases=("类型",),
+                      synonyms=(("山洪易发区", "山洪灾害易发区"), ("山洪灾害危险区", "山洪灾害易发区"),
+                                ("易涝点", "易涝区"), ("内涝区", "易涝区"), ("蓄滞洪区域", "蓄滞洪区"))),
             FieldSpec("threatened_people", "int", "威胁人数", unit="人", minimum=0, aliases=("威胁人数", "影响人口")),
             _county(),
         ),
@@ -356,17 +419,22 @@ _register(
         geometry_type="LineString",
         group="base",
         description="Road edges: class, travel speed and direction of travel.",
+        header_nouns=("道路", "路段", "公路"),
         fields=(
             _name(required=False),
             FieldSpec("road_class", "str", "道路等级", required=True, enum=ROAD_CLASSES,
-                      aliases=("道路等级", "等级", "class")),
+                      aliases=("道路等级", "等级", "class", "技术等级", "行政等级"), synonyms=ROAD_CLASS_SYNONYMS),
             FieldSpec("speed_kmh", "float", "设计速度", unit="km/h", minimum=1, maximum=150,
-                      aliases=("设计速度", "速度", "限速", "speed", "maxspeed"),
+                      aliases=("设计速度", "速度", "限速", "speed", "maxspeed", "设计时速", "车速"),
+                      plausible=(None, 130.0, "above 130 km/h, China's motorway limit: is the column's unit right?"),
                       description="This edge's own travel speed; empty = its class's speed (settings, else the default)."),
             FieldSpec("oneway", "bool", "单行", aliases=("单行", "单向", "oneway"),
                       description="True: travel only in the direction the line is drawn."),
             FieldSpec("length_m", "float", "长度", unit="m", minimum=0, derived=True,
                       description="Computed from the geometry in the work CRS."),
+            FieldSpec("declared_length_m", "float", "台账长度", unit="m", minimum=0,
+                      aliases=("长度", "里程", "路段长度", "路线长度", "道路长度"),
+                      description="The ledger's own length of the edge; when given, travel times use it (and the import warns where it differs from the geometry by more than 20 %)."),
         ),
         style=LayerStyle(color="#999999", radius=0, icon="road"),
     )
@@ -470,7 +538,6 @@ _register(
         style=LayerStyle(color="#08519c", fill_color="#6baed6", radius=0, icon="ban"),
     )
 )
-
 
 CITY_PROFILE_PARTS = ("outline", "region")
 """The two rows of the city profile: the administrative outline, and the region (the outline

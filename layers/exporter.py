@@ -2,7 +2,7 @@
 
 GIS formats keep the field names; Shapefile gets ≤ 10-character names (the .dbf limit) and UTF-8
 text with a .cpg; CSV and XLSX are ledgers for people: Chinese headers with units, 经度/纬度
-columns for points and a WKT column for other geometries. Each export is read back by
+columns for points, and a WKT column for every geometry. Each export is read back by
 ``onemap import`` unchanged.
 """
 
@@ -25,7 +25,7 @@ EXPORT_FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".
 
 
 def ledger_frame(spec: LayerSpec, frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """A plain table with Chinese headers: 编号, the fields' labels with units, then 经度/纬度 or wkt."""
+    """A plain table with Chinese headers: 编号, the fields' labels with units, then 经度/纬度 (points) and wkt."""
     table = pd.DataFrame({"编号": frame[SOURCE_ID]})
     for f in spec.fields:
         column = frame[f.name]
@@ -35,8 +35,7 @@ def ledger_frame(spec: LayerSpec, frame: gpd.GeoDataFrame) -> pd.DataFrame:
     if spec.geometry_type == "Point":
         table["经度"] = frame.geometry.x.map(repr)
         table["纬度"] = frame.geometry.y.map(repr)
-    else:
-        table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)  # full precision
+    table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)  # full precision
     return table
 
 

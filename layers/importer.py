@@ -1,10 +1,13 @@
-"""``onemap import LAYER FILE``: turn a bureau's file into validated rows of a catalogue layer.
+"""``onemap import LAYER FILE``: turn a bureau's file, as published, into validated rows of a layer.
 
-``prepare_import`` is pure: it maps the file's columns to the layer's fields, finds or recognises
-the CRS, reprojects to EPSG:4326 (undoing GCJ-02/BD-09 offsets when asked), coerces and checks
-every cell and geometry, derives the derived fields, and returns the accepted rows with a per-row
-report. ``import_file`` reads the file, prepares it and writes the accepted rows to a store in
-one transaction (upserting by source id), or nothing at all when ``strict`` and any row failed.
+``LedgerImport`` holds what one file's rows share — the column plan (``layers.import_mapping``),
+the constants of ``--set``, the CRS — and prepares the rows chunk by chunk: coordinates read and
+reprojected to EPSG:4326 (GCJ-02/BD-09 offsets undone when asked), every cell checked against
+its field (``layers.validate``), the location checked against the city, derived fields filled,
+and across chunks the duplicate ids, placeholder points and duplicate rows found. Preparing is
+pure; ``import_file`` streams the prepared chunks into one store transaction, which commits
+whole or not at all (``--strict``: nothing when a row has an error; ``--strict-warnings``: also
+nothing when one has a warning).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,23 +25,31 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from pyproj.exceptions import CRSError
 
-from gis.crs import CHINA_LONLAT_BBOX, STORE_EPSG, guess_crs, parse_angle, to_wgs84
-
-from .catalogue import SOURCE_ID, FieldSpec, LayerSpec, get_layer, shapefile_field_names
+from .catalogue import SOURCE_ID, FieldSpec, LayerSpec, get_layer
 from .errors import InputError
-from .readers import SourceTable, read_source
+from .import_checks import FirstSeen, check_locations, locate_rows, point_keys
+from .import_mapping import (
+    COORDINATE_TARGETS,
+    ColumnPlan,
+    header_score,
+    parse_map_option,
+    parse_set_option,
+    plan_columns,
+)
+from .readers import SourceTable, iter_source
 from .settings import Settings
 from .store.base import Store, WriteCounts
-from .validate import coerce_cell, derive_fields, derive_geometric_fields, is_missing
+from .validate import coerce_column, derive_columns, derive_geometric_fields, missing_mask
 
 logger = logging.getLogger(__name__)
 
-LON_NAMES = ("经度", "lon", "lng", "long", "longitude", "东经", "x坐标", "x", "X", "POINT_X", "横坐标")
-LAT_NAMES = ("纬度", "lat", "latitude", "北纬", "y坐标", "y", "Y", "POINT_Y", "纵坐标")
-WKT_NAMES = ("wkt", "WKT", "geometry", "geom", "几何")
 OFFSET_SYSTEMS = ("gcj02", "bd09")
+PREVIEW_ROWS = 5
+AUDIT_IDS = 1000
+"""At most this many imported ids are named in the audit line (with the total count)."""
+ROAD_LENGTH_TOLERANCE = 0.2
+"""A road's declared length may differ from its geometry's by this share before a warning."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,23 @@ class Problem:
         where = f"row {self.row}" if self.row is not None else "file"
         sid = f" [{self.source_id}]" if self.source_id else ""
         return f"{self.severity.upper()} {where}{sid} {self.field}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the user said about a file: its CRS and offset, ``--map``/``--set`` pairs as written,
+    the header row, the reader's options, and how strict the write is."""
+
+    crs: str | int | None = None
+    offset_system: str | None = None
+    mapping: Sequence[str] = ()
+    constants: Sequence[str] = ()
+    header_row: int | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    source_layer: str | None = None
+    strict: bool = False
+    strict_warnings: bool = False
 
 
 @dataclass
@@ -75,295 +103,229 @@ class PreparedImport:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
 
 @dataclass
 class ImportReport:
-    """What ``import_file`` did: the preparation and what the store wrote (None when nothing was)."""
+    """What ``import_file`` did: rows read and accepted, the report, and what the store wrote
+    (``written`` is None when nothing was)."""
 
     path: Path
-    prepared: PreparedImport
-    written: WriteCounts | None
-    strict: bool
+    layer: str
+    plans: list[ColumnPlan]
+    total_rows: int = 0
+    accepted_rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    preview: gpd.GeoDataFrame | None = None
+    accepted_ids: list[str] = field(default_factory=list)
+    written: WriteCounts | None = None
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({p.row for p in self.problems if p.severity == "error"})
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
 
 
-def _normalised(name: str) -> str:
-    return "".join(name.lower().split()).replace("（", "(").replace("）", ")")
+class _Rollback(Exception):
+    """Raised inside the store transaction to undo a strict import."""
 
 
-def _column_mapping(spec: LayerSpec, columns: Sequence[str], explicit: Mapping[str, str], path: Path) -> dict[str, str]:
-    """Target (a field, source_id, lon, lat or wkt) → the file's column.
+class LedgerImport:
+    """One file's import: the column plan, constants and CRS its chunks share, and the checks
+    across chunks. Build it from the first chunk, then ``prepare`` every chunk and ``finish``."""
 
-    ``--map`` pairs come first; then each field takes the first free column named like it (field
-    name, Chinese label, label with unit, shapefile short name, ledger aliases), then the
-    coordinate columns; ``source_id`` last, and it may share a field's column (a ledger whose
-    编号 is its 行政区划代码).
-    """
-    targets = set(spec.columns) | {"lon", "lat", "wkt"}
-    mapping: dict[str, str] = {}
-    for source, target in explicit.items():
-        if source not in columns:
-            raise InputError(f"{path}: --map {source}={target}: the file has no column {source!r}; columns: {list(columns)}")
-        if target not in targets:
-            raise InputError(f"--map {source}={target}: layer {spec.name} has no field {target!r}; fields: {sorted(targets)}")
-        mapping[target] = source
-    by_name = {_normalised(c): c for c in columns}
-    used = set(mapping.values())
+    def __init__(self, spec: LayerSpec, first: SourceTable, *, settings: Settings, options: ImportOptions) -> None:
+        if options.offset_system is not None and options.offset_system.lower() not in OFFSET_SYSTEMS:
+            raise InputError(f"--from {options.offset_system!r}: use one of {', '.join(OFFSET_SYSTEMS)}")
+        self.spec = spec
+        self.settings = settings
+        self.options = options
+        self.path = first.path
+        self.notes: list[str] = list(first.notes)
+        columns = [str(c) for c in first.attributes.columns]
+        explicit = [parse_map_option(spec, pair) for pair in options.mapping]
+        constants = dict(parse_set_option(spec, pair) for pair in options.constants)
+        self.plans = plan_columns(spec, columns, path=first.path, explicit=explicit, constants=constants)
+        self.constants = {name: self._constant(spec.field(name), value) for name, value in constants.items()}
+        missing = [f.display_label for f in spec.fields if f.required and f.name not in self.plans and not f.derived]
+        if missing:
+            raise InputError(
+                f"{first.path}: missing required column(s) for layer {spec.name}: {', '.join(missing)}; "
+                f"the file's columns are {columns}. Rename them, use --map SOURCE=FIELD, or give every row "
+                f"one value with --set FIELD=VALUE (see: onemap layers --fields {spec.name})"
+            )
+        if first.geometry is None and not ({"lon", "lat"} <= set(self.plans) or {"lonlat", "latlon", "wkt"} & set(self.plans)):
+            raise InputError(
+                f"{first.path}: no coordinate columns: looked for longitude (经度/lon/lng/x…) and latitude "
+                f"(纬度/lat/y…), one 经纬度/坐标 column (116.59,35.41) or a WKT column; columns are {columns}. "
+                "Use --map COLUMN=lon --map COLUMN=lat (or COLUMN=lonlat)"
+            )
+        used = {p.column for p in self.plans.values() if p.column is not None}
+        ignored = [c for c in columns if c not in used]
+        if ignored:
+            self.notes.append(f"columns not used: {', '.join(ignored)}")
+        if SOURCE_ID not in self.plans:
+            self.notes.append(f"no {SOURCE_ID}/编号 column: ids derived from name and location (stable for the same data)")
+        self.crs: CRS | None = None
+        self.survey_swap = False
+        self._ids = FirstSeen()
+        self._points = FirstSeen()
+        self._named_points = FirstSeen()
 
-    def find(names: Sequence[str], *, reuse: bool = False) -> str | None:
-        for name in names:
-            column = by_name.get(_normalised(name))
-            if column is not None and (reuse or column not in used):
-                return column
-        return None
+    def _constant(self, spec: FieldSpec, value: str) -> Any:
+        coerced = coerce_column(pd.Series([value], dtype=object), spec)
+        if coerced.errors:
+            raise InputError(f"--set {spec.name}={value}: {coerced.errors[0]}")
+        return coerced.values.iloc[0]
 
-    short = shapefile_field_names(spec)
-    wanted: list[tuple[str, Sequence[str]]] = [
-        (f.name, (f.name, f.label_zh, f.display_label, short[f.name], *f.aliases)) for f in spec.fields
-    ]
-    wanted += [("lon", LON_NAMES), ("lat", LAT_NAMES), ("wkt", WKT_NAMES)]
-    for target, names in wanted:
-        if target not in mapping and (column := find(names)) is not None:
-            mapping[target] = column
-            used.add(column)
-    if SOURCE_ID not in mapping and (column := find(spec.source_id_aliases, reuse=True)) is not None:
-        mapping[SOURCE_ID] = column
-    return mapping
+    def column(self, source: SourceTable, target: str) -> pd.Series | None:
+        plan = self.plans.get(target)
+        if plan is None or plan.column is None:
+            return None
+        return source.attributes[plan.column].reset_index(drop=True)
 
+    def prepare(self, source: SourceTable) -> PreparedImport:
+        """Check and convert one chunk; pure (no I/O)."""
+        spec, n = self.spec, len(source.attributes)
+        self.notes.extend(note for note in source.notes if note not in self.notes)
+        labels = np.asarray(source.row_labels, dtype=np.int64)
+        problems: list[Problem] = []
+        bad = np.zeros(n, dtype=bool)
 
-def _table_geometry(source: SourceTable, mapping: dict[str, str], problems: list[Problem]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Geometries from lon/lat (decimal or 度分秒) or WKT columns; the x/y used, for CRS recognition."""
-    frame = source.attributes
-    n = len(frame)
-    if "lon" in mapping and "lat" in mapping:
-        xy = np.full((n, 2), np.nan)
-        for axis, key in enumerate(("lon", "lat")):
-            column = mapping[key]
-            for i, value in enumerate(frame[column]):
-                if is_missing(value):
-                    problems.append(Problem(source.row_labels[i], None, column, "missing coordinate"))
-                    continue
-                try:
-                    xy[i, axis] = parse_angle(str(value)) if not isinstance(value, int | float) else float(value)
-                except ValueError as error:
-                    problems.append(Problem(source.row_labels[i], None, column, str(error)))
-        geometries = np.array([None if np.isnan(x) or np.isnan(y) else shapely.Point(x, y) for x, y in xy], dtype=object)
-        return geometries, xy
-    if "wkt" in mapping:
-        column = mapping["wkt"]
-        geometries = np.empty(n, dtype=object)
-        for i, value in enumerate(frame[column]):
-            try:
-                geometries[i] = None if is_missing(value) else shapely.from_wkt(str(value))
-            except shapely.errors.GEOSException as error:
-                problems.append(Problem(source.row_labels[i], None, column, f"not WKT geometry: {error}"))
-                geometries[i] = None
-        return geometries, None
-    raise InputError(
-        f"{source.path}: no coordinate columns: looked for longitude ({'/'.join(LON_NAMES[:5])}…) and "
-        f"latitude ({'/'.join(LAT_NAMES[:4])}…) or a WKT column ({'/'.join(WKT_NAMES[:3])}); "
-        f"columns are {list(source.attributes.columns)}. Use --map COLUMN=lon --map COLUMN=lat"
-    )
+        def report(position: int, sid: Any, column: str, message: str, severity: str = "error") -> None:
+            problems.append(Problem(int(labels[position]), sid, column, message, severity))
+            if severity == "error":
+                bad[position] = True
 
-
-def _in_box(x: np.ndarray, y: np.ndarray, box: Sequence[float]) -> np.ndarray:
-    return (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])
-
-
-def _resolve_crs(source: SourceTable, xy: np.ndarray, explicit: str | int | None, notes: list[str], settings: Settings) -> CRS:
-    if explicit is not None:
-        try:
-            return CRS.from_user_input(int(explicit) if str(explicit).isdigit() else explicit)
-        except CRSError:
-            raise InputError(f"--crs {explicit!r} is not a CRS pyproj knows (give an EPSG code such as 4326, 4490, 4548)") from None
-    if source.crs is not None:
-        return source.crs
-    finite = np.isfinite(xy).all(axis=1)
-    if not finite.any():
-        raise InputError(f"{source.path}: no usable coordinates in any row")
-    x, y = xy[finite, 0], xy[finite, 1]
-    lonlat_rows = _in_box(x, y, CHINA_LONLAT_BBOX) | _in_box(y, x, CHINA_LONLAT_BBOX)
-    if lonlat_rows.mean() >= 0.5:
-        notes.append(f"{source.path.name} declares no CRS; coordinates are longitude/latitude: assumed EPSG:4326 (WGS 84)")
-        return CRS.from_epsg(STORE_EPSG)
-    try:
-        guess = guess_crs(x, y, default_plain_gk_epsg=settings.work_epsg)
-    except ValueError as error:
-        raise InputError(f"{source.path}: {error}") from None
-    notes.append(f"{source.path.name} declares no CRS; {guess.reason}")
-    return CRS.from_epsg(guess.epsg)
-
-
-def _conform_geometry(geometry: Any, target: str) -> tuple[Any, str | None]:
-    """The geometry in the layer's type (promoting/demoting single parts), or None and the reason.
-
-    Polygons get counter-clockwise exteriors (RFC 7946), whatever their file's convention (a
-    shapefile's are clockwise), so the same shape is stored the same way from any format.
-    """
-    if geometry.geom_type in ("Polygon", "MultiPolygon"):
-        geometry = shapely.orient_polygons(geometry)
-    kind = geometry.geom_type
-    if target == "Geometry":
-        return geometry, None
-    if kind == target:
-        return geometry, None
-    if target == "MultiPolygon" and kind == "Polygon":
-        return shapely.MultiPolygon([geometry]), None
-    if target in ("Point", "Polygon") and kind == "Multi" + target and len(geometry.geoms) == 1:
-        return geometry.geoms[0], None
-    if target == "LineString" and kind == "MultiLineString":
-        merged = shapely.line_merge(geometry)
-        if merged.geom_type == "LineString":
-            return merged, None
-    return None, f"is a {kind}, the layer takes {target}"
-
-
-def prepare_import(
-    layer: str,
-    source: SourceTable,
-    *,
-    settings: Settings,
-    crs: str | int | None = None,
-    offset_system: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-) -> PreparedImport:
-    """Validate and convert a read file into the layer's rows. Pure: no I/O.
-
-    Raises ``InputError`` for problems of the whole file (a missing required column, unknown
-    CRS); returns row-level problems in the report.
-    """
-    spec = get_layer(layer)
-    if offset_system is not None and offset_system.lower() not in OFFSET_SYSTEMS:
-        raise InputError(f"--from {offset_system!r}: use one of {', '.join(OFFSET_SYSTEMS)}")
-    problems: list[Problem] = []
-    coordinate_problems: list[Problem] = []
-    notes = list(source.notes)
-    columns = [str(c) for c in source.attributes.columns]
-    found = _column_mapping(spec, columns, mapping or {}, source.path)
-    missing_required = [f.display_label for f in spec.fields if f.required and f.name not in found and not f.derived]
-    if missing_required:
-        raise InputError(
-            f"{source.path}: missing required column(s) for layer {spec.name}: {', '.join(missing_required)}; "
-            f"the file's columns are {columns}. Rename them or use --map SOURCE=FIELD"
-        )
-    ignored = sorted(set(columns) - set(found.values()))
-    if ignored:
-        notes.append(f"columns not used: {', '.join(ignored)}")
-
-    n = len(source.attributes)
-    if source.geometry is not None:
-        geometries = np.asarray(source.geometry.array, dtype=object)
-        xy = np.array([[g.centroid.x, g.centroid.y] if g is not None and not g.is_empty else [np.nan, np.nan] for g in geometries])
-    else:
-        geometries, table_xy = _table_geometry(source, found, coordinate_problems)
-        xy = table_xy if table_xy is not None else np.array([[g.centroid.x, g.centroid.y] if g is not None else [np.nan, np.nan] for g in geometries])
-    source_crs = _resolve_crs(source, xy, crs, notes, settings)
-    if offset_system and not source_crs.is_geographic:
-        raise InputError(f"--from {offset_system} applies to longitude/latitude, but the data is in {source_crs.name}")
-
-    geoseries = gpd.GeoSeries(geometries, crs=source_crs)
-    if source_crs.to_epsg() != STORE_EPSG:
-        geoseries = geoseries.to_crs(STORE_EPSG)
-        notes.append(f"reprojected from {source_crs.name} (EPSG:{source_crs.to_epsg()}) to EPSG:4326")
-    lonlat = np.asarray(geoseries.array, dtype=object)
-    if offset_system:
-        def undo_offset(coords: np.ndarray) -> np.ndarray:
-            return np.column_stack(to_wgs84(coords[:, 0], coords[:, 1], source=offset_system))
-
-        lonlat = shapely.transform(lonlat, undo_offset)
-        notes.append(f"converted from {offset_system.upper()} to WGS 84")
-
-    by_row: dict[int | None, list[Problem]] = {}
-    for p in coordinate_problems:
-        by_row.setdefault(p.row, []).append(p)
-    raw_rows = source.attributes.to_dict("records")
-    records: list[dict[str, Any]] = []
-    seen_ids: dict[str, int] = {}
-    region = settings.region_bbox
-    for i in range(n):
-        label = source.row_labels[i]
-        row_errors = list(by_row.get(label, []))
-        raw = raw_rows[i]
-        record: dict[str, Any] = {}
-        sid_column = found.get(SOURCE_ID)
-        sid = None if sid_column is None or is_missing(raw[sid_column]) else coerce_cell(raw[sid_column], _ID_SPEC)
+        frame = pd.DataFrame(index=range(n))
+        sids = self._source_ids(source, frame, report)
         for f in spec.fields:
-            column = found.get(f.name)
-            try:
-                record[f.name] = coerce_cell(raw[column], f) if column is not None else None
-            except ValueError as error:
-                row_errors.append(Problem(label, sid, column or f.name, str(error)))
-                record[f.name] = None
+            plan = self.plans.get(f.name)
+            if plan is not None and plan.column is None:
+                frame[f.name] = pd.Series([self.constants[f.name]] * n, dtype=object)
                 continue
-            if f.required and record[f.name] is None:
-                row_errors.append(Problem(label, sid, column or f.name, f"required field {f.display_label} is empty"))
-        geometry = lonlat[i]
-        if geometry is None or geometry.is_empty:
-            if not any(p.field in (found.get("lon"), found.get("lat"), found.get("wkt")) for p in row_errors):
-                row_errors.append(Problem(label, sid, "geometry", "missing or empty geometry"))
-        else:
-            geometry, reason = _conform_geometry(geometry, spec.geometry_type)
-            if reason:
-                row_errors.append(Problem(label, sid, "geometry", reason))
-            else:
-                row_errors.extend(_check_location(label, sid, geometry, xy[i], source_crs, region, settings.country_bbox, found))
-                if not row_errors and not geometry.is_valid:
-                    reason_text = shapely.is_valid_reason(geometry)
-                    geometry, _ = _conform_geometry(shapely.make_valid(geometry), spec.geometry_type)
-                    if geometry is None:
-                        row_errors.append(Problem(label, sid, "geometry", f"invalid ({reason_text}) and cannot be repaired into a {spec.geometry_type}"))
-                    else:
-                        problems.append(Problem(label, sid, "geometry", f"invalid ({reason_text}); repaired with make_valid", "warning"))
-        if sid is None:
-            if sid_column is not None:
-                row_errors.append(Problem(label, None, sid_column, f"{SOURCE_ID} (编号) is empty"))
-            elif geometry is not None:
-                sid = _derived_id(spec.name, record.get("name"), geometry)
-        if sid is not None and not row_errors:
-            if sid in seen_ids:
-                row_errors.append(Problem(label, sid, sid_column or SOURCE_ID, f"duplicate {SOURCE_ID}: row {seen_ids[sid]} has it too"))
-            else:
-                seen_ids[sid] = label
-        for warning in derive_fields(spec.name, record, area_per_person_m2=settings.area_per_person_m2):
-            problems.append(Problem(label, sid, warning.split(":")[0], warning.split(": ", 1)[1], "warning"))
-        problems.extend(row_errors)
-        if row_errors:
-            continue
-        record[SOURCE_ID] = sid
-        record["geometry"] = geometry
-        records.append(record)
-    if found.get(SOURCE_ID) is None:
-        notes.append(f"no {SOURCE_ID}/编号 column: ids derived from name and location (stable for the same data)")
+            raw = self.column(source, f.name)
+            if raw is None or f.geometric:
+                frame[f.name] = pd.Series([None] * n, dtype=object)
+                continue
+            coerced = coerce_column(raw, f, factor=plan.factor if plan else 1.0)
+            assert plan is not None and plan.column is not None
+            for position, message in coerced.errors.items():
+                report(position, sids[position], plan.column, message)
+            for position, message in coerced.warnings.items():
+                report(position, sids[position], plan.column, message, "warning")
+            frame[f.name] = coerced.values
+        for f in spec.fields:
+            if f.required and not f.derived:
+                empty = missing_mask(frame[f.name]) & ~bad
+                where = self.plans[f.name].column or f.name
+                for position in np.flatnonzero(empty).tolist():
+                    report(int(position), sids[position], where, f"required field {f.display_label} is empty")
 
-    accepted = gpd.GeoDataFrame(
-        pd.DataFrame(records, columns=[*spec.columns, "geometry"]), geometry="geometry", crs=STORE_EPSG
-    )
-    derive_geometric_fields(spec, accepted, work_epsg=settings.work_epsg)
-    problems.sort(key=lambda p: (p.row or 0, p.severity))
-    return PreparedImport(layer=spec.name, accepted=accepted, problems=problems, notes=notes, total_rows=n)
+        located = locate_rows(self, source, report, sids)
+        if self.crs is None:
+            self.crs = located.crs
+        if source is not None and located.note and located.note not in self.notes:
+            self.notes.append(located.note)
+        geometry = located.geometry
+        check_locations(self, located, report, sids)
+
+        no_id = np.array([s is None for s in sids]) & ~bad
+        if SOURCE_ID not in self.plans:
+            for position in np.flatnonzero(no_id).tolist():
+                sids[position] = _derived_id(spec.name, frame["name"].iloc[position] if "name" in frame else None, geometry[position])
+        keep = ~bad
+        duplicate, first = self._ids.check_and_add(pd.util.hash_array(np.asarray([str(s) for s in sids], dtype=object)), labels, keep)
+        for position in np.flatnonzero(duplicate).tolist():
+            report(int(position), sids[position], (self.plans.get(SOURCE_ID) or ColumnPlan(SOURCE_ID, SOURCE_ID)).column or SOURCE_ID,
+                   f"duplicate {SOURCE_ID}: row {first[position]} has it too")
+        keep = ~bad
+        for position, found in derive_columns(spec.name, frame, area_per_person_m2=self.settings.area_per_person_m2).items():
+            for name, message in found:
+                report(position, sids[position], name, message, "warning")
+        if spec.geometry_type == "Point":
+            self._point_warnings(frame, located.x, located.y, labels, keep, sids, report)
+
+        frame.insert(0, SOURCE_ID, pd.Series(sids, dtype=object))
+        accepted = gpd.GeoDataFrame(frame.loc[keep].reset_index(drop=True), geometry=list(geometry[keep]), crs=CRS.from_epsg(4326))
+        accepted = accepted[[*spec.columns, "geometry"]]
+        derive_geometric_fields(spec, accepted, work_epsg=self.settings.work_epsg)
+        if spec.name == "roads":
+            self._road_length_warnings(accepted, labels[keep], problems)
+        problems.sort(key=lambda p: (p.row or 0, p.severity))
+        return PreparedImport(layer=spec.name, accepted=accepted, problems=problems, notes=self.notes, total_rows=n)
+
+    def _source_ids(self, source: SourceTable, frame: pd.DataFrame, report: Any) -> list[Any]:
+        raw = self.column(source, SOURCE_ID)
+        n = len(source.attributes)
+        if raw is None:
+            return [None] * n
+        coerced = coerce_column(raw, _ID_SPEC)
+        column = self.plans[SOURCE_ID].column or SOURCE_ID
+        sids: list[Any] = coerced.values.tolist()
+        for position, message in coerced.errors.items():
+            report(position, None, column, message)
+        for position in np.flatnonzero(missing_mask(raw)).tolist():
+            report(int(position), None, column, f"{SOURCE_ID} (编号) is empty")
+        return sids
+
+    def _point_warnings(self, frame: pd.DataFrame, x: np.ndarray, y: np.ndarray, labels: np.ndarray, keep: np.ndarray, sids: list[Any], report: Any) -> None:
+        finite = np.isfinite(x) & np.isfinite(y) & keep
+        names = frame["name"].astype(str).to_numpy(dtype=object) if "name" in frame else np.full(len(frame), "", dtype=object)
+        at_point = point_keys(x, y)
+        with_name = pd.util.hash_array(names) ^ (at_point * np.uint64(0x9E3779B97F4A7C15))
+        repeated, first_row = self._named_points.check_and_add(with_name, labels, finite)
+        placed, first_at = self._points.check_and_add(at_point, labels, finite)
+        lon_column = (self.plans.get("lon") or self.plans.get("lonlat") or self.plans.get("latlon") or ColumnPlan("geometry", "geometry")).column or "geometry"
+        for position in np.flatnonzero(repeated).tolist():
+            report(int(position), sids[position], "name", f"the same name and point as row {first_row[position]}: a duplicate row?", "warning")
+        for position in np.flatnonzero(placed & ~repeated).tolist():
+            report(int(position), sids[position], lon_column,
+                   f"the same point ({x[position]:.6f}, {y[position]:.6f}) as row {first_at[position]}: a placeholder coordinate?", "warning")
+        whole = finite & (x == np.round(x)) & (y == np.round(y))
+        for position in np.flatnonzero(whole).tolist():
+            report(int(position), sids[position], lon_column, f"whole degrees ({x[position]:g}, {y[position]:g}): a placeholder coordinate?", "warning")
+
+    def _road_length_warnings(self, roads: gpd.GeoDataFrame, labels: np.ndarray, problems: list[Problem]) -> None:
+        declared = roads["declared_length_m"].to_numpy(dtype=float)
+        measured = roads["length_m"].to_numpy(dtype=float)
+        off = np.isfinite(declared) & (np.abs(declared - measured) > ROAD_LENGTH_TOLERANCE * measured)
+        column = (self.plans.get("declared_length_m") or ColumnPlan("declared_length_m", "declared_length_m")).column or "declared_length_m"
+        for position in np.flatnonzero(off).tolist():
+            share = (declared[position] - measured[position]) / measured[position] if measured[position] else np.inf
+            problems.append(Problem(int(labels[position]), roads[SOURCE_ID].iloc[position], column,
+                                    f"the ledger's length {declared[position]:,.0f} m differs from the geometry's {measured[position]:,.0f} m by {share:+.0%}; travel times use the ledger's", "warning"))
 
 
 _ID_SPEC = FieldSpec(SOURCE_ID, "str", "编号")
 
 
-def _check_location(label: int, sid: str | None, geometry: Any, raw_xy: np.ndarray, crs: CRS, region: Sequence[float], country: Sequence[float], found: Mapping[str, str]) -> list[Problem]:
-    x, y = shapely.get_coordinates(geometry).T
-    field_name = found.get("lon", "geometry")
-    if not np.isfinite(x).all() or not np.isfinite(y).all():
-        return [Problem(label, sid, field_name, "coordinates cannot be transformed (outside the CRS's area?)")]
-    in_country = _in_box(x, y, country)
-    if not in_country.all():
-        if crs.is_geographic and _in_box(y, x, country).all():
-            return [Problem(label, sid, field_name, f"coordinates look swapped: 经度 (lon) {raw_xy[0]:.6g}, 纬度 (lat) {raw_xy[1]:.6g}; exchange the columns")]
-        return [Problem(label, sid, field_name, f"outside China: lon {x.mean():.6g}, lat {y.mean():.6g}" if tuple(country) == CHINA_LONLAT_BBOX else f"outside the configured country box {list(country)}: lon {x.mean():.6g}, lat {y.mean():.6g}")]
-    if not _in_box(x, y, region).all():
-        return [Problem(label, sid, field_name, f"outside the configured region {list(region)} (lon {x.mean():.4f}, lat {y.mean():.4f}); set ONEMAP_REGION_BBOX to widen it")]
-    return []
-
-
 def _derived_id(layer: str, name: Any, geometry: Any) -> str:
-    digest = hashlib.sha1(f"{layer}|{name or ''}|{shapely.to_wkt(geometry, rounding_precision=7)}".encode()).hexdigest()
+    label = "" if name is None or (isinstance(name, float) and np.isnan(name)) else name
+    digest = hashlib.sha1(f"{layer}|{label}|{shapely.to_wkt(geometry, rounding_precision=7)}".encode()).hexdigest()
     return f"{layer[:3].upper()}-{digest[:12]}"
+
+
+def prepare_import(layer: str, source: SourceTable, *, settings: Settings, crs: str | int | None = None,
+                   offset_system: str | None = None, mapping: Sequence[str] = ()) -> PreparedImport:
+    """Validate and convert a whole read file into the layer's rows. Pure: no I/O.
+
+    Raises ``InputError`` for problems of the whole file (a missing required column, an unknown
+    CRS or unit); returns row-level problems in the report.
+    """
+    ledger = LedgerImport(get_layer(layer), source, settings=settings, options=ImportOptions(crs=crs, offset_system=offset_system, mapping=mapping))
+    return ledger.prepare(source)
 
 
 def write_report(problems: Sequence[Problem], path: Path) -> None:
@@ -375,28 +337,77 @@ def write_report(problems: Sequence[Problem], path: Path) -> None:
             writer.writerow([p.row if p.row is not None else "", p.source_id or "", p.field, p.severity, p.problem])
 
 
-def import_file(
-    store: Store,
-    layer: str,
-    path: str | Path,
-    *,
-    settings: Settings,
-    encoding: str | None = None,
-    crs: str | int | None = None,
-    offset_system: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-    strict: bool = False,
-    sheet: str | None = None,
-    source_layer: str | None = None,
-) -> ImportReport:
-    """Read, validate and write ``path`` into ``layer``: accepted rows in one transaction, or, with
-    ``strict``, nothing at all when any row has an error."""
+def import_file(store: Store, layer: str, path: str | Path, *, settings: Settings, options: ImportOptions | None = None,
+                dry_run: bool = False, chunk_rows: int | None = None) -> ImportReport:
+    """Read, validate and write ``path`` into ``layer`` in one transaction, chunk by chunk.
+
+    Accepted rows are upserted by source id; with ``options.strict`` nothing at all is written
+    when a row has an error, with ``options.strict_warnings`` also when one has a warning; with
+    ``dry_run`` nothing is written and the report says what would be.
+    """
+    options = options or ImportOptions()
     spec = get_layer(layer)
-    source = read_source(path, encoding=encoding, sheet=sheet, source_layer=source_layer, target_layer=spec.name)
-    prepared = prepare_import(spec.name, source, settings=settings, crs=crs, offset_system=offset_system, mapping=mapping)
-    if strict and prepared.errors:
-        return ImportReport(Path(path), prepared, None, strict, ["--strict: nothing was written because rows have errors"])
-    if prepared.accepted.empty:
-        return ImportReport(Path(path), prepared, None, strict, ["no valid rows: nothing was written"])
-    written = store.upsert(spec.name, prepared.accepted)
-    return ImportReport(Path(path), prepared, written, strict)
+    reader_options: dict[str, Any] = {}
+    if chunk_rows is not None:
+        reader_options["chunk_rows"] = chunk_rows
+    chunks = iter_source(path, encoding=options.encoding, sheet=options.sheet, source_layer=options.source_layer,
+                         target_layer=spec.name, header_row=options.header_row,
+                         header_score=lambda cells: header_score(spec, cells) + sum(c.strip() in _map_sources(options) for c in cells),
+                         **reader_options)
+    first = next(chunks)
+    ledger = LedgerImport(spec, first, settings=settings, options=options)
+    order = {str(c): k for k, c in enumerate(first.attributes.columns)}
+    plans = sorted(ledger.plans.values(), key=lambda p: order.get(p.column or "", len(order)))
+    report = ImportReport(Path(path), spec.name, plans)
+
+    def prepared_chunks() -> Any:
+        for chunk in _chain(first, chunks):
+            prepared = ledger.prepare(chunk)
+            report.total_rows += prepared.total_rows
+            report.accepted_rows += len(prepared.accepted)
+            report.problems.extend(prepared.problems)
+            if report.preview is None or len(report.preview) < PREVIEW_ROWS:
+                head = prepared.accepted.head(PREVIEW_ROWS)
+                report.preview = head if report.preview is None else pd.concat([report.preview, head]).head(PREVIEW_ROWS)
+            room = AUDIT_IDS - len(report.accepted_ids)
+            if room > 0:
+                report.accepted_ids.extend(str(i) for i in prepared.accepted[SOURCE_ID].head(room))
+            yield prepared
+
+    if dry_run:
+        for _ in prepared_chunks():
+            pass
+        report.notes = [*ledger.notes, "--dry-run: nothing was written"]
+        return report
+    totals = WriteCounts()
+    try:
+        with store.upsert_stream(spec.name) as write:
+            for prepared in prepared_chunks():
+                if prepared.accepted.empty or (options.strict and report.errors):
+                    continue
+                counts = write(prepared.accepted)
+                totals = WriteCounts(totals.inserted + counts.inserted, totals.updated + counts.updated, totals.unchanged + counts.unchanged)
+            if options.strict and report.errors:
+                raise _Rollback("--strict: nothing was written because rows have errors")
+            if options.strict_warnings and report.warnings:
+                raise _Rollback("--strict-warnings: nothing was written because rows have warnings")
+            if report.accepted_rows == 0:
+                raise _Rollback("no valid rows: nothing was written")
+    except _Rollback as stop:
+        report.notes = [*ledger.notes, str(stop)]
+        return report
+    report.notes = list(ledger.notes)
+    report.written = totals
+    return report
+
+
+def _map_sources(options: ImportOptions) -> set[str]:
+    return {pair.partition("=")[0].strip() for pair in options.mapping}
+
+
+def _chain(first: SourceTable, rest: Any) -> Any:
+    yield first
+    yield from rest
+
+
+__all__ = ["COORDINATE_TARGETS", "ImportOptions", "ImportReport", "LedgerImport", "PreparedImport", "Problem", "import_file", "prepare_import", "write_report"]

@@ -8,8 +8,9 @@ file and says what to do.
 from __future__ import annotations
 
 import codecs
-import io
+import csv
 import struct
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,12 +23,24 @@ import shapely
 from pyproj import CRS
 
 from .errors import InputError
+from .ledger import non_record_reason
+
+_NOT_RECORD_START = r"^\s*(合|总|小|共|汇|注|备注|说明|填|制表|审核|负责人|联系人|数据来源)"
 
 TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
 RASTER_SUFFIXES = {".tif", ".tiff"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".kml", ".gml"}
+HEADER_SCAN_ROWS = 20
+"""A ledger's header is looked for among its first rows (titles and notes may sit above it)."""
+CHUNK_ROWS = 100_000
+"""Rows of a CSV read and validated at a time."""
+_SAMPLE_BYTES = 1 << 20
 MAX_RASTER_CELLS = 2_000_000
 """A raster with more populated cells than this is refused: aggregate it first."""
+
+
+HeaderScore = Callable[[Sequence[str]], int]
+"""How many cells of a candidate header row name something the target layer knows."""
 
 
 @dataclass
@@ -57,12 +70,15 @@ def _check_encoding(encoding: str) -> str:
         raise InputError(f"unknown text encoding {encoding!r}: use e.g. utf-8, gbk or gb18030") from None
 
 
-def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
-    """Text and the encoding used: the one given, else UTF-8 (with or without BOM), else GB18030."""
+def _decode(path: Path, data: bytes, encoding: str | None, *, partial: bool = False) -> tuple[str, str]:
+    """Text and the encoding used: the one given, else UTF-8 (with or without BOM), else GB18030.
+
+    With ``partial``, ``data`` is the start of a longer file: a character cut at its end is fine.
+    """
     candidates = [_check_encoding(encoding)] if encoding else ["utf-8-sig", "gb18030"]
     for candidate in candidates:
         try:
-            return data.decode(candidate), candidate
+            return codecs.getincrementaldecoder(candidate)().decode(data, final=not partial), candidate
         except UnicodeDecodeError as error:
             last = error
     tried = " or ".join(candidates)
@@ -90,55 +106,169 @@ def read_gis_frame(path: Path, contents: str) -> gpd.GeoDataFrame:
         raise InputError(f"{path}: not a readable GIS file of {contents} ({error})") from None
 
 
-def read_source(path: str | Path, *, encoding: str | None = None, sheet: str | None = None, source_layer: str | None = None, target_layer: str | None = None) -> SourceTable:
-    """Read ``path`` by its suffix. ``source_layer`` picks a layer in a multi-layer file (GeoPackage);
-    without it the layer named like ``target_layer``, or the only layer, is read."""
+def read_source(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    source_layer: str | None = None,
+    target_layer: str | None = None,
+    header_row: int | None = None,
+    header_score: HeaderScore | None = None,
+) -> SourceTable:
+    """Read the whole of ``path`` by its suffix (see ``iter_source``)."""
+    chunks = list(iter_source(path, encoding=encoding, sheet=sheet, source_layer=source_layer, target_layer=target_layer,
+                              header_row=header_row, header_score=header_score, chunk_rows=None))
+    if len(chunks) == 1:
+        return chunks[0]
+    first = chunks[0]
+    first.attributes = pd.concat([c.attributes for c in chunks], ignore_index=True)
+    first.row_labels = [label for c in chunks for label in c.row_labels]
+    return first
+
+
+def iter_source(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    source_layer: str | None = None,
+    target_layer: str | None = None,
+    header_row: int | None = None,
+    header_score: HeaderScore | None = None,
+    chunk_rows: int | None = CHUNK_ROWS,
+) -> Iterator[SourceTable]:
+    """Read ``path`` by its suffix, a CSV in chunks of ``chunk_rows`` rows (memory bounded by the
+    chunk, not the file), anything else in one piece.
+
+    ``source_layer`` picks a layer in a multi-layer file (GeoPackage); without it the layer named
+    like ``target_layer``, or the only layer, is read. For CSV and XLSX the header is row
+    ``header_row`` (1 = the first row) or, without it, the row among the first
+    ``HEADER_SCAN_ROWS`` that ``header_score`` rates highest (titles and notes above are skipped).
+    """
     path = Path(path)
     _check_file(path)
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt"}:
-        return _read_csv(path, encoding)
-    if suffix in {".xlsx", ".xlsm"}:
-        return _read_excel(path, sheet)
-    if suffix in RASTER_SUFFIXES:
-        return _read_raster(path)
-    if suffix == ".xls":
+        yield from _read_csv(path, encoding, header_row, header_score, chunk_rows)
+    elif suffix in {".xlsx", ".xlsm"}:
+        yield _read_excel(path, sheet, header_row, header_score)
+    elif suffix in RASTER_SUFFIXES:
+        yield _read_raster(path)
+    elif suffix == ".xls":
         raise InputError(f"{path}: old .xls workbooks are not read; save it as .xlsx")
-    if path.name.lower().endswith(".osm.pbf") or suffix == ".pbf":
-        return _read_osm(path, target_layer)
-    return _read_vector(path, encoding, source_layer, target_layer)
+    elif path.name.lower().endswith(".osm.pbf") or suffix == ".pbf":
+        yield _read_osm(path, target_layer)
+    else:
+        yield _read_vector(path, encoding, source_layer, target_layer)
 
 
-def _table(path: Path, frame: pd.DataFrame, first_row: int) -> SourceTable:
+def find_header_row(path: Path, rows: Sequence[Sequence[object]], header_row: int | None, header_score: HeaderScore | None) -> int:
+    """Index (from 0) of the header among ``rows``, the first rows of a table."""
+    if header_row is not None:
+        if not 1 <= header_row <= len(rows):
+            raise InputError(f"{path}: --header-row {header_row}: the file's first rows are 1…{len(rows)}")
+        return header_row - 1
+    if header_score is None:
+        return 0
+    cells = [["" if _blank(c) else str(c) for c in row] for row in rows[:HEADER_SCAN_ROWS]]
+    scores = [header_score(row) for row in cells]
+    best = max(scores, default=0)
+    if best < 2:
+        shown = next((row for row in cells if any(row)), [])
+        raise InputError(
+            f"{path}: cannot find the header row: none of the first {len(cells)} rows names two of the "
+            f"layer's columns (e.g. 编号, 名称, 经度, 纬度); the first filled row is {[c for c in shown if c][:8]}. "
+            "Give the header's row number with --header-row N, or rename the columns"
+        )
+    return scores.index(best)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value.strip())
+
+
+def _columns(path: Path, cells: Sequence[object]) -> list[str]:
+    names: list[str] = []
+    for number, cell in enumerate(cells, start=1):
+        name = "" if _blank(cell) else str(cell).strip()
+        name = name or f"列{number}"
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names
+
+
+def _table(path: Path, frame: pd.DataFrame, first_row: int, *, empty_ok: bool = False) -> SourceTable:
+    """``frame``'s index counts data rows from 0; ``first_row`` is the spreadsheet row of index 0."""
     frame = frame.dropna(how="all")
-    if frame.empty:
+    notes = []
+    # Only rows that start like a total or a note are looked at closely (a million-row file has none).
+    suspect = frame.iloc[:, 0].astype(str).str.strip().str.match(_NOT_RECORD_START) if len(frame.columns) else pd.Series(dtype=bool)
+    if suspect.any():
+        skipped = []
+        for index in frame.index[suspect.to_numpy()]:
+            reason = non_record_reason(frame.loc[index].tolist())
+            if reason:
+                skipped.append(index)
+                notes.append(f"row {int(index) + first_row} skipped: {reason}")
+        frame = frame.drop(index=skipped)
+    if frame.empty and not empty_ok:
         raise InputError(f"{path}: has a header but no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     labels = [int(i) + first_row for i in frame.index]
-    return SourceTable(path=path, kind="table", attributes=frame.reset_index(drop=True), row_labels=labels)
+    return SourceTable(path=path, kind="table", attributes=frame.reset_index(drop=True), row_labels=labels, notes=notes)
 
 
-def _read_csv(path: Path, encoding: str | None) -> SourceTable:
-    text, used = _decode(path, path.read_bytes(), encoding)
+def _read_csv(path: Path, encoding: str | None, header_row: int | None, header_score: HeaderScore | None, chunk_rows: int | None) -> Iterator[SourceTable]:
+    with path.open("rb") as handle:
+        head = handle.read(_SAMPLE_BYTES)
+        whole = len(head) < _SAMPLE_BYTES
+    text, used = _decode(path, head, encoding, partial=not whole)
     if not text.strip():
         raise InputError(f"{path}: the file is empty")
+    lines = text.splitlines()[: HEADER_SCAN_ROWS + 1] if whole else text.splitlines()[:HEADER_SCAN_ROWS]
+    first_rows = list(csv.reader(lines))
+    header = find_header_row(path, first_rows, header_row, header_score)
+    pandas_encoding = "utf-8-sig" if used == "utf-8-sig" else used
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+        reader = pd.read_csv(
+            path, encoding=pandas_encoding, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
+            skiprows=header, header=0, skip_blank_lines=False, chunksize=chunk_rows or None, iterator=chunk_rows is None,
+        )
+        chunks = reader if chunk_rows else [reader.read()]
+        first = True
+        for chunk in chunks:
+            # Spreadsheet rows: the header is row header + 1, its first data row header + 2.
+            table = _table(path, chunk, first_row=header + 2, empty_ok=not first)
+            if first:
+                table.notes.append(f"read as CSV, encoding {used}" + (f"; header on row {header + 1}" if header else ""))
+            first = False
+            yield table
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(f"{path}: not a readable CSV table: {error}") from None
-    table = _table(path, frame, first_row=2)
-    table.notes.append(f"read as CSV, encoding {used}")
-    return table
+        raise InputError(f"{path}: not a readable CSV table: {_first_line(error)}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: cannot decode the text as {used} after the first {_SAMPLE_BYTES:,} bytes ({error.reason}); pass --encoding with the file's encoding") from None
 
 
-def _read_excel(path: Path, sheet: str | None) -> SourceTable:
+def _read_excel(path: Path, sheet: str | None, header_row: int | None, header_score: HeaderScore | None) -> SourceTable:
     try:
-        frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="openpyxl")
+        grid = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, engine="openpyxl", header=None)
     except ValueError as error:  # unknown sheet
         raise InputError(f"{path}: {error}") from None
     except Exception as error:  # openpyxl raises zipfile/XML errors of many kinds for a damaged file
         raise InputError(f"{path}: not a readable .xlsx workbook ({error.__class__.__name__}: {error})") from None
-    return _table(path, frame, first_row=2)
+    if grid.empty:
+        raise InputError(f"{path}: the sheet is empty")
+    rows = grid.head(HEADER_SCAN_ROWS).to_numpy(dtype=object).tolist()
+    header = find_header_row(path, rows, header_row, header_score)
+    data = grid.iloc[header + 1 :]
+    data.columns = _columns(path, grid.iloc[header].tolist())
+    # read_excel pads the sheet from row 1, so index i is spreadsheet row i + 1.
+    table = _table(path, data, first_row=1)
+    if header:
+        table.notes.append(f"header on row {header + 1} (rows above it are titles or notes)")
+    return table
 
 
 def _dbf_encoding(path: Path) -> str | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -192,6 +193,12 @@ class Store(ABC):
     @abstractmethod
     def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame]) -> dict[str, WriteCounts]:
         """Upsert several layers by source id in ONE transaction: all rows land, or none."""
+
+    @abstractmethod
+    def upsert_stream(self, layer: str) -> AbstractContextManager[Callable[[gpd.GeoDataFrame], WriteCounts]]:
+        """A transaction for one layer that takes batches one by one: ``with store.upsert_stream(
+        "roads") as write: write(chunk)``. Everything commits when the block ends, nothing when it
+        raises. For files too big to hold at once; batches must not repeat a source id."""
 
     @abstractmethod
     def delete(self, layer: str, source_ids: Sequence[str]) -> int:

@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import struct
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from gis.crs import STORE_EPSG
 
 from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from ..errors import StoreError
-from ..frames import Rows, datetime_to_gpkg, empty_frame, frame_from_rows
+from ..frames import Rows, datetime_to_gpkg, empty_frame, frame_from_rows, rows_from_frame
 from .base import (
     BBox,
     Filters,
@@ -54,6 +54,9 @@ _GDAL_GEOMETRY_TYPES = {
     "MultiPolygon": "MultiPolygon",
     "Geometry": "Unknown",
 }
+
+
+_SQLITE_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "datetime": "DATETIME"}
 
 
 def encode_gpkg_blob(wkb: bytes, bounds: Sequence[float], srs_id: int = STORE_EPSG) -> bytes:
@@ -121,6 +124,7 @@ class GeoPackageStore(Store):
             raise StoreError(f"cannot open GeoPackage {self.path}: {error}") from error
         _register_gpkg_functions(self._connection)
         self._lock = threading.RLock()
+        self._add_missing_columns()
         self._ensure_source_id_indexes()
 
     # --- setup ----------------------------------------------------------------------------
@@ -146,6 +150,16 @@ class GeoPackageStore(Store):
                 layer_options={"SPATIAL_INDEX": "YES", "DESCRIPTION": spec.title_zh},
             )
             logger.info("created layer %s in %s", spec.name, self.path)
+
+    def _add_missing_columns(self) -> None:
+        """Fields added to the catalogue after the file was made become NULL columns."""
+        with self._transaction() as cursor:
+            for spec in CATALOGUE.values():
+                have = {row[1] for row in cursor.execute(f"PRAGMA table_info({_quote(spec.name)})")}
+                for f in spec.fields:
+                    if f.name not in have:
+                        cursor.execute(f"ALTER TABLE {_quote(spec.name)} ADD COLUMN {_quote(f.name)} {_SQLITE_TYPES[f.type]}")
+                        logger.info("added column %s.%s to %s", spec.name, f.name, self.path)
 
     def _ensure_source_id_indexes(self) -> None:
         with self._transaction() as cursor:
@@ -296,26 +310,45 @@ class GeoPackageStore(Store):
         results: dict[str, WriteCounts] = {}
         with self._transaction() as cursor:
             for spec, rows in prepared:
-                encoded = Rows([self._encode_values(spec, v) for v in rows.values], rows.wkbs)
-                plan = plan_upsert(encoded, self._stored(cursor, spec, rows))
-                bounds = shapely.bounds(shapely.from_wkb(np.asarray(rows.wkbs, dtype=object))) if len(rows) else np.zeros((0, 4))
-                blobs = [encode_gpkg_blob(w, b) for w, b in zip(rows.wkbs, bounds, strict=True)]
-                table = _quote(spec.name)
-                columns = ", ".join(_quote(c) for c in spec.columns)
-                marks = ", ".join("?" * (len(spec.columns) + 1))
-                cursor.executemany(
-                    f"INSERT INTO {table} ({columns}, geom) VALUES ({marks})",
-                    [(*encoded.values[i], blobs[i]) for i in plan.inserts],
-                )
-                assignments = ", ".join(f"{_quote(c)} = ?" for c in spec.columns[1:])
-                cursor.executemany(
-                    f"UPDATE {table} SET {assignments}, geom = ? WHERE {SOURCE_ID} = ?",
-                    [(*encoded.values[i][1:], blobs[i], encoded.values[i][0]) for i in plan.updates],
-                )
-                if plan.inserts or plan.updates:
+                results[spec.name] = self._upsert_rows(cursor, spec, rows)
+                if results[spec.name].written:
                     self._touch_contents(cursor, spec)
-                results[spec.name] = plan.counts()
         return results
+
+    @contextmanager
+    def upsert_stream(self, layer: str) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
+        spec = get_layer(layer)
+        with self._transaction() as cursor:
+            written = False
+
+            def write(frame: gpd.GeoDataFrame) -> WriteCounts:
+                nonlocal written
+                counts = self._upsert_rows(cursor, spec, rows_from_frame(spec, frame))
+                written = written or counts.written > 0
+                return counts
+
+            yield write
+            if written:
+                self._touch_contents(cursor, spec)
+
+    def _upsert_rows(self, cursor: sqlite3.Cursor, spec: LayerSpec, rows: Rows) -> WriteCounts:
+        encoded = Rows([self._encode_values(spec, v) for v in rows.values], rows.wkbs)
+        plan = plan_upsert(encoded, self._stored(cursor, spec, rows))
+        bounds = shapely.bounds(shapely.from_wkb(np.asarray(rows.wkbs, dtype=object))) if len(rows) else np.zeros((0, 4))
+        blobs = [encode_gpkg_blob(w, b) for w, b in zip(rows.wkbs, bounds, strict=True)]
+        table = _quote(spec.name)
+        columns = ", ".join(_quote(c) for c in spec.columns)
+        marks = ", ".join("?" * (len(spec.columns) + 1))
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}, geom) VALUES ({marks})",
+            [(*encoded.values[i], blobs[i]) for i in plan.inserts],
+        )
+        assignments = ", ".join(f"{_quote(c)} = ?" for c in spec.columns[1:])
+        cursor.executemany(
+            f"UPDATE {table} SET {assignments}, geom = ? WHERE {SOURCE_ID} = ?",
+            [(*encoded.values[i][1:], blobs[i], encoded.values[i][0]) for i in plan.updates],
+        )
+        return plan.counts()
 
     def delete(self, layer: str, source_ids: Sequence[str]) -> int:
         spec = get_layer(layer)

@@ -7,7 +7,7 @@ store opens. Every statement is built with SQLAlchemy Core, so all values are bo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from gis.crs import STORE_EPSG
 
 from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from ..errors import StoreError
-from ..frames import frame_from_rows
+from ..frames import frame_from_rows, rows_from_frame
 from .base import (
     BBox,
     Filters,
@@ -164,6 +164,15 @@ class PostGISStore(Store):
         except SQLAlchemyError as error:
             raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
         return results
+
+    @contextmanager
+    def upsert_stream(self, layer: str) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
+        spec = get_layer(layer)
+        try:
+            with self._engine.begin() as connection:
+                yield lambda frame: self._upsert_layer(connection, spec, rows_from_frame(spec, frame))
+        except SQLAlchemyError as error:
+            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
 
     def _upsert_layer(self, connection: Connection, spec: LayerSpec, rows: Any) -> WriteCounts:
         _, table = self._table(spec.name)
