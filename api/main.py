@@ -1,5 +1,6 @@
 """The FastAPI application factory: ``create_app(settings)``. The store is opened once in the
-lifespan and reaches routes through ``api.dependencies``."""
+lifespan, its city profile applied to the settings (``Settings.with_profile``), and both reach
+routes through ``api.dependencies``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 from gis.risk.model import LEVEL_CODES
 from layers.accounts import AccountStore
+from layers.city import read_city_profile
 from layers.coverage_service import CoverageService
 from layers.errors import OnemapError
 from layers.map_service import MapService
@@ -63,15 +65,17 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings)
+        resolved = settings.with_profile(read_city_profile(store))  # the store's city, unless ONEMAP_* overrides it
+        app.state.settings = resolved
         app.state.store = store
-        app.state.routing = RoutingService(store, settings)
-        app.state.coverage = CoverageService(store, settings, app.state.routing)
-        app.state.risk = RiskService(store, settings, app.state.routing)
-        app.state.map_service = MapService(store, settings)
-        app.state.operations = Operations(store, settings)
+        app.state.routing = RoutingService(store, resolved)
+        app.state.coverage = CoverageService(store, resolved, app.state.routing)
+        app.state.risk = RiskService(store, resolved, app.state.routing)
+        app.state.map_service = MapService(store, resolved)
+        app.state.operations = Operations(store, resolved)
         app.state.basemap = wallmap.BasemapCache()
-        app.state.accounts = AccountStore.for_settings(settings)
-        logger.info("store opened: %s", type(store).__name__)
+        app.state.accounts = AccountStore.for_settings(resolved)
+        logger.info("store opened: %s; city: %s, EPSG:%s", type(store).__name__, resolved.city_profile.name if resolved.city_profile else "no profile", resolved.work_epsg)
         if warm is not None:
             warm_up(app.state.risk, app.state.coverage, warm)
         if on_ready is not None:

@@ -1,8 +1,8 @@
 """Writes made from the wall map: incidents, their status, reservoir levels and road closures.
 
 Every write is validated against the catalogue with the same cell checks as an import (types,
-enumerations, ranges, NUL text), its location must lie in the configured region, and it lands in
-one store transaction. Geometries are EPSG:4326 lon/lat.
+enumerations, ranges, NUL text), its location must lie in the configured region (the city
+profile's buffered outline, or ONEMAP_REGION_BBOX), and it lands in one store transaction. Geometries are EPSG:4326 lon/lat.
 """
 
 from __future__ import annotations
@@ -63,13 +63,11 @@ class Operations:
         return row
 
     def _check_in_region(self, geometry: BaseGeometry, what: str) -> None:
-        min_lon, min_lat, max_lon, max_lat = self.settings.region_bbox
-        x0, y0, x1, y1 = geometry.bounds
-        if not (min_lon <= x0 and x1 <= max_lon and min_lat <= y0 and y1 <= max_lat):
-            raise InputError(
-                f"{what} at {x0:.5f},{y0:.5f} … {x1:.5f},{y1:.5f} lies outside the configured region "
-                f"{list(self.settings.region_bbox)} (lon/lat; ONEMAP_REGION_BBOX)"
-            )
+        """Inside the region: the city's buffered outline (or the configured box)."""
+        if not self.settings.region_geometry().covers(geometry):
+            x0, y0, x1, y1 = geometry.bounds
+            place = f"{x0:.5f},{y0:.5f}" if (x0, y0) == (x1, y1) else f"{x0:.5f},{y0:.5f} … {x1:.5f},{y1:.5f}"
+            raise InputError(f"{what} at {place} lies outside the configured region: {self.settings.region_label()}")
 
     def _write(self, layer: str, source_id: str, row: Mapping[str, Any], geometry: BaseGeometry) -> gpd.GeoDataFrame:
         frame = gpd.GeoDataFrame({SOURCE_ID: [source_id], **{k: [v] for k, v in row.items()}}, geometry=[geometry], crs=4326)

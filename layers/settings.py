@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+import shapely
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from shapely.geometry.base import BaseGeometry
 
+from gis.boundary import buffer_lonlat
 from gis.coverage.params import DEFAULT_DEMAND_SHARE, DEFAULT_REACH_MIN, CoverageParams
 from gis.crs import CHINA_LONLAT_BBOX, WORK_EPSG
 from gis.network import WALK_SPEED_KMH
 
+if TYPE_CHECKING:
+    from .city import CityProfile
+
 JINING_REGION_BBOX = (115.4, 33.9, 118.1, 36.45)
 """Jining's extent (115.9-117.6 °E, 34.4-35.95 °N) with a 0.5° margin: lon/lat, degrees."""
+
+PROFILE_SETTINGS = ("work_epsg", "region_bbox", "region_buffer_km")
+"""Settings the store's city profile gives unless the environment sets them (``ONEMAP_*``)."""
+
+SettingSource = Literal["profile", "environment", "default"]
 
 
 class Settings(BaseSettings):
@@ -28,11 +39,20 @@ class Settings(BaseSettings):
         default="onemap", description="PostgreSQL schema holding the layer tables (PostGIS store)."
     )
     work_epsg: int = Field(
-        default=WORK_EPSG, description="Projected CRS (metres) for metric analysis."
+        default=WORK_EPSG,
+        description="Projected CRS (metres) for metric analysis. Default: the city profile's (onemap init), else 4548.",
     )
     region_bbox: tuple[float, float, float, float] = Field(
         default=JINING_REGION_BBOX,
-        description="Lon/lat box (min_lon, min_lat, max_lon, max_lat) that imported features must lie in.",
+        description=(
+            "Lon/lat box (min_lon, min_lat, max_lon, max_lat) that features must lie in. Default: the "
+            "city profile's region (its buffered outline, not this box), else Jining's box. Set, it "
+            "replaces the region by this box."
+        ),
+    )
+    region_buffer_km: float = Field(
+        default=5.0, ge=0, le=100,
+        description="How far (km) the region reaches beyond the city outline (onemap init; overrides the profile's).",
     )
     country_bbox: tuple[float, float, float, float] = Field(
         default=CHINA_LONLAT_BBOX,
@@ -85,6 +105,10 @@ class Settings(BaseSettings):
         default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
     )
 
+    _explicit: frozenset[str] | None = PrivateAttr(default=None)
+    _profile: CityProfile | None = PrivateAttr(default=None)
+    _region: BaseGeometry | None = PrivateAttr(default=None)
+
     @field_validator("basemaps")
     @classmethod
     def _basemaps_have_urls(cls, value: list[dict[str, str | int]]) -> list[dict[str, str | int]]:
@@ -122,6 +146,72 @@ class Settings(BaseSettings):
             area_per_person_m2=self.area_per_person_m2,
             max_snap_m=self.max_snap_m,
         )
+
+    # --- the city profile ----------------------------------------------------------------------
+
+    def explicit_settings(self) -> frozenset[str]:
+        """Which of ``PROFILE_SETTINGS`` were set (environment or arguments) rather than defaulted
+        or taken from a profile; kept through ``with_profile`` copies."""
+        if self._explicit is not None:
+            return self._explicit
+        return frozenset(self.model_fields_set & set(PROFILE_SETTINGS))
+
+    def with_profile(self, profile: CityProfile | None) -> Settings:
+        """A copy using the city ``profile`` (None: no profile) for every profile setting not set
+        explicitly: ``work_epsg`` = the profile's, ``region_bbox`` = the region's bounds, the
+        region = the profile's buffered outline (buffered again when ``ONEMAP_REGION_BUFFER_KM``
+        differs from the profile's). Explicit settings win; this settings object is unchanged."""
+        explicit = self.explicit_settings()
+        defaults = {name: type(self).model_fields[name].get_default(call_default_factory=True) for name in PROFILE_SETTINGS}
+        update: dict[str, Any] = {name: defaults[name] for name in PROFILE_SETTINGS if name not in explicit}
+        region: BaseGeometry | None = None
+        if profile is not None:
+            if "work_epsg" not in explicit:
+                update["work_epsg"] = profile.work_epsg
+            if "region_buffer_km" not in explicit:
+                update["region_buffer_km"] = profile.region_buffer_km
+            if "region_bbox" not in explicit:
+                buffer_km = self.region_buffer_km if "region_buffer_km" in explicit else profile.region_buffer_km
+                region = profile.region if buffer_km == profile.region_buffer_km else buffer_lonlat(
+                    profile.outline, buffer_km, epsg=update.get("work_epsg", self.work_epsg))
+                x0, y0, x1, y1 = region.bounds
+                update["region_bbox"] = (float(x0), float(y0), float(x1), float(y1))
+                shapely.prepare(region)
+        copy = self.model_copy(update=update)
+        copy._explicit = explicit
+        copy._profile = profile
+        copy._region = region
+        return copy
+
+    @property
+    def city_profile(self) -> CityProfile | None:
+        """The city profile these settings use (``with_profile``), None when there is none."""
+        return self._profile
+
+    def region_geometry(self) -> BaseGeometry:
+        """What "inside the region" means, lon/lat EPSG:4326: the profile's buffered outline, or
+        the ``region_bbox`` box when there is no profile or ``ONEMAP_REGION_BBOX`` is set."""
+        if self._region is not None:
+            return self._region
+        return shapely.box(*self.region_bbox)
+
+    def city_outline(self) -> BaseGeometry | None:
+        """The city's administrative outline (lon/lat MultiPolygon), None without a profile."""
+        return self._profile.outline if self._profile is not None else None
+
+    def region_label(self) -> str:
+        """The region in words, for messages: which outline and buffer, or which box and why."""
+        if self._region is not None and self._profile is not None:
+            return f"{self._profile.name}'s outline buffered by {self.region_buffer_km:g} km (the city profile; ONEMAP_REGION_BBOX overrides it)"
+        return f"the box {list(self.region_bbox)} (lon/lat; ONEMAP_REGION_BBOX)"
+
+    def setting_sources(self) -> dict[str, SettingSource]:
+        """Where each profile setting's value comes from: the environment, the profile, or the default."""
+        explicit = self.explicit_settings()
+        return {
+            name: "environment" if name in explicit else "profile" if self._profile is not None else "default"
+            for name in PROFILE_SETTINGS
+        }
 
     @property
     def is_postgis(self) -> bool:

@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from gis.crs import STORE_EPSG, WORK_EPSG
 
 from ..catalogue import ROAD_CLASSES, get_layer
+from ..city import make_profile, profile_rows
 from ..store.base import Store, WriteCounts
 from ..validate import derive_geometric_fields
 from . import facilities
@@ -37,6 +38,8 @@ from .roads import build_roads
 Progress = Callable[[str], None]
 
 STEPS = ("land", "population", "townships", "roads", "facilities", "admin areas")
+REGION_BUFFER_KM = 5.0
+"""The sample city's region: its outline buffered by 5 km (in EPSG:4548)."""
 """The generator's steps, reported one by one to ``progress``."""
 
 _TO_LONLAT = Transformer.from_crs(WORK_EPSG, STORE_EPSG, always_xy=True)
@@ -125,6 +128,13 @@ def _roads(land: Land, townships: list[Township], rng: np.random.Generator) -> g
     )
 
 
+def _city_profile(admin_areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Jining's city profile from the sample's own outline (the 市 row): EPSG:4548, 5 km region."""
+    city = admin_areas.loc[admin_areas["level"] == "市"].iloc[0]
+    profile = make_profile(name=CITY_NAME, adcode=CITY_ADCODE, outline=city.geometry, region_buffer_km=REGION_BUFFER_KM, work_epsg=WORK_EPSG, source_file="onemap sample")
+    return profile_rows(profile)
+
+
 def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, gpd.GeoDataFrame]:
     """Every sample layer (except the user-written ``incidents`` and ``road_closures``) as a frame in EPSG:4326."""
     report = progress or (lambda step: None)
@@ -152,6 +162,7 @@ def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, g
         {"source_id": ["WB0001"], "name": ["南四湖"], "kind": ["湖泊"], "area_km2": None, "geometry": [land.lake.intersection(land.boundary)]},
     )
     layers["admin_areas"] = _admin_areas(land, population, townships)
+    layers["city_profile"] = _city_profile(layers["admin_areas"])
     layers["population"] = _population(population)
     layers["roads"] = roads
     return layers

@@ -11,6 +11,7 @@ from gis.boundary import (
     area_km2,
     buffer_lonlat,
     centroid_distance_km,
+    close_slivers,
     geodesic_area_km2,
     polygonal_part,
     repair_polygonal,
@@ -78,3 +79,13 @@ def test_centroid_distance_is_geodesic() -> None:
     jining = shapely.Point(116.59, 35.41).buffer(0.1)
     chengdu = shapely.Point(104.07, 30.66).buffer(0.1)
     assert centroid_distance_km(jining, chengdu) == pytest.approx(GEOD.inv(116.59, 35.41, 104.07, 30.66)[2] / 1000, rel=1e-6)
+
+
+def test_close_slivers_fills_hair_gaps_between_neighbours_but_not_enclaves() -> None:
+    left = shapely.Polygon([(104.0, 30.6), (104.05, 30.6), (104.05, 30.65), (104.0499999, 30.66), (104.05, 30.7), (104.0, 30.7)])
+    right = shapely.Polygon([(104.05, 30.6), (104.1, 30.6), (104.1, 30.7), (104.05, 30.7)])
+    enclave = shapely.Point(104.02, 30.62).buffer(0.005)  # ~0.8 km²
+    union = shapely.union_all([left, right]).difference(enclave)
+    assert len(union.interiors) == 2  # the hair gap and the enclave
+    closed, count = close_slivers(union)
+    assert count == 1 and closed is not None and len(closed.geoms[0].interiors) == 1
