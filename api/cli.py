@@ -45,14 +45,22 @@ def _fail_cleanly(command: F) -> F:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj["settings"]
+    """The settings with the store's city profile applied (``Settings.with_profile``), resolved
+    once per command; a GeoPackage that does not exist yet has no profile (and is not created)."""
+    if "resolved_settings" not in ctx.obj:
+        from layers.city import read_city_profile
+
+        base: Settings = ctx.obj["settings"]
+        exists = base.is_postgis or "store" in ctx.obj or Path(base.store).exists()
+        ctx.obj["resolved_settings"] = base.with_profile(read_city_profile(_store(ctx)) if exists else None)
+    settings: Settings = ctx.obj["resolved_settings"]
     return settings
 
 
 def _accounts(ctx: click.Context) -> Any:
     from layers.accounts import AccountStore
 
-    accounts = AccountStore.for_settings(_settings(ctx))
+    accounts = AccountStore.for_settings(ctx.obj["settings"])  # accounts need no city profile
     ctx.call_on_close(accounts.close)
     return accounts
 
@@ -84,9 +92,13 @@ def _ensure_first_admin(ctx: click.Context) -> None:
 
 
 def _store(ctx: click.Context) -> Store:
-    store = open_store(_settings(ctx))
-    ctx.call_on_close(store.close)
-    return store
+    """The store, opened once per command (and closed with it)."""
+    if "store" not in ctx.obj:
+        store = open_store(ctx.obj["settings"])
+        ctx.call_on_close(store.close)
+        ctx.obj["store"] = store
+    opened: Store = ctx.obj["store"]
+    return opened
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -99,6 +111,7 @@ def main(ctx: click.Context, store_location: str | None, verbose: bool) -> None:
     \b
     Start here:
       onemap demo                      sample city, risk zoning, coverage, wall map at :8000/map
+      onemap init --boundary 370800_full.json --from gcj02 --name 济宁市   your own city (DataV boundary)
       onemap layers                    what the store holds
       onemap import shelters 避难场所.xlsx --report problems.csv
       onemap export roads roads.gpkg
@@ -370,6 +383,8 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     store = _store(ctx)
     if all(info.count == 0 for info in store.list_layers() if not CATALOGUE[info.name].written_by_users):
         _load_sample(store, settings.sample_seed)
+        ctx.obj.pop("resolved_settings", None)  # the sample wrote Jining's city profile: use it
+        settings = _settings(ctx)
     else:
         click.echo(f"store {settings.store} already holds data: not reloading the sample city", err=True)
     _print_layers(store, as_json=False)
@@ -759,3 +774,6 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
     for path in paths:
         click.echo(f"  wrote {path}")
     click.echo(f"  stored {stored} level polygons in layer risk_zones ({resolution_m:g} m)")
+
+
+from api import cli_city  # noqa: E402,F401  (registers onemap init and onemap info on main)

@@ -122,10 +122,10 @@ class Operations:
         if geometry.is_empty or not shapely.is_valid(geometry):
             reason = "empty" if geometry.is_empty else shapely.is_valid_reason(geometry)
             raise InputError(f"the closure polygon is not valid ({reason}): draw it again without crossing edges")
-        self._check_in_region(geometry, "the closure")
         area_km2 = gpd.GeoSeries([geometry], crs=4326).to_crs(self.settings.work_epsg).area.iloc[0] / 1e6
-        if area_km2 > MAX_CLOSURE_AREA_KM2:
+        if area_km2 > MAX_CLOSURE_AREA_KM2:  # before the region: a drawing mistake says so first
             raise InputError(f"the closure covers {area_km2:,.0f} km², more than {MAX_CLOSURE_AREA_KM2:,.0f} km²: draw the cut area itself")
+        self._check_in_region(geometry, "the closure")
         row = self._row("road_closures", {"name": name or f"{cause}封闭 {now_beijing():%m-%d %H:%M}", "cause": cause, "status": "封闭中", "created_at": now_beijing()})
         return self._write("road_closures", new_source_id("CL"), row, shapely.orient_polygons(geometry))
 
