@@ -56,6 +56,8 @@ _GDAL_GEOMETRY_TYPES = {
 }
 
 
+_BULK_INSERT_ROWS = 2_000
+"""From this many new rows in one batch on, the R-tree is filled in bulk (see ``_bulk_insert``)."""
 _SQLITE_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "datetime": "DATETIME"}
 
 
@@ -339,10 +341,12 @@ class GeoPackageStore(Store):
         table = _quote(spec.name)
         columns = ", ".join(_quote(c) for c in spec.columns)
         marks = ", ".join("?" * (len(spec.columns) + 1))
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}, geom) VALUES ({marks})",
-            [(*encoded.values[i], blobs[i]) for i in plan.inserts],
-        )
+        insert = f"INSERT INTO {table} ({columns}, geom) VALUES ({marks})"
+        inserted = [(*encoded.values[i], blobs[i]) for i in plan.inserts]
+        if len(inserted) >= _BULK_INSERT_ROWS:
+            self._bulk_insert(cursor, spec, insert, inserted, bounds[plan.inserts])
+        else:
+            cursor.executemany(insert, inserted)
         assignments = ", ".join(f"{_quote(c)} = ?" for c in spec.columns[1:])
         cursor.executemany(
             f"UPDATE {table} SET {assignments}, geom = ? WHERE {SOURCE_ID} = ?",
@@ -374,6 +378,38 @@ class GeoPackageStore(Store):
             "WHERE lower(table_name) = lower(?)",
             (spec.name,),
         )
+
+    @staticmethod
+    def _bulk_insert(cursor: sqlite3.Cursor, spec: LayerSpec, insert: str, rows: list[tuple[Any, ...]], bounds: np.ndarray) -> None:
+        """Many new rows at once: the R-tree filled from the envelopes computed here, in spatial
+        order, instead of by GDAL's per-row triggers (each calls back into Python five times: about
+        45 µs a row). The two insert triggers are dropped and re-created inside the transaction,
+        so a failure anywhere rolls them back with the rows."""
+        triggers = dict(cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name IN (?, ?)",
+            (spec.name, f"rtree_{spec.name}_geom_insert", f"trigger_insert_feature_count_{spec.name}"),
+        ).fetchall())
+        for name in triggers:
+            cursor.execute(f"DROP TRIGGER {_quote(name)}")
+        before = cursor.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(spec.name)}").fetchone()[0]
+        cursor.executemany(insert, rows)
+        fids = np.array([r[0] for r in cursor.execute(f"SELECT fid FROM {_quote(spec.name)} WHERE fid > ? ORDER BY fid", (before,))], dtype=np.int64)
+        if fids.size != len(rows):
+            raise StoreError(f"{spec.name}: bulk insert expected {len(rows)} new fids, found {fids.size}")
+        usable = np.isfinite(bounds).all(axis=1)
+        centre_x = (bounds[:, 0] + bounds[:, 2]) / 2
+        centre_y = (bounds[:, 1] + bounds[:, 3]) / 2
+        # Rows near each other go into the R-tree together: far fewer node splits than file order.
+        order = np.lexsort((centre_y, np.floor(centre_x * 20)))
+        order = order[usable[order]]
+        cursor.executemany(
+            f"INSERT INTO {_quote('rtree_' + spec.name + '_geom')} VALUES (?, ?, ?, ?, ?)",
+            zip(fids[order].tolist(), bounds[order, 0].tolist(), bounds[order, 2].tolist(), bounds[order, 1].tolist(), bounds[order, 3].tolist(), strict=True),
+        )
+        if f"trigger_insert_feature_count_{spec.name}" in triggers:
+            cursor.execute("UPDATE gpkg_ogr_contents SET feature_count = feature_count + ? WHERE lower(table_name) = lower(?)", (len(rows), spec.name))
+        for sql in triggers.values():
+            cursor.execute(sql)
 
     def layer_version(self, layer: str) -> str:
         spec = get_layer(layer)

@@ -178,3 +178,26 @@ def test_a_failure_mid_transaction_writes_nothing_in_any_layer(store: Store, mon
     assert store.count("shelters") == 0
     _frames_equal(store.read("reservoirs"), store.read("reservoirs"))
     assert store.read("reservoirs")["capacity_m3"].tolist() == pytest.approx(_reservoirs(3)["capacity_m3"].tolist())
+
+
+def test_upsert_stream_commits_all_chunks_or_none(store: Store) -> None:
+    frame = _reservoirs(5000, seed=7)  # big enough for the GeoPackage's bulk R-tree path
+    chunks = [frame.iloc[:2500], frame.iloc[2500:]]
+    with pytest.raises(RuntimeError), store.upsert_stream("reservoirs") as write:
+        write(chunks[0])
+        raise RuntimeError("the file turned out bad half-way")
+    assert store.count("reservoirs") == 0
+    with store.upsert_stream("reservoirs") as write:
+        counts = [write(chunk) for chunk in chunks]
+    assert [c.inserted for c in counts] == [2500, 2500]
+    read = store.read("reservoirs").drop(columns="county_adcode")
+    _frames_equal(read, frame.astype(read.dtypes.to_dict()))
+    box = (116.3, 34.9, 116.6, 35.2)
+    inside = frame[frame.geometry.intersects(shapely.box(*box))]
+    assert sorted(store.read("reservoirs", bbox=box)["source_id"]) == sorted(inside["source_id"])
+    assert store.count("reservoirs", bbox=box) == len(inside) > 100
+    info = next(i for i in store.list_layers() if i.name == "reservoirs")
+    assert info.count == 5000 and info.bbox is not None
+    np.testing.assert_allclose(info.bbox, frame.total_bounds, atol=1e-5)
+    with store.upsert_stream("reservoirs") as write:
+        assert write(frame).unchanged == 5000
