@@ -32,7 +32,7 @@ def test_reservoir_workbook_with_titles_and_10k_m3(store_settings: Settings, tmp
     stored = snapshot(store_settings, "reservoirs").set_index("name")
     assert len(stored) == len(ledgers.RESERVOIRS)
     assert "row 8 skipped: a 合计 (total) row" in output
-    for name, capacity_10k, limit, lon, lat, _ in ledgers.RESERVOIRS:
+    for name, capacity_10k, limit, lon, _lat, _ in ledgers.RESERVOIRS:
         assert stored.loc[name, "capacity_m3"] == pytest.approx(capacity_10k * 1e4)
         assert stored.loc[name, "flood_limit_level_m"] == pytest.approx(limit)
         assert stored.loc[name].geometry.x == pytest.approx(lon)
@@ -94,7 +94,7 @@ def test_surveyors_x_is_northing(gpkg: Settings, tmp_path: Path) -> None:
     assert "surveyors' convention" in result.output and "EPSG:4527" in result.output
     assert "encoding gb18030" in result.output  # written as GBK, read without --encoding
     stored = snapshot(gpkg, "geohazard_points").set_index("source_id")
-    for sid, _, kind, _, lon, lat in ledgers.GEOHAZARDS:
+    for sid, _, _kind, _, lon, lat in ledgers.GEOHAZARDS:
         assert stored.loc[sid].geometry.x == pytest.approx(lon, abs=1e-7)
         assert stored.loc[sid].geometry.y == pytest.approx(lat, abs=1e-7)
     assert stored.loc["DZ-1", "hazard_type"] == "地面塌陷" and stored.loc["DZ-1", "danger_grade"] == "中型"
