@@ -138,19 +138,6 @@ def read_city_profile(store: Store) -> CityProfile | None:
     )
 
 
-def profile_of(settings: Settings) -> CityProfile | None:
-    """The profile of the store ``settings`` name, or None — without creating a GeoPackage that
-    does not exist yet (so commands that never touch the layers leave no empty file behind)."""
-    from pathlib import Path
-
-    from .store import open_store
-
-    if not settings.is_postgis and not Path(settings.store).exists():
-        return None
-    with open_store(settings) as store:
-        return read_city_profile(store)
-
-
 def admin_rows(boundary: Boundary, *, work_epsg: int) -> gpd.GeoDataFrame:
     """The boundary's divisions as ``admin_areas`` rows: source id = adcode, ``area_km2`` in
     ``work_epsg``, population unknown (import it with the admin areas' ledger)."""

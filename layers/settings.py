@@ -178,6 +178,9 @@ class Settings(BaseSettings):
                 update["region_bbox"] = (float(x0), float(y0), float(x1), float(y1))
                 shapely.prepare(region)
         copy = self.model_copy(update=update)
+        # Values from the profile or defaults are not "set": model_dump(exclude_unset=True) of the
+        # copy gives what the environment said, as of the original.
+        object.__setattr__(copy, "__pydantic_fields_set__", (self.model_fields_set - set(PROFILE_SETTINGS)) | explicit)
         copy._explicit = explicit
         copy._profile = profile
         copy._region = region

@@ -191,6 +191,7 @@ def test_settings_take_the_profile_unless_the_environment_sets_them(monkeypatch:
     assert resolved.region_geometry() is profile.region and resolved.city_outline() is profile.outline
     assert resolved.setting_sources() == {"work_epsg": "profile", "region_bbox": "profile", "region_buffer_km": "profile"}
     assert resolved.with_profile(None).work_epsg == 4548  # back to the default, not stuck on the profile's
+    assert "work_epsg" not in resolved.model_dump(exclude_unset=True)  # the profile's values are not "set"
     monkeypatch.setenv("ONEMAP_WORK_EPSG", "4545")
     monkeypatch.setenv("ONEMAP_REGION_BBOX", "[103, 30, 105, 31]")
     from_env = Settings()
