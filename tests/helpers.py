@@ -25,10 +25,11 @@ from layers.store import open_store
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """``settings`` as the ONEMAP_* environment a process would read them from."""
+    """``settings`` as the ONEMAP_* environment a process would read them from: only what was set
+    (defaults stay defaults, so that the store's city profile applies as it would for a user)."""
     return {
         f"ONEMAP_{name.upper()}": json.dumps(value, ensure_ascii=False) if isinstance(value, tuple | list | dict) else str(value)
-        for name, value in settings.model_dump().items()
+        for name, value in settings.model_dump(exclude_unset=True).items()
         if value is not None  # unset stays unset (not the text "None")
     }
 

@@ -123,6 +123,7 @@ def _roads(land: Land, townships: list[Township], rng: np.random.Generator) -> g
             "speed_kmh": None,  # each class's speed (settings, else ROAD_CLASS_SPEED_KMH)
             "oneway": network.oneway,
             "length_m": None,  # derived below, as the importer derives it
+            "declared_length_m": None,  # no ledger length: travel times use the geometry
             "geometry": lines,
         },
     )

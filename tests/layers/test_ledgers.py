@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -203,3 +204,32 @@ def test_bad_input_changes_nothing(case: str, make: object, options: list[str], 
     after = snapshot(gpkg, "reservoirs")
     pd.testing.assert_frame_equal(pd.DataFrame(seeded.drop(columns="geometry")), pd.DataFrame(after.drop(columns="geometry")))
     assert seeded.geometry.geom_equals_exact(after.geometry, tolerance=0).all()
+
+
+def test_the_city_outline_warns_and_the_region_refuses(sample_settings: Settings, tmp_path: Path) -> None:
+    import shapely
+    import shapely.ops
+
+    from layers.city import read_city_profile
+    from layers.store import open_store
+
+    with open_store(sample_settings) as store:
+        profile = read_city_profile(store)
+    assert profile is not None and profile.name == "济宁市"
+    x0, y0, x1, y1 = profile.region.bounds
+    grid = shapely.points(*np.meshgrid(np.linspace(x0 + 0.01, x1 - 0.01, 40), np.linspace(y0 + 0.01, y1 - 0.01, 40)))
+    far = next(p for p in grid.ravel() if profile.region.distance(p) > 0.02)  # in the box, 2 km+ off the region
+    edge = shapely.ops.nearest_points(profile.outline.boundary, far)[0]
+    step = 2.0 / 111.0 / edge.distance(far)  # about 2 km from the outline toward `far`
+    margin = shapely.Point(edge.x + (far.x - edge.x) * step, edge.y + (far.y - edge.y) * step)
+    assert profile.region.contains(margin) and not profile.outline.contains(margin)
+    assert not profile.region.contains(far) and shapely.box(*profile.region.bounds).contains(far)
+    path = tmp_path / "edge.csv"
+    pd.DataFrame({"编号": ["E-1", "E-2", "E-3"], "名称": ["边界外2公里", "边界外12公里", "城里"], "级别": ["村级"] * 3,
+                  "经度": [margin.x, far.x, 116.6], "纬度": [margin.y, far.y, 35.4]}).to_csv(path, index=False)
+    result = run_cli(sample_settings, "import", "supply_depots", str(path))
+    assert result.exit_code == 1
+    assert re.search(r"WARNING row 2 \[E-1\] 经度: outside 济宁市's outline but within the region's margin", result.output), result.output
+    assert re.search(r"ERROR row 3 \[E-2\] 经度: outside the configured region, 济宁市's outline buffered by 5 km", result.output), result.output
+    stored = snapshot(sample_settings, "supply_depots").set_index("source_id")
+    assert "E-1" in stored.index and "E-3" in stored.index and "E-2" not in stored.index
