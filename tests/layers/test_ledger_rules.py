@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from layers.catalogue import get_layer
-from layers.ledger import header_variants, non_record_reason, parse_unit, split_coordinate_pairs, split_header, unit_factor
+from layers.ledger import (
+    header_variants,
+    non_record_reason,
+    parse_unit,
+    split_coordinate_pairs,
+    split_header,
+    unit_factor,
+)
 from layers.validate import coerce_column
 
 
