@@ -228,13 +228,14 @@ def init_city(store: Store, boundary: Boundary, *, settings: Settings, replace: 
     profile = make_profile(name=boundary.name, adcode=boundary.adcode, outline=boundary.outline, region_buffer_km=settings.region_buffer_km, source_file=boundary.source_file)
     effective = settings.with_profile(profile)
     admin = admin_rows(boundary, work_epsg=effective.work_epsg)
-    written = store.upsert_many({LAYER: profile_rows(profile), "admin_areas": admin})
-    deleted = 0
+    stale: list[str] = []
     if replace:
-        stored_ids = set(store.read("admin_areas")[SOURCE_ID])
-        stale = sorted(stored_ids - set(admin[SOURCE_ID]))
+        stale = sorted(set(store.read("admin_areas")[SOURCE_ID]) - set(admin[SOURCE_ID]))
+    # One transaction: the profile, the admin areas and (with --replace) the old ones' deletion.
+    written = store.upsert_many({LAYER: profile_rows(profile), "admin_areas": admin}, deletes={"admin_areas": stale})
+    deleted = len(stale)
+    if replace:
         if stale:
-            deleted = store.delete("admin_areas", stale)
             notes.append(f"--replace: {deleted} admin areas of the previous city deleted")
         others = {name: count for name, count in data.items() if name != "admin_areas"}
         if others and existing is not None and far_reason(existing.outline, profile.outline):

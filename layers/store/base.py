@@ -191,8 +191,10 @@ class Store(ABC):
         """Features as a GeoDataFrame in EPSG:4326 with ``source_id`` and the spec's fields."""
 
     @abstractmethod
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame]) -> dict[str, WriteCounts]:
-        """Upsert several layers by source id in ONE transaction: all rows land, or none."""
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None) -> dict[str, WriteCounts]:
+        """Upsert several layers by source id in ONE transaction: all rows land, or none.
+
+        ``deletes`` (layer → source ids) are deleted first, in the same transaction."""
 
     @abstractmethod
     def upsert_stream(self, layer: str) -> AbstractContextManager[Callable[[gpd.GeoDataFrame], WriteCounts]]:

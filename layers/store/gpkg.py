@@ -307,10 +307,13 @@ class GeoPackageStore(Store):
             for v, f_type in zip(values, ["str", *(f.type for f in spec.fields)], strict=True)
         )
 
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame]) -> dict[str, WriteCounts]:
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None) -> dict[str, WriteCounts]:
         prepared = self._prepare(batches)
         results: dict[str, WriteCounts] = {}
         with self._transaction() as cursor:
+            for layer, source_ids in (deletes or {}).items():
+                if self._delete_rows(cursor, get_layer(layer), source_ids):
+                    self._touch_contents(cursor, get_layer(layer))
             for spec, rows in prepared:
                 results[spec.name] = self._upsert_rows(cursor, spec, rows)
                 if results[spec.name].written:
@@ -356,15 +359,20 @@ class GeoPackageStore(Store):
 
     def delete(self, layer: str, source_ids: Sequence[str]) -> int:
         spec = get_layer(layer)
-        deleted = 0
         with self._transaction() as cursor:
-            for start in range(0, len(source_ids), 500):
-                chunk = list(source_ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                cursor.execute(f"DELETE FROM {_quote(spec.name)} WHERE {SOURCE_ID} IN ({marks})", chunk)
-                deleted += cursor.rowcount
+            deleted = self._delete_rows(cursor, spec, source_ids)
             if deleted:
                 self._touch_contents(cursor, spec)
+        return deleted
+
+    @staticmethod
+    def _delete_rows(cursor: sqlite3.Cursor, spec: LayerSpec, source_ids: Sequence[str]) -> int:
+        deleted = 0
+        for start in range(0, len(source_ids), 500):
+            chunk = list(source_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(f"DELETE FROM {_quote(spec.name)} WHERE {SOURCE_ID} IN ({marks})", chunk)
+            deleted += cursor.rowcount
         return deleted
 
     @staticmethod

@@ -154,11 +154,15 @@ class PostGISStore(Store):
 
     # --- writes ---------------------------------------------------------------------------
 
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame]) -> dict[str, WriteCounts]:
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None) -> dict[str, WriteCounts]:
         prepared = self._prepare(batches)
         results: dict[str, WriteCounts] = {}
         try:
             with self._engine.begin() as connection:
+                for layer, source_ids in (deletes or {}).items():
+                    _, table = self._table(layer)
+                    if source_ids:
+                        connection.execute(table.delete().where(table.c.source_id.in_(list(source_ids))))
                 for spec, rows in prepared:
                     results[spec.name] = self._upsert_layer(connection, spec, rows)
         except SQLAlchemyError as error:

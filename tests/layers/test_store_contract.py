@@ -172,9 +172,10 @@ def test_a_failure_mid_transaction_writes_nothing_in_any_layer(store: Store, mon
     monkeypatch.setattr(module, "plan_upsert", failing_plan)
     with pytest.raises(RuntimeError, match="disk full"):
         store.upsert_many({"reservoirs": _reservoirs(10, seed=2), "shelters": gpd.GeoDataFrame(
-            {"source_id": ["S1"], "name": ["x"], "shelter_type": ["紧急"]}, geometry=[shapely.Point(116.5, 35.5)], crs=4326)})
+            {"source_id": ["S1"], "name": ["x"], "shelter_type": ["紧急"]}, geometry=[shapely.Point(116.5, 35.5)], crs=4326)},
+            deletes={"reservoirs": ["R000", "R001"]})
     monkeypatch.undo()
-    assert store.count("reservoirs") == 3
+    assert store.count("reservoirs") == 3  # the deletes were rolled back with the rest
     assert store.count("shelters") == 0
     _frames_equal(store.read("reservoirs"), store.read("reservoirs"))
     assert store.read("reservoirs")["capacity_m3"].tolist() == pytest.approx(_reservoirs(3)["capacity_m3"].tolist())
@@ -201,3 +202,10 @@ def test_upsert_stream_commits_all_chunks_or_none(store: Store) -> None:
     np.testing.assert_allclose(info.bbox, frame.total_bounds, atol=1e-5)
     with store.upsert_stream("reservoirs") as write:
         assert write(frame).unchanged == 5000
+
+
+def test_deletes_and_upserts_in_one_transaction(store: Store) -> None:
+    store.upsert("reservoirs", _reservoirs(5))
+    counts = store.upsert_many({"reservoirs": _reservoirs(5).iloc[2:]}, deletes={"reservoirs": ["R000", "R001"]})
+    assert counts["reservoirs"].unchanged == 3
+    assert sorted(store.read("reservoirs")["source_id"]) == ["R002", "R003", "R004"]
