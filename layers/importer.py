@@ -85,15 +85,10 @@ class ImportOptions:
     strict_warnings: bool = False
 
 
-@dataclass
-class PreparedImport:
-    """Accepted rows (EPSG:4326, layer columns), the report, and what was assumed along the way."""
+class _Problems:
+    """Counts over a report's ``problems``."""
 
-    layer: str
-    accepted: gpd.GeoDataFrame
     problems: list[Problem]
-    notes: list[str]
-    total_rows: int
 
     @property
     def rejected_rows(self) -> int:
@@ -109,7 +104,18 @@ class PreparedImport:
 
 
 @dataclass
-class ImportReport:
+class PreparedImport(_Problems):
+    """Accepted rows (EPSG:4326, layer columns), the report, and what was assumed along the way."""
+
+    layer: str
+    accepted: gpd.GeoDataFrame
+    problems: list[Problem]
+    notes: list[str]
+    total_rows: int
+
+
+@dataclass
+class ImportReport(_Problems):
     """What ``import_file`` did: rows read and accepted, the report, and what the store wrote
     (``written`` is None when nothing was)."""
 
@@ -123,18 +129,6 @@ class ImportReport:
     preview: gpd.GeoDataFrame | None = None
     accepted_ids: list[str] = field(default_factory=list)
     written: WriteCounts | None = None
-
-    @property
-    def rejected_rows(self) -> int:
-        return len({p.row for p in self.problems if p.severity == "error"})
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
 
 class _Rollback(Exception):
@@ -236,7 +230,7 @@ class LedgerImport:
         located = locate_rows(self, source, report, sids)
         if self.crs is None:
             self.crs = located.crs
-        if source is not None and located.note and located.note not in self.notes:
+        if located.note and located.note not in self.notes:
             self.notes.append(located.note)
         geometry = located.geometry
         check_locations(self, located, report, sids)

@@ -106,19 +106,9 @@ def read_gis_frame(path: Path, contents: str) -> gpd.GeoDataFrame:
         raise InputError(f"{path}: not a readable GIS file of {contents} ({error})") from None
 
 
-def read_source(
-    path: str | Path,
-    *,
-    encoding: str | None = None,
-    sheet: str | None = None,
-    source_layer: str | None = None,
-    target_layer: str | None = None,
-    header_row: int | None = None,
-    header_score: HeaderScore | None = None,
-) -> SourceTable:
-    """Read the whole of ``path`` by its suffix (see ``iter_source``)."""
-    chunks = list(iter_source(path, encoding=encoding, sheet=sheet, source_layer=source_layer, target_layer=target_layer,
-                              header_row=header_row, header_score=header_score, chunk_rows=None))
+def read_source(path: str | Path, *, target_layer: str | None = None) -> SourceTable:
+    """Read the whole of ``path`` by its suffix, in one piece (see ``iter_source``)."""
+    chunks = list(iter_source(path, target_layer=target_layer, chunk_rows=None))
     if len(chunks) == 1:
         return chunks[0]
     first = chunks[0]
