@@ -23,7 +23,9 @@ LayerGroup = Literal["hazard", "resource", "base", "operations", "analysis"]
 SOURCE_ID = "source_id"
 """Name of the stable source-id column every layer has."""
 
-_COMMON_ID_ALIASES = ("source_id", "编号", "编码", "代码", "id", "ID", "Id", "code", "CODE", "序号")
+_COMMON_ID_ALIASES = ("source_id", "编号", "编码", "代码", "id", "ID", "Id", "code", "CODE")
+"""Headers of a ledger's own id. Not 序号: that numbers the rows of one list from 1, so two lists
+would overwrite each other; without an id, ids are derived from name and location."""
 _COMMON_NAME_ALIASES = ("名称", "name", "NAME", "Name", "名字")
 _COUNTY_ALIASES = ("所属县区代码", "县区代码", "county_code", "county_adcode")
 
@@ -49,6 +51,9 @@ class FieldSpec:
     synonyms: tuple[tuple[str, str], ...] = ()
     """Values as ledgers write them → the allowed value (``紧急避难场所`` → ``紧急``). Full-width
     forms, spaces and Roman/Arabic/Chinese numerals are folded before the lookup (layers.ledger)."""
+    declared_by: str | None = None
+    """For a computed field: the field that keeps a ledger's own value of it (a road ledger's 长度
+    (m) goes to ``declared_length_m`` when the file has no column of that field)."""
     plausible: tuple[float | None, float | None, str] | None = None
     """(low, high, question): a value outside this range is accepted but warned about, with the
     question (often a unit mistake: "unit 万m³?")."""
@@ -428,9 +433,9 @@ _register(
                       aliases=("设计速度", "速度", "限速", "speed", "maxspeed", "设计时速", "车速"),
                       plausible=(None, 130.0, "above 130 km/h, China's motorway limit: is the column's unit right?"),
                       description="This edge's own travel speed; empty = its class's speed (settings, else the default)."),
-            FieldSpec("oneway", "bool", "单行", aliases=("单行", "单向", "oneway"),
+            FieldSpec("oneway", "bool", "单行", aliases=("单行", "单向", "oneway", "是否单行", "是否单向", "单行道"),
                       description="True: travel only in the direction the line is drawn."),
-            FieldSpec("length_m", "float", "长度", unit="m", minimum=0, derived=True,
+            FieldSpec("length_m", "float", "长度", unit="m", minimum=0, derived=True, declared_by="declared_length_m",
                       description="Computed from the geometry in the work CRS."),
             FieldSpec("declared_length_m", "float", "台账长度", unit="m", minimum=0,
                       aliases=("长度", "里程", "路段长度", "路线长度", "道路长度"),

@@ -32,7 +32,7 @@ def ledger_frame(spec: LayerSpec, frame: gpd.GeoDataFrame) -> pd.DataFrame:
         if f.type == "datetime":
             column = column.map(lambda v: None if pd.isna(v) else v.isoformat())
         table[f.display_label] = column
-    if spec.geometry_type == "Point":
+    if spec.geometry_type == "Point" or (len(frame) and (frame.geometry.geom_type == "Point").all()):
         table["经度"] = frame.geometry.x.map(repr)
         table["纬度"] = frame.geometry.y.map(repr)
     table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)  # full precision

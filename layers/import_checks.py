@@ -343,10 +343,11 @@ def check_locations(ledger: LedgerImport, located: Located, report: Report, sids
     inside = np.zeros(ok.size, dtype=bool)
     inside[is_point] = shapely.contains_xy(region, located.x[ok[is_point]], located.y[ok[is_point]])
     inside[~is_point] = shapely.intersects(region, geometries[ok[~is_point]])
+    widen = ", or widen the margin with ONEMAP_REGION_BUFFER_KM" if settings.city_profile is not None else ""
     for k in np.flatnonzero(~inside).tolist():
         position = int(ok[k])
         cx, cy = _centre(geometries[position])
-        report(position, sids[position], column, f"outside the configured region, {settings.region_label()} (lon {cx:.4f}, lat {cy:.4f}); check the coordinates, or widen it with ONEMAP_REGION_BUFFER_KM / ONEMAP_REGION_BBOX")
+        report(position, sids[position], column, f"outside the configured region, {settings.region_label()} (lon {cx:.4f}, lat {cy:.4f}); check the coordinates{widen}")
     ok, is_point = ok[inside], is_point[inside]
     if outline is not None and ok.size:
         shapely.prepare(outline)

@@ -17,6 +17,7 @@ from pathlib import Path
 from .catalogue import SOURCE_ID, FieldSpec, LayerSpec, shapefile_field_names
 from .errors import InputError
 from .ledger import (
+    UNITS,
     HeaderParts,
     Unit,
     header_key,
@@ -29,7 +30,8 @@ from .ledger import (
 LON_NAMES = ("经度", "lon", "lng", "long", "longitude", "东经", "x坐标", "x", "POINT_X", "横坐标", "经度值")
 LAT_NAMES = ("纬度", "lat", "latitude", "北纬", "y坐标", "y", "POINT_Y", "纵坐标", "纬度值")
 LONLAT_NAMES = ("经纬度", "坐标", "经纬度坐标", "位置", "位置坐标", "坐标位置", "地理坐标", "gps坐标", "gps",
-                "lonlat", "lnglat", "lon,lat", "lng,lat", "经度,纬度")
+                "lonlat", "lnglat", "lon,lat", "lng,lat", "经度,纬度", "location")
+"""``location`` is what Gaode's POI exports call their "lng,lat" column."""
 LATLON_NAMES = ("纬经度", "latlon", "latlng", "lat,lon", "lat,lng", "纬度,经度")
 WKT_NAMES = ("wkt", "geometry", "geom", "几何", "shape", "空间信息")
 COORDINATE_TARGETS = {"lon": LON_NAMES, "lat": LAT_NAMES, "lonlat": LONLAT_NAMES, "latlon": LATLON_NAMES, "wkt": WKT_NAMES}
@@ -142,6 +144,14 @@ def parse_set_option(spec: LayerSpec, pair: str) -> tuple[str, str]:
     return target, value.strip()
 
 
+def _same_dimension(unit: str) -> list[str]:
+    target = parse_unit(unit)
+    if target is None:
+        return [unit]
+    factors = {u.text: u.factor for u in UNITS.values() if u.dimension == target.dimension}
+    return sorted(factors, key=lambda text: (factors[text], text))
+
+
 def _unit_plan(spec: LayerSpec, target: str, column: str, unit: Unit | None, note: str | None, path: Path, how: str) -> ColumnPlan:
     if target in COORDINATE_TARGETS or target == SOURCE_ID:
         return ColumnPlan(target, column, unit, 1.0, how=how)
@@ -151,7 +161,7 @@ def _unit_plan(spec: LayerSpec, target: str, column: str, unit: Unit | None, not
     if unit is None and note is not None:
         raise InputError(
             f"{path}: column {column!r}: {note!r} is not a unit onemap knows for {f.display_label}; "
-            f"rename the header or give the unit: --map '{column}={f.name}:{f.unit}'"
+            f"give the unit the column is in, one of {', '.join(_same_dimension(f.unit))}: --map '{column}={f.name}:UNIT'"
         )
     if unit is None:
         return ColumnPlan(target, column, None, 1.0, how=how)
@@ -210,4 +220,10 @@ def plan_columns(
         used.add(found)
     if SOURCE_ID not in plans and (found := find([header_key(n) for n in spec.source_id_aliases], reuse=True)) is not None:
         plans[SOURCE_ID] = ColumnPlan(SOURCE_ID, found)
+    for f in spec.fields:
+        # A ledger's 长度 (m) keeps its value in the declaring field, unless the file has that too.
+        plan = plans.get(f.name)
+        if f.declared_by and plan is not None and plan.column is not None and f.declared_by not in plans:
+            del plans[f.name]
+            plans[f.declared_by] = ColumnPlan(f.declared_by, plan.column, how=plan.how)
     return plans

@@ -171,6 +171,10 @@ class LedgerImport:
             self.notes.append(f"columns not used: {', '.join(ignored)}")
         if SOURCE_ID not in self.plans:
             self.notes.append(f"no {SOURCE_ID}/编号 column: ids derived from name and location (stable for the same data)")
+        for f in spec.fields:
+            plan = self.plans.get(f.name)
+            if f.geometric and plan is not None and plan.column is not None:
+                self.notes.append(f"column {plan.column!r}: {f.display_label} is recomputed from the geometry in EPSG:{settings.work_epsg}")
         self.crs: CRS | None = None
         self.survey_swap = False
         self._ids = FirstSeen()

@@ -164,12 +164,15 @@ def find_header_row(path: Path, rows: Sequence[Sequence[object]], header_row: in
     cells = [["" if _blank(c) else str(c) for c in row] for row in rows[:HEADER_SCAN_ROWS]]
     scores = [header_score(row) for row in cells]
     best = max(scores, default=0)
+    first_filled = next((k for k, row in enumerate(cells) if any(row)), 0)
+    if best < 2 and scores and scores[first_filled] == 1:
+        return first_filled  # one known column on top: the header, with the rest to --map
     if best < 2:
-        shown = next((row for row in cells if any(row)), [])
+        shown = cells[first_filled] if cells else []
         raise InputError(
             f"{path}: cannot find the header row: none of the first {len(cells)} rows names two of the "
             f"layer's columns (e.g. 编号, 名称, 经度, 纬度); the first filled row is {[c for c in shown if c][:8]}. "
-            "Give the header's row number with --header-row N, or rename the columns"
+            "Give the header's row number with --header-row N, and map its columns with --map SOURCE=FIELD, or rename them"
         )
     return scores.index(best)
 
@@ -232,7 +235,8 @@ def _read_csv(path: Path, encoding: str | None, header_row: int | None, header_s
             # Spreadsheet rows: the header is row header + 1, its first data row header + 2.
             table = _table(path, chunk, first_row=header + 2, empty_ok=not first)
             if first:
-                table.notes.append(f"read as CSV, encoding {used}" + (f"; header on row {header + 1}" if header else ""))
+                shown = "utf-8" if used == "utf-8-sig" and not head.startswith(codecs.BOM_UTF8) else used
+                table.notes.append(f"read as CSV, encoding {shown}" + (f"; header on row {header + 1}" if header else ""))
             first = False
             yield table
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:

@@ -206,7 +206,10 @@ class Settings(BaseSettings):
         """The region in words, for messages: which outline and buffer, or which box and why."""
         if self._region is not None and self._profile is not None:
             return f"{self._profile.name}'s outline buffered by {self.region_buffer_km:g} km (the city profile; ONEMAP_REGION_BBOX overrides it)"
-        return f"the box {list(self.region_bbox)} (lon/lat; ONEMAP_REGION_BBOX)"
+        if "region_bbox" in self.explicit_settings():
+            return f"the box {list(self.region_bbox)} (lon/lat; ONEMAP_REGION_BBOX)"
+        return (f"the default box {list(self.region_bbox)} around Jining, since the store has no city profile "
+                "(set up your city first: onemap init --boundary FILE)")
 
     def setting_sources(self) -> dict[str, SettingSource]:
         """Where each profile setting's value comes from: the environment, the profile, or the default."""

@@ -233,3 +233,27 @@ def test_the_city_outline_warns_and_the_region_refuses(sample_settings: Settings
     assert re.search(r"ERROR row 3 \[E-2\] 经度: outside the configured region, 济宁市's outline buffered by 5 km", result.output), result.output
     stored = snapshot(sample_settings, "supply_depots").set_index("source_id")
     assert "E-1" in stored.index and "E-3" in stored.index and "E-2" not in stored.index
+
+
+def test_what_a_newcomer_tripped_over(gpkg: Settings, tmp_path: Path) -> None:
+    # 序号 numbers one list's rows: two lists numbered from 1 must not overwrite each other.
+    for number, (name, lon) in enumerate((("人民公园", 116.60), ("某小学", 116.70))):
+        path = tmp_path / f"list{number}.csv"
+        pd.DataFrame({"序号": [1], "名称": [name], "类型": ["紧急"], "经度": [lon], "纬度": [35.4]}).to_csv(path, index=False)
+        _ok(gpkg, "import", "shelters", str(path))
+    assert sorted(snapshot(gpkg, "shelters")["name"]) == ["人民公园", "某小学"]
+    # A road ledger's 长度(m) is its own length, kept (and checked), not the computed one.
+    roads = tmp_path / "roads.csv"
+    pd.DataFrame({"路段编号": ["R1"], "道路等级": ["县道"], "长度(m)": [5000], "wkt": ["LINESTRING (116.58 35.40, 116.60 35.40)"]}).to_csv(roads, index=False)
+    result = run_cli(gpkg, "import", "roads", str(roads))
+    assert result.exit_code == 0 and "the ledger's length 5,000 m differs" in result.output, result.output
+    assert snapshot(gpkg, "roads")["declared_length_m"].tolist() == [5000.0]
+    # Gaode's POI export calls its "lng,lat" column location.
+    poi = tmp_path / "poi.csv"
+    pd.DataFrame({"name": ["某消防站"], "address": ["某路1号"], "location": ["116.590000,35.410000"], "type": ["消防"]}).to_csv(poi, index=False)
+    _ok(gpkg, "import", "rescue_stations", str(poi), "--set", "kind=消防站")
+    # Without a city profile, a point outside Jining's default box says to set the city up.
+    far = tmp_path / "far.csv"
+    pd.DataFrame({"名称": ["郑州某站"], "类型": ["消防站"], "经度": [113.62], "纬度": [34.75]}).to_csv(far, index=False)
+    refused = run_cli(gpkg, "import", "rescue_stations", str(far))
+    assert refused.exit_code == 1 and "onemap init --boundary FILE" in refused.output
