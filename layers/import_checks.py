@@ -97,7 +97,6 @@ class Located:
     raw_x: np.ndarray
     raw_y: np.ndarray
     crs: CRS
-    note: str | None = None
     column: str = "geometry"
     """The column named in messages about the location (the longitude's, or geometry)."""
 
@@ -216,19 +215,24 @@ def locate_rows(ledger: LedgerImport, source: SourceTable, report: Report, sids:
         column: str | None = "geometry"
     else:
         x, y, geometries, column = _table_xy(ledger, source, report, sids)
-    note = None
     if geometries is None and ((ledger.crs is None and _surveyors_swap(ledger, x, y)) or ledger.survey_swap):
         if not ledger.survey_swap:
             ledger.survey_swap = True
             ledger.notes.append("X/Y follow the surveyors' convention (X = northing 纵坐标, Y = easting 横坐标): read X as northing, Y as easting")
         x, y = y, x
     raw_x, raw_y = x.copy(), y.copy()
-    crs = ledger.crs
-    if crs is None:
-        crs, note = _resolve_crs(ledger, source, x, y)
     offset = ledger.options.offset_system
-    if offset and not crs.is_geographic:
-        raise InputError(f"--from {offset} applies to longitude/latitude, but the data is in {crs.name}")
+    crs = ledger.crs
+    if crs is None:  # the first chunk: find the file's CRS once, and say what was assumed and done
+        crs, note = _resolve_crs(ledger, source, x, y)
+        if offset and not crs.is_geographic:
+            raise InputError(f"--from {offset} applies to longitude/latitude, but the data is in {crs.name}")
+        done = f"reprojected from {crs.name} (EPSG:{crs.to_epsg()}) to EPSG:4326" if crs.to_epsg() != STORE_EPSG else None
+        if note or done:
+            ledger.notes.append("; ".join(part for part in (note, done) if part))
+        if offset:
+            ledger.notes.append(f"converted from {offset.upper()} to WGS 84")
+        ledger.crs = crs
     epsg = crs.to_epsg()
     if geometries is None:
         finite = np.isfinite(x) & np.isfinite(y)
@@ -239,7 +243,7 @@ def locate_rows(ledger: LedgerImport, source: SourceTable, report: Report, sids:
             x, y = to_wgs84(x, y, source=offset)
         out = np.full(n, None, dtype=object)
         out[finite] = shapely.points(x[finite], y[finite])
-        located = Located(out, x, y, raw_x, raw_y, crs, note)
+        located = Located(out, x, y, raw_x, raw_y, crs)
     else:
         series = gpd.GeoSeries(geometries, crs=crs)
         if epsg != STORE_EPSG:
@@ -254,13 +258,7 @@ def locate_rows(ledger: LedgerImport, source: SourceTable, report: Report, sids:
         points = np.array([g is not None and g.geom_type == "Point" for g in lonlat], dtype=bool)
         if points.any():
             px[points], py[points] = shapely.get_x(lonlat[points]), shapely.get_y(lonlat[points])
-        located = Located(lonlat, px, py, raw_x, raw_y, crs, note)
-    if located.note is None and epsg != STORE_EPSG and ledger.crs is None:
-        located.note = f"reprojected from {crs.name} (EPSG:{epsg}) to EPSG:4326"
-    elif located.note is not None and epsg != STORE_EPSG:
-        located.note += f"; reprojected from {crs.name} (EPSG:{epsg}) to EPSG:4326"
-    if offset and ledger.crs is None:
-        ledger.notes.append(f"converted from {offset.upper()} to WGS 84")
+        located = Located(lonlat, px, py, raw_x, raw_y, crs)
     located.column = column or "geometry"
     return located
 

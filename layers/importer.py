@@ -232,10 +232,6 @@ class LedgerImport:
                     report(int(position), sids[position], where, f"required field {f.display_label} is empty")
 
         located = locate_rows(self, source, report, sids)
-        if self.crs is None:
-            self.crs = located.crs
-        if located.note and located.note not in self.notes:
-            self.notes.append(located.note)
         geometry = located.geometry
         check_locations(self, located, report, sids)
 
@@ -380,12 +376,14 @@ def import_file(store: Store, layer: str, path: str | Path, *, settings: Setting
     totals = WriteCounts()
     try:
         with store.upsert_stream(spec.name) as write:
+            has_errors = False
             for prepared in prepared_chunks():
-                if prepared.accepted.empty or (options.strict and report.errors):
-                    continue
+                has_errors = has_errors or bool(prepared.errors)
+                if prepared.accepted.empty or (options.strict and has_errors):
+                    continue  # still read on, for the whole report
                 counts = write(prepared.accepted)
                 totals = WriteCounts(totals.inserted + counts.inserted, totals.updated + counts.updated, totals.unchanged + counts.unchanged)
-            if options.strict and report.errors:
+            if options.strict and has_errors:
                 raise _Rollback("--strict: nothing was written because rows have errors")
             if options.strict_warnings and report.warnings:
                 raise _Rollback("--strict-warnings: nothing was written because rows have warnings")
