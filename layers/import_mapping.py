@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .catalogue import SOURCE_ID, FieldSpec, LayerSpec, shapefile_field_names
@@ -94,7 +95,8 @@ def _alias_names(spec: LayerSpec, f: FieldSpec) -> list[str]:
     return [header_key(n) for n in (f.name, f.label_zh, *f.aliases)]
 
 
-def header_names(spec: LayerSpec) -> set[str]:
+@cache
+def header_names(spec: LayerSpec) -> frozenset[str]:
     """Every header key that means something for ``spec`` (to find the header row)."""
     names = set(_exact_names(spec))
     for f in spec.fields:
@@ -102,7 +104,7 @@ def header_names(spec: LayerSpec) -> set[str]:
     for aliases in COORDINATE_TARGETS.values():
         names.update(header_key(n) for n in aliases)
     names.update(header_key(n) for n in spec.source_id_aliases)
-    return names
+    return frozenset(names)
 
 
 def header_score(spec: LayerSpec, cells: Sequence[str]) -> int:

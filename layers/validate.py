@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import geopandas as gpd
@@ -61,20 +62,16 @@ def _unit(spec: FieldSpec) -> str:
     return f" {spec.unit}" if spec.unit else ""
 
 
-_LOOKUPS: dict[str, dict[str, str]] = {}
-
-
+@cache
 def _lookup(spec: FieldSpec) -> dict[str, str]:
-    key = f"{spec.name}|{spec.label_zh}|{spec.enum}"
-    if key not in _LOOKUPS:
-        assert spec.enum is not None
-        table = value_lookup(spec.enum, dict(spec.synonyms))
-        for value_key_, meant in list(table.items()):
-            # 一类/Ⅰ级/A级: a trailing 类/级 adds nothing to the class it names.
-            for suffix in ("类", "级"):
-                table.setdefault(value_key_ + suffix, meant)
-        _LOOKUPS[key] = table
-    return _LOOKUPS[key]
+    """Value key → allowed value for an enumerated field (built once per field)."""
+    assert spec.enum is not None
+    table = value_lookup(spec.enum, dict(spec.synonyms))
+    for value_key_, meant in list(table.items()):
+        # 一类/Ⅰ级/A级: a trailing 类/级 adds nothing to the class it names.
+        for suffix in ("类", "级"):
+            table.setdefault(value_key_ + suffix, meant)
+    return table
 
 
 def _as_text(column: pd.Series) -> pd.Series:
