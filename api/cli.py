@@ -479,6 +479,9 @@ def route() -> None:
     onemap route nearest --lon 116.59 --lat 35.41 --layers rescue_stations,supply_depots -k 5
     onemap route nearest --lon 116.59 --lat 35.41 --closures flood.geojson --map route.html
     onemap route areas --lon 116.59 --lat 35.41 --minutes 5,10,15 --json
+
+    Every answer avoids the closures in force (road_closures, drawn on the wall map or
+    imported); --closures adds what-if polygons to them; --ignore-closures gives the open network.
     """
 
 
@@ -492,16 +495,22 @@ def _routing(ctx: click.Context) -> Any:
     return service
 
 
-def _closures(closures: Path | None, closed_edges: str | None) -> Any:
+def _closures(service: Any, closures: Path | None, closed_edges: str | None, ignore_closures: bool) -> Any:
+    """The stored closures in force (unless ``ignore_closures``) plus the what-if ones given;
+    one line on stderr says which."""
     from layers.routing_service import Closures, parse_edge_ids, read_closures
 
-    return Closures(tuple(read_closures(closures)) if closures else (), parse_edge_ids(closed_edges))
+    what_if = Closures(tuple(read_closures(closures)) if closures else (), parse_edge_ids(closed_edges))
+    used = service.closures(what_if, stored=not ignore_closures)
+    click.echo(f"封闭道路 closures: {used.summary_zh()}", err=True)
+    return used
 
 
 _lon = click.option("--lon", type=click.FloatRange(-180, 180), required=True, help="Longitude, degrees (WGS 84).")
 _lat = click.option("--lat", type=click.FloatRange(-90, 90), required=True, help="Latitude, degrees (WGS 84).")
-_closures_option = click.option("--closures", type=click.Path(path_type=Path), help="GIS file of polygons where roads are cut (flood, collapse).")
-_closed_edges_option = click.option("--closed-edges", help="Road source ids that are cut, comma-separated.")
+_closures_option = click.option("--closures", type=click.Path(path_type=Path), help="What-if: a GIS file of polygons where roads are cut (flood, collapse), on top of the closures in force.")
+_closed_edges_option = click.option("--closed-edges", help="What-if: road source ids that are cut, comma-separated.")
+_ignore_closures_option = click.option("--ignore-closures", is_flag=True, help="Leave out the closures in force (road_closures): the open network.")
 
 
 @route.command("nearest")
@@ -512,11 +521,12 @@ _closed_edges_option = click.option("--closed-edges", help="Road source ids that
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), help="Leave out resources slower than this.")
 @_closures_option
 @_closed_edges_option
+@_ignore_closures_option
 @click.option("--json", "as_json", is_flag=True, help="Print a GeoJSON FeatureCollection (routes as LineStrings).")
 @click.option("--map", "map_path", type=click.Path(path_type=Path), help="Also write an offline HTML map of the answer.")
 @click.pass_context
 @_fail_cleanly
-def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: int, max_minutes: float | None, closures: Path | None, closed_edges: str | None, as_json: bool, map_path: Path | None) -> None:
+def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: int, max_minutes: float | None, closures: Path | None, closed_edges: str | None, ignore_closures: bool, as_json: bool, map_path: Path | None) -> None:
     """The K resources of each layer that reach the point first by road, with ETA and route.
 
     Resources travel TO the incident; one-way roads count; cut roads are avoided. A resource
@@ -527,10 +537,10 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
     from api.routing import feature_collection
 
     service = _routing(ctx)
-    cut = _closures(closures, closed_edges)
+    cut = _closures(service, closures, closed_edges, ignore_closures)
     result = service.nearest(lon, lat, layers.split(","), k=k, max_minutes=max_minutes, closures=cut)
     if as_json:
-        click.echo(json.dumps(feature_collection(result, incident={"lon": lon, "lat": lat}), ensure_ascii=False))
+        click.echo(json.dumps(feature_collection(result, incident={"lon": lon, "lat": lat}, closures=cut.describe()), ensure_ascii=False))
     else:
         header = ("图层 layer", "名次", "名称 name", "时间 min", "距离 km", "吸附 m")
         rows = [
@@ -557,10 +567,11 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
 @click.option("--minutes", default="5,10,15", show_default=True, help="Bands in minutes, comma-separated.")
 @_closures_option
 @_closed_edges_option
+@_ignore_closures_option
 @click.option("--json", "as_json", is_flag=True, help="Print a GeoJSON FeatureCollection of the band polygons.")
 @click.pass_context
 @_fail_cleanly
-def route_areas(ctx: click.Context, lon: float, lat: float, minutes: str, closures: Path | None, closed_edges: str | None, as_json: bool) -> None:
+def route_areas(ctx: click.Context, lon: float, lat: float, minutes: str, closures: Path | None, closed_edges: str | None, ignore_closures: bool, as_json: bool) -> None:
     """Areas reachable by road from the point within each band (isochrones), with the residents
     and resources each contains."""
     from api.routing import feature_collection
@@ -568,9 +579,10 @@ def route_areas(ctx: click.Context, lon: float, lat: float, minutes: str, closur
 
     bands = parse_minutes(minutes)
     service = _routing(ctx)
-    result = service.areas(lon, lat, minutes=bands, closures=_closures(closures, closed_edges))
+    cut = _closures(service, closures, closed_edges, ignore_closures)
+    result = service.areas(lon, lat, minutes=bands, closures=cut)
     if as_json:
-        click.echo(json.dumps(feature_collection(result, origin={"lon": lon, "lat": lat}), ensure_ascii=False))
+        click.echo(json.dumps(feature_collection(result, origin={"lon": lon, "lat": lat}, closures=cut.describe()), ensure_ascii=False))
         return
     click.echo("分钟 min  道路 km  居民 residents  救援 stations  物资 depots  避难 shelters")
     for r in result.itertuples(index=False):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from layers.errors import InputError
 from layers.settings import Settings
@@ -55,3 +56,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
 LimitDep = Annotated[int, Query(ge=1, le=10_000, description="Features per page (1-10,000).")]
 OffsetDep = Annotated[int, Query(ge=0, le=1_000_000_000, description="Features to skip (paging; see the next link).")]
+
+
+class StrictBody(BaseModel):
+    """A JSON request body: unknown fields and NaN/Infinity are refused (422), not ignored."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)

@@ -10,14 +10,14 @@ from typing import Annotated, Literal
 import geopandas as gpd
 import shapely.geometry
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, get_layer
 from layers.errors import InputError
 from layers.operations import Operations
 
 from .auth import AccountsDep, EditorDep
-from .dependencies import from_state
+from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse, features_of
 
 router = APIRouter(tags=["Operations (incidents, reservoir levels, closures)"])
@@ -30,11 +30,7 @@ OperationsDep = Annotated[Operations, Depends(get_operations)]
 Text = Annotated[str, Field(max_length=200)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class IncidentIn(_Strict):
+class IncidentIn(StrictBody):
     """A new incident: where, what kind, and optionally its name, status, time and description."""
 
     lon: float = Field(ge=-180, le=180, description="Longitude, degrees (WGS 84).")
@@ -46,16 +42,16 @@ class IncidentIn(_Strict):
     occurred_at: datetime | None = Field(default=None, description="When it happened (ISO 8601; without a zone: Beijing time). Default: now.")
 
 
-class IncidentPatch(_Strict):
+class IncidentPatch(StrictBody):
     status: Literal[INCIDENT_STATUSES] | None = None  # type: ignore[valid-type]
     description: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class LevelIn(_Strict):
+class LevelIn(StrictBody):
     current_level_m: float = Field(ge=-500, le=9000, description="Current water level, m (same datum as the flood-limit level).")
 
 
-class ClosureIn(_Strict):
+class ClosureIn(StrictBody):
     geometry: dict[str, object] = Field(description="GeoJSON Polygon or MultiPolygon (EPSG:4326) of the area where roads are cut.")
     cause: Literal[CLOSURE_CAUSES] = "洪水"  # type: ignore[valid-type]
     name: Text | None = None

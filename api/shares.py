@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from layers.accounts import SHARE_DEFAULT_HOURS, SHARE_MAX_HOURS, Share
 from layers.errors import GoneError, InputError, NotFoundError, TooManyAttemptsError
-from layers.routing_service import Closures
 from layers.share_service import (
     DEFAULT_SCOPE,
     ShareRequest,
@@ -129,11 +128,12 @@ def share_route(request: Request, token: Token, lon: Annotated[float, Query(ge=-
     west, south, east, north = share.snapshot["extent"]
     if not (west <= lon <= east and south <= lat <= north):
         raise InputError("you are outside this link's area: navigate with the 导航 button instead")
-    store = request.app.state.store
-    closures = Closures(tuple(store.read("road_closures", filters={"status": "封闭中"}).geometry))
+    routing = request.app.state.routing
+    used = routing.closures()
     point = share.snapshot["point"]
-    result = request.app.state.routing.route((lon, lat), (point["lon"], point["lat"]), closures=closures)
-    return JSONResponse(feature_collection(result[["travel_time_min", "distance_km", "reachable", "geometry"]]), headers={"Cache-Control": "no-store"})
+    result = routing.route((lon, lat), (point["lon"], point["lat"]), closures=used)
+    body = feature_collection(result[["travel_time_min", "distance_km", "reachable", "geometry"]], closures={"stored_closures": len(used.stored)})
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 def _tile_in_extent(extent: list[float], z: int, x: int, y: int) -> bool:

@@ -393,6 +393,37 @@ def _to_lonlat(geometry: NDArray[np.object_], epsg: int) -> NDArray[np.object_]:
 # --- service areas and coverage --------------------------------------------------------------
 
 
+def _merged_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping [start, end] intervals (fractions of an edge) merged, sorted."""
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(i for i in intervals if i[1] > i[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def reached_fractions(graph: RoadGraph, node_s: NDArray[np.float64], budget_s: float, closed: NDArray[np.bool_] | None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """How far along each edge a driver gets within ``budget_s``, given the seconds to reach
+    every junction (``node_s``, inf: not reached): from the u end towards v (any edge) and from
+    the v end back towards u (two-way edges), as fractions 0-1 of the edge. Closed edges: 0.
+
+    Counted per edge, not per arc, so a road that lost its arc to a faster parallel one still
+    counts, and each stretch is counted once (the two ends' intervals are [0, f] and [1 - b, 1]).
+    """
+    seconds = graph.edge_time_s
+    usable = np.ones(graph.edge_count, bool) if closed is None else ~closed
+    from_u, from_v = np.zeros(graph.edge_count), np.zeros(graph.edge_count)
+    for out, start, allowed in ((from_u, node_s[graph.edge_u], usable), (from_v, node_s[graph.edge_v], usable & ~graph.edge_oneway)):
+        ok = allowed & np.isfinite(start) & (start <= budget_s)
+        instant = ok & (seconds <= 0)
+        timed = ok & (seconds > 0)
+        out[instant] = 1.0
+        out[timed] = np.minimum((budget_s - start[timed]) / seconds[timed], 1.0)
+    return from_u, from_v
+
+
 def service_areas(
     graph: RoadGraph,
     origins: gpd.GeoSeries,
@@ -404,16 +435,14 @@ def service_areas(
 ) -> gpd.GeoDataFrame:
     """Isochrones: for each origin (points, any CRS) and band, the area reached by driving out
     within that many minutes, drawn from the reached road lengths (partial edges cut at the exact
-    reach) buffered by ``buffer_m``. Returns origin, minutes, reached_km and the polygon (EPSG:4326)."""
+    reach) buffered by ``buffer_m``. Returns origin, minutes, reached_km (km of road geometry
+    reached, each stretch once) and the polygon (EPSG:4326)."""
     bands = sorted(float(m) for m in minutes)
     if not bands or bands[0] <= 0:
         raise RoutingError(f"minutes must be positive, got {list(minutes)}")
     points = np.asarray(origins.to_crs(graph.epsg).array, dtype=object)
     snaps = snap_points(graph, points, closed=closed, max_snap_m=max_snap_m)
-    arcs_tail = np.where(graph.arc_forward, graph.edge_u[graph.arc_edge], graph.edge_v[graph.arc_edge])
-    arc_time = graph.edge_time_s[graph.arc_edge]
-    if closed is not None:
-        arc_time = np.where(closed[graph.arc_edge], np.inf, arc_time)
+    lengths = shapely.length(graph.edge_geometry)
     rows = []
     for i in range(len(points)):
         if snaps.edge[i] < 0:
@@ -422,23 +451,27 @@ def service_areas(
         edge, fraction = int(snaps.edge[i]), float(snaps.fraction[i])
         for band in bands:
             budget = band * 60.0
-            start = times[arcs_tail]
-            reach = np.clip((budget - start) / np.where(arc_time > 0, arc_time, 1.0), 0.0, 1.0)
-            reach[~np.isfinite(start) | ~np.isfinite(arc_time)] = 0.0
-            lines = []
-            for arc in np.flatnonzero(reach > 0):
-                line = graph.edge_geometry[graph.arc_edge[arc]]
-                lines.append(shapely.ops.substring(line, 0.0, reach[arc], normalized=True) if graph.arc_forward[arc] else shapely.ops.substring(line, 1.0, 1.0 - reach[arc], normalized=True))
-            for forward in (True, False):  # the origin's own edge, both ways
+            from_u, from_v = reached_fractions(graph, times, budget, closed)
+            # The origin's own edge: driven both ways from the point itself, besides from its ends.
+            own = [(0.0, float(from_u[edge])), (1.0 - float(from_v[edge]), 1.0)]
+            for forward in (True, False):
                 seconds = _arc_time(graph, edge, forward, closed)
-                if np.isfinite(seconds) and seconds > 0:
-                    share = min(budget / seconds, 1.0 - fraction if forward else fraction)
-                    end = fraction + share if forward else fraction - share
-                    lines.append(shapely.ops.substring(graph.edge_geometry[edge], fraction, end, normalized=True))
-            # Union: a road reached from both ends is counted once.
-            reached = shapely.union_all([g for g in lines if g.geom_type == "LineString" and g.length > 0])
-            polygon = _reach_polygon(reached, buffer_m)
-            rows.append({"origin": i + 1, "minutes": band, "reached_km": reached.length / 1000.0, "geometry": polygon})
+                if np.isfinite(seconds):
+                    share = 1.0 if seconds <= 0 else min(budget / seconds, 1.0)
+                    own.append((fraction, min(fraction + share, 1.0)) if forward else (max(fraction - share, 0.0), fraction))
+            own_pieces = _merged_intervals(own)
+            from_u[edge] = from_v[edge] = 0.0
+            full = from_u + from_v >= 1.0  # the two ends' stretches meet
+            partial_u = ~full & (from_u > 0)
+            partial_v = ~full & (from_v > 0)
+            reached_m = float(lengths[full].sum() + (from_u[partial_u] * lengths[partial_u]).sum() + (from_v[partial_v] * lengths[partial_v]).sum())
+            reached_m += sum(b - a for a, b in own_pieces) * float(lengths[edge])
+            pieces = list(graph.edge_geometry[full])
+            pieces += [shapely.ops.substring(line, 0.0, f, normalized=True) for line, f in zip(graph.edge_geometry[partial_u], from_u[partial_u], strict=True)]
+            pieces += [shapely.ops.substring(line, 1.0 - b, 1.0, normalized=True) for line, b in zip(graph.edge_geometry[partial_v], from_v[partial_v], strict=True)]
+            pieces += [shapely.ops.substring(graph.edge_geometry[edge], a, b, normalized=True) for a, b in own_pieces]
+            reached = shapely.MultiLineString([g for g in pieces if g.geom_type == "LineString" and g.length > 0])
+            rows.append({"origin": i + 1, "minutes": band, "reached_km": reached_m / 1000.0, "geometry": _reach_polygon(reached, buffer_m)})
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=graph.epsg).to_crs(4326)
 
 

@@ -163,6 +163,8 @@ DAM_TYPES = ("土坝", "堆石坝", "浆砌石坝", "混凝土坝", "其他")
 WATER_KINDS = ("湖泊", "水库", "河流", "渠道", "其他")
 CLOSURE_CAUSES = ("洪水", "塌方", "积水", "事故", "管制", "其他")
 CLOSURE_STATUSES = ("封闭中", "已解除")
+CLOSURE_IN_FORCE = CLOSURE_STATUSES[0]
+"""The status of a closure whose roads are cut now (routing and coverage "now" avoid them)."""
 
 SHELTER_TYPE_SYNONYMS = (
     ("紧急避难场所", "紧急"), ("紧急避难点", "紧急"), ("应急避难点", "紧急"),

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -32,28 +33,61 @@ from gis.routing import (
     service_areas,
 )
 
-from .catalogue import ROAD_CLASS_SPEED_KMH, get_layer
+from .catalogue import CLOSURE_IN_FORCE, ROAD_CLASS_SPEED_KMH, get_layer
 from .errors import InputError
 from .readers import read_gis_frame
 from .settings import Settings
 from .store.base import Store
+from .validate import is_missing
 
 logger = logging.getLogger(__name__)
 
 RESOURCE_LAYERS = ("rescue_stations", "supply_depots", "shelters")
 """Layers whose features can be sent to an incident."""
 GRAPH_FORMAT = "1"  # bump when RoadGraph.to_bytes changes
+MAX_BANDS = 6
+"""Service-area bands one request may ask for (each band is a Dijkstra and a polygon)."""
 
 
 @dataclass(frozen=True)
 class Closures:
-    """Roads cut by flood or collapse: polygons (EPSG:4326) and/or road source ids."""
+    """Roads cut by flood or collapse: polygons (EPSG:4326) and/or road source ids.
+
+    ``stored`` names the closures in force in the ``road_closures`` layer that ``polygons``
+    includes, as (source_id, name); the rest of ``polygons`` are what-if closures a caller added.
+    ``ignored_stored`` says the caller asked for the open network (no stored closures).
+    """
 
     polygons: tuple[BaseGeometry, ...] = ()
     edge_ids: tuple[str, ...] = ()
+    stored: tuple[tuple[str, str], ...] = ()
+    ignored_stored: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.polygons or self.edge_ids)
+
+    def describe(self) -> dict[str, Any]:
+        """What an answer used, for its ``closures`` field: the stored closures by id and name,
+        how many what-if polygons and which road ids were added."""
+        return {
+            "stored": "ignored" if self.ignored_stored else "applied",
+            "stored_closures": [{"source_id": i, "name": n} for i, n in self.stored],
+            "what_if_polygons": len(self.polygons) - len(self.stored),
+            "closed_edges": list(self.edge_ids),
+        }
+
+    def summary_zh(self) -> str:
+        """One line for a terminal or a panel: 已避开 N 处在册封闭区 …"""
+        if self.ignored_stored:
+            parts = ["未计在册封闭区（开放路网）"]
+        else:
+            parts = [f"已避开 {len(self.stored)} 处在册封闭区" if self.stored else "无在册封闭区"]
+        what_if = len(self.polygons) - len(self.stored)
+        if what_if:
+            parts.append(f"另加 {what_if} 个假设封闭区")
+        if self.edge_ids:
+            parts.append(f"另封 {len(self.edge_ids)} 条道路")
+        return "，".join(parts)
 
 
 def read_closures(path: str | Path) -> list[BaseGeometry]:
@@ -78,11 +112,14 @@ def parse_edge_ids(text: str | None) -> tuple[str, ...]:
 
 
 def parse_minutes(text: str) -> list[float]:
-    """Service-area bands from "5,10,15" (minutes)."""
+    """Service-area bands from "5,10,15" (minutes), at most ``MAX_BANDS``."""
     try:
-        return [float(m) for m in text.split(",") if m.strip()]
+        bands = [float(m) for m in text.split(",") if m.strip()]
     except ValueError:
         raise InputError(f"minutes={text!r}: give numbers, e.g. 5,10,15") from None
+    if len(bands) > MAX_BANDS:
+        raise InputError(f"minutes: {len(bands)} bands; at most {MAX_BANDS}, e.g. 5,10,15")
+    return bands
 
 
 def parse_layers(text: str | Sequence[str]) -> list[str]:
@@ -181,7 +218,22 @@ class RoutingService:
             self._indexes[cache_key] = index
         return index
 
-    def _closed(self, graph: RoadGraph, closures: Closures) -> NDArray[np.bool_] | None:
+    def closures(self, what_if: Closures = Closures(), *, stored: bool = True) -> Closures:
+        """The closures an answer uses: those in force in ``road_closures`` (unless ``stored`` is
+        False: the open network) plus the caller's what-if polygons and road ids."""
+        if not stored:
+            return Closures(what_if.polygons, what_if.edge_ids, ignored_stored=True)
+        in_force = self.store.read("road_closures", filters={"status": CLOSURE_IN_FORCE})
+        names = [("" if is_missing(n) else str(n)) for n in in_force["name"]] if "name" in in_force else [""] * len(in_force)
+        return Closures(
+            (*in_force.geometry, *what_if.polygons),
+            what_if.edge_ids,
+            stored=tuple(zip((str(i) for i in in_force["source_id"]), names, strict=True)),
+        )
+
+    def _closed(self, graph: RoadGraph, closures: Closures | None) -> NDArray[np.bool_] | None:
+        """The graph's edges cut by ``closures`` (None: the stored closures in force)."""
+        closures = self.closures() if closures is None else closures
         if not closures:
             return None
         polygons = gpd.GeoSeries(list(closures.polygons), crs=4326).to_crs(graph.epsg) if closures.polygons else []
@@ -190,8 +242,10 @@ class RoutingService:
         except RoutingError as error:
             raise InputError(str(error)) from None
 
-    def nearest(self, lon: float, lat: float, layers: Sequence[str], *, k: int = 5, max_minutes: float | None = None, closures: Closures = Closures()) -> gpd.GeoDataFrame:
-        """The k fastest resources of each layer to reach (lon, lat); see gis.routing.nearest_resources."""
+    def nearest(self, lon: float, lat: float, layers: Sequence[str], *, k: int = 5, max_minutes: float | None = None, closures: Closures | None = None) -> gpd.GeoDataFrame:
+        """The k fastest resources of each layer to reach (lon, lat); see gis.routing.nearest_resources.
+        ``closures``: None routes around the stored closures in force; ``self.closures(...)``
+        adds what-if ones or gives the open network."""
         _check_lonlat(lon, lat)
         if not 1 <= k <= 50:
             raise InputError(f"k must be 1-50, got {k}")
@@ -205,7 +259,7 @@ class RoutingService:
         except RoutingError as error:
             raise InputError(str(error)) from None
 
-    def route(self, origin: tuple[float, float], destination: tuple[float, float], *, closures: Closures = Closures()) -> gpd.GeoDataFrame:
+    def route(self, origin: tuple[float, float], destination: tuple[float, float], *, closures: Closures | None = None) -> gpd.GeoDataFrame:
         """The fastest drive from ``origin`` to ``destination`` (lon, lat): one row as
         ``nearest`` gives it (travel_time_min, distance_km, route), the origin as the resource."""
         for lon, lat in (origin, destination):
@@ -218,11 +272,14 @@ class RoutingService:
         except RoutingError as error:
             raise InputError(str(error).replace("resource origin", "the starting point")) from None
 
-    def areas(self, lon: float, lat: float, *, minutes: Sequence[float] = (5, 10, 15), closures: Closures = Closures()) -> gpd.GeoDataFrame:
-        """Service areas from (lon, lat), with the residents and resources each band contains."""
+    def areas(self, lon: float, lat: float, *, minutes: Sequence[float] = (5, 10, 15), closures: Closures | None = None) -> gpd.GeoDataFrame:
+        """Service areas from (lon, lat), with the residents and resources each band contains;
+        ``closures`` as for ``nearest``."""
         _check_lonlat(lon, lat)
         if not minutes or any(not 0 < m <= 240 for m in minutes):
             raise InputError(f"minutes must be between 0 and 240, got {list(minutes)}")
+        if len(minutes) > MAX_BANDS:
+            raise InputError(f"minutes: {len(minutes)} bands; at most {MAX_BANDS}, e.g. 5,10,15")
         graph = self.graph()
         try:
             areas = service_areas(graph, gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326), minutes=minutes, closed=self._closed(graph, closures), max_snap_m=self.settings.max_snap_m)

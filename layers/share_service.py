@@ -14,9 +14,9 @@ from typing import Any
 import geopandas as gpd
 import shapely
 
-from .catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
+from .catalogue import CATALOGUE, CLOSURE_IN_FORCE, SOURCE_ID, LayerSpec, get_layer
 from .errors import InputError
-from .routing_service import Closures, RoutingService
+from .routing_service import RoutingService
 from .store.base import BBox, Store
 
 SHAREABLE_LAYERS = tuple(name for name, spec in CATALOGUE.items() if spec.group in ("hazard", "resource", "operations"))
@@ -66,9 +66,9 @@ def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingServi
     rows into GeoJSON features without restricted fields; ``result_features`` turns analysis
     results (routes, service areas) into a FeatureCollection."""
     layers = check_scope(request.layers)
-    closures = store.read("road_closures", filters={"status": "封闭中"})
-    polygons = Closures(tuple(closures.geometry))
-    nearest = routing.nearest(request.lon, request.lat, ["rescue_stations", "supply_depots", "shelters"], k=request.k, closures=polygons)
+    closures = store.read("road_closures", filters={"status": CLOSURE_IN_FORCE})
+    used = routing.closures()
+    nearest = routing.nearest(request.lon, request.lat, ["rescue_stations", "supply_depots", "shelters"], k=request.k, closures=used)
     best: dict[str, Any] = {}
     for layer, key in (("shelters", "shelter"), ("supply_depots", "depot"), ("rescue_stations", "rescue")):
         rows = nearest.loc[(nearest["layer"] == layer) & nearest["reachable"]]
@@ -80,7 +80,7 @@ def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingServi
     box = around(request.lon, request.lat, RADIUS_KM)
     scoped = {}
     for name in layers:
-        frame = store.read(name, bbox=box, limit=MAX_FEATURES_PER_LAYER, filters={"status": "封闭中"} if name == "road_closures" else None)
+        frame = store.read(name, bbox=box, limit=MAX_FEATURES_PER_LAYER, filters={"status": CLOSURE_IN_FORCE} if name == "road_closures" else None)
         scoped[name] = _collection(features_of(get_layer(name), frame))
     snapshot: dict[str, Any] = {
         "title": request.title,
@@ -89,13 +89,14 @@ def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingServi
         "view": {"lon": request.lon, "lat": request.lat, "zoom": request.zoom},
         "extent": list(around(request.lon, request.lat, RADIUS_KM * 2)),
         "routes": result_features(nearest),
+        "closures_used": used.describe(),
         "nearest": best,
         "closures": _collection(features_of(get_layer("road_closures"), closures.cx[box[0]:box[2], box[1]:box[3]] if not closures.empty else closures)),
         "layers": scoped,
         "titles": {name: get_layer(name).title_zh for name in (*layers, "rescue_stations", "supply_depots", "shelters")},
     }
     if request.service_areas:
-        snapshot["service_areas"] = result_features(routing.areas(request.lon, request.lat, minutes=(5, 10, 15), closures=polygons))
+        snapshot["service_areas"] = result_features(routing.areas(request.lon, request.lat, minutes=(5, 10, 15), closures=used))
     return snapshot
 
 

@@ -34,15 +34,66 @@ def test_nearest_answers_a_geojson_collection(client: TestClient) -> None:
     assert times == sorted(times)
 
 
-def test_a_closure_on_the_route_changes_it(client: TestClient) -> None:
+def _cut_on(feature: dict[str, object], metres: float = 60) -> shapely.Polygon:
+    """A flood polygon around the middle of a route (EPSG:4326)."""
+    middle = shapely.geometry.shape(feature["geometry"]).interpolate(0.5, normalized=True)
+    return gpd.GeoSeries([middle], crs=4326).to_crs(4548).buffer(metres).to_crs(4326).iloc[0]
+
+
+def _answer(feature: dict[str, object]) -> tuple[str, float]:
+    properties = feature["properties"]
+    assert isinstance(properties, dict)
+    return properties["resource_id"], round(properties["travel_time_min"], 6)
+
+
+def test_a_what_if_closure_in_a_post_body_changes_the_route(client: TestClient) -> None:
     first = client.get("/routing/nearest", params={**INCIDENT, "layers": "shelters", "k": 1}).json()["features"][0]
-    route = shapely.geometry.shape(first["geometry"])
-    middle = route.interpolate(0.5, normalized=True)
-    flood = gpd.GeoSeries([middle], crs=4326).to_crs(4548).buffer(60).to_crs(4326).iloc[0]
-    params = {**INCIDENT, "layers": "shelters", "k": 1, "closures": json.dumps(shapely.geometry.mapping(flood))}
-    second = client.get("/routing/nearest", params=params).json()["features"][0]
-    assert second["properties"]["travel_time_min"] > first["properties"]["travel_time_min"] or second["properties"]["resource_id"] != first["properties"]["resource_id"]
+    flood = _cut_on(first)
+    body = {**INCIDENT, "layers": ["shelters"], "k": 1, "what_if": shapely.geometry.mapping(flood)}
+    answer = client.post("/routing/nearest", json=body).json()
+    second = answer["features"][0]
+    assert _answer(second) != _answer(first)
     assert not shapely.geometry.shape(second["geometry"]).intersects(flood)
+    assert answer["closures"] == {"stored": "applied", "stored_closures": [], "what_if_polygons": 1, "closed_edges": []}
+    areas = client.post("/routing/areas", json={**INCIDENT, "minutes": [5], "what_if": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": shapely.geometry.mapping(flood), "properties": {}}]}}).json()
+    assert areas["closures"]["what_if_polygons"] == 1 and len(areas["features"]) == 1
+
+
+def test_stored_closures_give_one_answer_to_the_api_and_the_cli(client: TestClient, sample_settings: Settings) -> None:
+    """A closure drawn on the wall map (stored in road_closures) changes the GET answer and the
+    CLI's alike; closures=none and --ignore-closures give the open network; each says which."""
+    open_network = client.get("/routing/nearest", params={**INCIDENT, "layers": "rescue_stations", "k": 1}).json()
+    assert open_network["closures"]["stored_closures"] == []
+    flood = _cut_on(open_network["features"][0], 80)
+    saved = client.post("/closures", json={"geometry": shapely.geometry.mapping(flood), "cause": "洪水", "name": "测试封闭区"})
+    assert saved.status_code == 201, saved.text
+    closure_id = saved.json()["properties"]["source_id"]
+
+    api = client.get("/routing/nearest", params={**INCIDENT, "layers": "rescue_stations", "k": 1}).json()
+    assert _answer(api["features"][0]) != _answer(open_network["features"][0])
+    assert api["closures"]["stored_closures"] == [{"source_id": closure_id, "name": "测试封闭区"}]
+    cli = run_cli(sample_settings, "route", "nearest", "--lon", "116.59", "--lat", "35.41", "--layers", "rescue_stations", "-k", "1", "--json")
+    assert cli.exit_code == 0, cli.output
+    assert "已避开 1 处在册封闭区" in cli.stderr
+    cli_answer = json.loads(cli.stdout)
+    assert _answer(cli_answer["features"][0]) == _answer(api["features"][0])
+    assert cli_answer["closures"] == api["closures"]
+
+    ignored = client.get("/routing/nearest", params={**INCIDENT, "layers": "rescue_stations", "k": 1, "closures": "none"}).json()
+    assert _answer(ignored["features"][0]) == _answer(open_network["features"][0]) and ignored["closures"]["stored"] == "ignored"
+    cli_open = run_cli(sample_settings, "route", "nearest", "--lon", "116.59", "--lat", "35.41", "--layers", "rescue_stations", "-k", "1", "--json", "--ignore-closures")
+    assert _answer(json.loads(cli_open.stdout)["features"][0]) == _answer(open_network["features"][0])
+
+    areas_api = client.get("/routing/areas", params={**INCIDENT, "minutes": "10"}).json()
+    areas_open = client.get("/routing/areas", params={**INCIDENT, "minutes": "10", "closures": "none"}).json()
+    assert areas_api["closures"]["stored_closures"][0]["source_id"] == closure_id
+    cli_areas = run_cli(sample_settings, "route", "areas", "--lon", "116.59", "--lat", "35.41", "--minutes", "10", "--json")
+    assert json.loads(cli_areas.stdout)["features"][0]["properties"]["reached_km"] == pytest.approx(areas_api["features"][0]["properties"]["reached_km"])
+    assert areas_api["features"][0]["properties"]["reached_km"] != pytest.approx(areas_open["features"][0]["properties"]["reached_km"])
+
+    assert client.post(f"/closures/{closure_id}/lift").status_code == 200
+    lifted = client.get("/routing/nearest", params={**INCIDENT, "layers": "rescue_stations", "k": 1}).json()
+    assert _answer(lifted["features"][0]) == _answer(open_network["features"][0]) and lifted["closures"]["stored_closures"] == []
 
 
 def test_areas_answer_bands_with_contents(client: TestClient) -> None:
@@ -62,8 +113,7 @@ def test_areas_answer_bands_with_contents(client: TestClient) -> None:
         ({**INCIDENT, "k": 51}, 422, "less than or equal to 50"),
         ({**INCIDENT, "layers": "volcanoes"}, 400, "unknown resource layer"),
         ({"lon": 100.0, "lat": 30.0}, 400, "from any open road"),
-        ({**INCIDENT, "closures": '{"type": "LineString", "coordinates": [[116, 35], [117, 35]]}'}, 400, "closures must be polygons"),
-        ({**INCIDENT, "closures": "not json"}, 400, "not GeoJSON polygons"),
+        ({**INCIDENT, "closures": '{"type": "Polygon"}'}, 422, "'stored' or 'none'"),
         ({**INCIDENT, "closed_edges": "RD999999999"}, 400, "not in the network"),
     ],
 )
@@ -74,9 +124,26 @@ def test_nearest_rejects_bad_input(client: TestClient, params: dict[str, object]
 
 
 def test_areas_reject_bad_minutes(client: TestClient) -> None:
-    for minutes, message in (("a,b", "give numbers"), ("0", "between 0 and 240"), ("999", "between 0 and 240")):
+    many = ",".join(str(m) for m in range(1, 201))
+    for minutes, message in (("a,b", "give numbers"), ("0", "between 0 and 240"), ("999", "between 0 and 240"), ("1,2,3,4,5,6,7", "at most 6")):
         response = client.get("/routing/areas", params={**INCIDENT, "minutes": minutes})
-        assert response.status_code == 400 and message in response.json()["description"]
+        assert response.status_code == 400 and message in response.json()["description"], response.text
+    assert client.get("/routing/areas", params={**INCIDENT, "minutes": many}).status_code == 422  # longer than the parameter may be
+    assert client.post("/routing/areas", json={**INCIDENT, "minutes": list(range(1, 8))}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**INCIDENT, "what_if": {"type": "LineString", "coordinates": [[116, 35], [117, 35]]}}, "closures must be polygons"),
+        ({**INCIDENT, "what_if": {"type": "Polygon", "coordinates": "x"}}, "not a GeoJSON polygon"),
+        ({**INCIDENT, "what_if": {"type": "FeatureCollection", "features": [{"type": "Point"}] * 201}}, "at most 200"),
+        ({**INCIDENT, "closed_edges": ["RD999999999"]}, "not in the network"),
+    ],
+)
+def test_what_if_closures_are_checked(client: TestClient, body: dict[str, object], message: str) -> None:
+    response = client.post("/routing/nearest", json=body)
+    assert response.status_code == 400 and message in response.json()["description"], response.text
 
 
 def test_no_roads_is_a_4xx(tmp_path: Path) -> None:

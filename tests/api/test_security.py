@@ -61,8 +61,8 @@ PUBLIC = {("GET", "/"), ("GET", "/conformance"), ("GET", "/login"), ("POST", "/l
 EDITOR = {("POST", "/incidents"), ("PATCH", "/incidents/{incident_id}"), ("POST", "/reservoirs/{reservoir_id}/level"), ("POST", "/closures"),
           ("POST", "/closures/{closure_id}/lift"), ("GET", "/shares"), ("POST", "/shares"), ("POST", "/shares/{share_id}/revoke")}
 ADMIN = {("GET", "/users"), ("POST", "/users"), ("GET", "/audit")}
-READS_WITH_POST = {("POST", "/coverage/site")}
-"""A computation, not a write: viewers may ask where new shelters would go."""
+READS_WITH_POST = {("POST", "/coverage/site"), ("POST", "/routing/nearest"), ("POST", "/routing/areas")}
+"""Computations, not writes: viewers may ask where new shelters would go, or route with what-if closures."""
 
 
 def _api_routes(routes: Any, prefix: str = "") -> Iterator[tuple[set[str], str]]:
@@ -95,10 +95,12 @@ def _request(secured: Secured, method: str, path: str, role: str | None, fixture
              "/map/places": {"level": "区县"}, "/s/{token}/route": {"lon": 116.59, "lat": 35.41}}.get(path, {})
     body = {"/incidents": INCIDENT, "/incidents/{incident_id}": {"status": "处置中"}, "/reservoirs/{reservoir_id}/level": {"current_level_m": 30.0},
             "/closures": {"geometry": SQUARE, "cause": "洪水"}, "/shares": {"lon": 116.59, "lat": 35.41, "service_areas": False},
-            "/users": {"username": f"u{new_token()[:8]}".replace("-", "x"), "password": PASSWORD, "role": "viewer"}, "/coverage/site": {"p": 1}}.get(path)
+            "/users": {"username": f"u{new_token()[:8]}".replace("-", "x"), "password": PASSWORD, "role": "viewer"}, "/coverage/site": {"p": 1},
+            "/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": [5]}}.get(path)
     secured.client.cookies.clear()  # each request speaks only for its role
     if path == "/login" and method == "POST":
         return secured.client.post(url, data={"username": "viewer", "password": PASSWORD}, follow_redirects=False)
+    query = query if method == "GET" else {}
     return secured.client.request(method, url, params=query, json=body if method != "GET" else None, headers={**secured.as_role(role), "Accept": "application/json"}, follow_redirects=False)
 
 

@@ -26,7 +26,7 @@ import shapely
 from sqlalchemy import create_engine, text
 
 from gis.network import RoadGraph, graph_from_edges
-from gis.routing import index_resources, nearest_resources, snap_points
+from gis.routing import index_resources, nearest_resources, service_areas, snap_points
 from layers.catalogue import ROAD_CLASS_SPEED_KMH
 from layers.osm import read_osm_roads
 from layers.store.postgis import sqlalchemy_url
@@ -238,3 +238,47 @@ def test_junction_to_junction_times_match_pgr_dijkstra(city_graph: RoadGraph, pg
             assert ours[i, target] == pytest.approx(reference[(to_pgr(int(source)), to_pgr(int(target)))], rel=RTOL)
             pairs += 1
     assert pairs >= 200
+
+
+def test_service_area_road_km_match_an_independent_networkx_count(case: Case) -> None:
+    """reached_km counts each stretch of road once: against a count made here per road line
+    from networkx distances (the origin splitting its road), on the largest strongly connected
+    part of a graph built independently from the roads frame."""
+    graph = case.graph
+    reference = _independent_nx(case.roads, graph.epsg)
+    kept = max(nx.strongly_connected_components(reference), key=len)
+    metric = case.roads.to_crs(graph.epsg)
+    lines = []
+    for line, road_class, speed, oneway in zip(metric.geometry, case.roads["road_class"], case.roads["speed_kmh"], case.roads["oneway"], strict=True):
+        start, end = (tuple(np.round(np.array(line.coords[i]) / 0.01).astype(np.int64)) for i in (0, -1))
+        if start in kept and end in kept and line.length > 0:
+            lines.append((line, start, end, line.length / ((speed if pd.notna(speed) else ROAD_CLASS_SPEED_KMH[road_class]) / 3.6), bool(oneway)))
+    rng = np.random.default_rng(11)
+    for pick in rng.choice(len(lines), 4, replace=False):
+        line, start, end, seconds, oneway = lines[pick]
+        fraction = float(rng.uniform(0.2, 0.8))
+        origin = shapely.line_interpolate_point(line, fraction, normalized=True)
+        work = reference.copy()
+        work.add_edge("origin", end, weight=(1 - fraction) * seconds)
+        if not oneway:
+            work.add_edge("origin", start, weight=fraction * seconds)
+        reached = nx.single_source_dijkstra_path_length(work, "origin")
+        ours = service_areas(graph, gpd.GeoSeries([origin], crs=graph.epsg), minutes=(3, 6))
+        for band, got in zip((3, 6), ours["reached_km"], strict=True):
+            budget = band * 60.0
+            total = 0.0
+            for number, (other, a, b, other_seconds, other_oneway) in enumerate(lines):
+                intervals = [(0.0, min(1.0, (budget - reached[a]) / other_seconds))] if reached.get(a, np.inf) <= budget else []
+                if not other_oneway and reached.get(b, np.inf) <= budget:
+                    intervals.append((max(0.0, 1.0 - (budget - reached[b]) / other_seconds), 1.0))
+                if number == pick:
+                    intervals.append((fraction, min(1.0, fraction + budget / seconds)))
+                    if not oneway:
+                        intervals.append((max(0.0, fraction - budget / seconds), fraction))
+                covered, last = 0.0, 0.0
+                for low, high in sorted(intervals):
+                    low = max(low, last)
+                    if high > low:
+                        covered, last = covered + high - low, high
+                total += covered * other.length
+            assert got == pytest.approx(total / 1000.0, rel=1e-6), f"{case.name} band {band} min"

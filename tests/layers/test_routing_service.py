@@ -92,6 +92,19 @@ def test_service_areas_count_residents_and_resources(sample_settings: Settings) 
     assert areas.geometry.iloc[1].contains(areas.geometry.iloc[0].representative_point())
 
 
+def test_service_areas_around_a_closure_at_the_origin_warn_nothing(sample_settings: Settings) -> None:
+    """A closure next to the origin leaves arcs unreached (inf): no RuntimeWarning in the log."""
+    import warnings
+
+    with open_store(sample_settings) as store:
+        service = RoutingService(store, sample_settings)
+        flood = gpd.GeoSeries([shapely.Point(116.59, 35.41)], crs=4326).to_crs(4548).buffer(300).to_crs(4326).iloc[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            areas = service.areas(116.59, 35.41, minutes=[5, 10], closures=service.closures(Closures((flood,))))
+    assert (areas["reached_km"] > 0).all()
+
+
 def test_real_openstreetmap_extract_imports_and_routes(tmp_path: Path) -> None:
     settings = Settings(store=str(tmp_path / "osm.gpkg"), **FINLAND)  # type: ignore[arg-type]
     result = run_cli(settings, "import", "roads", str(OSM_EXTRACT))

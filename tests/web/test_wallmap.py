@@ -5,7 +5,6 @@ up within 5 s, closures recompute routes, the hash is a permalink, search, wall 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -98,10 +97,9 @@ def test_the_wall_map_loads_offline_and_every_group_toggles(wall: Page) -> None:
     assert wall.outside == [], f"the page asked other origins for {wall.outside}"
 
 
-def _api_nearest(base: str, lon: float, lat: float, k: int, closures: str | None = None) -> list[tuple[str, int, str, str]]:
+def _api_nearest(base: str, lon: float, lat: float, k: int) -> list[tuple[str, int, str, str]]:
+    """The API's answer (around the closures in force, as the wall map's)."""
     params: dict[str, Any] = {"lon": lon, "lat": lat, "layers": RESOURCES, "k": k}
-    if closures:
-        params["closures"] = closures
     body = httpx.get(f"{base}/routing/nearest", params=params, timeout=60).json()
     return [(f["properties"]["layer"], f["properties"]["rank"], f["properties"]["resource_id"], f"{f['properties']['travel_time_min']:.1f} 分钟") for f in body["features"]]
 
@@ -203,10 +201,9 @@ def test_a_closure_recomputes_the_routes_on_the_wall(wall: Page) -> None:
     route = shapely.geometry.shape(first["geometry"])
     cut = gpd.GeoSeries([route.interpolate(0.5, normalized=True)], crs=4326).to_crs(4548).buffer(80).to_crs(4326).iloc[0]
     httpx.post(f"{wall.base}/closures", json={"geometry": shapely.geometry.mapping(cut), "cause": "塌方"}, timeout=30).raise_for_status()
-    closures = json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": shapely.geometry.mapping(cut), "properties": {}}]})
-    expected = _api_nearest(wall.base, incident[0], incident[1], k=3, closures=closures)
+    expected = _api_nearest(wall.base, incident[0], incident[1], k=3)
     assert expected != before, "the closure cuts the fastest rescue route"
-    page.wait_for_function("document.querySelector('#om-side') && document.querySelector('#om-side').innerText.includes('已避开封闭道路')", timeout=10_000)
+    page.wait_for_function("document.querySelector('#om-closures-used') && document.querySelector('#om-closures-used').innerText.includes('已避开 1 处封闭区')", timeout=10_000)
     wall.settle()
     assert _ui_table(page) == expected
 

@@ -751,22 +751,15 @@
       control.addTo(this.map);
     }
 
-    async _activeClosures() {
-      const body = await this.fetchJSON("/collections/road_closures/items?" + new URLSearchParams({ status: "封闭中", limit: "1000" }));
-      return body.features.length ? JSON.stringify({ type: "FeatureCollection", features: body.features.map((f) => ({ type: "Feature", geometry: f.geometry, properties: {} })) }) : null;
-    }
-
     async analyse(incident) {
+      // The server routes around the closures in force (road_closures) and says which it used.
       this.incident = incident;
       const seq = (this._analysisSeq = (this._analysisSeq || 0) + 1);
       const { lon, lat } = incident;
       this.side.classList.add("om-open");
       this.side.replaceChildren(el("h2", { text: `事件：${incident.name || ""}` }), el("div", { text: "正在分析…" }));
-      let closures = null;
-      try { closures = await this._activeClosures(); } catch (error) { this.notify(`封闭区读取失败：${error.message}`, true); }
       const params = new URLSearchParams({ lon, lat, layers: this.config.resource_layers.join(","), k: String(this.k) });
       const areaParams = new URLSearchParams({ lon, lat, minutes: "5,10,15" });
-      if (closures) { params.set("closures", closures); areaParams.set("closures", closures); }
       const settle = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
       const [nearest, areas, situation, risk] = await Promise.all([
         settle(this.fetchJSON("/routing/nearest?" + params)),
@@ -775,7 +768,8 @@
         settle(this.fetchJSON("/risk/at?" + new URLSearchParams({ lon, lat }))),
       ]);
       if (seq !== this._analysisSeq) return;
-      this._drawIncident(incident, nearest, areas, situation, risk, Boolean(closures));
+      const used = nearest.value && nearest.value.closures ? nearest.value.closures.stored_closures.length : 0;
+      this._drawIncident(incident, nearest, areas, situation, risk, used);
     }
 
     _drawIncident(incident, nearest, areas, situation, risk, closed) {
@@ -790,7 +784,7 @@
       const kSelect = el("select", { id: "om-k", onchange: (e) => { this.k = Number(e.target.value); this.analyse(this.incident); } },
         [1, 3, 5, 10].map((k) => el("option", { value: k, text: `每类 ${k} 个`, selected: k === this.k })));
       const share = incident.id ? el("button", { class: "om-button", type: "button", id: "om-share", text: "分享给现场", title: "生成只读链接（24 小时有效），发给现场队伍", onclick: () => this.shareIncident(incident) }) : null;
-      const children = [close, share, el("h2", { text: `事件：${incident.name || ""}` }), el("div", { class: "om-sub", text: `${lon.toFixed(5)}, ${lat.toFixed(5)}${closed ? " · 已避开封闭道路" : ""}` }), kSelect];
+      const children = [close, share, el("h2", { text: `事件：${incident.name || ""}` }), el("div", { class: "om-sub", id: "om-closures-used", text: `${lon.toFixed(5)}, ${lat.toFixed(5)}${closed ? ` · 已避开 ${closed} 处封闭区` : ""}` }), kSelect];
 
       // risk level at the point
       const riskBox = el("div", { id: "om-risk" });
