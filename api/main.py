@@ -21,10 +21,13 @@ from layers.risk_service import RiskService
 from layers.routing_service import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
+from web.wallmap import basemap_providers
 
 from . import auth, coverage, features, operations, risk, routing, shares, wallmap
 from .auth import FailureLimiter, RequireEditor, RequireViewer
+from .docs_pages import install_docs
 from .errors import install_error_handlers
+from .security_headers import SecurityHeaders, content_security_policy
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +94,15 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         description="Emergency-management one map: layers as OGC API - Features.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by docs_pages with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.failures = FailureLimiter()
     install_error_handlers(app)
+    providers = basemap_providers(settings.tianditu_key, list(settings.basemaps))
+    tile_urls = [str(p[key]) for p in providers for key in ("url", "overlay") if p.get(key)]
+    app.add_middleware(SecurityHeaders, policy=content_security_policy(tile_urls))
     # Who may do what, in one place: reads need a viewer, writes an editor (auth.py: admin routes).
     app.include_router(auth.router)
     app.include_router(features.public_router)
@@ -107,4 +115,5 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
     app.include_router(shares.router, dependencies=[RequireEditor])
     app.include_router(shares.public_router)
     wallmap.install_static(app)
+    install_docs(app)
     return app

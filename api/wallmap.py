@@ -57,9 +57,17 @@ def wall_map(settings: SettingsDep, wall: Annotated[bool, Query(description="Wal
         providers=basemap_providers(settings.tianditu_key, list(settings.basemaps)),
         live_interval_s=settings.map_live_interval_s,
         region_bbox=settings.region_bbox,
+        city_bbox=_bounds(settings.city_outline()),
         wall=wall,
     )
     return HTMLResponse(wall_map_html(config), headers={"Cache-Control": "no-cache"})
+
+
+def _bounds(geometry: Any) -> tuple[float, float, float, float] | None:
+    if geometry is None or geometry.is_empty:
+        return None
+    x0, y0, x1, y1 = geometry.bounds
+    return (float(x0), float(y0), float(x1), float(y1))
 
 
 @router.get("/map/live", summary="Change tokens of the live layers (polled by open wall maps)")

@@ -7,7 +7,6 @@ snapshot; a service worker keeps the assets (and the pages seen) for re-opening 
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from fastapi.responses import HTMLResponse
@@ -15,13 +14,10 @@ from fastapi.responses import HTMLResponse
 from layers.accounts import Share
 from layers.errors import GoneError, NotFoundError, OnemapError, TooManyAttemptsError
 
+from .page_parts import json_data_block
+
 SERVICE_WORKER_FILE = Path(__file__).resolve().parent / "static" / "share-sw.js"
 """Served at /s/sw.js (a worker controls only the paths below its own)."""
-
-
-def _json_script(value: object) -> str:
-    """JSON safe inside a <script> element (no "</" can close it)."""
-    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
 def _head(title: str) -> str:
@@ -43,7 +39,7 @@ def share_page_html(share: Share, token: str) -> str:
         + '<script src="/static/leaflet/leaflet.js"></script><script src="/static/onemap/share.js" defer></script></head>'
         + '<body><div id="map" role="application" aria-label="地图"></div>'
         + '<section id="sheet" aria-live="polite"></section>'
-        + f'<script id="onemap-share" type="application/json">{_json_script(data)}</script></body></html>'
+        + f'<script id="onemap-share" type="application/json">{json_data_block(data)}</script></body></html>'
     )
 
 

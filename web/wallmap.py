@@ -1,5 +1,9 @@
-"""The command wall map page (``GET /map``): a full-screen folium/Leaflet map whose data come from
-the API by viewport, never inlined, so the page is the same size whatever the store holds.
+"""The command wall map page (``GET /map``): a full-screen Leaflet map whose data come from the API
+by viewport, never inlined, so the page is the same size whatever the store holds.
+
+The page holds no inline script (its Content-Security-Policy is ``script-src 'self'``): the config
+travels as a JSON data block that ``wallmap.js`` reads, and the script creates the map itself.
+That is why this page is written here and not by folium, whose maps start from inline script.
 
 This module decides what the page shows — layer groups, Chinese titles, icons, colours by class,
 popup fields with units, basemap providers — as one JSON config; ``web/static/wallmap.js`` (our
@@ -9,13 +13,10 @@ basemap unless a deployment configures one.
 
 from __future__ import annotations
 
+import html
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import folium
-from branca.element import Element, MacroElement
-from jinja2 import Template
 
 from gis.grades import (
     DANGER_GRADES,
@@ -33,13 +34,15 @@ from layers.catalogue import (
     get_layer,
 )
 
-from .assets import NODE_MODULES, page
+from .assets import NODE_MODULES
+from .page_parts import json_data_block
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_MOUNTS: dict[str, Path] = {
     "leaflet": NODE_MODULES / "leaflet" / "dist",
     "markercluster": NODE_MODULES / "leaflet.markercluster" / "dist",
     "html-to-image": NODE_MODULES / "html-to-image" / "dist",
+    "swagger-ui": NODE_MODULES / "swagger-ui-dist",
     "onemap": STATIC_DIR,
 }
 """URL folder under /static/ → the folder it is served from (npm packages and our own files)."""
@@ -127,8 +130,9 @@ def basemap_providers(tianditu_key: str | None, extra: list[dict[str, Any]]) -> 
     return providers
 
 
-def wall_map_config(*, providers: list[dict[str, Any]], live_interval_s: float, region_bbox: tuple[float, float, float, float], wall: bool) -> dict[str, Any]:
-    """Everything the page script needs, none of it data: its size does not grow with the store."""
+def wall_map_config(*, providers: list[dict[str, Any]], live_interval_s: float, region_bbox: tuple[float, float, float, float], city_bbox: tuple[float, float, float, float] | None, wall: bool) -> dict[str, Any]:
+    """Everything the page script needs, none of it data: its size does not grow with the store.
+    ``city_bbox`` (lon/lat) is where the overview opens: the city's outline, else the region."""
     return {
         "groups": [{"id": g, "title": t} for g, t in GROUPS],
         "layers": [_layer_config(view) for view in VIEWS],
@@ -146,30 +150,22 @@ def wall_map_config(*, providers: list[dict[str, Any]], live_interval_s: float, 
         "risk_colours": RISK_LEVEL_COLOURS,
         "live_interval_ms": int(live_interval_s * 1000),
         "region_bbox": list(region_bbox),
+        "city_bbox": list(city_bbox or region_bbox),
         "wall": wall,
     }
 
 
-class _Start(MacroElement):
-    """Calls ``onemapWallMap(map, config)`` once folium has created the map."""
-
-    _template = Template("{% macro script(this, kwargs) %}onemapWallMap({{ this._parent.get_name() }}, {{ this.config|tojson }});{% endmacro %}")
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__()
-        self._name = "OnemapWallMap"
-        self.config = config
-
-
 def wall_map_html(config: dict[str, Any]) -> str:
-    """The page: folium's full-screen map, our assets by URL, the config, and nothing else."""
-    min_lon, min_lat, max_lon, max_lat = config["region_bbox"]
-    fmap = folium.Map(location=[(min_lat + max_lat) / 2, (min_lon + max_lon) / 2], zoom_start=9, tiles=None, control_scale=True, prefer_canvas=False, zoom_control=not config["wall"])
-    fmap.default_js = list(_JS)
-    fmap.default_css = list(_CSS)
-    root = page(fmap)
-    root.header.add_child(Element('<meta name="viewport" content="width=device-width, initial-scale=1">'), name="viewport_meta")
-    root.header.add_child(Element("<title>应急一张图 · 指挥大屏</title>"), name="title")
-    root.header.add_child(Element('<link rel="icon" href="/static/onemap/favicon.svg" type="image/svg+xml">'), name="favicon")
-    fmap.add_child(_Start(config))
-    return str(root.render())
+    """The page: our assets by URL, the config as a JSON data block, no inline script."""
+    links = "".join(f'<link rel="stylesheet" href="{html.escape(url)}">' for _, url in _CSS)
+    scripts = "".join(f'<script src="{html.escape(url)}"></script>' for _, url in _JS)
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>应急一张图 · 指挥大屏</title>"
+        '<link rel="icon" href="/static/onemap/favicon.svg" type="image/svg+xml">'
+        f"{links}</head><body>"
+        '<div id="om-map" class="om-map"></div>'
+        f'<script id="onemap-config" type="application/json">{json_data_block(config)}</script>'
+        f"{scripts}</body></html>"
+    )

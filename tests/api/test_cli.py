@@ -97,7 +97,7 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
         with httpx.Client(base_url=base, timeout=30) as browser:
             assert browser.post("/login", data={"username": "admin", "password": password, "next": "/map"}).status_code == 303
             page = browser.get("/map")
-            assert page.status_code == 200 and "onemapWallMap" in page.text
+            assert page.status_code == 200 and "/static/onemap/wallmap.js" in page.text and "onemap-config" in page.text
             assert browser.get("/risk/at", params={"lon": 116.59, "lat": 35.41}).status_code == 200
     finally:
         stop(process)

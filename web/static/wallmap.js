@@ -27,6 +27,18 @@
     return node;
   }
 
+  // A tooltip or label from data: a text node, never HTML (Leaflet renders a string as HTML).
+  function textTip(text) {
+    return el("span", { text });
+  }
+
+  // A badge icon (a glyph in a coloured circle or diamond), built from DOM nodes.
+  function badge(classes, size, colour, glyph, fontSize) {
+    const node = el("div", { class: classes.join(" ") }, [el("span", { text: glyph })]);
+    Object.assign(node.style, { width: `${size}px`, height: `${size}px`, background: colour, fontSize: `${fontSize}px` });
+    return node;
+  }
+
   function debounce(fn, ms) {
     let timer = null;
     return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
@@ -226,7 +238,7 @@
     _clusterIcon(view, cluster) {
       const count = cluster.getChildCount();
       const size = count < 10 ? 34 : count < 100 ? 40 : 48;
-      const html = `<div class="om-icon om-cluster" style="width:${size}px;height:${size}px;background:${view.colour};font-size:15px"><span>${view.glyph}${count}</span></div>`;
+      const html = badge(["om-icon", "om-cluster"], size, view.colour, `${view.glyph}${count}`, 15);
       return L.divIcon({ html, className: `om-marker om-c-${view.id}`, iconSize: [size, size] });
     }
 
@@ -243,7 +255,7 @@
       if (isLight(colour)) classes.push("om-dark");
       if (view.id === "reservoirs" && properties.above_flood_limit) classes.push("om-alert");
       if (view.id === "incidents" && properties.status !== "已结束") classes.push("om-incident");
-      const html = `<div class="${classes.join(" ")}" style="width:${size}px;height:${size}px;background:${colour};font-size:${Math.round(size * 0.55)}px"><span>${view.glyph}</span></div>`;
+      const html = badge(classes, size, colour, view.glyph, Math.round(size * 0.55));
       return L.divIcon({ html, className: `om-marker om-m-${view.id}`, iconSize: [size, size], iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2] });
     }
 
@@ -391,7 +403,9 @@
           style: { color: analysis.colour, weight: 1, fillColor: analysis.colour, fillOpacity: 0.35, className: "om-p-coverage_gaps" },
           onEachFeature: (feature, l) => {
             const p = feature.properties;
-            l.bindTooltip(`${p.township_name || p.name || ""} 未覆盖 ${NUMBER.format(p.residents_uncovered || p.persons || 0)} 人`);
+            // GET /coverage/gaps: township (name), residents (persons uncovered), nearest_shelter_min (walk)
+            const walk = Number.isFinite(p.nearest_shelter_min) ? `，最近避难场所步行 ${p.nearest_shelter_min.toFixed(1)} 分钟` : "";
+            l.bindTooltip(textTip(`${p.township || ""} 未覆盖 ${NUMBER.format(Math.round(p.residents || 0))} 人${walk}`));
           },
         }).addTo(layer);
       } catch (error) {
@@ -418,9 +432,8 @@
       this._labelZoom = key;
       this.labelLayer.clearLayers();
       for (const place of township ? this.places.townships : this.places.counties) {
-        const icon = L.divIcon({ html: `<div class="om-label ${township ? "" : "om-county"}"></div>`, className: "om-label-wrap", iconSize: null });
+        const icon = L.divIcon({ html: el("div", { class: township ? "om-label" : "om-label om-county", text: place.name }), className: "om-label-wrap", iconSize: null });
         const marker = L.marker(this.ll(place.lon, place.lat), { icon, interactive: false, keyboard: false });
-        marker.on("add", () => { const node = marker.getElement().querySelector(".om-label"); node.textContent = place.name; });
         this.labelLayer.addLayer(marker);
       }
     }
@@ -544,12 +557,9 @@
       return true;
     }
     _defaultView() {
-      const [w, s, e, n] = this.config.region_bbox;
+      // The city's outline bounds come in the config, so the first view is the city every time.
+      const [w, s, e, n] = this.config.city_bbox;
       this.map.fitBounds([[s, w], [n, e]]);
-      this.fetchJSON("/collections/admin_areas").then((body) => {
-        const bbox = body.extent && body.extent.spatial.bbox[0];
-        if (bbox && bbox[0] > -180 && !location.hash) this.map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]]);
-      }).catch(() => {});
     }
 
     // ---- search ------------------------------------------------------------------------------
@@ -824,13 +834,14 @@
             const route = L.geoJSON(feature.geometry, {
               coordsToLatLng: (c) => this.ll(c[0], c[1]),
               style: { color: colours[layer], weight: p.rank === 1 ? 7 : 4, opacity: p.rank === 1 ? 0.9 : 0.6, className: `om-route om-route-${layer}` },
-            }).bindTooltip(`${titles[layer]} 第${p.rank}名 ${p.name}：${p.travel_time_min.toFixed(1)} 分钟，${p.distance_km.toFixed(2)} km`);
+            }).bindTooltip(textTip(`${titles[layer]} 第${p.rank}名 ${p.name}：${p.travel_time_min.toFixed(1)} 分钟，${p.distance_km.toFixed(2)} km`));
             route.addTo(this.routeLayer);
             bounds.extend(route.getBounds());
             const start = feature.geometry.coordinates[0];
-            const eta = L.divIcon({ html: `<div class="om-eta" style="color:${colours[layer]}"></div>`, className: "om-eta-wrap", iconSize: null, iconAnchor: [-8, 10] });
-            const label = L.marker(this.ll(start[0], start[1]), { icon: eta, interactive: false, keyboard: false }).addTo(this.routeLayer);
-            label.getElement().querySelector(".om-eta").textContent = `${p.rank}·${p.travel_time_min.toFixed(1)}分`;
+            const etaText = el("div", { class: "om-eta", text: `${p.rank}·${p.travel_time_min.toFixed(1)}分` });
+            etaText.style.color = colours[layer];
+            const eta = L.divIcon({ html: etaText, className: "om-eta-wrap", iconSize: null, iconAnchor: [-8, 10] });
+            L.marker(this.ll(start[0], start[1]), { icon: eta, interactive: false, keyboard: false }).addTo(this.routeLayer);
           }
           children.push(el("h4", { text: titles[layer] }), el("table", { class: "om-eta-table", "data-layer": layer }, [
             el("tr", {}, ["#", "名称", "用时", "路程"].map((h) => el("th", { text: h }))), ...rows]));
@@ -847,12 +858,12 @@
           if (!feature.geometry) continue;
           const colour = bands[feature.properties.minutes] || "#999";
           L.geoJSON(feature.geometry, { coordsToLatLng: (c) => this.ll(c[0], c[1]), style: { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.07, className: "om-p-service_areas" } })
-            .bindTooltip(`${feature.properties.minutes} 分钟车程：常住人口 ${NUMBER.format(Math.round(feature.properties.residents || 0))} 人`).addTo(areaLayer);
+            .bindTooltip(textTip(`${feature.properties.minutes} 分钟车程：常住人口 ${NUMBER.format(Math.round(feature.properties.residents || 0))} 人`)).addTo(areaLayer);
         }
         if (!this.visible.has("service_areas")) this.setVisible("service_areas", true);
       }
 
-      L.marker(here, { icon: L.divIcon({ html: '<div class="om-icon om-incident" style="width:40px;height:40px;background:#d7191c;font-size:22px"><span>事</span></div>', className: "om-incident-here", iconSize: [40, 40], iconAnchor: [20, 20] }), zIndexOffset: 1000 }).addTo(this.routeLayer);
+      L.marker(here, { icon: L.divIcon({ html: badge(["om-icon", "om-incident"], 40, "#d7191c", "事", 22), className: "om-incident-here", iconSize: [40, 40], iconAnchor: [20, 20] }), zIndexOffset: 1000 }).addTo(this.routeLayer);
       this.side.replaceChildren(...children);
       this.map.fitBounds(bounds.pad(0.15), { maxZoom: 14 });
     }
@@ -918,9 +929,14 @@
     }
   }
 
-  window.onemapWallMap = function (map, config) {
-    const app = new WallMap(map, config);
-    window.onemap = app;
-    return app;
-  };
+  // ---- start: the page holds no inline script; the config is a JSON data block -------------
+  function start() {
+    const config = JSON.parse(document.getElementById("onemap-config").textContent);
+    const [w, s, e, n] = config.city_bbox;
+    const map = L.map("om-map", { center: [(s + n) / 2, (w + e) / 2], zoom: 9, zoomControl: !config.wall, preferCanvas: false });
+    L.control.scale({ imperial: false, metric: true }).addTo(map);
+    window.onemap = new WallMap(map, config);
+  }
+
+  if (document.getElementById("onemap-config")) start();
 })();
