@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -43,32 +43,47 @@ class Principal:
 
 
 class FailureLimiter:
-    """At most ``limit`` failed attempts per client in ``window_s`` seconds; more → 429."""
+    """At most ``limit`` failed attempts per key in ``window_s`` seconds; more → 429.
 
-    def __init__(self, limit: int = 20, window_s: float = 60.0) -> None:
+    Keys are (what, client address, credential name): a password guessed for one user from one
+    address blocks only that pair, and a valid credential is checked before the limit, so nobody
+    is refused for someone else's failures. At most ``max_keys`` keys are kept (the oldest go
+    first), so a flood of made-up names cannot grow memory without bound. Written here rather
+    than with a rate-limit library because the rule is about failures, not requests.
+    """
+
+    def __init__(self, limit: int = 20, window_s: float = 60.0, max_keys: int = 50_000) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
+        self.max_keys = max_keys
+        self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(client, deque())
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
+        failures = self._failures.get(key)
+        if failures is None:
+            failures = self._failures[key] = deque(maxlen=self.limit)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
         while failures and failures[0] <= now - self.window_s:
             failures.popleft()
         return failures
 
-    def check(self, client: str) -> None:
+    def check(self, *key: str) -> None:
         with self._lock:
-            if len(self._recent(client, time.monotonic())) >= self.limit:
-                raise TooManyAttemptsError(f"too many failed attempts from this client: wait {self.window_s:g} s and try again")
+            if len(self._recent(key, time.monotonic())) >= self.limit:
+                raise TooManyAttemptsError(f"too many failed attempts: wait {self.window_s:g} s and try again")
 
-    def fail(self, client: str) -> None:
+    def fail(self, *key: str) -> None:
         with self._lock:
             now = time.monotonic()
-            self._recent(client, now).append(now)
+            self._recent(key, now).append(now)
+            self._failures.move_to_end(key)
 
 
 def client_of(request: Request) -> str:
+    """The client's address: the peer's, or what a trusted proxy said (``ONEMAP_TRUSTED_PROXIES``;
+    ``onemap serve`` passes only those to uvicorn's proxy-header handling)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -89,10 +104,10 @@ def current_principal(request: Request) -> Principal | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("Authorization must be 'Bearer <token>' (create a token with `onemap user token NAME`)")
-        limiter.check(client)
         user = accounts.user_for(token.strip(), kind="api")
-        if user is None:
-            limiter.fail(client)
+        if user is None:  # only a bad token meets the limit: a valid one is never refused
+            limiter.check("token", client)
+            limiter.fail("token", client)
             raise AuthError("the bearer token is unknown or revoked")
         return Principal(user.username, user.role)
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -100,6 +115,8 @@ def current_principal(request: Request) -> Principal | None:
         user = accounts.user_for(cookie, kind="session")
         if user is not None:
             return Principal(user.username, user.role)
+        limiter.check("session", client)
+        limiter.fail("session", client)
     return None
 
 
@@ -161,10 +178,10 @@ def login_form(next: Annotated[str | None, Query(max_length=500)] = None) -> HTM
 @router.post("/login", summary="Log in (form): sets the session cookie", include_in_schema=False)
 def login(request: Request, accounts: AccountsDep, username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=1024)], next: Annotated[str | None, Form(max_length=500)] = None) -> Response:
     limiter, client = get_limiter(request), client_of(request)
-    limiter.check(client)
+    limiter.check("login", client, username)  # this user from this address only
     user = accounts.verify_password(username, password)
     if user is None:
-        limiter.fail(client)
+        limiter.fail("login", client, username)
         return login_page("用户名或密码错误 (wrong user name or password)", _safe_next(next), status=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, accounts.new_session(user.username), httponly=True, samesite="lax", secure=request.app.state.settings.cookie_secure, max_age=12 * 3600)

@@ -351,13 +351,19 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     (GeoJSON) at http://HOST:PORT/collections."""
     import uvicorn
 
+    from api.access_log import redact_share_tokens
     from api.auth import check_serving_address
     from api.main import create_app
 
     check_serving_address(host, _settings(ctx).auth)
     _ensure_first_admin(ctx)
     click.echo(f"onemap: wall map http://{host}:{port}/map  (collections: http://{host}:{port}/collections)", err=True)
-    uvicorn.run(create_app(_settings(ctx)), host=host, port=port, log_level="info")
+    settings = _settings(ctx)
+    redact_share_tokens(logging.getLogger("uvicorn.access"))
+    # X-Forwarded-For only from the configured proxies: uvicorn's default trusts 127.0.0.1, so a
+    # client on the same host could claim any address and slip past the rate limits.
+    proxies = ",".join(settings.trusted_proxies)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 @main.command()
@@ -400,7 +406,7 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     click.echo(f"starting the wall map on {url} …", err=True)
     app = create_app(settings, warm=lambda line: click.echo(line, err=True),
                      on_ready=lambda: click.secho(f"应急一张图 wall map: {url}  (wall screens: {url}?wall=1; Ctrl-C to stop)", fg="green", bold=True))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
 
 
 @main.group()

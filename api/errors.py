@@ -8,7 +8,9 @@ that says only that it is a bug.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -49,8 +51,29 @@ def status_for(error: OnemapError) -> tuple[int, str]:
     return 400, "InvalidRequest"
 
 
+RETRY_AFTER_S = 10
+"""What a 503 asks the client to wait before trying again (seconds)."""
+
+
 def error_response(status: int, code: str, description: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"code": code, "description": description})
+    response = JSONResponse(status_code=status, content={"code": code, "description": description})
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def _validation_details(error: RequestValidationError) -> tuple[str, list[dict[str, object]]]:
+    """The problems of a request, each by location and message. The submitted values are never
+    echoed back (a password in a form must not come back in a 422 body), and any body — text,
+    a form, bytes — is described without being decoded as JSON."""
+    items: list[dict[str, object]] = []
+    parts: list[str] = []
+    for item in error.errors():
+        location = [str(p) for p in item.get("loc", ())]
+        message = str(item.get("msg", ""))
+        items.append({"loc": location, "msg": message, "type": str(item.get("type", ""))})
+        parts.append(f"{'.'.join(p for p in location if p != 'query')}: {message}")
+    return "; ".join(parts), items
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -72,10 +95,33 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in item.get('loc', ()) if p != 'query')}: {item.get('msg')}" for item in error.errors()
-        )
-        return JSONResponse(status_code=422, content={"code": "InvalidParameterValue", "description": details, "detail": error.errors()})
+        details, items = _validation_details(error)
+        return JSONResponse(status_code=422, content={"code": "InvalidParameterValue", "description": details, "detail": items})
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, error: RecursionError) -> JSONResponse:
+        return error_response(400, "InvalidParameterValue", "the request body is nested too deeply: send flat JSON (GeoJSON needs a few levels, not thousands)")
+
+    @app.exception_handler(sqlalchemy.exc.DBAPIError)
+    async def _database_down(request: Request, error: sqlalchemy.exc.DBAPIError) -> JSONResponse:
+        if not isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError) and not error.connection_invalidated:
+            logger.exception("database error on %s %s", request.method, request.url.path)
+            return error_response(500, "ServerError", "internal error (a bug in onemap; the server log has the details)")
+        logger.error("%s %s: the database is unavailable: %s", request.method, request.url.path, str(error).splitlines()[0])
+        return error_response(503, "StoreUnavailable", f"the database is unavailable right now; try again in {RETRY_AFTER_S} s")
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _store_file(request: Request, error: sqlite3.OperationalError) -> JSONResponse:
+        reason = str(error)
+        logger.error("%s %s: the GeoPackage store failed: %s", request.method, request.url.path, reason)
+        if any(word in reason for word in ("readonly", "read-only", "disk", "full", "locked", "I/O")):
+            return error_response(503, "StoreUnavailable", f"the store cannot be written or read right now ({reason}): check the disk is not full or read-only, then try again")
+        return error_response(503, "StoreUnavailable", f"the store failed ({reason}); try again")
+
+    @app.exception_handler(OSError)
+    async def _disk(request: Request, error: OSError) -> JSONResponse:
+        logger.error("%s %s: %s", request.method, request.url.path, error)
+        return error_response(503, "StoreUnavailable", f"the server cannot read or write its files ({error.strerror or error}): check the disk is not full or read-only")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -88,10 +88,10 @@ def revoke_share(share_id: Annotated[str, Path(max_length=32)], principal: Edito
 def open_share(request: Request, token: str) -> Share:
     """The active share of ``token``; 404 unknown (a failed attempt), 410 expired or revoked."""
     limiter, client = get_limiter(request), client_of(request)
-    limiter.check(client)
     share = get_accounts(request).share_for_token(token)
-    if share is None:
-        limiter.fail(client)
+    if share is None:  # only unknown tokens meet the limit: a valid link always opens
+        limiter.check("share", client)
+        limiter.fail("share", client)
         raise NotFoundError("this link does not exist: check that it was copied whole")
     state = share.state()
     if state != "active":

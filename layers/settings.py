@@ -101,6 +101,10 @@ class Settings(BaseSettings):
         description="required: every read needs a viewer, every write an editor (log in, or a bearer token). off: everybody is admin — for tests and a single user on 127.0.0.1 only; `onemap serve` refuses it on any other address.",
     )
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure (set true behind HTTPS).")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='Addresses or networks of reverse proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.5", "172.16.0.0/12"]. Empty: the header is ignored and the peer address is the client (rate limits, audit).',
+    )
     map_live_interval_s: float = Field(
         default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
     )
@@ -120,6 +124,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"basemap {number}: give it a title (shown in the layer panel)")
             if provider.get("offset", "wgs84") not in ("wgs84", "gcj02"):
                 raise ValueError(f"basemap {number}: offset must be wgs84 or gcj02")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)") from None
         return value
 
     @field_validator("pg_schema")

@@ -260,8 +260,19 @@ def test_tokens_are_unguessable_constant_time_and_rate_limited(secured: Secured,
     anonymous = TestClient(secured.app)
     statuses = [anonymous.get(f"/s/{new_token()}").status_code for _ in range(25)]
     assert statuses[:20] == [404] * 20 and set(statuses[20:]) == {429}
-    bearer = [anonymous.get("/collections", headers={"Authorization": f"Bearer {new_token()}"}).status_code for _ in range(5)]
-    assert set(bearer) == {429}, "the same client is locked out of token guessing too"
+    bearer = [anonymous.get("/collections", headers={"Authorization": f"Bearer {new_token()}"}).status_code for _ in range(25)]
+    assert bearer[:20] == [401] * 20 and set(bearer[20:]) == {429}, "token guessing is limited per address"
+    cookies = [TestClient(secured.app, cookies={"onemap_session": new_token()}).get("/collections").status_code for _ in range(25)]
+    assert set(cookies[20:]) == {429}, "bad session cookies are limited too"
+    wrong = [anonymous.post("/login", data={"username": "viewer", "password": "wrong password!"}, follow_redirects=False).status_code for _ in range(25)]
+    assert set(wrong[20:]) == {429}
+
+    # A valid credential is never refused for those failures, from the same address.
+    assert anonymous.get("/collections", headers=secured.as_role("viewer")).status_code == 200
+    share = secured.client.post("/shares", json={"lon": 116.59, "lat": 35.41, "service_areas": False}, headers=secured.as_role("editor")).json()
+    assert anonymous.get(share["url"]).status_code == 200
+    other_user = anonymous.post("/login", data={"username": "editor", "password": PASSWORD}, follow_redirects=False)
+    assert other_user.status_code == 303, "another user's password guesses do not lock this user out"
 
 
 def test_every_write_is_audited(secured: Secured) -> None:
