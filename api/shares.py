@@ -132,7 +132,7 @@ def share_route(request: Request, token: Token, lon: Annotated[float, Query(ge=-
     used = routing.closures()
     point = share.snapshot["point"]
     result = routing.route((lon, lat), (point["lon"], point["lat"]), closures=used)
-    body = feature_collection(result[["travel_time_min", "distance_km", "reachable", "geometry"]], closures={"stored_closures": len(used.stored)})
+    body = feature_collection(result[["travel_time_min", "distance_km", "reachable", "geometry"]], closures={"stored_closure_count": len(used.stored)})  # ids and names stay with the command centre
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -112,14 +112,12 @@ def parse_edge_ids(text: str | None) -> tuple[str, ...]:
 
 
 def parse_minutes(text: str) -> list[float]:
-    """Service-area bands from "5,10,15" (minutes), at most ``MAX_BANDS``."""
+    """Service-area bands from "5,10,15" (minutes); ``RoutingService.areas`` checks their range
+    and count."""
     try:
-        bands = [float(m) for m in text.split(",") if m.strip()]
+        return [float(m) for m in text.split(",") if m.strip()]
     except ValueError:
         raise InputError(f"minutes={text!r}: give numbers, e.g. 5,10,15") from None
-    if len(bands) > MAX_BANDS:
-        raise InputError(f"minutes: {len(bands)} bands; at most {MAX_BANDS}, e.g. 5,10,15")
-    return bands
 
 
 def parse_layers(text: str | Sequence[str]) -> list[str]:
@@ -224,7 +222,7 @@ class RoutingService:
         if not stored:
             return Closures(what_if.polygons, what_if.edge_ids, ignored_stored=True)
         in_force = self.store.read("road_closures", filters={"status": CLOSURE_IN_FORCE})
-        names = [("" if is_missing(n) else str(n)) for n in in_force["name"]] if "name" in in_force else [""] * len(in_force)
+        names = ["" if is_missing(n) else str(n) for n in in_force["name"]]
         return Closures(
             (*in_force.geometry, *what_if.polygons),
             what_if.edge_ids,
