@@ -724,10 +724,19 @@ def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | Non
     _print_coverage(result)
     solution = siting.solution
     click.echo(f"建议新建 recommended sites ({solution.model}, {siting.candidates:,} candidates, optimality gap {100 * solution.mip_gap:.2f} %):")
-    for row in siting.sites.itertuples():
-        click.echo(f"  {row.rank:>3}  {_pad(str(row.name), 12)} {row.geometry.x:.5f},{row.geometry.y:.5f}  +{row.residents_newly_covered:>9,.0f} residents")
-    click.echo(f"  newly covered {siting.residents_newly_covered:,.0f} of {siting.residents_uncovered_before:,.0f} uncovered residents"
-               + (f"; {siting.residents_uncoverable:,.0f} no candidate can reach" if siting.residents_uncoverable else ""))
+    if siting.persons_sheltered is None:
+        for row in siting.sites.itertuples():
+            click.echo(f"  {row.rank:>3}  {_pad(str(row.name), 12)} {row.geometry.x:.5f},{row.geometry.y:.5f}  +{row.residents_newly_covered:>9,.0f} residents")
+        click.echo(f"  newly covered {siting.residents_newly_covered:,.0f} of {siting.residents_uncovered_before:,.0f} uncovered residents"
+                   + (f"; {siting.residents_uncoverable:,.0f} no candidate can reach" if siting.residents_uncoverable else ""))
+    else:
+        # The capacitated objective: persons placed within each site's capacity, not residents in reach.
+        share = result.params.share(result.analysis_type)
+        for row in siting.sites.itertuples():
+            click.echo(f"  {row.rank:>3}  {_pad(str(row.name), 12)} {row.geometry.x:.5f},{row.geometry.y:.5f}  {row.persons_sheltered:>9,.0f} persons sheltered of {row.capacity_persons:,.0f} capacity")
+        click.echo(f"  容量约束 capacitated objective: {siting.persons_sheltered:,.0f} persons sheltered within capacity, of "
+                   f"{share * siting.residents_uncovered_before:,.0f} needing shelter ({100 * share:.0f} % of {siting.residents_uncovered_before:,.0f} uncovered residents)"
+                   + (f"; {siting.residents_uncoverable:,.0f} residents no candidate can reach" if siting.residents_uncoverable else ""))
     for path in paths:
         click.echo(f"  wrote {path}")
 

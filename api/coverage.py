@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from layers.coverage_output import area_rows
-from layers.coverage_service import MAX_SITES, CoverageService
+from layers.coverage_service import MAX_SITES, CoverageService, read_candidate_layer
 from layers.errors import InputError
 
 from .dependencies import from_state
@@ -72,13 +72,18 @@ def gaps(service: CoverageDep, analysis_type: TypeQuery = "紧急", mode: ModeQu
     return GeoJSONResponse(feature_collection(result.gaps, analysis_type=result.analysis_type, mode=result.mode))
 
 
+MAX_CANDIDATES = 5000
+"""Most candidate sites one HTTP siting request may give (each adds a column to the MILP and a
+network search); planners with more use ``onemap coverage site --candidates FILE``."""
+
+
 class SiteRequest(BaseModel):
     """Where to put ``p`` new shelters."""
 
     p: int = Field(10, ge=1, le=MAX_SITES, description="Number of new sites (MCLP).")
     candidates: str | dict[str, Any] | None = Field(
         None,
-        description="A layer name, or a GeoJSON FeatureCollection of candidate points/polygons (EPSG:4326); omitted: generated in the gaps.",
+        description=f"A store layer name, or a GeoJSON FeatureCollection of at most {MAX_CANDIDATES:,} candidate points/polygons (EPSG:4326); omitted: generated in the gaps. File paths are not accepted over HTTP.",
     )
     type: AnalysisType = "紧急"
     mode: Mode = "network"
@@ -91,6 +96,7 @@ def _candidate_frame(document: dict[str, Any]) -> gpd.GeoDataFrame:
         raise InputError("candidates must be a layer name or a GeoJSON FeatureCollection")
     if not document["features"]:
         raise InputError("candidates: the FeatureCollection has no features")
+    _check_count(len(document["features"]))
     rows, geometries = [], []
     for number, feature in enumerate(document["features"], start=1):
         try:
@@ -111,12 +117,27 @@ def _candidate_frame(document: dict[str, Any]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry=geometries, crs=4326)
 
 
+def _check_count(count: int) -> None:
+    if count > MAX_CANDIDATES:
+        raise InputError(f"candidates: {count:,} sites given, at most {MAX_CANDIDATES:,} per request; for more, run onemap coverage site --candidates FILE")
+
+
+def _candidates(given: str | dict[str, Any] | None, service: CoverageService) -> gpd.GeoDataFrame | None:
+    """The request's candidate sites: GeoJSON from the body or a store layer; never a server path."""
+    if given is None:
+        return None
+    if isinstance(given, dict):
+        return _candidate_frame(given)
+    frame = read_candidate_layer(service.store, given)
+    _check_count(len(frame))
+    return frame
+
+
 @router.post("/site", summary="Recommend new shelter sites (MCLP / LSCP)", response_class=GeoJSONResponse)
 def site(body: SiteRequest, service: CoverageDep) -> GeoJSONResponse:
     """The chosen sites as GeoJSON points with the residents each newly covers, and the solution
     (objective, optimality gap, candidates, residents uncovered before)."""
-    candidates = _candidate_frame(body.candidates) if isinstance(body.candidates, dict) else body.candidates
-    siting = service.site(body.p, analysis_type=body.type, mode=body.mode, candidates=candidates, capacitated=body.capacitated, model=body.model)
+    siting = service.site(body.p, analysis_type=body.type, mode=body.mode, candidates=_candidates(body.candidates, service), capacitated=body.capacitated, model=body.model)
     solution = {
         "model": siting.solution.model,
         "objective": siting.solution.objective,
@@ -126,5 +147,6 @@ def site(body: SiteRequest, service: CoverageDep) -> GeoJSONResponse:
         "residents_uncovered_before": siting.residents_uncovered_before,
         "residents_newly_covered": siting.residents_newly_covered,
         "residents_uncoverable": siting.residents_uncoverable,
+        "persons_sheltered": siting.persons_sheltered,
     }
     return GeoJSONResponse(feature_collection(siting.sites, solution=solution))

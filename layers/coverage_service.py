@@ -53,13 +53,20 @@ def read_population_file(path: str | Path, settings: Settings, *, crs: str | Non
     return prepared.accepted
 
 
+def read_candidate_layer(store: Store, name: str) -> gpd.GeoDataFrame:
+    """Candidate sites from a store layer by name (the only form HTTP callers may name)."""
+    if name not in CATALOGUE:
+        raise InputError(f"candidates {name!r} is not a layer; name one of {', '.join(CATALOGUE)} or send a GeoJSON FeatureCollection")
+    frame = store.read(name)
+    if frame.empty:
+        raise InputError(f"candidates layer {name!r} has no features")
+    return frame
+
+
 def read_candidates(store: Store, candidates: str) -> gpd.GeoDataFrame:
-    """Candidate sites: a store layer by name, or a GIS file (its CRS must be known)."""
+    """Candidate sites for the CLI: a store layer by name, or a GIS file (its CRS must be known)."""
     if candidates in CATALOGUE:
-        frame = store.read(candidates)
-        if frame.empty:
-            raise InputError(f"candidates layer {candidates!r} has no features")
-        return frame
+        return read_candidate_layer(store, candidates)
     path = Path(candidates)
     if not path.exists():
         raise InputError(f"candidates {candidates!r}: neither a layer ({', '.join(CATALOGUE)}) nor an existing file")

@@ -284,6 +284,9 @@ class SitingResult:
     residents_uncovered_before: float
     residents_newly_covered: float
     residents_uncoverable: float
+    persons_sheltered: float | None = None
+    """Capacitated siting only: persons (residents × demand share) the new sites shelter within
+    their capacities — the capacitated objective. None for the uncapacitated models."""
 
 
 def site_shelters(
@@ -374,7 +377,9 @@ def site_shelters(
         geometry=lonlat[chosen],
         crs=OUTPUT_EPSG,
     )
-    out = out.sort_values("residents_newly_covered", ascending=False, kind="stable").reset_index(drop=True)
+    if solution.served is not None:
+        out["persons_sheltered"] = solution.served[chosen]
+    out = out.sort_values("persons_sheltered" if solution.served is not None else "residents_newly_covered", ascending=False, kind="stable").reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)
     return SitingResult(
         sites=out,
@@ -383,4 +388,5 @@ def site_shelters(
         residents_uncovered_before=float(uncovered.sum()),
         residents_newly_covered=float(newly.sum()),
         residents_uncoverable=float(uncovered[solution.uncoverable].sum()),
+        persons_sheltered=solution.objective if solution.served is not None else None,
     )

@@ -30,7 +30,9 @@ from .reach import Reach
 @dataclass(frozen=True)
 class SitingSolution:
     """Chosen candidate positions, the objective (weight covered, or number of sites for LSCP), the
-    solver's relative optimality gap, and the rows no candidate can cover."""
+    solver's relative optimality gap, and the rows no candidate can cover. ``served``: for the
+    capacitated model only, the weight (persons) each candidate serves within its capacity, indexed
+    like the columns of the cover matrix (zero where not chosen)."""
 
     model: str
     selected: NDArray[np.int64]
@@ -38,6 +40,7 @@ class SitingSolution:
     mip_gap: float
     status: str
     uncoverable: NDArray[np.bool_]
+    served: NDArray[np.float64] | None = None
 
 
 def cover_matrix(reach: Reach) -> csr_matrix:
@@ -123,7 +126,8 @@ def maximal_covering(
     groups, w = _merge_rows(cover[:, columns], weights)
     k, g = columns.size, groups.shape[0]
     if g == 0:
-        return SitingSolution(model, np.arange(p, dtype=np.int64), 0.0, 0.0, "no candidate covers any demand", uncoverable)
+        return SitingSolution(model, np.arange(p, dtype=np.int64), 0.0, 0.0, "no candidate covers any demand", uncoverable, served=None if capacity is None else np.zeros(n_candidates))
+    served: NDArray[np.float64] | None = None
     if capacity is None:
         # y_g - Σ_{j ∈ N_g} x_j ≤ 0, Σ x_j = p
         link = hstack([-groups.astype(float), _sparse_identity(g)]).tocsr()
@@ -147,8 +151,10 @@ def maximal_covering(
         bounds = Bounds(np.zeros(k + pairs), np.concatenate([np.ones(k), w[coo.row]]))
         constraints = [LinearConstraint(demand_rows, -np.inf, w), LinearConstraint(site_rows, -np.inf, 0.0), choose_p]
         x, gap, status = _solve(cost, integrality, bounds, constraints, time_limit_s)
+        served = np.zeros(n_candidates)
+        served[columns] = by_site @ x[k:]
     chosen = columns[np.flatnonzero(np.round(x[:k]) == 1)]
-    return SitingSolution(model, chosen, float(-(cost @ x)), gap, status, uncoverable)
+    return SitingSolution(model, chosen, float(-(cost @ x)), gap, status, uncoverable, served=served)
 
 
 def _sparse_identity(n: int) -> csr_matrix:

@@ -72,6 +72,18 @@ def test_cli_site_with_a_candidates_file(sample_settings: Settings, tmp_path: Pa
     assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir()), "no partial output"
 
 
+def test_cli_capacitated_site_prints_the_capacitated_objective(sample_settings: Settings, tmp_path: Path) -> None:
+    candidates = tmp_path / "schools.geojson"
+    gpd.GeoDataFrame({"name": ["一中", "二中"], "capacity_persons": [300.0, 200.0]}, geometry=[shapely.Point(116.55, 35.43), shapely.Point(116.62, 35.40)], crs=4326).to_file(candidates)
+    result = run_cli(sample_settings, "coverage", "site", "--p", "2", "--capacitated", "--candidates", str(candidates), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    sites = gpd.read_file(tmp_path / "o" / "coverage.gpkg", layer="new_sites")
+    sheltered = float(sites["persons_sheltered"].sum())
+    assert 0 < sheltered <= 500 + 1e-6 and (sites["persons_sheltered"] <= sites["capacity_persons"] + 1e-6).all()
+    assert f"capacitated objective: {sheltered:,.0f} persons sheltered within capacity" in result.output
+    assert "newly covered" not in result.output, "the uncapacitated figure is not the capacitated answer"
+
+
 def test_cli_bad_input_exits_2_and_writes_nothing(sample_settings: Settings, tmp_path: Path) -> None:
     with open_store(sample_settings) as store:
         zero = store.read("shelters").head(1).assign(capacity_persons=0)
@@ -149,6 +161,28 @@ def test_site_with_posted_candidates_reports_them_as_given(client: TestClient) -
     (feature,) = response.json()["features"]
     assert feature["properties"]["name"] in ("<b>一中</b>", "二中")
     assert tuple(feature["geometry"]["coordinates"]) in ((116.55, 35.43), (116.62, 35.40))
+    solution = response.json()["solution"]
+    assert solution["model"] == "cmclp"
+    assert solution["persons_sheltered"] == pytest.approx(solution["objective"]) == pytest.approx(feature["properties"]["persons_sheltered"])
+    assert feature["properties"]["persons_sheltered"] <= feature["properties"]["capacity_persons"] + 1e-6
+
+
+def test_site_never_reads_a_server_file_and_says_the_same_for_any_path(client: TestClient, tmp_path: Path) -> None:
+    """A viewer must not load, or learn the existence of, a GIS file on the server."""
+    real = tmp_path / "schools.geojson"
+    real.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.55, 35.43]}, "properties": {}}]}', encoding="utf-8")
+    answers = [client.post("/coverage/site", json={"p": 1, "candidates": str(path)}) for path in (real, tmp_path / "absent.geojson")]
+    assert [a.status_code for a in answers] == [400, 400]
+    said = [a.json()["description"].replace(str(real), "P").replace(str(tmp_path / "absent.geojson"), "P") for a in answers]
+    assert said[0] == said[1], said
+    assert "is not a layer" in answers[0].text
+
+
+def test_site_states_the_maximum_candidates_count(client: TestClient) -> None:
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.55, 35.43]}, "properties": {}}
+    response = client.post("/coverage/site", json={"p": 1, "candidates": {"type": "FeatureCollection", "features": [feature] * 5001}})
+    assert response.status_code == 400
+    assert "5,001 sites given, at most 5,000" in response.json()["description"]
 
 
 @pytest.mark.parametrize(
@@ -157,7 +191,7 @@ def test_site_with_posted_candidates_reports_them_as_given(client: TestClient) -
         ({"p": 0}, 422, "greater than or equal to 1"),
         ({"p": "many"}, 422, "valid integer"),
         ({"p": 2, "type": "临时"}, 422, "紧急"),
-        ({"p": 2, "candidates": "no_such_layer_or_file"}, 400, "neither a layer"),
+        ({"p": 2, "candidates": "no_such_layer_or_file"}, 400, "is not a layer"),
         ({"p": 2, "candidates": {"type": "FeatureCollection", "features": []}}, 400, "no features"),
         ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[116, 35], [117, 35]]}}]}}, 400, "feature 1 is LineString"),
         ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [500000, 3900000]}}]}}, 400, "EPSG:4326"),
