@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from layers.accounts import ROLES, AccountStore, Role, role_at_least
 from layers.errors import AuthError, ForbiddenError, InputError, TooManyAttemptsError
+from layers.store.account_tables import AuditLine
 
 from .dependencies import from_state
 
@@ -218,8 +219,7 @@ def users(principal: AdminDep, accounts: AccountsDep) -> dict[str, Any]:
 
 @router.post("/users", status_code=201, summary="Create a user (admin)")
 def add_user(body: UserIn, principal: AdminDep, accounts: AccountsDep) -> dict[str, Any]:
-    user = accounts.add_user(body.username, body.password, body.role)
-    accounts.record(principal.username, "create", "users", after=[user.username], detail={"role": user.role})
+    user = accounts.add_user(body.username, body.password, body.role, audit=AuditLine(principal.username, "create", "users", after=[body.username.strip()], detail={"role": body.role}))
     return {"username": user.username, "role": user.role}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -75,9 +76,14 @@ def _cli_actor() -> str:
         return "cli"
 
 
+FIRST_ADMIN_FILE = "first-admin-password.txt"
+
+
 def _ensure_first_admin(ctx: click.Context) -> None:
-    """With auth on and no users yet: create the admin with a one-time password, printed once."""
+    """With auth on and no users yet: create the admin with a one-time password, printed once on
+    a terminal, or else written to ``first-admin-password.txt`` (mode 0600) beside the store."""
     from layers.accounts import new_token
+    from layers.store.account_tables import AuditLine
 
     if _settings(ctx).auth == "off":
         return
@@ -85,9 +91,19 @@ def _ensure_first_admin(ctx: click.Context) -> None:
     if accounts.users():
         return
     password = new_token()[:20]
-    accounts.add_user("admin", password, "admin")
-    accounts.record(_cli_actor(), "create", "users", after=["admin"], detail={"role": "admin", "first": True})
-    click.secho(f"first admin created — user: admin  one-time password: {password}", fg="yellow", bold=True, err=True)
+    accounts.add_user("admin", password, "admin", audit=AuditLine(_cli_actor(), "create", "users", after=["admin"], detail={"role": "admin", "first": True}))
+    if sys.stderr.isatty():
+        click.secho(f"first admin created — user: admin  one-time password: {password}", fg="yellow", bold=True, err=True)
+    else:
+        # Not a terminal: this output is a log (systemd, docker, a file). The password goes to a
+        # file only its owner can read, never into the log.
+        settings = _settings(ctx)
+        folder = Path.cwd() if settings.is_postgis else Path(settings.store).resolve().parent
+        secret = folder / FIRST_ADMIN_FILE
+        descriptor = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
+        click.secho(f"first admin created — user: admin; its one-time password is in {secret} (only you can read it: log in, then delete it)", fg="yellow", bold=True, err=True)
     click.echo("  (change it: onemap user passwd admin; add users: onemap user add NAME --role editor)", err=True)
 
 
@@ -278,7 +294,7 @@ def import_(ctx: click.Context, layer: str, file: Path, encoding: str | None, cr
     settings = _settings(ctx)
     options = ImportOptions(crs=crs, offset_system=offset_system, mapping=mapping, constants=constants, header_row=header_row,
                             encoding=encoding, sheet=sheet, source_layer=source_layer, strict=strict, strict_warnings=strict_warnings)
-    report = import_file(_store(ctx), layer, file, settings=settings, options=options, dry_run=dry_run)
+    report = import_file(_store(ctx), layer, file, settings=settings, options=options, dry_run=dry_run, actor=_cli_actor())
     spec = get_layer(layer)
     if dry_run:
         click.echo("列 → 字段 column → field:")
@@ -297,9 +313,6 @@ def import_(ctx: click.Context, layer: str, file: Path, encoding: str | None, cr
         write_report(report.problems, report_path)
         click.echo(f"report: {report_path}", err=True)
     written = report.written
-    if written is not None and written.written:
-        _accounts(ctx).record(_cli_actor(), "import", layer, after=report.accepted_ids,
-                              detail={"file": str(file), "rows": report.accepted_rows, "inserted": written.inserted, "updated": written.updated, "unchanged": written.unchanged})
     warnings = f", {len(report.warnings)} warnings" if report.warnings else ""
     summary = f"{layer} ← {file}: {report.total_rows} rows read, {report.accepted_rows} valid, {report.rejected_rows} rejected{warnings}"
     if written is not None:
@@ -418,7 +431,9 @@ def user() -> None:
     onemap user add zhang --role editor          asks for the password (or --password-stdin)
     onemap user list
     onemap user token zhang                      an API token for scripts (shown once)
-    onemap user passwd admin
+    onemap user tokens zhang                     the tokens by id;  onemap user revoke ID
+    onemap user passwd admin                     also ends the user's sessions and tokens
+    onemap user disable zhang                    no more log-ins; sessions and tokens end
     """
 
 
@@ -436,9 +451,9 @@ def _read_password(password_stdin: bool) -> str:
 @_fail_cleanly
 def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
     """Create user NAME with a role."""
-    accounts = _accounts(ctx)
-    created = accounts.add_user(name, _read_password(password_stdin), role)
-    accounts.record(_cli_actor(), "create", "users", after=[created.username], detail={"role": role})
+    from layers.store.account_tables import AuditLine
+
+    created = _accounts(ctx).add_user(name, _read_password(password_stdin), role, audit=AuditLine(_cli_actor(), "create", "users", after=[name.strip()], detail={"role": role}))
     click.echo(f"user {created.username} ({created.role}) created")
 
 
@@ -457,11 +472,24 @@ def user_list(ctx: click.Context) -> None:
 @click.pass_context
 @_fail_cleanly
 def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
-    """Set a new password for NAME."""
-    accounts = _accounts(ctx)
-    accounts.set_password(name, _read_password(password_stdin))
-    accounts.record(_cli_actor(), "passwd", "users", before=[name], after=[name])
-    click.echo(f"password of {name} changed")
+    """Set a new password for NAME. Their sessions end and their API tokens are revoked: log in
+    again, and make new tokens with onemap user token NAME."""
+    from layers.store.account_tables import AuditLine
+
+    ended = _accounts(ctx).set_password(name, _read_password(password_stdin), audit=AuditLine(_cli_actor(), "passwd", "users", before=[name], after=[name]))
+    click.echo(f"password of {name} changed; {ended} sessions and API tokens ended")
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_context
+@_fail_cleanly
+def user_disable(ctx: click.Context, name: str) -> None:
+    """Disable NAME: no more log-ins; their sessions end and their API tokens are revoked at once."""
+    from layers.store.account_tables import AuditLine
+
+    ended = _accounts(ctx).disable_user(name, audit=AuditLine(_cli_actor(), "disable", "users", before=[name], after=[name]))
+    click.echo(f"user {name} disabled; {ended} sessions and API tokens ended")
 
 
 @user.command("token")
@@ -471,10 +499,35 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @_fail_cleanly
 def user_token(ctx: click.Context, name: str, label: str) -> None:
     """Create an API token for NAME (send it as 'Authorization: Bearer TOKEN'); shown once."""
-    accounts = _accounts(ctx)
-    token = accounts.new_api_token(name, label)
-    accounts.record(_cli_actor(), "create", "api_tokens", after=[name], detail={"label": label})
-    click.echo(token)
+    from layers.store.account_tables import AuditLine
+
+    click.echo(_accounts(ctx).new_api_token(name, label, audit=AuditLine(_cli_actor(), "create", "api_tokens", after=[name], detail={"label": label})))
+
+
+@user.command("tokens")
+@click.argument("name")
+@click.pass_context
+@_fail_cleanly
+def user_tokens(ctx: click.Context, name: str) -> None:
+    """List NAME's API tokens by id (the tokens themselves are never stored); revoke one with
+    onemap user revoke TOKEN_ID."""
+    rows = _accounts(ctx).tokens(name)
+    if not rows:
+        click.echo(f"{name} has no API tokens")
+    for row in rows:
+        click.echo(f"{row['id']:>6}  {_pad(str(row['label']), 24)} {row['created_at']:%Y-%m-%d %H:%M}  {'revoked' if row['revoked'] else 'active'}")
+
+
+@user.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+@_fail_cleanly
+def user_revoke(ctx: click.Context, token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (from onemap user tokens NAME) at once."""
+    from layers.store.account_tables import AuditLine
+
+    owner = _accounts(ctx).revoke_token(token_id, audit=AuditLine(_cli_actor(), "revoke", "api_tokens", before=[str(token_id)], after=[str(token_id)]))
+    click.echo(f"API token {token_id} of {owner} revoked")
 
 
 @main.group()

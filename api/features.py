@@ -16,10 +16,12 @@ import pandas as pd
 import shapely.geometry
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import URL
 
 from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError
 from layers.store import LayerInfo
+from layers.store.base import row_version
 
 from .auth import ViewerDep
 from .dependencies import BBoxDep, LimitDep, OffsetDep, StoreDep
@@ -43,8 +45,17 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+def public_base(request: Request) -> str:
+    """The server's address for links: ``ONEMAP_PUBLIC_URL`` when set, else what the request
+    was sent to (its Host header, which a client chooses)."""
+    configured: str | None = request.app.state.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def _here(request: Request) -> URL:
+    """This request's URL on the public address (for self/next/prev links)."""
+    query = request.url.query
+    return URL(public_base(request) + request.url.path + (f"?{query}" if query else ""))
 
 
 def _json_value(value: Any) -> Any:
@@ -99,7 +110,7 @@ def _collection(base: str, info: LayerInfo) -> dict[str, Any]:
 
 @public_router.get("/", summary="Landing page")
 def landing(request: Request) -> dict[str, Any]:
-    base = _base(request)
+    base = public_base(request)
     return {
         "title": "onemap 应急一张图",
         "description": "Hazard sources and emergency resources of the city, as OGC API - Features.",
@@ -120,7 +131,7 @@ def conformance() -> dict[str, Any]:
 
 @router.get("/collections", summary="All layers, with counts and extents")
 def collections(request: Request, store: StoreDep) -> dict[str, Any]:
-    base = _base(request)
+    base = public_base(request)
     return {
         "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
         "collections": [_collection(base, info) for info in store.list_layers()],
@@ -131,7 +142,7 @@ def collections(request: Request, store: StoreDep) -> dict[str, Any]:
 def collection(layer: str, request: Request, store: StoreDep) -> dict[str, Any]:
     get_layer(layer)
     info = next(i for i in store.list_layers() if i.name == layer)
-    return _collection(_base(request), info)
+    return _collection(public_base(request), info)
 
 
 @router.get("/collections/{layer}/items", response_class=GeoJSONResponse, summary="Features of a layer")
@@ -151,13 +162,13 @@ def items(layer: str, request: Request, store: StoreDep, principal: ViewerDep, b
     matched = store.count(spec.name, bbox=bbox, filters=filters)
     frame = store.read(spec.name, bbox=bbox, filters=filters, limit=limit, offset=offset)
     features = features_of(spec, frame, restricted=principal.sees_restricted)
-    self_url = request.url
+    self_url = _here(request)
     links = [{"href": str(self_url), "rel": "self", "type": GEOJSON, "title": "this page"}]
     if offset + len(features) < matched:
         links.append({"href": str(self_url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON, "title": "next page"})
     if offset > 0:
         links.append({"href": str(self_url.include_query_params(offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON, "title": "previous page"})
-    links.append({"href": f"{_base(request)}/collections/{spec.name}", "rel": "collection", "type": "application/json"})
+    links.append({"href": f"{public_base(request)}/collections/{spec.name}", "rel": "collection", "type": "application/json"})
     body = {
         "type": "FeatureCollection",
         "features": features,
@@ -171,14 +182,18 @@ def items(layer: str, request: Request, store: StoreDep, principal: ViewerDep, b
 
 @router.get("/collections/{layer}/items/{feature_id}", response_class=GeoJSONResponse, summary="One feature by its source id")
 def item(layer: str, feature_id: str, request: Request, store: StoreDep, principal: ViewerDep) -> GeoJSONResponse:
+    """The feature, with its version in ``ETag``: send it back as ``If-Match`` on an edit (PATCH
+    /incidents/{id}, reservoir level, lift) and a change made meanwhile by someone else is refused
+    with 412 instead of being overwritten."""
     spec = get_layer(layer)
-    feature = features_of(spec, store.get(spec.name, feature_id), restricted=principal.sees_restricted)[0]
-    base = _base(request)
+    found = store.get(spec.name, feature_id)
+    feature = features_of(spec, found, restricted=principal.sees_restricted)[0]
+    base = public_base(request)
     feature["links"] = [
-        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": str(_here(request)), "rel": "self", "type": GEOJSON},
         {"href": f"{base}/collections/{spec.name}", "rel": "collection", "type": "application/json"},
     ]
-    return GeoJSONResponse(feature)
+    return GeoJSONResponse(feature, headers={"ETag": f'"{row_version(spec, found)}"'})
 
 
 __all__ = ["public_router", "router"]

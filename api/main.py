@@ -25,6 +25,7 @@ from web.wallmap import basemap_providers
 
 from . import auth, coverage, features, operations, risk, routing, shares, wallmap
 from .auth import FailureLimiter, RequireEditor, RequireViewer
+from .body_limit import BodyLimit
 from .docs_pages import install_docs
 from .errors import install_error_handlers
 from .security_headers import SecurityHeaders, content_security_policy
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
     install_error_handlers(app)
     providers = basemap_providers(settings.tianditu_key, list(settings.basemaps))
     tile_urls = [str(p[key]) for p in providers for key in ("url", "overlay") if p.get(key)]
+    app.add_middleware(BodyLimit, max_bytes=int(settings.max_body_mb * 1_048_576))  # before any route reads a body
     app.add_middleware(SecurityHeaders, policy=content_security_policy(tile_urls))
     # Who may do what, in one place: reads need a viewer, writes an editor (auth.py: admin routes).
     app.include_router(auth.router)

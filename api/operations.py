@@ -9,14 +9,15 @@ from typing import Annotated, Literal
 
 import geopandas as gpd
 import shapely.geometry
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from pydantic import Field
 
 from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, get_layer
 from layers.errors import InputError
 from layers.operations import Operations
+from layers.store.base import row_version
 
-from .auth import AccountsDep, EditorDep
+from .auth import EditorDep
 from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse, features_of
 
@@ -57,50 +58,53 @@ class ClosureIn(StrictBody):
     name: Text | None = None
 
 
+STALE: dict[int | str, dict[str, object]] = {412: {"description": "If-Match names an older version: someone changed it meanwhile; nothing was written"}}
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200, description="The ETag last read (GET /collections/{layer}/items/{id}); a newer stored version answers 412 and nothing is written.")]
+
+
 def _feature(layer: str, frame: gpd.GeoDataFrame) -> GeoJSONResponse:
-    return GeoJSONResponse(features_of(get_layer(layer), frame, restricted=True)[0])  # editors have clearance
+    """The stored feature (editors have clearance), its version in ``ETag``."""
+    spec = get_layer(layer)
+    return GeoJSONResponse(features_of(spec, frame, restricted=True)[0], headers={"ETag": f'"{row_version(spec, frame)}"'})
 
 
 @router.post("/incidents", status_code=201, response_class=GeoJSONResponse, summary="Place an incident (saved to the incidents layer)")
-def create_incident(body: IncidentIn, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
-    frame = operations.create_incident(lon=body.lon, lat=body.lat, kind=body.kind, name=body.name, status=body.status, description=body.description, occurred_at=body.occurred_at)
-    accounts.record(principal.username, "create", "incidents", after=list(frame["source_id"]), detail={"kind": body.kind, "lon": body.lon, "lat": body.lat})
+def create_incident(body: IncidentIn, operations: OperationsDep, principal: EditorDep) -> GeoJSONResponse:
+    frame = operations.create_incident(lon=body.lon, lat=body.lat, kind=body.kind, name=body.name, status=body.status, description=body.description, occurred_at=body.occurred_at, actor=principal.username)
     response = _feature("incidents", frame)
     response.status_code = 201
     return response
 
 
-@router.patch("/incidents/{incident_id}", response_class=GeoJSONResponse, summary="Change an incident's status or description")
-def update_incident(incident_id: str, body: IncidentPatch, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
-    frame = operations.update_incident(incident_id, status=body.status, description=body.description)
-    accounts.record(principal.username, "update", "incidents", before=[incident_id], after=[incident_id], detail=body.model_dump(exclude_none=True))
+@router.patch("/incidents/{incident_id}", response_class=GeoJSONResponse, summary="Change an incident's status or description", responses=STALE)
+def update_incident(incident_id: str, body: IncidentPatch, operations: OperationsDep, principal: EditorDep, if_match: IfMatch = None) -> GeoJSONResponse:
+    """Only the fields sent change: two editors changing the status and the description at the
+    same moment both land."""
+    frame = operations.update_incident(incident_id, status=body.status, description=body.description, actor=principal.username, if_match=if_match)
     return _feature("incidents", frame)
 
 
-@router.post("/reservoirs/{reservoir_id}/level", response_class=GeoJSONResponse, summary="Record a reservoir's current water level")
-def set_level(reservoir_id: str, body: LevelIn, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
+@router.post("/reservoirs/{reservoir_id}/level", response_class=GeoJSONResponse, summary="Record a reservoir's current water level", responses=STALE)
+def set_level(reservoir_id: str, body: LevelIn, operations: OperationsDep, principal: EditorDep, if_match: IfMatch = None) -> GeoJSONResponse:
     """Sets ``current_level_m``; ``above_flood_limit`` (超汛限) is derived from it and the
     flood-limit level, and the wall map outlines the reservoir in red when it is true."""
-    frame = operations.set_reservoir_level(reservoir_id, body.current_level_m)
-    accounts.record(principal.username, "update", "reservoirs", before=[reservoir_id], after=[reservoir_id], detail={"current_level_m": body.current_level_m})
+    frame = operations.set_reservoir_level(reservoir_id, body.current_level_m, actor=principal.username, if_match=if_match)
     return _feature("reservoirs", frame)
 
 
 @router.post("/closures", status_code=201, response_class=GeoJSONResponse, summary="Close the roads inside a polygon")
-def create_closure(body: ClosureIn, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
+def create_closure(body: ClosureIn, operations: OperationsDep, principal: EditorDep) -> GeoJSONResponse:
     try:
         geometry = shapely.geometry.shape(body.geometry)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, shapely.errors.GEOSException) as error:
         raise InputError(f"geometry: not a GeoJSON polygon ({error})") from None
-    frame = operations.create_closure(geometry, cause=body.cause, name=body.name)
-    accounts.record(principal.username, "create", "road_closures", after=list(frame["source_id"]), detail={"cause": body.cause})
+    frame = operations.create_closure(geometry, cause=body.cause, name=body.name, actor=principal.username)
     response = _feature("road_closures", frame)
     response.status_code = 201
     return response
 
 
-@router.post("/closures/{closure_id}/lift", response_class=GeoJSONResponse, summary="Reopen the roads of a closure")
-def lift_closure(closure_id: str, operations: OperationsDep, principal: EditorDep, accounts: AccountsDep) -> GeoJSONResponse:
-    frame = operations.lift_closure(closure_id)
-    accounts.record(principal.username, "lift", "road_closures", before=[closure_id], after=[closure_id])
+@router.post("/closures/{closure_id}/lift", response_class=GeoJSONResponse, summary="Reopen the roads of a closure", responses=STALE)
+def lift_closure(closure_id: str, operations: OperationsDep, principal: EditorDep, if_match: IfMatch = None) -> GeoJSONResponse:
+    frame = operations.lift_closure(closure_id, actor=principal.username, if_match=if_match)
     return _feature("road_closures", frame)

@@ -21,12 +21,13 @@ from layers.share_service import (
     check_scope,
     incident_point,
 )
+from layers.store.account_tables import AuditLine
 from web.basemap import tile_bounds
-from web.share_page import SERVICE_WORKER_FILE, share_error_page, share_page_html
+from web.share_page import service_worker_js, share_error_page, share_page_html
 
 from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
 from .dependencies import StoreDep
-from .features import features_of
+from .features import features_of, public_base
 from .routing import feature_collection
 from .tiles import MAX_ZOOM, check_tile
 
@@ -68,9 +69,8 @@ def create_share(body: ShareIn, request: Request, store: StoreDep, principal: Ed
         features_of=lambda spec, frame: features_of(spec, frame, restricted=False),  # links never carry restricted fields
         result_features=feature_collection,
     )
-    share, token = accounts.add_share(title=title, created_by=principal.username, hours=body.expires_hours, scope=list(scope), snapshot=snapshot)
-    accounts.record(principal.username, "create", "shares", after=[share.id], detail={"scope": list(scope), "incident": body.incident_id, "expires_at": share.expires_at.isoformat()})
-    return {**share.summary(), "url": f"/s/{token}", "token": token}
+    share, token = accounts.add_share(title=title, created_by=principal.username, hours=body.expires_hours, scope=list(scope), snapshot=snapshot, audit_detail={"incident": body.incident_id})
+    return {**share.summary(), "url": f"/s/{token}", "link": f"{public_base(request)}/s/{token}", "token": token}
 
 
 @router.get("/shares", summary="Share links, newest first (without their tokens)")
@@ -80,8 +80,7 @@ def list_shares(accounts: AccountsDep) -> dict[str, Any]:
 
 @router.post("/shares/{share_id}/revoke", summary="Revoke a share link at once")
 def revoke_share(share_id: Annotated[str, Path(max_length=32)], principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
-    share = accounts.revoke_share(share_id)
-    accounts.record(principal.username, "revoke", "shares", before=[share_id], after=[share_id])
+    share = accounts.revoke_share(share_id, audit=AuditLine(principal.username, "revoke", "shares", before=[share_id], after=[share_id]))
     return share.summary()
 
 
@@ -102,7 +101,7 @@ def open_share(request: Request, token: str) -> Share:
 @public_router.get("/s/sw.js", include_in_schema=False)
 def service_worker() -> Response:
     """Caches the share page's assets (and pages seen) so a link re-opens with no network."""
-    return Response(SERVICE_WORKER_FILE.read_text(encoding="utf-8"), media_type="text/javascript", headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
+    return Response(service_worker_js(), media_type="text/javascript", headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
 
 
 @public_router.get("/s/{token}", response_class=HTMLResponse, summary="A share link's phone page (read-only, no login)")

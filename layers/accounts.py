@@ -1,8 +1,9 @@
 """Accounts, roles, sessions, API tokens, share links and the audit log.
 
-Kept beside the layers: in the PostGIS store's schema (tables made by Alembic revision 0004), or
-for a GeoPackage store in a SQLite file next to it (``<name>.accounts.sqlite``). One SQLAlchemy Core
-implementation serves both. Passwords are hashed with Argon2 (argon2-cffi); session ids, API
+Kept with the layers: in the PostGIS store's schema (tables made by Alembic revision 0004), or
+inside the GeoPackage file itself (tables in ``store/account_tables.py``; an older store's
+``<name>.accounts.sqlite`` is adopted on open). One SQLAlchemy Core implementation serves both.
+Passwords are hashed with Argon2 (argon2-cffi); session ids, API
 tokens and share tokens are random (``secrets``, ≥ 128 bits), stored only as SHA-256 hashes and
 compared in constant time. Nothing secret is logged.
 """
@@ -21,15 +22,9 @@ from typing import Any, Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
+    Connection,
     Engine,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     create_engine,
     insert,
     select,
@@ -39,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .errors import InputError, NotFoundError, StoreError
 from .settings import Settings
+from .store.account_tables import AuditLine, accounts_metadata
 
 Role = Literal["viewer", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
@@ -65,49 +61,6 @@ def token_hash(token: str) -> str:
 def new_token() -> str:
     """A fresh unguessable token (192 bits from the OS CSPRNG, URL-safe)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def accounts_metadata(schema: str | None = None) -> MetaData:
-    """The account tables, in ``schema`` (PostgreSQL) or none (SQLite)."""
-    metadata = MetaData(schema=schema)
-    Table("users", metadata,
-          Column("username", String(64), primary_key=True),
-          Column("password_hash", Text, nullable=False),
-          Column("role", String(16), nullable=False),
-          Column("created_at", DateTime(timezone=True), nullable=False),
-          Column("disabled", Boolean, nullable=False, default=False))
-    Table("api_tokens", metadata,
-          Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("token_hash", String(64), nullable=False, unique=True),
-          Column("username", String(64), nullable=False, index=True),
-          Column("label", String(200), nullable=False),
-          Column("created_at", DateTime(timezone=True), nullable=False),
-          Column("revoked", Boolean, nullable=False, default=False))
-    Table("sessions", metadata,
-          Column("session_hash", String(64), primary_key=True),
-          Column("username", String(64), nullable=False, index=True),
-          Column("created_at", DateTime(timezone=True), nullable=False),
-          Column("expires_at", DateTime(timezone=True), nullable=False))
-    Table("shares", metadata,
-          Column("id", String(32), primary_key=True),
-          Column("token_hash", String(64), nullable=False, unique=True),
-          Column("title", String(200), nullable=False),
-          Column("created_by", String(64), nullable=False),
-          Column("created_at", DateTime(timezone=True), nullable=False),
-          Column("expires_at", DateTime(timezone=True), nullable=False),
-          Column("revoked_at", DateTime(timezone=True), nullable=True),
-          Column("scope", Text, nullable=False),
-          Column("snapshot", Text, nullable=False))
-    Table("audit_log", metadata,
-          Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("at", DateTime(timezone=True), nullable=False, index=True),
-          Column("actor", String(100), nullable=False),
-          Column("action", String(64), nullable=False),
-          Column("target", String(100), nullable=False),
-          Column("before_ids", Text, nullable=False),
-          Column("after_ids", Text, nullable=False),
-          Column("detail", Text, nullable=False))
-    return metadata
 
 
 @dataclass(frozen=True)
@@ -183,9 +136,11 @@ class AccountStore:
 
             PostGISStore(settings.store, schema=settings.pg_schema).close()  # migrations up to head
             return cls(create_engine(sqlalchemy_url(settings.store), pool_pre_ping=True), schema=settings.pg_schema)
+        from .store.gpkg import GeoPackageStore
+
         path = Path(settings.store)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(create_engine(f"sqlite:///{path.with_suffix('.accounts.sqlite')}", connect_args={"timeout": 30, "check_same_thread": False}), schema=None)
+        GeoPackageStore(path).close()  # makes the file, its account tables, and adopts an old sidecar
+        return cls(create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False}), schema=None)
 
     def _table(self, name: str) -> Table:
         return self.t[self._prefix + name]
@@ -195,7 +150,12 @@ class AccountStore:
 
     # --- users -----------------------------------------------------------------------------------
 
-    def add_user(self, username: str, password: str, role: str) -> User:
+    def _audit(self, connection: Connection, audit: AuditLine | None) -> None:
+        """``audit`` in the caller's transaction: the change and its line commit together."""
+        if audit is not None:
+            connection.execute(insert(self._table("audit_log")).values(audit.row()))
+
+    def add_user(self, username: str, password: str, role: str, *, audit: AuditLine | None = None) -> User:
         if role not in ROLES:
             raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         username = _check_username(username)
@@ -203,17 +163,42 @@ class AccountStore:
         try:
             with self.engine.begin() as connection:
                 connection.execute(insert(self._table("users")).values(**record))
+                self._audit(connection, audit)
         except IntegrityError:
             raise InputError(f"user {username!r} exists already") from None
         except SQLAlchemyError as error:
             raise StoreError(f"cannot write the account store: {error.__class__.__name__}") from error
         return User(username, role, record["created_at"])  # type: ignore[arg-type]
 
-    def set_password(self, username: str, password: str) -> None:
+    def set_password(self, username: str, password: str, *, audit: AuditLine | None = None) -> int:
+        """A new password; every session and API token of the user stops working with the old
+        one (a changed password is often a leaked one). Returns how many were ended."""
+        digest = _HASHER.hash(check_password(password))
         with self.engine.begin() as connection:
-            done = connection.execute(update(self._table("users")).where(self._table("users").c.username == username).values(password_hash=_HASHER.hash(check_password(password))))
-        if not done.rowcount:
-            raise NotFoundError(f"no user {username!r}")
+            done = connection.execute(update(self._table("users")).where(self._table("users").c.username == username).values(password_hash=digest))
+            if not done.rowcount:
+                raise NotFoundError(f"no user {username!r}")
+            ended = self._end_credentials(connection, username)
+            self._audit(connection, audit)
+        return ended
+
+    def _end_credentials(self, connection: Connection, username: str) -> int:
+        sessions, tokens = self._table("sessions"), self._table("api_tokens")
+        ended = connection.execute(sessions.delete().where(sessions.c.username == username)).rowcount
+        ended += connection.execute(update(tokens).where(tokens.c.username == username, tokens.c.revoked.is_(False)).values(revoked=True)).rowcount
+        return int(ended)
+
+    def disable_user(self, username: str, *, audit: AuditLine | None = None) -> int:
+        """The user can no longer log in; their sessions end and their API tokens are revoked.
+        Returns how many sessions and tokens were ended."""
+        users = self._table("users")
+        with self.engine.begin() as connection:
+            done = connection.execute(update(users).where(users.c.username == username).values(disabled=True))
+            if not done.rowcount:
+                raise NotFoundError(f"no user {username!r}")
+            ended = self._end_credentials(connection, username)
+            self._audit(connection, audit)
+        return ended
 
     def users(self) -> list[User]:
         with self.engine.connect() as connection:
@@ -240,9 +225,12 @@ class AccountStore:
     # --- sessions and API tokens -----------------------------------------------------------------
 
     def new_session(self, username: str) -> str:
+        """A session id for ``username`` (valid ``SESSION_HOURS``); expired sessions are purged."""
         token = new_token()
         now = datetime.now(UTC)
+        sessions = self._table("sessions")
         with self.engine.begin() as connection:
+            connection.execute(sessions.delete().where(sessions.c.expires_at <= now))
             connection.execute(insert(self._table("sessions")).values(session_hash=token_hash(token), username=username, created_at=now, expires_at=now + timedelta(hours=SESSION_HOURS)))
         return token
 
@@ -251,13 +239,36 @@ class AccountStore:
         with self.engine.begin() as connection:
             connection.execute(table.delete().where(table.c.session_hash == token_hash(token)))
 
-    def new_api_token(self, username: str, label: str = "api") -> str:
+    def new_api_token(self, username: str, label: str = "api", *, audit: AuditLine | None = None) -> str:
         if self.user(username) is None:
             raise NotFoundError(f"no user {username!r}")
         token = new_token()
         with self.engine.begin() as connection:
             connection.execute(insert(self._table("api_tokens")).values(token_hash=token_hash(token), username=username, label=label[:200], created_at=datetime.now(UTC), revoked=False))
+            self._audit(connection, audit)
         return token
+
+    def tokens(self, username: str) -> list[dict[str, Any]]:
+        """The user's API tokens: id, label, created_at, revoked (never the token itself)."""
+        if self.user(username) is None:
+            raise NotFoundError(f"no user {username!r}")
+        table = self._table("api_tokens")
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(table.c.id, table.c.label, table.c.created_at, table.c.revoked).where(table.c.username == username).order_by(table.c.id)).mappings().all()
+        return [{"id": r["id"], "label": r["label"], "created_at": _utc(r["created_at"]), "revoked": bool(r["revoked"])} for r in rows]
+
+    def revoke_token(self, token_id: int, *, audit: AuditLine | None = None) -> str:
+        """Revoke one API token by its id; returns whose it was."""
+        table = self._table("api_tokens")
+        with self.engine.begin() as connection:
+            row = connection.execute(select(table.c.username, table.c.revoked).where(table.c.id == token_id)).first()
+            if row is None:
+                raise NotFoundError(f"no API token with id {token_id} (onemap user tokens NAME lists them)")
+            if row.revoked:
+                raise InputError(f"API token {token_id} of {row.username} was already revoked")
+            connection.execute(update(table).where(table.c.id == token_id).values(revoked=True))
+            self._audit(connection, audit)
+        return str(row.username)
 
     def user_for(self, token: str, *, kind: Literal["session", "api"]) -> User | None:
         """The enabled user a session id or API token belongs to; None when unknown or expired."""
@@ -281,8 +292,9 @@ class AccountStore:
 
     # --- shares ---------------------------------------------------------------------------------
 
-    def add_share(self, *, title: str, created_by: str, hours: float, scope: list[str], snapshot: dict[str, Any]) -> tuple[Share, str]:
-        """Store a share; returns it and its token (shown once: only its hash is kept)."""
+    def add_share(self, *, title: str, created_by: str, hours: float, scope: list[str], snapshot: dict[str, Any], audit_detail: dict[str, Any] | None = None) -> tuple[Share, str]:
+        """Store a share; returns it and its token (shown once: only its hash is kept). With
+        ``audit_detail``, the audit line (by ``created_by``) commits with it."""
         if not 0 < hours <= SHARE_MAX_HOURS:
             raise InputError(f"expires_hours must be more than 0 and at most {SHARE_MAX_HOURS} (7 days), got {hours:g}")
         token = new_token()
@@ -292,6 +304,8 @@ class AccountStore:
             connection.execute(insert(self._table("shares")).values(
                 id=share.id, token_hash=token_hash(token), title=share.title, created_by=created_by, created_at=now, expires_at=share.expires_at,
                 revoked_at=None, scope=json.dumps(scope), snapshot=json.dumps(snapshot, ensure_ascii=False)))
+            if audit_detail is not None:
+                self._audit(connection, AuditLine(created_by, "create", "shares", after=[share.id], detail={**audit_detail, "scope": scope, "expires_at": share.expires_at.isoformat()}))
         return share, token
 
     def _share(self, row: Any) -> Share:
@@ -314,11 +328,13 @@ class AccountStore:
             rows = connection.execute(select(table).order_by(table.c.created_at.desc())).mappings().all()
         return [self._share(r) for r in rows]
 
-    def revoke_share(self, share_id: str) -> Share:
+    def revoke_share(self, share_id: str, *, audit: AuditLine | None = None) -> Share:
         table = self._table("shares")
         with self.engine.begin() as connection:
             done = connection.execute(update(table).where(table.c.id == share_id, table.c.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC)))
             row = connection.execute(select(table).where(table.c.id == share_id)).mappings().first()
+            if done.rowcount:
+                self._audit(connection, audit)
         if row is None:
             raise NotFoundError(f"no share link {share_id!r}")
         if not done.rowcount:
@@ -328,12 +344,10 @@ class AccountStore:
     # --- audit ----------------------------------------------------------------------------------
 
     def record(self, actor: str, action: str, target: str, *, before: list[str] | None = None, after: list[str] | None = None, detail: dict[str, Any] | None = None) -> None:
-        """Append one line to the audit log: who, when, what, the ids before and after."""
+        """Append one line to the audit log on its own: for account changes. A change to a layer
+        passes its ``AuditLine`` to the store instead, which commits both together."""
         with self.engine.begin() as connection:
-            connection.execute(insert(self._table("audit_log")).values(
-                at=datetime.now(UTC), actor=actor[:100], action=action, target=target[:100],
-                before_ids=json.dumps(before or [], ensure_ascii=False), after_ids=json.dumps(after or [], ensure_ascii=False),
-                detail=json.dumps(detail or {}, ensure_ascii=False, default=str)))
+            connection.execute(insert(self._table("audit_log")).values(AuditLine(actor, action, target, before or [], after or [], detail or {}).row()))
 
     def audit(self, limit: int = 1000) -> list[dict[str, Any]]:
         table = self._table("audit_log")

@@ -42,3 +42,7 @@ class TooManyAttemptsError(OnemapError):
 
 class GoneError(OnemapError):
     """A resource that existed and is no longer available (an expired or revoked share link)."""
+
+
+class PreconditionFailed(OnemapError):
+    """A conditional write (``If-Match``) whose version is no longer the stored one."""

@@ -39,6 +39,7 @@ from .import_mapping import (
 )
 from .readers import SourceTable, iter_source
 from .settings import Settings
+from .store.account_tables import AuditLine
 from .store.base import Store, WriteCounts
 from .validate import coerce_column, derive_columns, derive_geometric_fields, missing_mask
 
@@ -332,12 +333,13 @@ def write_report(problems: Sequence[Problem], path: Path) -> None:
 
 
 def import_file(store: Store, layer: str, path: str | Path, *, settings: Settings, options: ImportOptions | None = None,
-                dry_run: bool = False, chunk_rows: int | None = None) -> ImportReport:
+                dry_run: bool = False, chunk_rows: int | None = None, actor: str = "onemap") -> ImportReport:
     """Read, validate and write ``path`` into ``layer`` in one transaction, chunk by chunk.
 
     Accepted rows are upserted by source id; with ``options.strict`` nothing at all is written
     when a row has an error, with ``options.strict_warnings`` also when one has a warning; with
-    ``dry_run`` nothing is written and the report says what would be.
+    ``dry_run`` nothing is written and the report says what would be. The audit line (by
+    ``actor``) commits in the same transaction as the rows.
     """
     options = options or ImportOptions()
     spec = get_layer(layer)
@@ -374,15 +376,21 @@ def import_file(store: Store, layer: str, path: str | Path, *, settings: Setting
         report.notes = [*ledger.notes, "--dry-run: nothing was written"]
         return report
     totals = WriteCounts()
+
+    def audit(written: WriteCounts) -> AuditLine | None:
+        if not written.written:
+            return None
+        return AuditLine(actor, "import", spec.name, after=list(report.accepted_ids),
+                         detail={"file": str(path), "rows": report.accepted_rows, "inserted": written.inserted, "updated": written.updated, "unchanged": written.unchanged})
+
     try:
-        with store.upsert_stream(spec.name) as write:
+        with store.upsert_stream(spec.name, audit=audit) as write:
             has_errors = False
             for prepared in prepared_chunks():
                 has_errors = has_errors or bool(prepared.errors)
                 if prepared.accepted.empty or (options.strict and has_errors):
                     continue  # still read on, for the whole report
-                counts = write(prepared.accepted)
-                totals = WriteCounts(totals.inserted + counts.inserted, totals.updated + counts.updated, totals.unchanged + counts.unchanged)
+                totals = totals + write(prepared.accepted)
             if options.strict and has_errors:
                 raise _Rollback("--strict: nothing was written because rows have errors")
             if options.strict_warnings and report.warnings:

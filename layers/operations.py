@@ -2,14 +2,16 @@
 
 Every write is validated against the catalogue with the same cell checks as an import (types,
 enumerations, ranges, NUL text), its location must lie in the configured region (the city
-profile's buffered outline, or ONEMAP_REGION_BBOX), and it lands in one store transaction. Geometries are EPSG:4326 lon/lat.
+profile's buffered outline, or ONEMAP_REGION_BBOX), and it lands in one store transaction together
+with its audit line (who, what, which ids). Edits change only the fields given, atomically, and
+take an optional version (``If-Match``). Geometries are EPSG:4326 lon/lat.
 """
 
 from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from .catalogue import SOURCE_ID, get_layer
 from .errors import InputError
 from .settings import Settings
+from .store.account_tables import AuditLine
 from .store.base import Store
 from .validate import coerce_cell, derive_fields, derive_geometric_fields, is_missing
 
@@ -69,51 +72,61 @@ class Operations:
             place = f"{x0:.5f},{y0:.5f}" if (x0, y0) == (x1, y1) else f"{x0:.5f},{y0:.5f} … {x1:.5f},{y1:.5f}"
             raise InputError(f"{what} at {place} lies outside the configured region: {self.settings.region_label()}")
 
-    def _write(self, layer: str, source_id: str, row: Mapping[str, Any], geometry: BaseGeometry) -> gpd.GeoDataFrame:
+    def _frame(self, layer: str, source_id: str, row: Mapping[str, Any], geometry: BaseGeometry) -> gpd.GeoDataFrame:
         frame = gpd.GeoDataFrame({SOURCE_ID: [source_id], **{k: [v] for k, v in row.items()}}, geometry=[geometry], crs=4326)
         derive_geometric_fields(get_layer(layer), frame, work_epsg=self.settings.work_epsg)
-        self.store.upsert(layer, frame)
+        return frame
+
+    def _create(self, layer: str, source_id: str, row: Mapping[str, Any], geometry: BaseGeometry, audit: AuditLine) -> gpd.GeoDataFrame:
+        self.store.upsert_many({layer: self._frame(layer, source_id, row, geometry)}, audit=audit)
         return self.store.get(layer, source_id)
 
-    def _current(self, layer: str, source_id: str) -> tuple[dict[str, Any], BaseGeometry]:
-        found = self.store.get(layer, source_id)
+    def _edit(self, layer: str, source_id: str, change: Callable[[dict[str, Any]], None], audit: AuditLine, if_match: str | None) -> gpd.GeoDataFrame:
+        """Apply ``change`` to the stored row's fields and store it, atomically (``Store.edit``):
+        a concurrent edit of another field is never lost. The audit line commits with it."""
         spec = get_layer(layer)
-        record = found.iloc[0]
-        return {name: (None if is_missing(record[name]) else record[name]) for name in spec.field_names}, found.geometry.iloc[0]
+
+        def apply(found: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+            record = found.iloc[0]
+            row = {name: (None if is_missing(record[name]) else record[name]) for name in spec.field_names}
+            change(row)
+            return self._frame(layer, source_id, self._row(layer, row), found.geometry.iloc[0])
+
+        return self.store.edit(layer, source_id, apply, if_match=if_match, audit=audit)
 
     # --- incidents -----------------------------------------------------------------------------
 
-    def create_incident(self, *, lon: float, lat: float, kind: str, name: str | None = None, status: str = "已上报", description: str | None = None, occurred_at: Any = None) -> gpd.GeoDataFrame:
-        """Save a new incident at (lon, lat); returns the stored one-row frame."""
+    def create_incident(self, *, lon: float, lat: float, kind: str, name: str | None = None, status: str = "已上报", description: str | None = None, occurred_at: Any = None, actor: str) -> gpd.GeoDataFrame:
+        """Save a new incident at (lon, lat) by ``actor``; returns the stored one-row frame."""
         point = shapely.Point(lon, lat)
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise InputError(f"incident position must be finite lon/lat degrees, got {lon}, {lat}")
         self._check_in_region(point, "the incident")
         occurred = occurred_at if occurred_at is not None else now_beijing()
         row = self._row("incidents", {"name": name or f"{kind}事件 {now_beijing():%m-%d %H:%M}", "kind": kind, "status": status, "description": description, "occurred_at": occurred})
-        return self._write("incidents", new_source_id("INC"), row, point)
+        source_id = new_source_id("INC")
+        return self._create("incidents", source_id, row, point, AuditLine(actor, "create", "incidents", after=[source_id], detail={"kind": kind, "lon": lon, "lat": lat}))
 
-    def update_incident(self, source_id: str, *, status: str | None = None, description: str | None = None) -> gpd.GeoDataFrame:
-        """Change an incident's status (已上报 → 处置中 → 已结束) and/or description."""
-        row, geometry = self._current("incidents", source_id)
-        if status is not None:
-            row["status"] = status
-        if description is not None:
-            row["description"] = description
-        return self._write("incidents", source_id, self._row("incidents", row), geometry)
+    def update_incident(self, source_id: str, *, status: str | None = None, description: str | None = None, actor: str, if_match: str | None = None) -> gpd.GeoDataFrame:
+        """Change an incident's status (已上报 → 处置中 → 已结束) and/or description; only the
+        fields given change. ``if_match``: the version last seen (412 when stale)."""
+        sent = {name: value for name, value in (("status", status), ("description", description)) if value is not None}
+        return self._edit("incidents", source_id, lambda row: row.update(sent), AuditLine(actor, "update", "incidents", before=[source_id], after=[source_id], detail=sent), if_match)
 
     # --- reservoirs ----------------------------------------------------------------------------
 
-    def set_reservoir_level(self, source_id: str, current_level_m: float) -> gpd.GeoDataFrame:
+    def set_reservoir_level(self, source_id: str, current_level_m: float, *, actor: str, if_match: str | None = None) -> gpd.GeoDataFrame:
         """Record a reservoir's current water level (m); ``above_flood_limit`` follows from it."""
-        row, geometry = self._current("reservoirs", source_id)
-        row["current_level_m"] = current_level_m
-        row["above_flood_limit"] = None  # derived again from the new level
-        return self._write("reservoirs", source_id, self._row("reservoirs", row), geometry)
+
+        def change(row: dict[str, Any]) -> None:
+            row["current_level_m"] = current_level_m
+            row["above_flood_limit"] = None  # derived again from the new level
+
+        return self._edit("reservoirs", source_id, change, AuditLine(actor, "update", "reservoirs", before=[source_id], after=[source_id], detail={"current_level_m": current_level_m}), if_match)
 
     # --- road closures -------------------------------------------------------------------------
 
-    def create_closure(self, geometry: BaseGeometry, *, cause: str, name: str | None = None) -> gpd.GeoDataFrame:
+    def create_closure(self, geometry: BaseGeometry, *, cause: str, name: str | None = None, actor: str) -> gpd.GeoDataFrame:
         """Close the roads inside a polygon (EPSG:4326) until it is lifted."""
         if isinstance(geometry, shapely.Polygon):
             geometry = shapely.MultiPolygon([geometry])
@@ -127,15 +140,18 @@ class Operations:
             raise InputError(f"the closure covers {area_km2:,.0f} km², more than {MAX_CLOSURE_AREA_KM2:,.0f} km²: draw the cut area itself")
         self._check_in_region(geometry, "the closure")
         row = self._row("road_closures", {"name": name or f"{cause}封闭 {now_beijing():%m-%d %H:%M}", "cause": cause, "status": "封闭中", "created_at": now_beijing()})
-        return self._write("road_closures", new_source_id("CL"), row, shapely.orient_polygons(geometry))
+        source_id = new_source_id("CL")
+        return self._create("road_closures", source_id, row, shapely.orient_polygons(geometry), AuditLine(actor, "create", "road_closures", after=[source_id], detail={"cause": cause}))
 
-    def lift_closure(self, source_id: str) -> gpd.GeoDataFrame:
+    def lift_closure(self, source_id: str, *, actor: str, if_match: str | None = None) -> gpd.GeoDataFrame:
         """Reopen the roads of a closure (kept, with the time it was lifted)."""
-        row, geometry = self._current("road_closures", source_id)
-        if row["status"] == "已解除":
-            raise InputError(f"closure {source_id} was already lifted at {row['lifted_at']}")
-        row.update(status="已解除", lifted_at=now_beijing())
-        return self._write("road_closures", source_id, self._row("road_closures", row), geometry)
+
+        def change(row: dict[str, Any]) -> None:
+            if row["status"] == "已解除":  # checked inside the transaction: two lifts, one wins
+                raise InputError(f"closure {source_id} was already lifted at {row['lifted_at']}")
+            row.update(status="已解除", lifted_at=now_beijing())
+
+        return self._edit("road_closures", source_id, change, AuditLine(actor, "lift", "road_closures", before=[source_id], after=[source_id]), if_match)
 
     def active_closures(self) -> list[BaseGeometry]:
         """Polygons of the closures in force (EPSG:4326)."""

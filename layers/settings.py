@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description='Addresses or networks of reverse proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.5", "172.16.0.0/12"]. Empty: the header is ignored and the peer address is the client (rate limits, audit).',
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The address users reach the server at, e.g. https://yjj.example.cn/onemap: links in answers and share links use it instead of the request's Host header.",
+    )
+    max_body_mb: float = Field(
+        default=20.0, gt=0, le=2048, description="Largest request body the server reads, MB; larger ones get 413 before authentication reads them."
+    )
     map_live_interval_s: float = Field(
         default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
     )
@@ -137,6 +144,18 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)") from None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"public_url: {value!r} is not an http(s) address like https://yjj.example.cn/onemap")
+        return value.rstrip("/")
 
     @field_validator("pg_schema")
     @classmethod

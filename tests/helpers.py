@@ -63,7 +63,14 @@ def snapshot(settings: Settings, layer: str) -> gpd.GeoDataFrame:
 
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
-    """`onemap serve` in its own process on a free loopback port; yields its base URL.
+    """`onemap serve` in its own process on a free loopback port; yields its base URL."""
+    with server_process(settings) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`onemap serve` in its own process on a free loopback port; yields its URL and process.
 
     A separate process, not a thread: GDAL's HTTP client (pyogrio) holds the GIL while it waits,
     so a server thread in the test process could never answer it.
@@ -91,7 +98,7 @@ def serving(settings: Settings) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("onemap serve did not answer within 30 s")
                 time.sleep(0.1)
-            yield url
+            yield url, process
         finally:
             stop(process)
 

@@ -6,7 +6,9 @@ snapshot; a service worker keeps the assets (and the pages seen) for re-opening 
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from pathlib import Path
 
 from fastapi.responses import HTMLResponse
@@ -17,6 +19,27 @@ from layers.errors import GoneError, NotFoundError, OnemapError, TooManyAttempts
 from .page_parts import json_data_block
 
 SERVICE_WORKER_FILE = Path(__file__).resolve().parent / "static" / "share-sw.js"
+SHARE_ASSETS = ("leaflet/leaflet.js", "leaflet/leaflet.css", "onemap/share.js", "onemap/share.css", "onemap/favicon.svg")
+"""The share page's assets under /static/, which the service worker keeps for offline use."""
+
+
+def build_id() -> str:
+    """A hash of the share page's assets and the worker itself (12 hex digits): it changes
+    whenever an upgrade changes any of them."""
+    from .wallmap import STATIC_MOUNTS
+
+    digest = hashlib.sha256(SERVICE_WORKER_FILE.read_bytes())
+    for asset in SHARE_ASSETS:
+        mount, _, name = asset.partition("/")
+        path = STATIC_MOUNTS[mount] / name
+        digest.update(path.read_bytes() if path.is_file() else b"missing:" + asset.encode())
+    return digest.hexdigest()[:12]
+
+
+def service_worker_js() -> str:
+    """The share page's service worker, its cache named for this build."""
+    assets = json.dumps([f"/static/{asset}" for asset in SHARE_ASSETS])
+    return SERVICE_WORKER_FILE.read_text(encoding="utf-8").replace("__BUILD__", build_id()).replace("__ASSETS__", assets)
 """Served at /s/sw.js (a worker controls only the paths below its own)."""
 
 

@@ -9,6 +9,7 @@ Analyses never see a store: callers read frames and pass them on.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -20,8 +21,9 @@ from typing import Any
 import geopandas as gpd
 
 from ..catalogue import SOURCE_ID, LayerSpec, get_layer
-from ..errors import InputError, NotFoundError
+from ..errors import InputError, NotFoundError, PreconditionFailed
 from ..frames import Rows, normalise_value, rows_from_frame
+from .account_tables import AuditLine
 
 BBox = tuple[float, float, float, float]
 Filters = Mapping[str, Any]
@@ -51,6 +53,9 @@ class WriteCounts:
     def written(self) -> int:
         return self.inserted + self.updated
 
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged)
+
 
 @dataclass(frozen=True)
 class UpsertPlan:
@@ -62,6 +67,32 @@ class UpsertPlan:
 
     def counts(self) -> WriteCounts:
         return WriteCounts(len(self.inserts), len(self.updates), self.unchanged)
+
+
+Change = Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]
+"""An edit of one feature: given its stored one-row frame, the frame to store instead."""
+AuditFor = Callable[[WriteCounts], AuditLine | None]
+"""The audit line of a streamed write, from its total counts (None: nothing worth a line)."""
+
+
+def row_version(spec: LayerSpec, frame: gpd.GeoDataFrame) -> str:
+    """The version of a stored one-row frame, for ``ETag``/``If-Match``: a SHA-256 of its values
+    and geometry (16 hex digits). Any change to any field or to the geometry changes it."""
+    rows = rows_from_frame(spec, frame)
+    digest = hashlib.sha256(repr(rows.values[0]).encode("utf-8", "surrogatepass"))
+    digest.update(rows.wkbs[0])
+    return digest.hexdigest()[:16]
+
+
+def check_version(spec: LayerSpec, frame: gpd.GeoDataFrame, if_match: str | None) -> None:
+    """``PreconditionFailed`` when ``if_match`` (a version, ``"v"``-quoted or not, or ``*``) is
+    not the stored feature's version."""
+    if if_match is None:
+        return
+    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    current = row_version(spec, frame)
+    if "*" not in wanted and current not in wanted:
+        raise PreconditionFailed(f"{spec.name} {frame[SOURCE_ID].iloc[0]} was changed by someone else (now version {current}); reload it and apply your change again")
 
 
 def plan_upsert(rows: Rows, stored: Mapping[str, tuple[tuple[Any, ...], bytes]]) -> UpsertPlan:
@@ -191,16 +222,26 @@ class Store(ABC):
         """Features as a GeoDataFrame in EPSG:4326 with ``source_id`` and the spec's fields."""
 
     @abstractmethod
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None) -> dict[str, WriteCounts]:
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None, audit: AuditLine | None = None) -> dict[str, WriteCounts]:
         """Upsert several layers by source id in ONE transaction: all rows land, or none.
 
-        ``deletes`` (layer → source ids) are deleted first, in the same transaction."""
+        ``deletes`` (layer → source ids) are deleted first, in the same transaction; ``audit`` is
+        written in it too, so a write never lands without its audit line."""
 
     @abstractmethod
-    def upsert_stream(self, layer: str) -> AbstractContextManager[Callable[[gpd.GeoDataFrame], WriteCounts]]:
+    def upsert_stream(self, layer: str, *, audit: AuditFor | None = None) -> AbstractContextManager[Callable[[gpd.GeoDataFrame], WriteCounts]]:
         """A transaction for one layer that takes batches one by one: ``with store.upsert_stream(
         "roads") as write: write(chunk)``. Everything commits when the block ends, nothing when it
-        raises. For files too big to hold at once; batches must not repeat a source id."""
+        raises. For files too big to hold at once; batches must not repeat a source id. ``audit``
+        gets the total counts before the commit and gives the line committed with the rows."""
+
+    @abstractmethod
+    def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
+        """Read one feature, apply ``change`` and store the result in ONE transaction that no
+        other writer can interleave with, so concurrent edits of different fields both land.
+
+        ``if_match``: the version (``row_version``) the caller last saw; a different stored
+        version raises ``PreconditionFailed`` and nothing is written. Returns the stored row."""
 
     @abstractmethod
     def delete(self, layer: str, source_ids: Sequence[str]) -> int:

@@ -23,14 +23,19 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from gis.crs import STORE_EPSG
 
 from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from ..errors import StoreError
 from ..frames import Rows, datetime_to_gpkg, empty_frame, frame_from_rows, rows_from_frame
+from .account_tables import ACCOUNT_TABLES, AuditLine, accounts_metadata
 from .base import (
+    AuditFor,
     BBox,
+    Change,
     Filters,
     LayerInfo,
     Store,
@@ -38,6 +43,7 @@ from .base import (
     check_bbox,
     check_filters,
     check_paging,
+    check_version,
     plan_upsert,
 )
 
@@ -58,6 +64,10 @@ _GDAL_GEOMETRY_TYPES = {
 
 _BULK_INSERT_ROWS = 2_000
 """From this many new rows in one batch on, the R-tree is filled in bulk (see ``_bulk_insert``)."""
+_SQLITE = sqlite_dialect()
+_ACCOUNTS = accounts_metadata(None)
+SIDECAR_SUFFIX = ".accounts.sqlite"
+"""Where accounts lived before they moved into the .gpkg (adopted, then renamed, on open)."""
 _SQLITE_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "datetime": "DATETIME"}
 
 
@@ -128,6 +138,8 @@ class GeoPackageStore(Store):
         self._lock = threading.RLock()
         self._add_missing_columns()
         self._ensure_source_id_indexes()
+        self._create_account_tables()
+        self._adopt_accounts_sidecar()
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -170,6 +182,54 @@ class GeoPackageStore(Store):
                     f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote('uq_' + spec.name + '_source_id')} "
                     f"ON {_quote(spec.name)} ({SOURCE_ID})"
                 )
+
+    def _create_account_tables(self) -> None:
+        """Users, tokens, sessions, shares and the audit log live in the .gpkg itself: one file to
+        back up, and a layer write commits with its audit line. (Plain tables: GDAL and QGIS list
+        only the layers registered in gpkg_contents.)"""
+        with self._transaction() as cursor:
+            for table in _ACCOUNTS.sorted_tables:
+                # TEXT(n), the GeoPackage spelling of a bounded string (GDAL warns on VARCHAR(n)).
+                cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=_SQLITE)).replace("VARCHAR(", "TEXT("))
+                for index in table.indexes:
+                    cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=_SQLITE)))
+            # The audit log registered as an attribute table: QGIS and ogrinfo show it, and with one
+            # registered, GDAL lists no unregistered table (users, tokens, sessions stay out of view).
+            cursor.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
+                "VALUES ('audit_log', 'attributes', 'audit_log', '操作日志 audit log', strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+            )
+
+    def _adopt_accounts_sidecar(self) -> None:
+        """Accounts of an older store, kept in ``<name>.accounts.sqlite`` beside it, are copied in
+        (one transaction; rows already here win) and the sidecar is renamed ``….migrated``."""
+        sidecar = self.path.with_suffix(SIDECAR_SUFFIX)
+        if not sidecar.is_file():
+            return
+        with self._lock:
+            self._connection.execute("ATTACH DATABASE ? AS sidecar", (str(sidecar),))
+            try:
+                with self._transaction() as cursor:
+                    have = {row[0] for row in cursor.execute("SELECT name FROM sidecar.sqlite_master WHERE type = 'table'")}
+                    for name in ACCOUNT_TABLES:
+                        if name not in have:
+                            continue
+                        theirs = {row[1] for row in cursor.execute(f"PRAGMA sidecar.table_info({_quote(name)})")}
+                        columns = ", ".join(_quote(c.name) for c in _ACCOUNTS.tables[name].columns if c.name in theirs and not (name == "audit_log" and c.name == "id"))
+                        cursor.execute(f"INSERT OR IGNORE INTO main.{_quote(name)} ({columns}) SELECT {columns} FROM sidecar.{_quote(name)}")
+            finally:
+                self._connection.execute("DETACH DATABASE sidecar")
+        sidecar.rename(sidecar.with_name(sidecar.name + ".migrated"))
+        logger.warning("moved the accounts and audit log of %s into %s (the old file is now %s.migrated)", sidecar, self.path, sidecar.name)
+
+    @staticmethod
+    def _audit(cursor: sqlite3.Cursor, line: AuditLine) -> None:
+        """Append ``line`` to the audit log inside the caller's transaction."""
+        row = line.row()
+        as_text = _ACCOUNTS.tables["audit_log"].c.at.type.bind_processor(_SQLITE)  # SQLAlchemy's own text form
+        if as_text is not None:
+            row["at"] = as_text(row["at"])
+        cursor.execute(f"INSERT INTO audit_log ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -307,7 +367,7 @@ class GeoPackageStore(Store):
             for v, f_type in zip(values, ["str", *(f.type for f in spec.fields)], strict=True)
         )
 
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None) -> dict[str, WriteCounts]:
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None, audit: AuditLine | None = None) -> dict[str, WriteCounts]:
         prepared = self._prepare(batches)
         results: dict[str, WriteCounts] = {}
         with self._transaction() as cursor:
@@ -318,23 +378,39 @@ class GeoPackageStore(Store):
                 results[spec.name] = self._upsert_rows(cursor, spec, rows)
                 if results[spec.name].written:
                     self._touch_contents(cursor, spec)
+            if audit is not None:
+                self._audit(cursor, audit)
         return results
 
     @contextmanager
-    def upsert_stream(self, layer: str) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
+    def upsert_stream(self, layer: str, *, audit: AuditFor | None = None) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
         spec = get_layer(layer)
         with self._transaction() as cursor:
-            written = False
+            totals = WriteCounts()
 
             def write(frame: gpd.GeoDataFrame) -> WriteCounts:
-                nonlocal written
+                nonlocal totals
                 counts = self._upsert_rows(cursor, spec, rows_from_frame(spec, frame))
-                written = written or counts.written > 0
+                totals = totals + counts
                 return counts
 
             yield write
-            if written:
+            if totals.written:
                 self._touch_contents(cursor, spec)
+            line = audit(totals) if audit is not None else None
+            if line is not None:
+                self._audit(cursor, line)
+
+    def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
+        spec = get_layer(layer)
+        with self._transaction() as cursor:  # BEGIN IMMEDIATE: no other writer until COMMIT
+            current = self.get(layer, source_id)  # same connection: reads inside this transaction
+            check_version(spec, current, if_match)
+            if self._upsert_rows(cursor, spec, rows_from_frame(spec, change(current))).written:
+                self._touch_contents(cursor, spec)
+            if audit is not None:
+                self._audit(cursor, audit)
+            return self.get(layer, source_id)
 
     def _upsert_rows(self, cursor: sqlite3.Cursor, spec: LayerSpec, rows: Rows) -> WriteCounts:
         encoded = Rows([self._encode_values(spec, v) for v in rows.values], rows.wkbs)

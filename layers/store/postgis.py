@@ -16,16 +16,19 @@ import geopandas as gpd
 from alembic import command
 from alembic.config import Config
 from geoalchemy2 import WKBElement
-from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, func, select
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gis.crs import STORE_EPSG
 
 from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
-from ..errors import StoreError
+from ..errors import NotFoundError, StoreError
 from ..frames import frame_from_rows, rows_from_frame
+from .account_tables import AuditLine, accounts_metadata
 from .base import (
+    AuditFor,
     BBox,
+    Change,
     Filters,
     LayerInfo,
     Store,
@@ -33,6 +36,7 @@ from .base import (
     check_bbox,
     check_filters,
     check_paging,
+    check_version,
     plan_upsert,
 )
 from .pg_tables import build_metadata
@@ -71,6 +75,7 @@ class PostGISStore(Store):
         self.schema = schema
         self._engine = engine or create_engine(sqlalchemy_url(url), pool_pre_ping=True)
         self._tables = build_metadata(schema).tables
+        self._audit_log = accounts_metadata(schema).tables[f"{schema}.audit_log"]
         try:
             with self._engine.begin() as connection:
                 upgrade_schema(connection, schema)
@@ -154,7 +159,7 @@ class PostGISStore(Store):
 
     # --- writes ---------------------------------------------------------------------------
 
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None) -> dict[str, WriteCounts]:
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None, audit: AuditLine | None = None) -> dict[str, WriteCounts]:
         prepared = self._prepare(batches)
         results: dict[str, WriteCounts] = {}
         try:
@@ -165,16 +170,51 @@ class PostGISStore(Store):
                         connection.execute(table.delete().where(table.c.source_id.in_(list(source_ids))))
                 for spec, rows in prepared:
                     results[spec.name] = self._upsert_layer(connection, spec, rows)
+                if audit is not None:
+                    connection.execute(insert(self._audit_log).values(audit.row()))
         except SQLAlchemyError as error:
             raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
         return results
 
     @contextmanager
-    def upsert_stream(self, layer: str) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
+    def upsert_stream(self, layer: str, *, audit: AuditFor | None = None) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
         spec = get_layer(layer)
         try:
             with self._engine.begin() as connection:
-                yield lambda frame: self._upsert_layer(connection, spec, rows_from_frame(spec, frame))
+                totals = WriteCounts()
+
+                def write(frame: gpd.GeoDataFrame) -> WriteCounts:
+                    nonlocal totals
+                    counts = self._upsert_layer(connection, spec, rows_from_frame(spec, frame))
+                    totals = totals + counts
+                    return counts
+
+                yield write
+                line = audit(totals) if audit is not None else None
+                if line is not None:
+                    connection.execute(insert(self._audit_log).values(line.row()))
+        except SQLAlchemyError as error:
+            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
+
+    def _locked_row(self, connection: Connection, spec: LayerSpec, source_id: str) -> gpd.GeoDataFrame:
+        """The feature, read and row-locked (``FOR UPDATE``) until the transaction ends."""
+        _, table = self._table(spec.name)
+        columns = [table.c[c] for c in spec.columns]
+        row = connection.execute(select(*columns, func.ST_AsBinary(table.c.geom)).where(table.c.source_id == source_id).with_for_update()).first()
+        if row is None:
+            raise NotFoundError(f"layer {spec.name} has no feature with {SOURCE_ID} {source_id!r}")
+        return frame_from_rows(spec, [tuple(row[:-1])], [bytes(row[-1])])
+
+    def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
+        spec = get_layer(layer)
+        try:
+            with self._engine.begin() as connection:
+                current = self._locked_row(connection, spec, source_id)
+                check_version(spec, current, if_match)
+                self._upsert_layer(connection, spec, rows_from_frame(spec, change(current)))
+                if audit is not None:
+                    connection.execute(insert(self._audit_log).values(audit.row()))
+                return self._locked_row(connection, spec, source_id)
         except SQLAlchemyError as error:
             raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
 

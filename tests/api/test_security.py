@@ -318,3 +318,77 @@ def test_serving_without_auth_is_refused_off_loopback(tmp_path: Path) -> None:
     env = settings_env(Settings(store=str(tmp_path / "s.gpkg"), auth="off"))
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "8999"], env=env)
     assert result.exit_code == 2 and "only on 127.0.0.1" in result.output
+
+
+def _login(secured: Secured, password: str = PASSWORD) -> str:
+    secured.client.cookies.clear()
+    answer = secured.client.post("/login", data={"username": "editor", "password": password}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    cookie = secured.client.cookies.get("onemap_session")
+    assert cookie
+    secured.client.cookies.clear()
+    return cookie
+
+
+def test_a_password_change_ends_every_session_and_token(secured: Secured) -> None:
+    session = _login(secured)
+    token = secured.tokens["editor"]
+    me = secured.client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and secured.client.get("/auth/me", cookies={"onemap_session": session}).status_code == 200
+    env = settings_env(secured.settings)
+    changed = CliRunner().invoke(main, ["user", "passwd", "editor", "--password-stdin"], input="a-new-long-password\n", env=env)
+    assert changed.exit_code == 0 and "2 sessions and API tokens ended" in changed.output, changed.output
+    assert secured.client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert secured.client.get("/auth/me", cookies={"onemap_session": session}).status_code == 401
+    assert secured.accounts.verify_password("editor", "a-new-long-password") is not None
+    assert secured.accounts.audit(1)[0]["action"] == "passwd"
+
+
+def test_disable_tokens_and_revoke_from_the_cli(secured: Secured) -> None:
+    env = settings_env(secured.settings)
+    runner = CliRunner()
+    second = runner.invoke(main, ["user", "token", "viewer", "--label", "大屏脚本"], env=env).output.strip()
+    listed = runner.invoke(main, ["user", "tokens", "viewer"], env=env)
+    assert listed.exit_code == 0 and "大屏脚本" in listed.output and second not in listed.output, "the token itself is never shown again"
+    token_id = int(listed.output.splitlines()[-1].split()[0])
+    revoked = runner.invoke(main, ["user", "revoke", str(token_id)], env=env)
+    assert revoked.exit_code == 0 and f"API token {token_id} of viewer revoked" in revoked.output
+    assert secured.client.get("/auth/me", headers={"Authorization": f"Bearer {second}"}).status_code == 401
+    assert secured.client.get("/auth/me", headers=secured.as_role("viewer")).status_code == 200, "only that token"
+    again = runner.invoke(main, ["user", "revoke", str(token_id)], env=env)
+    assert again.exit_code == 2 and "already revoked" in again.output
+    assert runner.invoke(main, ["user", "revoke", "999999"], env=env).exit_code == 2
+    session = _login(secured)
+    disabled = runner.invoke(main, ["user", "disable", "editor"], env=env)
+    assert disabled.exit_code == 0, disabled.output
+    assert secured.client.get("/auth/me", cookies={"onemap_session": session}).status_code == 401
+    assert secured.client.get("/auth/me", headers=secured.as_role("editor")).status_code == 401
+    secured.client.cookies.clear()
+    assert secured.client.post("/login", data={"username": "editor", "password": PASSWORD}, follow_redirects=False).status_code != 303
+    assert "(disabled)" in runner.invoke(main, ["user", "list"], env=env).output
+    assert [e["action"] for e in secured.accounts.audit(4)] == ["disable", "login", "revoke", "create"]
+
+
+def test_expired_sessions_are_purged(secured: Secured) -> None:
+    old = secured.accounts.new_session("viewer")
+    sessions = secured.accounts.t["sessions"]
+    with secured.accounts.engine.begin() as connection:
+        connection.execute(update(sessions).values(expires_at=datetime.now(UTC) - timedelta(hours=1)))
+    secured.accounts.new_session("viewer")
+    with secured.accounts.engine.connect() as connection:
+        assert connection.execute(sessions.select()).all().__len__() == 1, "the expired one is gone"
+    assert secured.accounts.user_for(old, kind="session") is None
+
+
+def test_links_use_onemap_public_url_not_the_host_header(secured: Secured) -> None:
+    settings = Settings(store=secured.settings.store, auth="required", public_url="https://yjj.example.cn/onemap/")
+    with TestClient(create_app(settings)) as client:
+        headers = {**secured.as_role("editor"), "Host": "evil.example"}
+        landing = client.get("/", headers=headers).json()
+        assert {link["href"].split("/onemap")[0] for link in landing["links"]} == {"https://yjj.example.cn"}
+        page = client.get("/collections/shelters/items", params={"limit": 2}, headers=headers).json()
+        assert all(link["href"].startswith("https://yjj.example.cn/onemap/collections/shelters") for link in page["links"]), page["links"]
+        share = client.post("/shares", json={"lon": 116.59, "lat": 35.41, "service_areas": False}, headers=headers).json()
+        assert share["link"] == "https://yjj.example.cn/onemap" + share["url"]
+    with pytest.raises(ValueError, match="not an http"):
+        Settings(store=secured.settings.store, public_url="javascript:alert(1)")

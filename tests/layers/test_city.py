@@ -268,9 +268,9 @@ def test_inside_the_region_means_inside_the_buffered_outline(tmp_path: Path) -> 
         operations = Operations(store, resolved)
         lon, lat = build_other_city().outside_point
         with pytest.raises(InputError, match=r"outside the configured region: 锦官市's outline buffered by 5 km"):
-            operations.create_incident(lon=lon, lat=lat, kind="火灾")
+            operations.create_incident(lon=lon, lat=lat, kind="火灾", actor="test")
         assert store.count("incidents") == 0
-        created = operations.create_incident(lon=other_city.CENTRE[0], lat=other_city.CENTRE[1], kind="火灾")
+        created = operations.create_incident(lon=other_city.CENTRE[0], lat=other_city.CENTRE[1], kind="火灾", actor="test")
         assert len(created) == 1
 
 

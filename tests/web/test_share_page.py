@@ -86,3 +86,20 @@ def test_a_field_team_opens_the_link_on_a_phone(browser: Any, sample_gpkg: Path,
         context.close()
         assert outside == [] and dialogs == []
     accounts.close()
+
+
+def test_the_service_worker_cache_is_named_per_build(client: Any, monkeypatch: Any, tmp_path: Path) -> None:
+    """An upgrade that changes an asset gives a new cache name, so phones drop the old scripts."""
+    import re
+
+    import web.share_page
+
+    before = client.get("/s/sw.js").text
+    name = re.search(r'const CACHE = PREFIX \+ "([0-9a-f]{12})"', before)
+    assert name and "__BUILD__" not in before and "__ASSETS__" not in before
+    assert '"/static/onemap/share.js"' in before and "caches.delete" in before
+    changed = tmp_path / "share-sw.js"
+    changed.write_text(web.share_page.SERVICE_WORKER_FILE.read_text(encoding="utf-8") + "\n// upgraded\n", encoding="utf-8")
+    monkeypatch.setattr(web.share_page, "SERVICE_WORKER_FILE", changed)
+    after = client.get("/s/sw.js").text
+    assert name.group(1) not in after and re.search(r'const CACHE = PREFIX \+ "([0-9a-f]{12})"', after)

@@ -7,7 +7,7 @@ Create Date: 2026-11-30
 
 from alembic import op
 
-from layers.accounts import accounts_metadata
+from layers.store.account_tables import accounts_metadata
 
 revision = "0004"
 down_revision = "0003"
