@@ -220,6 +220,14 @@ def test_a_closure_recomputes_the_routes_on_the_wall(wall: Page) -> None:
     page.wait_for_function("document.querySelectorAll('path.om-p-road_closures').length === 2", timeout=10_000)
     active = httpx.get(f"{wall.base}/collections/road_closures/items", params={"status": "封闭中"}, timeout=30).json()["features"]
     assert sorted(f["properties"]["cause"] for f in active) == ["塌方", "积水"]
+    wall.settle()
+    assert page.locator("[data-count=road_closures]").inner_text() == "2"
+    lifted = next(f["id"] for f in active if f["properties"]["cause"] == "塌方")
+    httpx.post(f"{wall.base}/closures/{lifted}/lift", timeout=30).raise_for_status()
+    page.wait_for_function("document.querySelectorAll('path.om-p-road_closures').length === 1", timeout=10_000)
+    # the layer's count is of closures in force: the lifted one is kept in the store, not counted
+    wall.settle()
+    assert page.locator("[data-count=road_closures]").inner_text() == "1"
     assert wall.errors == [] and wall.outside == []
 
 
@@ -251,6 +259,9 @@ def test_search_scale_coordinates_and_wall_mode(wall: Page) -> None:
     page.locator("#om-hits li[data-hit]").first.click()
     wall.settle()
     assert page.evaluate("window.onemap.map.getZoom()") >= 14
+    popup = page.locator(".leaflet-popup")
+    assert popup.count() == 1 and popup.is_visible(), "the search hit opens its popup"
+    assert "尼山水库" in popup.inner_text() and "在此标绘事件" in popup.inner_text()
     assert page.locator(".leaflet-control-scale-line").count() >= 1
     page.mouse.move(700, 400)
     assert page.locator("#om-coords").inner_text().startswith("经度 1")

@@ -522,7 +522,15 @@
         const body = await this.fetchJSON("/collections");
         for (const collection of body.collections) {
           if (!this.layers[collection.id] || (only && !only.includes(collection.id))) continue;
-          this.layers[collection.id].total = collection.numberOfFeatures;
+          const view = this.views[collection.id];
+          if (view && view.filters && Object.keys(view.filters).length) {
+            // A filtered layer (closures in force) counts what it draws, not every stored row.
+            const params = new URLSearchParams({ limit: "1", ...view.filters });
+            const matched = await this.fetchJSON(`/collections/${encodeURIComponent(collection.id)}/items?${params}`);
+            this.layers[collection.id].total = matched.numberMatched;
+          } else {
+            this.layers[collection.id].total = collection.numberOfFeatures;
+          }
           this._updateRow(collection.id);
         }
       } catch (error) {
@@ -567,6 +575,9 @@
       const input = el("input", { type: "search", id: "om-search", placeholder: "搜索名称或坐标（如 116.59,35.41）", autocomplete: "off" });
       const hits = el("ul", { class: "om-hits", id: "om-hits" });
       const box = el("div", { class: "om-panel om-search" }, [input, hits]);
+      // A hit's list item is removed only after its click has bubbled: Leaflet tells a click on a
+      // control from a click on the map by walking up from the target, and a detached item has no
+      // parents, so the click would count as the map's and close the hit's popup at once.
       const run = debounce(async () => {
         const text = input.value.trim();
         hits.replaceChildren();
@@ -576,7 +587,7 @@
           if (!body.hits.length) hits.append(el("li", { text: "没有找到" }));
           for (const hit of body.hits) {
             const title = hit.kind === "coordinate" ? "坐标" : (this.config.titles || {})[hit.layer] || (this.views[hit.layer] || {}).title || hit.layer;
-            hits.append(el("li", { "data-hit": hit.id || "coordinate", onclick: () => { hits.replaceChildren(); this.showHit(hit); } }, [document.createTextNode(hit.name), el("small", { text: title })]));
+            hits.append(el("li", { "data-hit": hit.id || "coordinate", onclick: () => { this.showHit(hit); setTimeout(() => hits.replaceChildren()); } }, [document.createTextNode(hit.name), el("small", { text: title })]));
           }
         } catch (error) {
           hits.append(el("li", { text: error.message }));
