@@ -5,6 +5,7 @@ up within 5 s, closures recompute routes, the hash is a permalink, search, wall 
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterator
@@ -292,6 +293,13 @@ def test_the_view_exports_as_png(wall: Page, tmp_path: Path) -> None:
     assert image.size[0] >= 1000 and image.size[1] >= 600
     pixels = np.asarray(image.convert("RGB"))
     assert len(np.unique(pixels.reshape(-1, 3)[::97], axis=0)) > 20, "the export has the map in it"
+    # The legend as the operator sees it: each layer's tick box in the export looks as on screen.
+    screen = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(float)
+    for layer in ("shelters", "reservoirs"):
+        box = page.locator(f"input[data-layer={layer}]").bounding_box()
+        x0, y0, x1, y1 = (round(v) for v in (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]))
+        difference = np.abs(pixels[y0:y1, x0:x1].astype(float) - screen[y0:y1, x0:x1]).mean()
+        assert difference < 20, f"the {layer} tick box differs in the export (mean |Δ| {difference:.0f})"
     assert wall.errors == [] and wall.outside == []
 
 

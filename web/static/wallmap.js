@@ -745,7 +745,13 @@
 
     async exportPng() {
       try {
-        const url = await htmlToImage.toPng(this.map.getContainer(), { filter: (node) => !(node.classList && (node.classList.contains("om-toolbar") || node.classList.contains("om-search"))) });
+        const container = this.map.getContainer();
+        // html-to-image copies attributes, not the live "checked" state: mirror it, or every
+        // layer in the exported legend shows unticked.
+        for (const input of container.querySelectorAll("input[type=checkbox], input[type=radio]")) input.toggleAttribute("checked", input.checked);
+        // skipFonts: the page uses the system's fonts only; scanning every stylesheet for web
+        // fonts to embed is most of the time an export takes.
+        const url = await htmlToImage.toPng(container, { skipFonts: true, filter: (node) => !(node.classList && (node.classList.contains("om-toolbar") || node.classList.contains("om-search"))) });
         const link = el("a", { href: url, download: `onemap-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, "")}.png` });
         document.body.append(link);
         link.click();
