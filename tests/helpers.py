@@ -12,7 +12,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import geopandas as gpd
 import httpx
@@ -64,13 +66,27 @@ def snapshot(settings: Settings, layer: str) -> gpd.GeoDataFrame:
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """`onemap serve` in its own process on a free loopback port; yields its base URL."""
-    with server_process(settings) as (url, _):
-        yield url
+    with server_process(settings) as server:
+        yield server.url
+
+
+@dataclass
+class Server:
+    """A running `onemap serve`: its URL, its process, and what it has logged so far."""
+
+    url: str
+    process: subprocess.Popen[str]
+    log: IO[str]
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
 
 
 @contextmanager
-def server_process(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`onemap serve` in its own process on a free loopback port; yields its URL and process.
+def server_process(settings: Settings) -> Iterator[Server]:
+    """`onemap serve` in its own process on a free loopback port.
 
     A separate process, not a thread: GDAL's HTTP client (pyogrio) holds the GIL while it waits,
     so a server thread in the test process could never answer it.
@@ -98,7 +114,7 @@ def server_process(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[s
                 if time.monotonic() > deadline:
                     raise RuntimeError("onemap serve did not answer within 30 s")
                 time.sleep(0.1)
-            yield url, process
+            yield Server(url, process, log)
         finally:
             stop(process)
 

@@ -36,7 +36,8 @@ def store_settings(request: pytest.FixtureRequest, sample_settings: Settings, tm
 
 
 def test_two_patches_at_the_same_moment_both_land(store_settings: Settings) -> None:
-    with server_process(store_settings) as (url, _), httpx.Client(base_url=url, timeout=30) as client:
+    with server_process(store_settings) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        url = server.url
         incident = client.post("/incidents", json=INCIDENT).json()["id"]
         statuses = ["处置中", "已上报"]
         lost = []
@@ -58,7 +59,7 @@ def test_two_patches_at_the_same_moment_both_land(store_settings: Settings) -> N
 
 
 def test_if_match_refuses_a_stale_write_with_412(store_settings: Settings) -> None:
-    with server_process(store_settings) as (url, _), httpx.Client(base_url=url, timeout=30) as client:
+    with server_process(store_settings) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         incident = client.post("/incidents", json=INCIDENT).json()["id"]
         read = client.get(f"/collections/incidents/items/{incident}")
         etag = read.headers["ETag"]
@@ -75,7 +76,8 @@ def test_if_match_refuses_a_stale_write_with_412(store_settings: Settings) -> No
 
 
 def test_no_write_survives_a_kill_without_its_audit_line(store_settings: Settings) -> None:
-    with server_process(store_settings) as (url, process):
+    with server_process(store_settings) as server:
+        url, process = server.url, server.process
         stop = threading.Event()
 
         def write(worker: int) -> None:

@@ -153,3 +153,21 @@ def test_hostile_values_on_postgis(postgis_sample: Settings) -> None:
         for url in ("/collections/reservoirs/items/%00", "/collections/admin_areas/items?population=99999999999999999999999"):
             response = pg_client.get(url)
             assert 400 <= response.status_code < 500, (url, response.status_code, response.text)
+
+
+def test_gdal_picks_the_servers_page_size_with_a_token(sample_gpkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the README says: GDAL with a bearer token reads a bbox of roads in a few requests of the
+    page size the OpenAPI advertises (limit ≤ 10,000), not in hundreds of 10-feature pages."""
+    from tests.helpers import secured_copy, server_process
+
+    settings, accounts, tokens = secured_copy(sample_gpkg, tmp_path, {"gis": "viewer"})
+    accounts.close()
+    monkeypatch.setenv("GDAL_HTTP_AUTH", "BEARER")
+    monkeypatch.setenv("GDAL_HTTP_BEARER", tokens["gis"])
+    with server_process(settings) as server:
+        roads = pyogrio.read_dataframe(f"OAPIF:{server.url}", layer="roads", bbox=(116.5, 35.35, 116.7, 35.5))
+        pages = [line for line in server.output().splitlines() if "/collections/roads/items?" in line and "bbox=" in line]
+    with open_store(settings) as store:
+        assert len(roads) == store.count("roads", bbox=(116.5, 35.35, 116.7, 35.5)) > 2000
+    assert 1 <= len(pages) <= len(roads) // 1000 + 1, f"{len(pages)} requests for {len(roads)} roads"
+    assert all(" 200" in line for line in pages)
