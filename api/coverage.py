@@ -1,7 +1,8 @@
 """HTTP routes for shelter coverage: the township table, the gap polygons, and new-site siting.
 
-Results are computed on first request and cached per version of the input layers, so the first
-call takes seconds and the rest milliseconds.
+Results are computed in the background (``api/jobs.py``) and cached per version of the input
+layers: a first call answers 202 with the step in progress, and once done every call takes
+milliseconds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import pandas as pd
 import shapely.geometry
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from layers.coverage_output import area_rows
@@ -20,6 +21,7 @@ from layers.errors import InputError
 
 from .dependencies import from_state
 from .features import GeoJSONResponse
+from .jobs import ACCEPTED, coverage_result, in_background
 from .routing import _clean, feature_collection
 
 router = APIRouter(prefix="/coverage", tags=["Shelter coverage"])
@@ -40,11 +42,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-@router.get("/summary", summary="Per-township and per-county coverage table (JSON)")
-def summary(service: CoverageDep, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> dict[str, Any]:
+@router.get("/summary", summary="Per-township and per-county coverage table (JSON)", responses=ACCEPTED)
+def summary(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> dict[str, Any]:
     """Residents, covered and uncovered residents, demand, capacity, shortfall, m² per resident and
     unplaced persons, per township (乡镇街道) and county (区县), with the city totals and parameters."""
-    result = service.result(analysis_type, mode)
+    result = coverage_result(request, analysis_type, mode)
     cells = result.cells
     covered = float(cells.loc[cells["covered"], "persons"].sum())
     return {
@@ -66,9 +68,9 @@ def summary(service: CoverageDep, analysis_type: TypeQuery = "紧急", mode: Mod
     }
 
 
-@router.get("/gaps", summary="Gap polygons: uncovered residents dissolved per township (GeoJSON)", response_class=GeoJSONResponse)
-def gaps(service: CoverageDep, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> GeoJSONResponse:
-    result = service.result(analysis_type, mode)
+@router.get("/gaps", summary="Gap polygons: uncovered residents dissolved per township (GeoJSON)", response_class=GeoJSONResponse, responses=ACCEPTED)
+def gaps(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> GeoJSONResponse:
+    result = coverage_result(request, analysis_type, mode)
     return GeoJSONResponse(feature_collection(result.gaps, analysis_type=result.analysis_type, mode=result.mode))
 
 
@@ -133,11 +135,14 @@ def _candidates(given: str | dict[str, Any] | None, service: CoverageService) ->
     return frame
 
 
-@router.post("/site", summary="Recommend new shelter sites (MCLP / LSCP)", response_class=GeoJSONResponse)
-def site(body: SiteRequest, service: CoverageDep) -> GeoJSONResponse:
+@router.post("/site", summary="Recommend new shelter sites (MCLP / LSCP)", response_class=GeoJSONResponse, responses=ACCEPTED)
+def site(body: SiteRequest, service: CoverageDep, request: Request) -> GeoJSONResponse:
     """The chosen sites as GeoJSON points with the residents each newly covers, and the solution
     (objective, optimality gap, candidates, residents uncovered before)."""
-    siting = service.site(body.p, analysis_type=body.type, mode=body.mode, candidates=_candidates(body.candidates, service), capacitated=body.capacitated, model=body.model)
+    candidates = _candidates(body.candidates, service)  # checked now: a bad request is a 400, not a failed job
+    result = coverage_result(request, body.type, body.mode)
+    siting = in_background(request, "site", f"选址 siting ({body.model}, p = {body.p})", body.model_dump(),
+                           lambda progress: service.site(body.p, candidates=candidates, capacitated=body.capacitated, model=body.model, result=result, progress=progress))
     solution = {
         "model": siting.solution.model,
         "objective": siting.solution.objective,

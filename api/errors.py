@@ -27,6 +27,8 @@ from layers.errors import (
     TooManyAttemptsError,
     UnknownLayerError,
 )
+from layers.jobs import RETRY_AFTER_S as JOB_RETRY_AFTER_S
+from layers.jobs import Computing
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="onemap"'
         return response
+
+    @app.exception_handler(Computing)
+    async def _computing(request: Request, error: Computing) -> JSONResponse:
+        # Not an error: the analysis runs in the background; the client asks again.
+        return JSONResponse(status_code=202, content=error.job.as_dict(), headers={"Retry-After": str(JOB_RETRY_AFTER_S), "Cache-Control": "no-store"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -15,6 +15,7 @@ from layers.accounts import AccountStore
 from layers.city import read_city_profile
 from layers.coverage_service import CoverageService
 from layers.errors import OnemapError
+from layers.jobs import Jobs
 from layers.map_service import MapService
 from layers.operations import Operations
 from layers.risk_service import RiskService
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.operations = Operations(store, resolved)
         app.state.basemap = wallmap.BasemapCache()
         app.state.accounts = AccountStore.for_settings(resolved)
+        app.state.jobs = Jobs()
         logger.info("store opened: %s; city: %s, EPSG:%s", type(store).__name__, resolved.city_profile.name if resolved.city_profile else "no profile", resolved.work_epsg)
         if warm is not None:
             warm_up(app.state.risk, app.state.coverage, warm)
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         try:
             yield
         finally:
+            app.state.jobs.close()
             app.state.accounts.close()
             store.close()
 

@@ -1,8 +1,9 @@
 """HTTP routes for risk zoning: the per-area table, the score and contributions at a point, and XYZ
 PNG tiles of the level raster in the official colours (transparent nodata, cached).
 
-The result is computed on first request for ``ONEMAP_RISK_RESOLUTION_M`` and ``ONEMAP_RISK_CONFIG``
-and cached per version of the input layers.
+The zoning for ``ONEMAP_RISK_RESOLUTION_M`` and ``ONEMAP_RISK_CONFIG`` is computed in the background
+(``api/jobs.py``; until it is done the routes answer 202 with the step) and cached per version of
+the input layers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
@@ -25,9 +26,8 @@ from gis.grades import RISK_LEVEL_COLOURS
 from gis.risk.model import LEVEL_CODES, NODATA
 from gis.risk.zoning import RiskResult
 from layers.errors import InputError
-from layers.risk_service import RiskService
 
-from .dependencies import from_state
+from .jobs import ACCEPTED, risk_result
 from .routing import _clean
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
@@ -36,15 +36,9 @@ TILE = 256
 WEB_MERCATOR_HALF = 20037508.342789244
 
 
-get_risk = from_state("risk", RiskService)
-
-
-RiskDep = Annotated[RiskService, Depends(get_risk)]
-
-
-@router.get("/summary", summary="Area (km²) and residents in each level, per county and township")
-def summary(service: RiskDep) -> dict[str, Any]:
-    result = service.current()
+@router.get("/summary", summary="Area (km²) and residents in each level, per county and township", responses=ACCEPTED)
+def summary(request: Request) -> dict[str, Any]:
+    result = risk_result(request)
     counts = np.bincount(result.levels.ravel(), minlength=5)
     cell_km2 = result.grid.resolution_m**2 / 1e6
     totals = {name: {"area_km2": float(counts[code] * cell_km2), "residents": float(result.persons[result.levels == code].sum())} for code, name in LEVEL_CODES.items()}
@@ -57,9 +51,9 @@ def _to_grid(epsg: int) -> Transformer:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-@router.get("/at", summary="Score, level and each factor's contribution at a point")
-def at(service: RiskDep, lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees")], lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees")]) -> dict[str, Any]:
-    result = service.current()
+@router.get("/at", summary="Score, level and each factor's contribution at a point", responses=ACCEPTED)
+def at(request: Request, lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees")], lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees")]) -> dict[str, Any]:
+    result = risk_result(request)
     x, y = _to_grid(result.grid.epsg).transform(lon, lat)
     row, col, inside = result.grid.cell_of(np.array([[x, y]]))
     if not inside[0] or result.levels[row[0], col[0]] == NODATA:
@@ -100,10 +94,10 @@ def render_tile(result: RiskResult, z: int, x: int, y: int) -> bytes:
 TILES = TileCache()
 
 
-@router.get("/tiles/{z}/{x}/{y}.png", summary="XYZ PNG tile of the risk levels (official colours, transparent nodata)", response_class=Response)
-def tiles(service: RiskDep, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
+@router.get("/tiles/{z}/{x}/{y}.png", summary="XYZ PNG tile of the risk levels (official colours, transparent nodata)", response_class=Response, responses=ACCEPTED)
+def tiles(request: Request, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     check_tile(z, x, y)
-    result = service.current()
+    result = risk_result(request)
     body = TILES.get(result, z, x, y, lambda: render_tile(result, z, x, y))
     return Response(content=body, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 

@@ -94,9 +94,16 @@ class CoverageService:
     def _graph(self, mode: str) -> RoadGraph | None:
         return self.routing.walking_graph(self.settings.walk_speed_kmh) if mode == "network" else None
 
-    def _key(self, analysis_type: str, mode: str) -> tuple[str, ...]:
+    def key(self, analysis_type: str, mode: str) -> tuple[str, ...]:
+        """What a coverage result depends on: type, mode, parameters and the layers' versions."""
         versions = tuple(self.store.layer_version(layer) for layer in COVERAGE_LAYERS)
         return (analysis_type, mode, repr(self.settings.coverage_params().as_dict()), *versions)
+
+    def cached(self, analysis_type: str = "紧急", mode: str = "network") -> CoverageResult | None:
+        """The store's coverage if computed already for today's data, else None (no work)."""
+        key = self.key(analysis_type, mode)
+        with self._lock:
+            return self._results.get(key)
 
     def result(self, analysis_type: str = "紧急", mode: str = "network", *, population: gpd.GeoDataFrame | None = None, progress: Progress = _quiet) -> CoverageResult:
         """Coverage of the store's data (or of ``population`` instead of the store's grid)."""
@@ -104,7 +111,7 @@ class CoverageService:
             raise InputError(f"type must be one of {', '.join(ANALYSIS_TYPES)}, got {analysis_type!r}")
         if mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        key = self._key(analysis_type, mode)
+        key = self.key(analysis_type, mode)
         if population is None:
             with self._lock:
                 if key in self._results:

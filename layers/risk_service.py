@@ -106,13 +106,23 @@ class RiskService:
         self._lock = threading.Lock()
         self._current: tuple[tuple[str, ...], RiskResult] | None = None
 
-    def current(self) -> RiskResult:
+    def key(self) -> tuple[str, ...]:
+        """What the current result depends on: resolution, config and the input layers' versions."""
+        return (str(self.settings.risk_resolution_m), str(self.settings.risk_config), *(self.store.layer_version(name) for name in (*HAZARD_LAYERS, "population", "admin_areas", "rescue_stations", "roads")))
+
+    def cached(self) -> RiskResult | None:
+        """The current result if it is computed already for today's data, else None (no work)."""
+        key = self.key()
+        with self._lock:
+            return self._current[1] if self._current is not None and self._current[0] == key else None
+
+    def current(self, *, progress: Progress = _quiet) -> RiskResult:
         """The result for the settings' resolution and config, cached per version of the inputs."""
-        key = (str(self.settings.risk_resolution_m), str(self.settings.risk_config), *(self.store.layer_version(name) for name in (*HAZARD_LAYERS, "population", "admin_areas", "rescue_stations", "roads")))
+        key = self.key()
         with self._lock:
             if self._current is not None and self._current[0] == key:
                 return self._current[1]
-            result = self.run(resolution_m=self.settings.risk_resolution_m, config=read_config(self.settings.risk_config))
+            result = self.run(resolution_m=self.settings.risk_resolution_m, config=read_config(self.settings.risk_config), progress=progress)
             self._current = (key, result)
             return result
 

@@ -137,5 +137,6 @@ def live_server(sample_settings: Settings) -> Iterator[str]:
     """The sample city served by a real server on a loopback port."""
     from tests.helpers import serving
 
-    with serving(sample_settings) as url:
+    # The wall map draws the zoning, whatever its cell size: 500 m keeps its background job short.
+    with serving(sample_settings.model_copy(update={"risk_resolution_m": 500.0})) as url:
         yield url

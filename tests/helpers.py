@@ -10,11 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import geopandas as gpd
 import httpx
@@ -127,3 +127,16 @@ def stop(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def when_ready(send: Callable[[], Any], *, timeout_s: float = 300) -> Any:
+    """``send()`` again while it answers 202 (an analysis computing in the background), as the
+    Retry-After asks but faster; returns the first other response."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = send()
+        if response.status_code != 202:
+            return response
+        assert "Retry-After" in response.headers and response.json()["status"] == "computing"
+        assert time.monotonic() < deadline, f"still computing after {timeout_s} s: {response.json()}"
+        time.sleep(0.2)

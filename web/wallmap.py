@@ -137,7 +137,7 @@ def wall_map_config(*, providers: list[dict[str, Any]], live_interval_s: float, 
         "groups": [{"id": g, "title": t} for g, t in GROUPS],
         "layers": [_layer_config(view) for view in VIEWS],
         "analyses": [
-            {"id": "risk", "title": "风险等级", "kind": "tiles", "url": "/risk/tiles/{z}/{x}/{y}.png", "legend": [[level, RISK_LEVEL_COLOURS[level]] for level in RISK_LEVELS]},
+            {"id": "risk", "title": "风险等级", "kind": "tiles", "url": "/risk/tiles/{z}/{x}/{y}.png", "ready": "/risk/summary", "legend": [[level, RISK_LEVEL_COLOURS[level]] for level in RISK_LEVELS]},
             {"id": "coverage_gaps", "title": "避难场所覆盖缺口", "kind": "geojson", "url": "/coverage/gaps", "colour": "#e6550d"},
             {"id": "service_areas", "title": "事件服务范围", "kind": "incident", "legend": [["5 分钟", "#1a9850"], ["10 分钟", "#fee08b"], ["15 分钟", "#d73027"]]},
         ],

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from layers.settings import Settings
 from layers.store import open_store
-from tests.helpers import run_cli
+from tests.helpers import run_cli, when_ready
 
 
 def test_cli_coverage_writes_gpkg_xlsx_and_map(sample_settings: Settings, tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_cli_coverage_help_teaches() -> None:
 
 
 def test_summary_gaps_and_site_over_http(client: TestClient) -> None:
-    summary = client.get("/coverage/summary")
+    summary = when_ready(lambda: client.get("/coverage/summary"))
     assert summary.status_code == 200
     body = summary.json()
     assert len(body["townships"]) == 156 and len(body["counties"]) == 11
@@ -138,13 +138,13 @@ def test_summary_gaps_and_site_over_http(client: TestClient) -> None:
     assert sum(t["residents_uncovered"] for t in body["townships"]) == pytest.approx(totals["residents_uncovered"])
     assert body["parameters"]["walk_kmh"] == 4.5
 
-    gaps = client.get("/coverage/gaps", params={"type": "紧急"})
+    gaps = when_ready(lambda: client.get("/coverage/gaps", params={"type": "紧急"}))
     assert gaps.status_code == 200 and gaps.headers["content-type"].startswith("application/geo+json")
     features = gaps.json()["features"]
     assert sum(f["properties"]["residents"] for f in features) == pytest.approx(totals["residents_uncovered"])
     assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in features)
 
-    site = client.post("/coverage/site", json={"p": 3})
+    site = when_ready(lambda: client.post("/coverage/site", json={"p": 3}))
     assert site.status_code == 200
     solution = site.json()["solution"]
     assert solution["mip_gap"] == 0 and len(site.json()["features"]) == 3
@@ -156,7 +156,7 @@ def test_site_with_posted_candidates_reports_them_as_given(client: TestClient) -
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.55, 35.43]}, "properties": {"name": "<b>一中</b>"}},
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.62, 35.40]}, "properties": {"name": "二中", "capacity_persons": 800}},
     ]}
-    response = client.post("/coverage/site", json={"p": 1, "candidates": candidates, "capacitated": True})
+    response = when_ready(lambda: client.post("/coverage/site", json={"p": 1, "candidates": candidates, "capacitated": True}))
     assert response.status_code == 200
     (feature,) = response.json()["features"]
     assert feature["properties"]["name"] in ("<b>一中</b>", "二中")
@@ -180,7 +180,7 @@ def test_site_never_reads_a_server_file_and_says_the_same_for_any_path(client: T
 
 def test_site_states_the_maximum_candidates_count(client: TestClient) -> None:
     feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.55, 35.43]}, "properties": {}}
-    response = client.post("/coverage/site", json={"p": 1, "candidates": {"type": "FeatureCollection", "features": [feature] * 5001}})
+    response = when_ready(lambda: client.post("/coverage/site", json={"p": 1, "candidates": {"type": "FeatureCollection", "features": [feature] * 5001}}))
     assert response.status_code == 400
     assert "5,001 sites given, at most 5,000" in response.json()["description"]
 
@@ -199,14 +199,14 @@ def test_site_states_the_maximum_candidates_count(client: TestClient) -> None:
     ],
 )
 def test_site_rejects_bad_input_clearly(client: TestClient, body: dict[str, object], status: int, words: str) -> None:
-    response = client.post("/coverage/site", json=body)
+    response = when_ready(lambda: client.post("/coverage/site", json=body))
     assert response.status_code == status, response.text
     assert words in response.text
 
 
 def test_summary_rejects_unknown_type_and_mode(client: TestClient) -> None:
-    assert client.get("/coverage/summary", params={"type": "临时"}).status_code == 422
-    assert client.get("/coverage/gaps", params={"mode": "flying"}).status_code == 422
+    assert when_ready(lambda: client.get("/coverage/summary", params={"type": "临时"})).status_code == 422
+    assert when_ready(lambda: client.get("/coverage/gaps", params={"mode": "flying"})).status_code == 422
 
 
 def test_coverage_on_a_postgis_store_follows_the_ledger(pg_url: str, pg_schema: str, sample_city: dict[str, gpd.GeoDataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,11 +217,11 @@ def test_coverage_on_a_postgis_store_follows_the_ledger(pg_url: str, pg_schema: 
     with open_store(settings) as store:
         store.upsert_many({name: sample_city[name] for name in ("roads", "shelters", "population", "admin_areas")})
     with TestClient(create_app(settings)) as pg_client:
-        before = pg_client.get("/coverage/summary").json()["totals"]
+        before = when_ready(lambda: pg_client.get("/coverage/summary")).json()["totals"]
         with open_store(settings) as store:
             shelters = store.read("shelters")
             store.delete("shelters", shelters["source_id"].head(60).tolist())  # the ledger loses 60 shelters
-        after = pg_client.get("/coverage/summary").json()["totals"]
+        after = when_ready(lambda: pg_client.get("/coverage/summary")).json()["totals"]
     assert before["residents"] == pytest.approx(8_300_000)
     assert after["shelters"] == before["shelters"] - 60
     assert after["residents_covered"] < before["residents_covered"], "the cached result is not reused after the shelters changed"

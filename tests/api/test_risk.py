@@ -13,7 +13,7 @@ import pytest
 import rasterio
 
 from layers.settings import Settings
-from tests.helpers import run_cli
+from tests.helpers import run_cli, when_ready
 
 
 @pytest.fixture(scope="module")
@@ -125,17 +125,17 @@ def risk_client(risk_run: tuple[Settings, Path, str]):  # type: ignore[no-untype
 
 
 def test_risk_summary_and_point_query(risk_client) -> None:  # type: ignore[no-untyped-def]
-    body = risk_client.get("/risk/summary").json()
+    body = when_ready(lambda: risk_client.get("/risk/summary")).json()
     assert set(body["totals"]) == {"低", "一般", "较大", "重大"}
     # Cells whose centre lies outside the city boundary are not zoned: a few residents on the edge.
     assert sum(v["residents"] for v in body["totals"].values()) == pytest.approx(8_300_000, rel=5e-3)
     assert len(body["townships"]) == 156 and len(body["counties"]) == 11
     assert body["parameters"]["formula"].startswith("score = E × V")
-    point = risk_client.get("/risk/at", params={"lon": 116.59, "lat": 35.41}).json()
+    point = when_ready(lambda: risk_client.get("/risk/at", params={"lon": 116.59, "lat": 35.41})).json()
     assert point["level"] in ("低", "一般", "较大", "重大")
     assert sum(point["contributions"].values()) == pytest.approx(point["score"], rel=1e-5)
-    assert risk_client.get("/risk/at", params={"lon": 110.0, "lat": 35.0}).status_code == 400
-    assert risk_client.get("/risk/at", params={"lon": 999, "lat": 35.0}).status_code == 422
+    assert when_ready(lambda: risk_client.get("/risk/at", params={"lon": 110.0, "lat": 35.0})).status_code == 400
+    assert when_ready(lambda: risk_client.get("/risk/at", params={"lon": 999, "lat": 35.0})).status_code == 422
 
 
 def test_risk_tiles_use_the_official_colours(risk_client) -> None:  # type: ignore[no-untyped-def]
@@ -147,17 +147,17 @@ def test_risk_tiles_use_the_official_colours(risk_client) -> None:  # type: igno
     from gis.grades import RISK_LEVEL_COLOURS
 
     x, y = tile_of(116.59, 35.41, 9)
-    response = risk_client.get(f"/risk/tiles/9/{x}/{y}.png")
+    response = when_ready(lambda: risk_client.get(f"/risk/tiles/9/{x}/{y}.png"))
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     pixels = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGBA")).reshape(-1, 4)
     opaque = {tuple(p[:3]) for p in pixels if p[3] > 0}
     official = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in RISK_LEVEL_COLOURS.values()}
     assert opaque and opaque <= official
     assert (pixels[:, 3] == 0).any(), "outside the city is transparent"
-    far = risk_client.get("/risk/tiles/9/0/0.png")
+    far = when_ready(lambda: risk_client.get("/risk/tiles/9/0/0.png"))
     assert (np.asarray(Image.open(io.BytesIO(far.content)).convert("RGBA"))[:, :, 3] == 0).all()
-    assert risk_client.get("/risk/tiles/2/4/0.png").status_code == 400
-    assert risk_client.get("/risk/tiles/30/0/0.png").status_code == 422
+    assert when_ready(lambda: risk_client.get("/risk/tiles/2/4/0.png")).status_code == 400
+    assert when_ready(lambda: risk_client.get("/risk/tiles/30/0/0.png")).status_code == 422
 
 
 def test_a_dem_that_misses_the_city_is_refused(risk_run: tuple[Settings, Path, str], tmp_path: Path) -> None:
@@ -170,3 +170,33 @@ def test_a_dem_that_misses_the_city_is_refused(risk_run: tuple[Settings, Path, s
     result = run_cli(settings, "risk", "--resolution", "500", "--dem", str(dem), "--out", str(tmp_path / "out"))
     assert result.exit_code == 2 and "the DEM covers only 0% of the city" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_cold_analysis_runs_as_a_background_job_never_in_the_request(risk_run: tuple[Settings, Path, str]) -> None:
+    """The first /risk/summary and /coverage/summary answer at once with 202, the step and
+    Retry-After; other requests stay fast while the job runs; then the result is served."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    settings, _, _ = risk_run
+    with TestClient(create_app(settings.model_copy(update={"risk_resolution_m": 200.0}))) as client:
+        started = time.monotonic()
+        first = client.get("/risk/summary")
+        assert time.monotonic() - started < 2.0, "the request did not wait for the zoning"
+        assert first.status_code == 202, first.text
+        assert first.headers["Retry-After"] == "3" and first.json()["job"].startswith("风险区划")
+        assert first.json()["state"] in ("queued", "running") and first.json()["step"]
+        quick = time.monotonic()
+        assert client.get("/collections/shelters/items", params={"limit": 5}).status_code == 200
+        assert time.monotonic() - quick < 2.0, "reads are served while the job runs"
+        coverage = client.get("/coverage/summary")
+        assert coverage.status_code == 202 and coverage.json()["job"].startswith("避难场所覆盖")
+        done = when_ready(lambda: client.get("/risk/summary"))
+        assert done.status_code == 200 and done.json()["totals"]["重大"]["area_km2"] >= 0
+        assert when_ready(lambda: client.get("/coverage/summary")).status_code == 200
+        assert client.get("/risk/at", params={"lon": 116.59, "lat": 35.41}).status_code == 200, "ready now: no 202"
+        schema = client.get("/openapi.json").json()["paths"]
+        assert "202" in schema["/risk/summary"]["get"]["responses"] and "202" in schema["/coverage/site"]["post"]["responses"]

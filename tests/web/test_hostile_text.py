@@ -48,7 +48,7 @@ def _hostile_store(settings: Settings) -> None:
 @pytest.fixture
 def hostile_server(sample_settings: Settings) -> Iterator[str]:
     _hostile_store(sample_settings)
-    with serving(sample_settings) as url:
+    with serving(sample_settings.model_copy(update={"risk_resolution_m": 500.0})) as url:  # a short zoning job
         yield url
 
 

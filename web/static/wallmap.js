@@ -147,8 +147,16 @@
     async fetchJSON(url, options) {
       this._busy(1);
       try {
-        const response = await fetch(url, options);
-        const body = await response.json().catch(() => ({}));
+        let response = await fetch(url, options);
+        let body = await response.json().catch(() => ({}));
+        while (response.status === 202) {
+          // An analysis computed in the background (risk zoning, coverage): say which step, wait, ask again.
+          this.notify(`正在计算：${body.job || ""}（${body.step || ""}，已 ${Math.round(body.elapsed_s || 0)} 秒）`);
+          const wait = Number(response.headers.get("Retry-After")) || 3;
+          await new Promise((resolve) => { setTimeout(resolve, wait * 1000); });
+          response = await fetch(url, options);
+          body = await response.json().catch(() => ({}));
+        }
         if (!response.ok) {
           const error = new Error(body.description || `${response.status} ${response.statusText}`);
           error.status = response.status;
@@ -359,7 +367,9 @@
       }
       for (const [id, layer] of Object.entries(this.analyses)) {
         const on = this.visible.has(id);
-        if (on && !this.map.hasLayer(layer)) { layer.addTo(this.map); if (id === "coverage_gaps") this._loadGaps(); }
+        if (on && !this.map.hasLayer(layer)) {
+          if (id === "coverage_gaps") { layer.addTo(this.map); this._loadGaps(); } else this._addWhenReady(id, layer);
+        }
         if (!on && this.map.hasLayer(layer)) this.map.removeLayer(layer);
       }
       const labels = this.visible.has("labels");
@@ -388,6 +398,22 @@
         this.analyses[analysis.id] = layer;
       }
       this.visible.add("labels");
+    }
+
+    async _addWhenReady(id, layer) {
+      // Tiles of an analysis computed in the background: ask its "ready" URL first (fetchJSON
+      // waits through the 202s), so no tile is requested before there is anything to draw.
+      const analysis = this.config.analyses.find((a) => a.id === id);
+      if (analysis && analysis.ready && !analysis.isReady) {
+        try {
+          await this.fetchJSON(analysis.ready);
+          analysis.isReady = true;
+        } catch (error) {
+          this.notify(`${analysis.title}：${error.message}`, true);
+          return;
+        }
+      }
+      if (this.visible.has(id) && !this.map.hasLayer(layer)) layer.addTo(this.map);
     }
 
     async _loadGaps() {

@@ -1,0 +1,53 @@
+"""The analyses behind the risk and coverage routes, computed in the background (``layers.jobs``).
+
+A route asks here for its result: ready (cached for today's data) → returned at once; not yet →
+the job is started or found, and the route answers 202 with the job's step and ``Retry-After``
+(the error handler in ``api/errors.py``); the client asks again. The wall map does that by itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from gis.coverage.analysis import CoverageResult
+from gis.risk.zoning import RiskResult
+from layers.coverage_service import CoverageService
+from layers.jobs import RETRY_AFTER_S, Jobs
+from layers.risk_service import RiskService
+
+ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": f"Being computed in the background: the body gives the step; ask again after Retry-After ({RETRY_AFTER_S} s)."}}
+"""The extra response of every route whose analysis may still be computing (for the OpenAPI)."""
+
+
+def _jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
+    return jobs
+
+
+def risk_result(request: Request) -> RiskResult:
+    """The risk zoning for today's data, or ``Computing``."""
+    service: RiskService = request.app.state.risk
+    ready = service.cached()
+    if ready is not None:
+        return ready
+    return _jobs(request).result(("risk", service.key()), "风险区划 risk zoning", lambda progress: service.current(progress=progress))
+
+
+def coverage_result(request: Request, analysis_type: str, mode: str) -> CoverageResult:
+    """The shelter coverage for today's data, or ``Computing``."""
+    service: CoverageService = request.app.state.coverage
+    ready = service.cached(analysis_type, mode)
+    if ready is not None:
+        return ready
+    return _jobs(request).result(("coverage", service.key(analysis_type, mode)), f"避难场所覆盖 shelter coverage ({analysis_type}, {mode})",
+                                 lambda progress: service.result(analysis_type, mode, progress=progress))
+
+
+def in_background(request: Request, what: str, label: str, parameters: dict[str, Any], compute: Any) -> Any:
+    """Any other analysis (siting): keyed by ``what``, its parameters and the coverage inputs."""
+    service: CoverageService = request.app.state.coverage
+    key = (what, json.dumps(parameters, sort_keys=True, ensure_ascii=False, default=str), service.key(str(parameters.get("type", "紧急")), str(parameters.get("mode", "network"))))
+    return _jobs(request).result(key, label, compute)
