@@ -64,6 +64,27 @@ _GDAL_GEOMETRY_TYPES = {
 
 _BULK_INSERT_ROWS = 2_000
 """From this many new rows in one batch on, the R-tree is filled in bulk (see ``_bulk_insert``)."""
+SCHEMA_VERSION = 2
+"""The GeoPackage store's schema version, kept in its ``onemap_meta`` table. 1: the layers only
+(before the table existed; accounts beside it in ``<name>.accounts.sqlite``). 2: accounts and
+the audit log inside the file, the audit log registered as an attribute table. Opening an older
+file backs it up (``<name>.v1.bak.gpkg``), then upgrades it: missing layers and columns, indexes,
+the account tables, the old sidecar adopted."""
+
+
+def stored_schema_version(path: Path) -> int | None:
+    """The schema version of an existing store file (1 when it predates versions), None when
+    there is no file yet."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        has_meta = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'onemap_meta'").fetchone()
+        if not has_meta:
+            return 1
+        row = connection.execute("SELECT value FROM onemap_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 1
+
+
 _SQLITE = sqlite_dialect()
 _ACCOUNTS = accounts_metadata(None)
 SIDECAR_SUFFIX = ".accounts.sqlite"
@@ -124,10 +145,17 @@ class GeoPackageStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.backup: Path | None = None
+        """Where the file was copied before this open upgraded it (None: no upgrade)."""
         if self.path.suffix.lower() != ".gpkg":
             raise StoreError(f"a GeoPackage store path must end in .gpkg: {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            found = stored_schema_version(self.path)
+            if found is not None and found < SCHEMA_VERSION:
+                self.backup = self._back_up(found)  # before the upgrade touches anything
+            elif found is not None and found > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} has schema version {found}, newer than this onemap's {SCHEMA_VERSION}: upgrade onemap")
             self._create_missing_layers()
             self._connection = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
@@ -140,6 +168,8 @@ class GeoPackageStore(Store):
         self._ensure_source_id_indexes()
         self._create_account_tables()
         self._adopt_accounts_sidecar()
+        if found != SCHEMA_VERSION:
+            self._record_schema_version(found)
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -182,6 +212,21 @@ class GeoPackageStore(Store):
                     f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote('uq_' + spec.name + '_source_id')} "
                     f"ON {_quote(spec.name)} ({SOURCE_ID})"
                 )
+
+    def _back_up(self, version: int) -> Path:
+        """A copy of the file as it was, ``<name>.v<version>.bak.gpkg``, before an upgrade."""
+        target = self.path.with_name(f"{self.path.stem}.v{version}.bak.gpkg")
+        with sqlite3.connect(self.path) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)  # SQLite's online backup: consistent even with a writer open
+        logger.warning("upgrading %s from schema version %d to %d; the file as it was is kept as %s", self.path, version, SCHEMA_VERSION, target)
+        return target
+
+    def _record_schema_version(self, previous: int | None) -> None:
+        with self._transaction() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS onemap_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            cursor.execute("INSERT OR REPLACE INTO onemap_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        if previous is not None:
+            logger.warning("upgraded %s to schema version %d", self.path, SCHEMA_VERSION)
 
     def _create_account_tables(self) -> None:
         """Users, tokens, sessions, shares and the audit log live in the .gpkg itself: one file to

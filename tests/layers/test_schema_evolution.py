@@ -1,0 +1,176 @@
+"""Schema evolution. The Alembic revisions are frozen SQL, so a fresh PostGIS schema is exactly
+what the catalogue defines today; and a store as released before issue 13 — PostGIS at revision
+0005, a GeoPackage of schema version 1 with its accounts in a file beside it — built here from a
+frozen list of its fields, upgrades itself with its data and its answers unchanged (the
+GeoPackage after a backup)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from alembic import command
+from alembic.config import Config
+from geoalchemy2 import WKBElement
+from sqlalchemy import MetaData, create_engine, insert, text
+
+from layers.accounts import AccountStore
+from layers.routing_service import RoutingService
+from layers.settings import Settings
+from layers.store import open_store
+from layers.store.account_tables import accounts_metadata
+from layers.store.gpkg import GeoPackageStore, stored_schema_version
+from layers.store.pg_tables import build_metadata
+from layers.store.postgis import MIGRATIONS_DIR, PostGISStore, sqlalchemy_url
+from tests.data.schema_0005 import RELEASED_0005
+from tests.helpers import TEST_PASSWORD
+
+LAYERS = ("admin_areas", "roads", "rescue_stations", "shelters", "supply_depots")
+INCIDENT_AT = (116.59, 35.41)
+
+
+def _described(connection: object, schema: str) -> dict[str, object]:
+    """Columns (type, nullability, default), indexes and comments of ``schema``, with its name
+    taken out of the definitions."""
+    run = connection.execute  # type: ignore[attr-defined]
+    columns = run(text("SELECT table_name, column_name, data_type, udt_name, is_nullable, column_default, character_maximum_length "
+                       "FROM information_schema.columns WHERE table_schema = :s AND table_name <> 'alembic_version'"), {"s": schema}).all()
+    indexes = run(text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = :s AND tablename <> 'alembic_version'"), {"s": schema}).all()
+    comments = run(text("SELECT c.relname, a.attname, col_description(c.oid, a.attnum), obj_description(c.oid) FROM pg_class c "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+                        "WHERE n.nspname = :s AND c.relkind = 'r' AND c.relname <> 'alembic_version'"), {"s": schema}).all()
+    plain = lambda value: re.sub(rf'"?{schema}"?', "S", str(value))  # noqa: E731
+    return {
+        "columns": sorted(tuple(plain(v) for v in row) for row in columns),
+        "indexes": sorted((row[0], re.sub(r"\b\w+_pkey\b|\b\w+_key\b", "K", plain(row[1]))) for row in indexes),
+        "comments": sorted(tuple(str(v) for v in row) for row in comments),
+    }
+
+
+def test_a_fresh_postgis_schema_is_exactly_the_catalogue(pg_url: str, pg_schema: str) -> None:
+    """Frozen revisions, replayed on an empty database, give today's catalogue: a field added to
+    the catalogue without its own revision fails here."""
+    PostGISStore(pg_url, schema=pg_schema).close()
+    reference = pg_schema + "_r"
+    engine = create_engine(sqlalchemy_url(pg_url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{reference}"'))
+            build_metadata(reference).create_all(connection)
+            accounts_metadata(reference).create_all(connection)
+        with engine.connect() as connection:
+            migrated, expected = _described(connection, pg_schema), _described(connection, reference)
+        for part in ("columns", "indexes", "comments"):
+            assert migrated[part] == expected[part], f"{part}: migrated {set(migrated[part]) ^ set(expected[part])}"  # type: ignore[arg-type]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{reference}" CASCADE'))
+        engine.dispose()
+
+
+def _released(sample_city: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """The sample city's layers with only the fields they had as released (revision 0005)."""
+    return {layer: sample_city[layer][[*RELEASED_0005[layer], "geometry"]].copy() for layer in LAYERS}
+
+
+def _answers(store: object, settings: Settings) -> pd.DataFrame:
+    nearest = RoutingService(store, settings).nearest(*INCIDENT_AT, ["rescue_stations", "shelters"], k=3)  # type: ignore[arg-type]
+    return nearest[["layer", "resource_id", "travel_time_min", "distance_km"]].reset_index(drop=True)
+
+
+def _same_data(store: object, frames: dict[str, gpd.GeoDataFrame]) -> None:
+    for layer, frame in frames.items():
+        stored = store.read(layer).set_index("source_id").sort_index()  # type: ignore[attr-defined]
+        given = frame.set_index("source_id").sort_index()
+        assert list(stored.index) == list(given.index), layer
+        for column in given.columns.drop("geometry"):
+            left, right = stored[column].to_numpy(dtype=object), given[column].to_numpy(dtype=object)
+            same = [(pd.isna(a) and pd.isna(b)) or a == b or (isinstance(a, float) and np.isclose(a, b)) for a, b in zip(left, right, strict=True)]
+            assert all(same), f"{layer}.{column} changed"
+        assert stored.geometry.geom_equals_exact(given.geometry, tolerance=1e-9).all(), layer
+
+
+def _reference_answers(frames: dict[str, gpd.GeoDataFrame], folder: Path) -> pd.DataFrame:
+    settings = Settings(store=str(folder / "reference.gpkg"))
+    with GeoPackageStore(folder / "reference.gpkg") as store:
+        store.upsert_many(frames)
+        return _answers(store, settings)
+
+
+def test_a_postgis_store_as_released_upgrades_with_data_and_answers_unchanged(pg_url: str, pg_schema: str, sample_city: dict[str, gpd.GeoDataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the PostGIS store caches graphs under ./var/cache
+    frames = _released(sample_city)
+    engine = create_engine(sqlalchemy_url(pg_url))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["schema"] = pg_schema
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")  # the schema as released
+    tables = MetaData()
+    tables.reflect(engine, schema=pg_schema, only=list(LAYERS))
+    assert "declared_length_m" not in tables.tables[f"{pg_schema}.roads"].c, "the fixture is the old schema"
+    with engine.begin() as connection:
+        for layer, frame in frames.items():
+            rows = [{**{k: (None if pd.isna(v) else v) for k, v in record.items()}, "geom": WKBElement(geometry.wkb, srid=4326)}
+                    for record, geometry in zip(frame.drop(columns="geometry").to_dict("records"), frame.geometry, strict=True)]
+            connection.execute(insert(tables.tables[f"{pg_schema}.{layer}"]), rows)
+    engine.dispose()
+    settings = Settings(store=pg_url, pg_schema=pg_schema)
+    with open_store(settings) as store:  # opening upgrades to head
+        _same_data(store, frames)
+        answers = _answers(store, settings)
+    pd.testing.assert_frame_equal(answers, _reference_answers(frames, tmp_path))
+
+
+def test_a_geopackage_as_released_is_backed_up_then_upgrades_with_data_answers_and_accounts(sample_city: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
+    frames = _released(sample_city)
+    path = tmp_path / "city.gpkg"
+    for layer, frame in frames.items():  # as GDAL wrote the layers of a version-1 store
+        pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=False)
+    old = AccountStore(create_engine(f"sqlite:///{path.with_suffix('.accounts.sqlite')}"), schema=None)
+    old.add_user("zhang", TEST_PASSWORD, "editor")
+    old.close()
+    assert stored_schema_version(path) == 1
+    with sqlite3.connect(path) as original:
+        before = "\n".join(original.iterdump())
+
+    store = GeoPackageStore(path)
+    try:
+        assert store.backup == tmp_path / "city.v1.bak.gpkg"
+        with sqlite3.connect(store.backup) as copy:
+            assert "\n".join(copy.iterdump()) == before, "the file as it was, kept first"
+        assert stored_schema_version(path) == 2
+        _same_data(store, frames)
+        assert "declared_length_m" in store.read("roads", limit=1).columns
+        answers = _answers(store, Settings(store=str(path)))
+    finally:
+        store.close()
+    pd.testing.assert_frame_equal(answers, _reference_answers(frames, tmp_path))
+    accounts = AccountStore.for_settings(Settings(store=str(path)))
+    try:
+        user = accounts.verify_password("zhang", TEST_PASSWORD)
+        assert user is not None and user.role == "editor"
+    finally:
+        accounts.close()
+    with GeoPackageStore(path) as again:
+        assert again.backup is None, "an up-to-date store is not backed up again"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT value FROM onemap_meta WHERE key = 'schema_version'").fetchone() == ("2",)
+
+
+def test_a_geopackage_newer_than_onemap_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.gpkg"
+    GeoPackageStore(path).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE onemap_meta SET value = '99' WHERE key = 'schema_version'")
+    from layers.errors import StoreError
+
+    with pytest.raises(StoreError, match="schema version 99, newer than this onemap's 2: upgrade onemap"):
+        GeoPackageStore(path)
