@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from typing import Any
 
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from layers.errors import (
     AuthError,
@@ -54,6 +57,28 @@ def status_for(error: OnemapError) -> tuple[int, str]:
             return status, code
     return 400, "InvalidRequest"
 
+
+class ErrorBody(BaseModel):
+    """Every error answer: an OGC API exception code and a message that says what to do."""
+
+    code: str
+    description: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    # application/json named outright: routes that answer GeoJSON still answer errors as JSON.
+    status: {"model": ErrorBody, "description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for status, text in (
+        (400, "The request is wrong: the description names the parameter and what to send"),
+        (401, "No valid credentials: log in, or send Authorization: Bearer <token>"),
+        (403, "The role does not allow this"),
+        (404, "No such layer, feature or link"),
+        (413, "The body is larger than ONEMAP_MAX_BODY_MB"),
+        (429, "Too many failed attempts from this client: wait"),
+        (503, "The store is unavailable (database down, disk full or read-only): try again after Retry-After"),
+    )
+}
+"""The error statuses any route may answer, declared once for the whole OpenAPI document."""
 
 RETRY_AFTER_S = 10
 """What a 503 asks the client to wait before trying again (seconds)."""
@@ -106,6 +131,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         details, items = _validation_details(error)
         return JSONResponse(status_code=422, content={"code": "InvalidParameterValue", "description": details, "detail": items})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # FastAPI's own (a body it cannot parse, 404 of an unknown path, 405): the same shape as ours.
+        codes = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+        detail = error.detail if isinstance(error.detail, str) else "invalid request"
+        if error.status_code == 400 and "parsing the body" in detail:
+            detail = "the request body could not be read as JSON: send Content-Type: application/json and a JSON document"
+        response = error_response(error.status_code, codes.get(error.status_code, "InvalidRequest"), detail)
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RecursionError)
     async def _too_deep(request: Request, error: RecursionError) -> JSONResponse:

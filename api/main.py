@@ -28,7 +28,7 @@ from . import auth, coverage, features, operations, risk, routing, shares, wallm
 from .auth import FailureLimiter, RequireEditor, RequireViewer
 from .body_limit import BodyLimit
 from .docs_pages import install_docs
-from .errors import install_error_handlers
+from .errors import ERROR_RESPONSES, install_error_handlers
 from .security_headers import SecurityHeaders, content_security_policy
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         version="0.1.0",
         lifespan=lifespan,
         docs_url=None,  # served by docs_pages with local assets
+        responses=ERROR_RESPONSES,
         redoc_url=None,
     )
     app.state.settings = settings
