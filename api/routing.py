@@ -23,6 +23,7 @@ from layers.routing_service import (
     RESOURCE_LAYERS,
     Closures,
     RoutingService,
+    closure_polygons,
     parse_edge_ids,
     parse_layers,
     parse_minutes,
@@ -71,16 +72,13 @@ def what_if_polygons(document: dict[str, Any] | None) -> tuple[BaseGeometry, ...
         raise InputError("what_if: features must be a list of GeoJSON polygons")
     if len(items) > MAX_WHAT_IF_POLYGONS:
         raise InputError(f"what_if: {len(items):,} polygons; at most {MAX_WHAT_IF_POLYGONS} per request")
-    polygons = []
+    shapes = []
     for number, item in enumerate(items, start=1):
         try:
-            geometry = shapely.geometry.shape(item.get("geometry", item))
+            shapes.append(shapely.geometry.shape(item.get("geometry", item)))
         except Exception:  # shapely raises several kinds for malformed GeoJSON
             raise InputError(f"what_if: feature {number} is not a GeoJSON polygon") from None
-        if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
-            raise InputError(f"what_if: feature {number} is {geometry.geom_type}; closures must be polygons (a flooded or collapsed area)")
-        polygons.append(geometry)
-    return tuple(polygons)
+    return tuple(closure_polygons(shapes, "what_if"))
 
 
 Routing = Annotated[RoutingService, Depends(get_routing)]

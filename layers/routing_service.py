@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,12 +98,19 @@ def read_closures(path: str | Path) -> list[BaseGeometry]:
     frame = read_gis_frame(path, "closure polygons")
     if frame.crs is None:
         frame = frame.set_crs(4326)
-    frame = frame.to_crs(4326)
-    for number, geometry in enumerate(frame.geometry, start=1):
-        if geometry is None or geometry.geom_type not in ("Polygon", "MultiPolygon"):
-            kind = "nothing" if geometry is None else geometry.geom_type
-            raise InputError(f"{path}: feature {number} is {kind}; closures must be polygons (a flooded or collapsed area)")
-    return list(frame.geometry)
+    return closure_polygons(frame.to_crs(4326).geometry, str(path))
+
+
+def closure_polygons(geometries: Iterable[BaseGeometry | None], source: str) -> list[BaseGeometry]:
+    """``geometries`` checked as closures (one check for files, request bodies and the CLI):
+    each a non-empty polygon; else an ``InputError`` naming ``source`` and the feature."""
+    polygons = []
+    for number, geometry in enumerate(geometries, start=1):
+        if geometry is None or geometry.is_empty or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+            kind = "nothing" if geometry is None or geometry.is_empty else geometry.geom_type
+            raise InputError(f"{source}: feature {number} is {kind}; closures must be polygons (a flooded or collapsed area)")
+        polygons.append(geometry)
+    return polygons
 
 
 def parse_edge_ids(text: str | None) -> tuple[str, ...]:
