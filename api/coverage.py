@@ -7,22 +7,27 @@ milliseconds.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 import shapely.geometry
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
+from shapely.geometry.base import BaseGeometry
 
 from layers.coverage_output import area_rows
 from layers.coverage_service import MAX_SITES, CoverageService, read_candidate_layer
 from layers.errors import InputError
 
-from .dependencies import from_state
+from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse
 from .jobs import ACCEPTED, coverage_result, in_background
 from .routing import _clean, feature_collection
+from .schemas import FEATURES
 
 router = APIRouter(prefix="/coverage", tags=["Shelter coverage"])
 
@@ -68,7 +73,7 @@ def summary(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQue
     }
 
 
-@router.get("/gaps", summary="Gap polygons: uncovered residents dissolved per township (GeoJSON)", response_class=GeoJSONResponse, responses=ACCEPTED)
+@router.get("/gaps", summary="Gap polygons: uncovered residents dissolved per township (GeoJSON)", response_class=GeoJSONResponse, responses={**FEATURES, **ACCEPTED})
 def gaps(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> GeoJSONResponse:
     result = coverage_result(request, analysis_type, mode)
     return GeoJSONResponse(feature_collection(result.gaps, analysis_type=result.analysis_type, mode=result.mode))
@@ -79,7 +84,7 @@ MAX_CANDIDATES = 5000
 network search); planners with more use ``onemap coverage site --candidates FILE``."""
 
 
-class SiteRequest(BaseModel):
+class SiteRequest(StrictBody):
     """Where to put ``p`` new shelters."""
 
     p: int = Field(10, ge=1, le=MAX_SITES, description="Number of new sites (MCLP).")
@@ -93,7 +98,7 @@ class SiteRequest(BaseModel):
     model: Literal["mclp", "lscp"] = "mclp"
 
 
-def _candidate_frame(document: dict[str, Any]) -> gpd.GeoDataFrame:
+def _candidate_frame(document: dict[str, Any], region: BaseGeometry, region_label: str) -> gpd.GeoDataFrame:
     if document.get("type") != "FeatureCollection" or not isinstance(document.get("features"), list):
         raise InputError("candidates must be a layer name or a GeoJSON FeatureCollection")
     if not document["features"]:
@@ -101,19 +106,27 @@ def _candidate_frame(document: dict[str, Any]) -> gpd.GeoDataFrame:
     _check_count(len(document["features"]))
     rows, geometries = [], []
     for number, feature in enumerate(document["features"], start=1):
+        if not isinstance(feature, dict):
+            raise InputError(f"candidates: feature {number} is not a GeoJSON Feature object")
         try:
             geometry = shapely.geometry.shape(feature["geometry"])
         except Exception:  # shapely raises several kinds for malformed GeoJSON
             raise InputError(f"candidates: feature {number} has no valid geometry") from None
         if geometry.is_empty or geometry.geom_type not in ("Point", "Polygon", "MultiPolygon"):
             raise InputError(f"candidates: feature {number} is {geometry.geom_type}; give points or polygons")
+        if not np.isfinite(shapely.get_coordinates(geometry)).all():
+            raise InputError(f"candidates: feature {number} has a coordinate that is not a finite number")
         x, y = geometry.representative_point().coords[0]
         if not (-180 <= x <= 180 and -90 <= y <= 90):
             raise InputError(f"candidates: feature {number} lies outside lon/lat range: coordinates must be EPSG:4326 degrees")
+        if not region.covers(geometry):
+            raise InputError(f"candidates: feature {number} at {x:.5f},{y:.5f} lies outside the configured region ({region_label})")
         properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            raise InputError(f"candidates: feature {number} properties must be an object")
         capacity = properties.get("capacity_persons")
-        if capacity is not None and not (isinstance(capacity, int | float) and capacity > 0):
-            raise InputError(f"candidates: feature {number} capacity_persons must be a positive number")
+        if capacity is not None and not (isinstance(capacity, int | float) and not isinstance(capacity, bool) and math.isfinite(capacity) and capacity > 0):
+            raise InputError(f"candidates: feature {number} capacity_persons must be a positive finite number")
         rows.append({"name": str(properties.get("name") or f"候选点{number}"), "capacity_persons": capacity})
         geometries.append(geometry)
     return gpd.GeoDataFrame(rows, geometry=geometries, crs=4326)
@@ -129,13 +142,13 @@ def _candidates(given: str | dict[str, Any] | None, service: CoverageService) ->
     if given is None:
         return None
     if isinstance(given, dict):
-        return _candidate_frame(given)
+        return _candidate_frame(given, service.settings.region_geometry(), service.settings.region_label())
     frame = read_candidate_layer(service.store, given)
     _check_count(len(frame))
     return frame
 
 
-@router.post("/site", summary="Recommend new shelter sites (MCLP / LSCP)", response_class=GeoJSONResponse, responses=ACCEPTED)
+@router.post("/site", summary="Recommend new shelter sites (MCLP / LSCP)", response_class=GeoJSONResponse, responses={**FEATURES, **ACCEPTED})
 def site(body: SiteRequest, service: CoverageDep, request: Request) -> GeoJSONResponse:
     """The chosen sites as GeoJSON points with the residents each newly covers, and the solution
     (objective, optimality gap, candidates, residents uncovered before)."""

@@ -115,9 +115,12 @@ def install_error_handlers(app: FastAPI) -> None:
             if redirect is not None:
                 return redirect
         status, code = status_for(error)
+        description = str(error)
         if status >= 500:
             logger.error("%s %s: %s", request.method, request.url.path, error)
-        response = error_response(status, code, str(error))
+            if "://" in description:  # a database address (user, host, database): for the log only
+                description = f"the store is unavailable right now (the server log has the details); try again in {RETRY_AFTER_S} s"
+        response = error_response(status, code, description)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="onemap"'
         return response

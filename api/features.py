@@ -25,6 +25,7 @@ from layers.store.base import row_version
 
 from .auth import ViewerDep
 from .dependencies import BBoxDep, LimitDep, OffsetDep, StoreDep
+from .schemas import FEATURE, FEATURES
 
 public_router = APIRouter(tags=["OGC API - Features"])
 """The landing page and conformance: no data, open to all."""
@@ -145,7 +146,7 @@ def collection(layer: str, request: Request, store: StoreDep) -> dict[str, Any]:
     return _collection(public_base(request), info)
 
 
-@router.get("/collections/{layer}/items", response_class=GeoJSONResponse, summary="Features of a layer")
+@router.get("/collections/{layer}/items", response_class=GeoJSONResponse, responses=FEATURES, summary="Features of a layer")
 def items(layer: str, request: Request, store: StoreDep, principal: ViewerDep, bbox: BBoxDep, limit: LimitDep = 100, offset: OffsetDep = 0) -> GeoJSONResponse:
     """Features as GeoJSON. Any other query parameter ``<field>=value`` filters by equality on
     that field (e.g. ``shelter_type=固定``); unknown parameters are an error. Restricted fields
@@ -180,7 +181,7 @@ def items(layer: str, request: Request, store: StoreDep, principal: ViewerDep, b
     return GeoJSONResponse(body)
 
 
-@router.get("/collections/{layer}/items/{feature_id}", response_class=GeoJSONResponse, summary="One feature by its source id")
+@router.get("/collections/{layer}/items/{feature_id}", response_class=GeoJSONResponse, responses=FEATURE, summary="One feature by its source id")
 def item(layer: str, feature_id: str, request: Request, store: StoreDep, principal: ViewerDep) -> GeoJSONResponse:
     """The feature, with its version in ``ETag``: send it back as ``If-Match`` on an edit (PATCH
     /incidents/{id}, reservoir level, lift) and a change made meanwhile by someone else is refused

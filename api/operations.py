@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import geopandas as gpd
 import shapely.geometry
 from fastapi import APIRouter, Depends, Header
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, get_layer
 from layers.errors import InputError
@@ -20,6 +20,7 @@ from layers.store.base import row_version
 from .auth import EditorDep
 from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse, features_of
+from .schemas import CREATED_FEATURE, FEATURE
 
 router = APIRouter(tags=["Operations (incidents, reservoir levels, closures)"])
 
@@ -40,7 +41,14 @@ class IncidentIn(StrictBody):
     name: Text | None = None
     status: Literal[INCIDENT_STATUSES] = "已上报"  # type: ignore[valid-type]
     description: Annotated[str, Field(max_length=2000)] | None = None
-    occurred_at: datetime | None = Field(default=None, description="When it happened (ISO 8601; without a zone: Beijing time). Default: now.")
+    occurred_at: datetime | None = Field(default=None, description="When it happened (ISO 8601; without a zone: Beijing time), 1900-2100. Default: now.")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not 1900 <= value.year <= 2100:
+            raise ValueError("occurred_at must lie between the years 1900 and 2100")
+        return value
 
 
 class IncidentPatch(StrictBody):
@@ -68,7 +76,7 @@ def _feature(layer: str, frame: gpd.GeoDataFrame) -> GeoJSONResponse:
     return GeoJSONResponse(features_of(spec, frame, restricted=True)[0], headers={"ETag": f'"{row_version(spec, frame)}"'})
 
 
-@router.post("/incidents", status_code=201, response_class=GeoJSONResponse, summary="Place an incident (saved to the incidents layer)")
+@router.post("/incidents", status_code=201, response_class=GeoJSONResponse, responses=CREATED_FEATURE, summary="Place an incident (saved to the incidents layer)")
 def create_incident(body: IncidentIn, operations: OperationsDep, principal: EditorDep) -> GeoJSONResponse:
     frame = operations.create_incident(lon=body.lon, lat=body.lat, kind=body.kind, name=body.name, status=body.status, description=body.description, occurred_at=body.occurred_at, actor=principal.username)
     response = _feature("incidents", frame)
@@ -76,7 +84,7 @@ def create_incident(body: IncidentIn, operations: OperationsDep, principal: Edit
     return response
 
 
-@router.patch("/incidents/{incident_id}", response_class=GeoJSONResponse, summary="Change an incident's status or description", responses=STALE)
+@router.patch("/incidents/{incident_id}", response_class=GeoJSONResponse, summary="Change an incident's status or description", responses={**FEATURE, **STALE})
 def update_incident(incident_id: str, body: IncidentPatch, operations: OperationsDep, principal: EditorDep, if_match: IfMatch = None) -> GeoJSONResponse:
     """Only the fields sent change: two editors changing the status and the description at the
     same moment both land."""
@@ -84,7 +92,7 @@ def update_incident(incident_id: str, body: IncidentPatch, operations: Operation
     return _feature("incidents", frame)
 
 
-@router.post("/reservoirs/{reservoir_id}/level", response_class=GeoJSONResponse, summary="Record a reservoir's current water level", responses=STALE)
+@router.post("/reservoirs/{reservoir_id}/level", response_class=GeoJSONResponse, summary="Record a reservoir's current water level", responses={**FEATURE, **STALE})
 def set_level(reservoir_id: str, body: LevelIn, operations: OperationsDep, principal: EditorDep, if_match: IfMatch = None) -> GeoJSONResponse:
     """Sets ``current_level_m``; ``above_flood_limit`` (超汛限) is derived from it and the
     flood-limit level, and the wall map outlines the reservoir in red when it is true."""
@@ -92,7 +100,7 @@ def set_level(reservoir_id: str, body: LevelIn, operations: OperationsDep, princ
     return _feature("reservoirs", frame)
 
 
-@router.post("/closures", status_code=201, response_class=GeoJSONResponse, summary="Close the roads inside a polygon")
+@router.post("/closures", status_code=201, response_class=GeoJSONResponse, responses=CREATED_FEATURE, summary="Close the roads inside a polygon")
 def create_closure(body: ClosureIn, operations: OperationsDep, principal: EditorDep) -> GeoJSONResponse:
     try:
         geometry = shapely.geometry.shape(body.geometry)
@@ -104,7 +112,7 @@ def create_closure(body: ClosureIn, operations: OperationsDep, principal: Editor
     return response
 
 
-@router.post("/closures/{closure_id}/lift", response_class=GeoJSONResponse, summary="Reopen the roads of a closure", responses=STALE)
+@router.post("/closures/{closure_id}/lift", response_class=GeoJSONResponse, summary="Reopen the roads of a closure", responses={**FEATURE, **STALE})
 def lift_closure(closure_id: str, operations: OperationsDep, principal: EditorDep, if_match: IfMatch = None) -> GeoJSONResponse:
     frame = operations.lift_closure(closure_id, actor=principal.username, if_match=if_match)
     return _feature("road_closures", frame)

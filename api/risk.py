@@ -29,6 +29,7 @@ from layers.errors import InputError
 
 from .jobs import ACCEPTED, risk_result
 from .routing import _clean
+from .schemas import PNG_TILE
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(prefix="/risk", tags=["Risk zoning"])
@@ -94,7 +95,7 @@ def render_tile(result: RiskResult, z: int, x: int, y: int) -> bytes:
 TILES = TileCache()
 
 
-@router.get("/tiles/{z}/{x}/{y}.png", summary="XYZ PNG tile of the risk levels (official colours, transparent nodata)", response_class=Response, responses=ACCEPTED)
+@router.get("/tiles/{z}/{x}/{y}.png", summary="XYZ PNG tile of the risk levels (official colours, transparent nodata)", response_class=Response, responses={**PNG_TILE, **ACCEPTED})
 def tiles(request: Request, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     check_tile(z, x, y)
     result = risk_result(request)

@@ -31,6 +31,7 @@ from layers.routing_service import (
 
 from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse
+from .schemas import FEATURES
 
 router = APIRouter(prefix="/routing", tags=["Routing"])
 
@@ -106,7 +107,7 @@ def _areas(routing: RoutingService, lon: float, lat: float, minutes: list[float]
     return GeoJSONResponse(feature_collection(result, origin={"lon": lon, "lat": lat}, closures=closures.describe()))
 
 
-@router.get("/nearest", response_class=GeoJSONResponse, summary="Nearest resources by road")
+@router.get("/nearest", response_class=GeoJSONResponse, responses=FEATURES, summary="Nearest resources by road")
 def nearest(
     routing: Routing,
     lon: Lon,
@@ -124,7 +125,7 @@ def nearest(
     return _nearest(routing, lon, lat, parse_layers(layers), k, max_minutes, used)
 
 
-@router.get("/areas", response_class=GeoJSONResponse, summary="Service areas (isochrones) by road")
+@router.get("/areas", response_class=GeoJSONResponse, responses=FEATURES, summary="Service areas (isochrones) by road")
 def areas(
     routing: Routing,
     lon: Lon,
@@ -161,14 +162,14 @@ class AreasRequest(_WhatIf):
     minutes: list[Annotated[float, Field(gt=0, le=240)]] = Field(default_factory=lambda: [5.0, 10.0, 15.0], min_length=1, max_length=MAX_BANDS)
 
 
-@router.post("/nearest", response_class=GeoJSONResponse, summary="Nearest resources by road, with what-if closures")
+@router.post("/nearest", response_class=GeoJSONResponse, responses=FEATURES, summary="Nearest resources by road, with what-if closures")
 def nearest_what_if(body: NearestRequest, routing: Routing) -> GeoJSONResponse:
     """As ``GET /routing/nearest``, with what-if closure polygons and road ids in the body."""
     used = _closures(routing, body.closures, what_if_polygons(body.what_if), tuple(body.closed_edges))
     return _nearest(routing, body.lon, body.lat, list(body.layers), body.k, body.max_minutes, used)
 
 
-@router.post("/areas", response_class=GeoJSONResponse, summary="Service areas by road, with what-if closures")
+@router.post("/areas", response_class=GeoJSONResponse, responses=FEATURES, summary="Service areas by road, with what-if closures")
 def areas_what_if(body: AreasRequest, routing: Routing) -> GeoJSONResponse:
     """As ``GET /routing/areas``, with what-if closure polygons and road ids in the body."""
     used = _closures(routing, body.closures, what_if_polygons(body.what_if), tuple(body.closed_edges))

@@ -27,8 +27,9 @@ from web.share_page import service_worker_js, share_error_page, share_page_html
 
 from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
 from .dependencies import StoreDep
-from .features import features_of, public_base
+from .features import features_of
 from .routing import feature_collection
+from .schemas import PNG_TILE
 from .tiles import MAX_ZOOM, check_tile
 
 router = APIRouter(tags=["Share links"])
@@ -48,7 +49,7 @@ class ShareIn(BaseModel):
     k: int = Field(default=3, ge=1, le=5, description="Routes per resource kind.")
     zoom: int = Field(default=14, ge=8, le=18)
     service_areas: bool = True
-    expires_hours: float = Field(default=SHARE_DEFAULT_HOURS, gt=0, le=SHARE_MAX_HOURS, description="Hours until the link stops working (default 24, at most 168 = 7 days).")
+    expires_hours: float = Field(default=SHARE_DEFAULT_HOURS, ge=0.1, le=SHARE_MAX_HOURS, description="Hours until the link stops working (default 24; at least 0.1 = 6 minutes, at most 168 = 7 days).")
 
 
 @router.post("/shares", status_code=201, summary="Make a share link (snapshot of an incident's situation)")
@@ -70,7 +71,7 @@ def create_share(body: ShareIn, request: Request, store: StoreDep, principal: Ed
         result_features=feature_collection,
     )
     share, token = accounts.add_share(title=title, created_by=principal.username, hours=body.expires_hours, scope=list(scope), snapshot=snapshot, audit_detail={"incident": body.incident_id})
-    return {**share.summary(), "url": f"/s/{token}", "link": f"{public_base(request)}/s/{token}", "token": token}
+    return {**share.summary(), "url": f"/s/{token}", **({"link": f"{public}/s/{token}"} if (public := request.app.state.settings.public_url) else {}), "token": token}
 
 
 @router.get("/shares", summary="Share links, newest first (without their tokens)")
@@ -142,7 +143,7 @@ def _tile_in_extent(extent: list[float], z: int, x: int, y: int) -> bool:
     return not (east < to_x(extent[0]) or west > to_x(extent[2]) or north < to_y(extent[1]) or south > to_y(extent[3]))
 
 
-@public_router.get("/s/{token}/tiles/{z}/{x}/{y}.png", response_class=Response, summary="Basemap tiles of a share link's area")
+@public_router.get("/s/{token}/tiles/{z}/{x}/{y}.png", response_class=Response, responses=PNG_TILE, summary="Basemap tiles of a share link's area")
 def share_tile(request: Request, token: Token, z: Annotated[int, Path(ge=8, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     """Only tiles over the link's area: a link reads what its scope names, nothing else."""
     share = open_share(request, token)

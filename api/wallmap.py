@@ -18,6 +18,7 @@ from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
 from web.wallmap import STATIC_MOUNTS, basemap_providers, wall_map_config, wall_map_html
 
 from .dependencies import SettingsDep, StoreDep, from_state
+from .schemas import PNG_TILE
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(tags=["Wall map"])
@@ -120,6 +121,6 @@ class BasemapCache:
 get_basemap = from_state("basemap", BasemapCache)
 
 
-@router.get("/basemap/tiles/{z}/{x}/{y}.png", response_class=Response, summary="Offline basemap tile (admin areas, water, roads from the store)")
+@router.get("/basemap/tiles/{z}/{x}/{y}.png", response_class=Response, responses=PNG_TILE, summary="Offline basemap tile (admin areas, water, roads from the store)")
 def basemap_tile(store: StoreDep, cache: Annotated[BasemapCache, Depends(get_basemap)], z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     return Response(content=cache.tile(store, z, x, y), media_type="image/png", headers={"Cache-Control": "public, max-age=300"})

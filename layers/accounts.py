@@ -211,8 +211,10 @@ class AccountStore:
     def verify_password(self, username: str, password: str) -> User | None:
         """The user when the password is right (and the account enabled), else None. Unknown
         names take as long as known ones: a dummy hash is checked."""
-        with self.engine.connect() as connection:
-            row = connection.execute(select(self._table("users")).where(self._table("users").c.username == username)).mappings().first()
+        row = None
+        if "\x00" not in username:  # no account has one; PostgreSQL text cannot even hold it
+            with self.engine.connect() as connection:
+                row = connection.execute(select(self._table("users")).where(self._table("users").c.username == username)).mappings().first()
         stored = row["password_hash"] if row else _DUMMY_HASH
         try:
             _HASHER.verify(stored, password)
@@ -329,6 +331,8 @@ class AccountStore:
         return [self._share(r) for r in rows]
 
     def revoke_share(self, share_id: str, *, audit: AuditLine | None = None) -> Share:
+        if "\x00" in share_id:
+            raise NotFoundError(f"no share link {share_id!r}")
         table = self._table("shares")
         with self.engine.begin() as connection:
             done = connection.execute(update(table).where(table.c.id == share_id, table.c.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC)))

@@ -43,6 +43,7 @@ from .base import (
     check_bbox,
     check_filters,
     check_paging,
+    check_text,
     check_version,
     plan_upsert,
 )
@@ -448,6 +449,7 @@ class GeoPackageStore(Store):
 
     def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
         spec = get_layer(layer)
+        check_text(source_id, what=SOURCE_ID)
         with self._transaction() as cursor:  # BEGIN IMMEDIATE: no other writer until COMMIT
             current = self.get(layer, source_id)  # same connection: reads inside this transaction
             check_version(spec, current, if_match)

@@ -17,12 +17,12 @@ from alembic import command
 from alembic.config import Config
 from geoalchemy2 import WKBElement
 from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, func, insert, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from gis.crs import STORE_EPSG
 
 from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
-from ..errors import NotFoundError, StoreError
+from ..errors import InputError, NotFoundError, OnemapError, StoreError
 from ..frames import frame_from_rows, rows_from_frame
 from .account_tables import AuditLine, accounts_metadata
 from .base import (
@@ -36,6 +36,7 @@ from .base import (
     check_bbox,
     check_filters,
     check_paging,
+    check_text,
     check_version,
     plan_upsert,
 )
@@ -49,6 +50,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def _cause(error: SQLAlchemyError) -> object:
     """The driver's own message where SQLAlchemy wraps one (it says what the server said)."""
     return getattr(error, "orig", None) or error
+
+
+def _write_failed(error: SQLAlchemyError, where: str) -> OnemapError:
+    """A failed write as the caller should see it: a value PostgreSQL cannot hold (a NUL, a number
+    out of range) is the input's fault, anything else the store's."""
+    if isinstance(error, DataError):
+        return InputError(f"a value cannot be stored: {_cause(error)}".splitlines()[0])
+    return StoreError(f"write to {where} failed, nothing was written: {_cause(error)}")
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -173,7 +182,7 @@ class PostGISStore(Store):
                 if audit is not None:
                     connection.execute(insert(self._audit_log).values(audit.row()))
         except SQLAlchemyError as error:
-            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
+            raise _write_failed(error, self._safe_url()) from error
         return results
 
     @contextmanager
@@ -194,7 +203,7 @@ class PostGISStore(Store):
                 if line is not None:
                     connection.execute(insert(self._audit_log).values(line.row()))
         except SQLAlchemyError as error:
-            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
+            raise _write_failed(error, self._safe_url()) from error
 
     def _locked_row(self, connection: Connection, spec: LayerSpec, source_id: str) -> gpd.GeoDataFrame:
         """The feature, read and row-locked (``FOR UPDATE``) until the transaction ends."""
@@ -207,6 +216,7 @@ class PostGISStore(Store):
 
     def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
         spec = get_layer(layer)
+        check_text(source_id, what=SOURCE_ID)
         try:
             with self._engine.begin() as connection:
                 current = self._locked_row(connection, spec, source_id)
@@ -216,7 +226,7 @@ class PostGISStore(Store):
                     connection.execute(insert(self._audit_log).values(audit.row()))
                 return self._locked_row(connection, spec, source_id)
         except SQLAlchemyError as error:
-            raise StoreError(f"write to {self._safe_url()} failed, nothing was written: {_cause(error)}") from error
+            raise _write_failed(error, self._safe_url()) from error
 
     def _upsert_layer(self, connection: Connection, spec: LayerSpec, rows: Any) -> WriteCounts:
         _, table = self._table(spec.name)

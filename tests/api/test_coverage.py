@@ -196,12 +196,27 @@ def test_site_states_the_maximum_candidates_count(client: TestClient) -> None:
         ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[116, 35], [117, 35]]}}]}}, 400, "feature 1 is LineString"),
         ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [500000, 3900000]}}]}}, 400, "EPSG:4326"),
         ({"p": 2, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None}]}}, 400, "no valid geometry"),
+        ({"p": 1, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.59, 35.41]}, "properties": [1]}]}}, 400, "properties must be an object"),
+        ({"p": 1, "candidates": {"type": "FeatureCollection", "features": ["not a feature"]}}, 400, "not a GeoJSON Feature"),
+        ({"p": 1, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.0, 0.0]}}]}}, 400, "outside the configured region"),
+        ({"p": 1, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.59, 35.41]}, "properties": {"capacity_persons": True}}]}}, 400, "positive finite number"),
     ],
 )
 def test_site_rejects_bad_input_clearly(client: TestClient, body: dict[str, object], status: int, words: str) -> None:
     response = when_ready(lambda: client.post("/coverage/site", json=body))
     assert response.status_code == status, response.text
     assert words in response.text
+
+
+@pytest.mark.parametrize("text", ['[NaN, NaN]', '[Infinity, 1]'])
+def test_site_refuses_non_finite_numbers_before_any_job(client: TestClient, text: str) -> None:
+    """NaN and Infinity are not JSON numbers: refused up front, never a job that fails to answer."""
+    body = '{"p": 1, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": ' + text + '}, "properties": {}}]}}'
+    for _ in range(2):
+        response = client.post("/coverage/site", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+    capacity = '{"p": 1, "capacitated": true, "candidates": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.59, 35.41]}, "properties": {"capacity_persons": Infinity}}]}}'
+    assert client.post("/coverage/site", content=capacity, headers={"Content-Type": "application/json"}).status_code == 400
 
 
 def test_summary_rejects_unknown_type_and_mode(client: TestClient) -> None:

@@ -65,6 +65,12 @@ def test_bad_incidents_are_refused_and_nothing_is_written(client: TestClient, sa
     assert snapshot(sample_settings, "incidents").empty
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+def test_an_incident_time_out_of_range_is_refused(client: TestClient, when: str) -> None:
+    response = client.post("/incidents", json={**INCIDENT, "occurred_at": when})
+    assert response.status_code == 422 and "1900 and 2100" in response.text, response.text
+
+
 def test_patching_an_unknown_incident_is_404(client: TestClient) -> None:
     response = client.patch("/incidents/INC-nope", json={"status": "已结束"})
     assert response.status_code == 404 and "INC-nope" in response.json()["description"]
@@ -135,6 +141,11 @@ def test_bad_closures_are_refused_and_nothing_is_written(client: TestClient, sam
 def test_operations_on_a_postgis_store(pg_url: str, pg_schema: str, tmp_path: Path) -> None:
     settings = Settings(store=pg_url, pg_schema=pg_schema)
     with TestClient(create_app(settings)) as client:
+        # A NUL, which PostgreSQL text cannot hold, is the input's fault (400), and no answer
+        # names the database server.
+        for method, path, body in (("PATCH", "/incidents/%00", {"status": "处置中"}), ("POST", "/reservoirs/%00/level", {"current_level_m": 1.0}), ("POST", "/closures/%00/lift", None)):
+            answer = client.request(method, path, json=body)
+            assert answer.status_code == 400 and "NUL" in answer.text and "127.0.0.1" not in answer.text and "onemap_test" not in answer.text, answer.text
         created = client.post("/incidents", json={**INCIDENT, "name": "泗河堤防管涌"})
         assert created.status_code == 201, created.text
         closure = client.post("/closures", json={"geometry": SQUARE, "cause": "洪水"})

@@ -369,6 +369,19 @@ def test_disable_tokens_and_revoke_from_the_cli(secured: Secured) -> None:
     assert [e["action"] for e in secured.accounts.audit(4)] == ["disable", "login", "revoke", "create"]
 
 
+def test_a_nul_in_a_login_name_or_share_id_is_refused_not_a_crash_on_postgis(pg_url: str, pg_schema: str, tmp_path: Path) -> None:
+    settings = Settings(store=pg_url, pg_schema=pg_schema, auth="required")
+    accounts = AccountStore.for_settings(settings)
+    accounts.add_user("ed", PASSWORD, "editor")
+    token = accounts.new_api_token("ed")
+    accounts.close()
+    with TestClient(create_app(settings)) as client:
+        login = client.post("/login", data={"username": "ed\x00", "password": PASSWORD}, follow_redirects=False)
+        assert login.status_code == 401, login.text
+        revoke = client.post("/shares/aaaa%00/revoke", headers={"Authorization": f"Bearer {token}"})
+        assert revoke.status_code == 404, revoke.text
+
+
 def test_expired_sessions_are_purged(secured: Secured) -> None:
     old = secured.accounts.new_session("viewer")
     sessions = secured.accounts.t["sessions"]
@@ -390,5 +403,7 @@ def test_links_use_onemap_public_url_not_the_host_header(secured: Secured) -> No
         assert all(link["href"].startswith("https://yjj.example.cn/onemap/collections/shelters") for link in page["links"]), page["links"]
         share = client.post("/shares", json={"lon": 116.59, "lat": 35.41, "service_areas": False}, headers=headers).json()
         assert share["link"] == "https://yjj.example.cn/onemap" + share["url"]
+    plain = secured.client.post("/shares", json={"lon": 116.59, "lat": 35.41, "service_areas": False}, headers={**secured.as_role("editor"), "Host": "attacker.example"}).json()
+    assert "link" not in plain and "attacker.example" not in json.dumps(plain), "without ONEMAP_PUBLIC_URL no absolute link is built from the Host header"
     with pytest.raises(ValueError, match="not an http"):
         Settings(store=secured.settings.store, public_url="javascript:alert(1)")
