@@ -12,6 +12,8 @@ import math
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
+import numpy as np
+import shapely
 import shapely.geometry
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
@@ -49,16 +51,22 @@ def _clean(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+RESULT_PRECISION_DEG = 1e-7
+"""Coordinates of computed results (routes, service areas, gaps, sites) are rounded to 1e-7° (about
+1 cm): 17 digits of an analysis' float noise would double the size of every answer."""
+
+
 def feature_collection(frame: gpd.GeoDataFrame, **extra: Any) -> dict[str, Any]:
     """A result frame (EPSG:4326) as a GeoJSON FeatureCollection; ``extra`` goes at the top level."""
     columns = [c for c in frame.columns if c != frame.geometry.name]
+    geometries = shapely.set_precision(np.asarray(frame.geometry.array, dtype=object), RESULT_PRECISION_DEG, mode="pointwise")
     features = [
         {
             "type": "Feature",
             "geometry": None if geometry is None or geometry.is_empty else shapely.geometry.mapping(geometry),
             "properties": {c: _clean(record[c]) for c in columns},
         }
-        for record, geometry in zip(frame[columns].to_dict("records"), frame.geometry, strict=True)
+        for record, geometry in zip(frame[columns].to_dict("records"), geometries, strict=True)
     ]
     return {"type": "FeatureCollection", "features": features, **extra}
 

@@ -147,6 +147,7 @@ class RoutingService:
         self._lock = threading.Lock()
         self._graphs: dict[str, tuple[str, RoadGraph]] = {}
         self._indexes: dict[tuple[str, str, str], ResourceIndex] = {}
+        self._points: dict[str, tuple[str, NDArray[np.float64], NDArray[np.float64]]] = {}
 
     @property
     def cache_dir(self) -> Path:
@@ -292,20 +293,36 @@ class RoutingService:
             raise InputError(str(error).replace("origin 1", f"the point {lon:.6f}, {lat:.6f}")) from None
         return self._contents(areas)
 
+    def _layer_points(self, layer: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Lon/lat of each feature's representative point (population: cell centres) and its
+        weight (persons; 1 for a facility), cached per version of the layer."""
+        version = self.store.layer_version(layer)
+        with self._lock:
+            cached = self._points.get(layer)
+            if cached is not None and cached[0] == version:
+                return cached[1], cached[2]
+        frame = self.store.read(layer)
+        geometries = np.asarray(frame.geometry.array, dtype=object)
+        xy = shapely.get_coordinates(shapely.centroid(geometries) if layer == "population" else shapely.point_on_surface(geometries)).reshape(-1, 2)
+        weights = frame["persons"].to_numpy(dtype=float) if layer == "population" else np.ones(len(frame))
+        with self._lock:
+            self._points[layer] = (version, xy, weights)
+        return xy, weights
+
     def _contents(self, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        bbox = tuple(areas.total_bounds) if not areas.geometry.is_empty.all() else None
-        population = self.store.read("population", bbox=bbox) if bbox else None
-        residents = []
-        centres = None if population is None else shapely.centroid(np.asarray(population.geometry.array, dtype=object))
-        for polygon in areas.geometry:
-            if population is None or population.empty or polygon.is_empty:
-                residents.append(0.0)
-                continue
-            residents.append(float(population["persons"].to_numpy()[shapely.within(centres, polygon)].sum()))
-        areas["residents"] = residents
+        """Residents (population cells whose centre lies inside) and resources of each band."""
+        def inside(layer: str, polygon: BaseGeometry) -> float:
+            if polygon.is_empty:
+                return 0.0
+            xy, weights = self._layer_points(layer)
+            x0, y0, x1, y1 = polygon.bounds
+            near = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+            hit = shapely.contains_xy(polygon, xy[near, 0], xy[near, 1])
+            return float(weights[near][hit].sum())
+
+        areas["residents"] = [inside("population", polygon) for polygon in areas.geometry]
         for layer in RESOURCE_LAYERS:
-            features = self.store.read(layer, bbox=bbox) if bbox else None
-            areas[f"{layer}_count"] = [0 if features is None or polygon.is_empty else int(features.geometry.intersects(polygon).sum()) for polygon in areas.geometry]
+            areas[f"{layer}_count"] = [int(inside(layer, polygon)) for polygon in areas.geometry]
         return areas
 
 

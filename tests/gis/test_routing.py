@@ -194,3 +194,32 @@ def test_points_the_work_crs_cannot_project_snap_to_nothing(graph) -> None:  # t
     snaps = snap_xy(graph, np.array([[np.inf, np.inf], [np.nan, Y0], [X0 + 500, Y0]]), max_snap_m=10_000)
     assert list(snaps.edge[:2]) == [-1, -1] and np.isnan(snaps.distance_m[:2]).all()
     assert snaps.edge[2] >= 0
+
+
+def test_the_reach_polygon_lies_between_two_buffers_of_the_lines() -> None:
+    """The service-area outline from the grid: every point within half a cell of a reached road
+    is inside, nothing farther than 3 cells is (a grown cell reaches 2√2 cells from its line) (an independent check with GEOS buffers)."""
+    from gis.routing import _reach_polygon, _stretch_points
+
+    rng = np.random.default_rng(3)
+    lines = np.asarray([shapely.LineString(rng.uniform(0, 5000, (rng.integers(2, 6), 2))) for _ in range(40)], dtype=object)
+    cell = 100.0
+    polygon = _reach_polygon(_stretch_points(lines, np.zeros(lines.size), np.ones(lines.size), cell / 2), cell)
+    near, far = shapely.union_all(shapely.buffer(lines, cell / 2)), shapely.union_all(shapely.buffer(lines, 3 * cell))
+    assert near.difference(polygon).area < 1e-6 * near.area
+    assert polygon.difference(far).area < 1e-6 * polygon.area
+
+
+def test_stretch_points_follow_the_stretch_as_substring_cuts_it() -> None:
+    """Points of a partial stretch: within a hair of shapely's own substring, none beyond it, and
+    none of its length left without a point within the step (cross-checked with shapely.ops)."""
+    from gis.routing import _stretch_points
+
+    rng = np.random.default_rng(5)
+    lines = np.asarray([shapely.LineString(rng.uniform(0, 3000, (rng.integers(2, 8), 2))) for _ in range(30)], dtype=object)
+    start, end = rng.uniform(0, 0.5, lines.size), rng.uniform(0.5, 1.0, lines.size)
+    for number in range(lines.size):
+        points = shapely.points(_stretch_points(lines[number : number + 1], start[number : number + 1], end[number : number + 1], 25.0))
+        piece = shapely.ops.substring(lines[number], start[number], end[number], normalized=True)
+        assert shapely.distance(points, piece).max() < 1e-6
+        assert piece.segmentize(5.0).coords and max(shapely.distance(shapely.points(np.asarray(piece.segmentize(5.0).coords)), shapely.multipoints(points))) <= 12.5 + 1e-6
