@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
-RETRY_AFTER_S = 3
+RETRY_AFTER_S = 2
 """How long a client is asked to wait before asking again for a result being computed (s)."""
 KEEP_JOBS = 32
 """Finished jobs remembered (their results stay cached in the services, not here)."""

@@ -187,7 +187,7 @@ def test_a_cold_analysis_runs_as_a_background_job_never_in_the_request(risk_run:
         first = client.get("/risk/summary")
         assert time.monotonic() - started < 2.0, "the request did not wait for the zoning"
         assert first.status_code == 202, first.text
-        assert first.headers["Retry-After"] == "3" and first.json()["job"].startswith("风险区划")
+        assert first.headers["Retry-After"] == "2" and first.json()["job"].startswith("风险区划")
         assert first.json()["state"] in ("queued", "running") and first.json()["step"]
         quick = time.monotonic()
         assert client.get("/collections/shelters/items", params={"limit": 5}).status_code == 200
