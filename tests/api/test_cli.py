@@ -18,7 +18,7 @@ from tests.layers.test_sample import PUBLISHED
 
 def test_demo_on_the_default_store_prints_the_layer_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")} | {"ONEMAP_RISK_RESOLUTION_M": "500"}  # the zoning is shown, whatever its cell: 500 m keeps it short
     monkeypatch.delenv("ONEMAP_STORE", raising=False)
     result = CliRunner().invoke(main, ["demo", "--no-serve"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -76,7 +76,7 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")} | {"ONEMAP_RISK_RESOLUTION_M": "500"}  # the zoning is shown, whatever its cell: 500 m keeps it short
     command = [str(Path(sys.executable).parent / "onemap"), "demo", "--port", str(port)]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
