@@ -311,10 +311,12 @@ class RoutingService:
 
     def _contents(self, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Residents (population cells whose centre lies inside) and resources of each band."""
+        points = {layer: self._layer_points(layer) for layer in ("population", *RESOURCE_LAYERS)}  # once per answer, not per band
+
         def inside(layer: str, polygon: BaseGeometry) -> float:
             if polygon.is_empty:
                 return 0.0
-            xy, weights = self._layer_points(layer)
+            xy, weights = points[layer]
             x0, y0, x1, y1 = polygon.bounds
             near = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
             hit = shapely.contains_xy(polygon, xy[near, 0], xy[near, 1])
