@@ -36,7 +36,8 @@ from scipy.spatial import Delaunay
 from sqlalchemy import Engine, create_engine, text
 
 from gis.network import RoadGraph, graph_from_edges
-from gis.routing import index_resources, nearest_resources, service_areas
+from gis.routing import index_resources, nearest_resources
+from gis.service_areas import service_areas
 from layers.catalogue import ROAD_CLASS_SPEED_KMH
 from layers.osm import read_osm_roads
 from layers.sample import generate_city

@@ -30,8 +30,8 @@ from gis.routing import (
     closed_edges,
     index_resources,
     nearest_resources,
-    service_areas,
 )
+from gis.service_areas import service_areas
 
 from .catalogue import CLOSURE_IN_FORCE, ROAD_CLASS_SPEED_KMH, get_layer
 from .errors import InputError
@@ -148,6 +148,8 @@ class RoutingService:
         self._graphs: dict[str, tuple[str, RoadGraph]] = {}
         self._indexes: dict[tuple[str, str, str], ResourceIndex] = {}
         self._points: dict[str, tuple[str, NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._in_force: tuple[str, Closures] | None = None
+        self._closed_edges: dict[int, tuple[RoadGraph, Closures, NDArray[np.bool_]]] = {}
 
     @property
     def cache_dir(self) -> Path:
@@ -229,24 +231,40 @@ class RoutingService:
         False: the open network) plus the caller's what-if polygons and road ids."""
         if not stored:
             return Closures(what_if.polygons, what_if.edge_ids, ignored_stored=True)
+        in_force = self._stored_closures()
+        return Closures((*in_force.polygons, *what_if.polygons), what_if.edge_ids, stored=in_force.stored)
+
+    def _stored_closures(self) -> Closures:
+        """The closures in force in ``road_closures``, read once per version of the layer."""
+        version = self.store.layer_version("road_closures")
+        with self._lock:
+            cached = self._in_force
+            if cached is not None and cached[0] == version:
+                return cached[1]
         in_force = self.store.read("road_closures", filters={"status": CLOSURE_IN_FORCE})
         names = ["" if is_missing(n) else str(n) for n in in_force["name"]]
-        return Closures(
-            (*in_force.geometry, *what_if.polygons),
-            what_if.edge_ids,
-            stored=tuple(zip((str(i) for i in in_force["source_id"]), names, strict=True)),
-        )
+        closures = Closures(tuple(in_force.geometry), stored=tuple(zip((str(i) for i in in_force["source_id"]), names, strict=True)))
+        with self._lock:
+            self._in_force = (version, closures)
+        return closures
 
     def _closed(self, graph: RoadGraph, closures: Closures | None) -> NDArray[np.bool_] | None:
         """The graph's edges cut by ``closures`` (None: the stored closures in force)."""
         closures = self.closures() if closures is None else closures
         if not closures:
             return None
+        with self._lock:
+            cached = self._closed_edges.get(id(graph))
+            if cached is not None and cached[0] is graph and cached[1] == closures:
+                return cached[2]
         polygons = gpd.GeoSeries(list(closures.polygons), crs=4326).to_crs(graph.epsg) if closures.polygons else []
         try:
-            return closed_edges(graph, polygons=list(polygons), edge_ids=list(closures.edge_ids))
+            closed = closed_edges(graph, polygons=list(polygons), edge_ids=list(closures.edge_ids))
         except RoutingError as error:
             raise InputError(str(error)) from None
+        with self._lock:  # the last set per graph: an answer's closures are mostly the stored ones
+            self._closed_edges[id(graph)] = (graph, closures, closed)
+        return closed
 
     def nearest(self, lon: float, lat: float, layers: Sequence[str], *, k: int = 5, max_minutes: float | None = None, closures: Closures | None = None) -> gpd.GeoDataFrame:
         """The k fastest resources of each layer to reach (lon, lat); see gis.routing.nearest_resources.

@@ -21,8 +21,8 @@ from gis.routing import (
     coverage_by_time,
     index_resources,
     nearest_resources,
-    service_areas,
 )
+from gis.service_areas import service_areas
 
 X0, Y0 = 500_000.0, 3_920_000.0
 JUNCTIONS = {"A": (0, 0), "B": (1000, 0), "C": (2000, 0), "D": (0, 1000), "E": (1000, 1000), "F": (2000, 1000), "G": (3000, 1000)}
@@ -196,30 +196,43 @@ def test_points_the_work_crs_cannot_project_snap_to_nothing(graph) -> None:  # t
     assert snaps.edge[2] >= 0
 
 
-def test_the_reach_polygon_lies_between_two_buffers_of_the_lines() -> None:
+def test_the_reach_outline_lies_between_two_buffers_of_the_lines() -> None:
     """The service-area outline from the grid: every point within half a cell of a reached road
-    is inside, nothing farther than 3 cells is (a grown cell reaches 2√2 cells from its line) (an independent check with GEOS buffers)."""
-    from gis.routing import _reach_polygon, _stretch_points
+    is inside, nothing farther than 3 cells is (a grown cell reaches 2√2 cells from its line); and
+    a smaller budget keeps only the lines reached within it (an independent check with GEOS buffers)."""
+    from gis.reach_outline import reach_outlines
+    from gis.service_areas import line_samples
 
     rng = np.random.default_rng(3)
     lines = np.asarray([shapely.LineString(rng.uniform(0, 5000, (rng.integers(2, 6), 2))) for _ in range(40)], dtype=object)
     cell = 100.0
-    polygon = _reach_polygon(_stretch_points(lines, np.zeros(lines.size), np.ones(lines.size), cell / 2), cell)
-    near, far = shapely.union_all(shapely.buffer(lines, cell / 2)), shapely.union_all(shapely.buffer(lines, 3 * cell))
-    assert near.difference(polygon).area < 1e-6 * near.area
-    assert polygon.difference(far).area < 1e-6 * polygon.area
+    xy, owner, _ = line_samples(lines, cell / 2)
+    seconds = np.where(owner < 20, 100.0, 500.0)  # the first 20 lines at 100 s, the others at 500 s
+    early, late = reach_outlines(xy, seconds, [100.0, 500.0], cell)
+    for polygon, reached in ((early, lines[:20]), (late, lines)):
+        near, far = shapely.union_all(shapely.buffer(reached, cell / 2)), shapely.union_all(shapely.buffer(reached, 3 * cell))
+        assert polygon.is_valid
+        assert near.difference(polygon).area < 1e-6 * near.area
+        assert polygon.difference(far).area < 1e-6 * polygon.area
+    assert reach_outlines(xy, seconds, [50.0], cell)[0].is_empty
 
 
-def test_stretch_points_follow_the_stretch_as_substring_cuts_it() -> None:
-    """Points of a partial stretch: within a hair of shapely's own substring, none beyond it, and
-    none of its length left without a point within the step (cross-checked with shapely.ops)."""
-    from gis.routing import _stretch_points
+def test_line_samples_follow_each_line_and_know_where_they_are() -> None:
+    """Samples of whole lines: on the line, at the position shapely locates them, both ends
+    included, and no stretch of the line without a sample within half the step (cross-checked with
+    shapely's own line_locate_point and segmentize)."""
+    from gis.service_areas import line_samples
 
     rng = np.random.default_rng(5)
     lines = np.asarray([shapely.LineString(rng.uniform(0, 3000, (rng.integers(2, 8), 2))) for _ in range(30)], dtype=object)
-    start, end = rng.uniform(0, 0.5, lines.size), rng.uniform(0.5, 1.0, lines.size)
-    for number in range(lines.size):
-        points = shapely.points(_stretch_points(lines[number : number + 1], start[number : number + 1], end[number : number + 1], 25.0))
-        piece = shapely.ops.substring(lines[number], start[number], end[number], normalized=True)
-        assert shapely.distance(points, piece).max() < 1e-6
-        assert piece.segmentize(5.0).coords and max(shapely.distance(shapely.points(np.asarray(piece.segmentize(5.0).coords)), shapely.multipoints(points))) <= 12.5 + 1e-6
+    xy, owner, position = line_samples(lines, 25.0)
+    points = shapely.points(xy)
+    assert shapely.distance(points, lines[owner]).max() < 1e-6
+    assert np.allclose(shapely.line_locate_point(lines[owner], points, normalized=True), position, atol=1e-9)
+    for number, line in enumerate(lines):
+        mine = points[owner == number]
+        assert {0.0, 1.0} <= set(np.round(position[owner == number], 12))
+        dense = shapely.points(np.asarray(line.segmentize(5.0).coords))
+        assert shapely.distance(dense, shapely.multipoints(mine)).max() <= 12.5 + 1e-6
+
+

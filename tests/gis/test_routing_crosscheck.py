@@ -26,7 +26,8 @@ import shapely
 from sqlalchemy import create_engine, text
 
 from gis.network import RoadGraph, graph_from_edges
-from gis.routing import index_resources, nearest_resources, service_areas, snap_points
+from gis.routing import index_resources, nearest_resources, snap_points
+from gis.service_areas import service_areas
 from layers.catalogue import ROAD_CLASS_SPEED_KMH
 from layers.osm import read_osm_roads
 from layers.store.postgis import sqlalchemy_url
