@@ -27,7 +27,7 @@ from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse
 from .jobs import ACCEPTED, coverage_result, in_background
 from .routing import _clean, feature_collection
-from .schemas import FEATURES
+from .schemas import FEATURES, CoverageSummary, DocumentedJSON, documented
 
 router = APIRouter(prefix="/coverage", tags=["Shelter coverage"])
 
@@ -47,7 +47,8 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-@router.get("/summary", summary="Per-township and per-county coverage table (JSON)", responses=ACCEPTED)
+@router.get("/summary", summary="Per-township and per-county coverage table (JSON)", response_model=None, response_class=DocumentedJSON,
+            responses={**documented(CoverageSummary, "The coverage table with the city totals and parameters"), **ACCEPTED})
 def summary(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> dict[str, Any]:
     """Residents, covered and uncovered residents, demand, capacity, shortfall, m² per resident and
     unplaced persons, per township (乡镇街道) and county (区县), with the city totals and parameters."""

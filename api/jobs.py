@@ -18,8 +18,22 @@ from layers.coverage_service import CoverageService
 from layers.jobs import RETRY_AFTER_S, Jobs
 from layers.risk_service import RiskService
 
-ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": f"Being computed in the background: the body gives the step; ask again after Retry-After ({RETRY_AFTER_S} s)."}}
-"""The extra response of every route whose analysis may still be computing (for the OpenAPI)."""
+from .schemas import JobAccepted, Responses
+
+ACCEPTED: Responses = {
+    202: {
+        "model": JobAccepted,
+        "description": f"Being computed in the background: the body gives the step; ask again after Retry-After ({RETRY_AFTER_S} s).",
+        # application/json named outright: a route that answers GeoJSON or PNG still answers 202 as JSON.
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobAccepted"}}},
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer", "minimum": 0}},
+            "Cache-Control": {"description": "no-store: the answer changes as the job runs.", "schema": {"type": "string"}},
+        },
+    }
+}
+"""The extra response of every route whose analysis may still be computing (for the OpenAPI); the
+body and headers are those of the ``Computing`` handler in ``api/errors.py``."""
 
 
 def _jobs(request: Request) -> Jobs:

@@ -29,7 +29,7 @@ from layers.errors import InputError
 
 from .jobs import ACCEPTED, risk_result
 from .routing import _clean
-from .schemas import PNG_TILE
+from .schemas import PNG_TILE, DocumentedJSON, RiskAt, RiskSummary, documented
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(prefix="/risk", tags=["Risk zoning"])
@@ -37,7 +37,8 @@ TILE = 256
 WEB_MERCATOR_HALF = 20037508.342789244
 
 
-@router.get("/summary", summary="Area (km²) and residents in each level, per county and township", responses=ACCEPTED)
+@router.get("/summary", summary="Area (km²) and residents in each level, per county and township", response_model=None, response_class=DocumentedJSON,
+            responses={**documented(RiskSummary, "The zoning per level, county and township, with its parameters"), **ACCEPTED})
 def summary(request: Request) -> dict[str, Any]:
     result = risk_result(request)
     counts = np.bincount(result.levels.ravel(), minlength=5)
@@ -52,7 +53,8 @@ def _to_grid(epsg: int) -> Transformer:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-@router.get("/at", summary="Score, level and each factor's contribution at a point", responses=ACCEPTED)
+@router.get("/at", summary="Score, level and each factor's contribution at a point", response_model=None, response_class=DocumentedJSON,
+            responses={**documented(RiskAt, "The zoning in the cell holding the point"), **ACCEPTED})
 def at(request: Request, lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees")], lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees")]) -> dict[str, Any]:
     result = risk_result(request)
     x, y = _to_grid(result.grid.epsg).transform(lon, lat)

@@ -27,14 +27,28 @@ from web.share_page import service_worker_js, share_error_page, share_page_html
 
 from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
 from .dependencies import StoreDep
+from .errors import ErrorBody
 from .features import features_of
 from .routing import feature_collection
-from .schemas import PNG_TILE
+from .schemas import (
+    PNG_TILE,
+    CreatedShare,
+    DocumentedJSON,
+    Responses,
+    ShareRoute,
+    Shares,
+    ShareSnapshot,
+    ShareSummary,
+    documented,
+)
 from .tiles import MAX_ZOOM, check_tile
 
 router = APIRouter(tags=["Share links"])
 public_router = APIRouter(tags=["Share links"])
 Token = Annotated[str, Path(min_length=16, max_length=100, description="The link's token.")]
+GONE_TEXT = "The link expired or was revoked: ask the command centre for a new one"
+GONE: Responses = {410: {"model": ErrorBody, "description": GONE_TEXT, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}}
+"""What a link's data, route and tiles answer once it has expired or been revoked."""
 
 
 class ShareIn(BaseModel):
@@ -52,7 +66,8 @@ class ShareIn(BaseModel):
     expires_hours: float = Field(default=SHARE_DEFAULT_HOURS, ge=0.1, le=SHARE_MAX_HOURS, description="Hours until the link stops working (default 24; at least 0.1 = 6 minutes, at most 168 = 7 days).")
 
 
-@router.post("/shares", status_code=201, summary="Make a share link (snapshot of an incident's situation)")
+@router.post("/shares", status_code=201, summary="Make a share link (snapshot of an incident's situation)", response_model=None, response_class=DocumentedJSON,
+             responses=documented(CreatedShare, "The link's record, URL and token", status=201))
 def create_share(body: ShareIn, request: Request, store: StoreDep, principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
     """Returns the short URL ``/s/{token}`` (the token is shown only now: keep the URL)."""
     incident = None
@@ -74,12 +89,12 @@ def create_share(body: ShareIn, request: Request, store: StoreDep, principal: Ed
     return {**share.summary(), "url": f"/s/{token}", **({"link": f"{public}/s/{token}"} if (public := request.app.state.settings.public_url) else {}), "token": token}
 
 
-@router.get("/shares", summary="Share links, newest first (without their tokens)")
+@router.get("/shares", summary="Share links, newest first (without their tokens)", response_model=None, response_class=DocumentedJSON, responses=documented(Shares, "The links, newest first"))
 def list_shares(accounts: AccountsDep) -> dict[str, Any]:
     return {"shares": [share.summary() for share in accounts.shares()]}
 
 
-@router.post("/shares/{share_id}/revoke", summary="Revoke a share link at once")
+@router.post("/shares/{share_id}/revoke", summary="Revoke a share link at once", response_model=None, response_class=DocumentedJSON, responses=documented(ShareSummary, "The link's record, revoked"))
 def revoke_share(share_id: Annotated[str, Path(max_length=32)], principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
     share = accounts.revoke_share(share_id, audit=AuditLine(principal.username, "revoke", "shares", before=[share_id], after=[share_id]))
     return share.summary()
@@ -105,7 +120,7 @@ def service_worker() -> Response:
     return Response(service_worker_js(), media_type="text/javascript", headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
 
 
-@public_router.get("/s/{token}", response_class=HTMLResponse, summary="A share link's phone page (read-only, no login)")
+@public_router.get("/s/{token}", response_class=HTMLResponse, summary="A share link's phone page (read-only, no login)", responses={410: {"description": f"{GONE_TEXT} (a page saying so)", "content": {"text/html": {"schema": {"type": "string"}}}}})
 def share_page(request: Request, token: Token) -> HTMLResponse:
     try:
         share = open_share(request, token)
@@ -114,13 +129,13 @@ def share_page(request: Request, token: Token) -> HTMLResponse:
     return HTMLResponse(share_page_html(share, token), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"})
 
 
-@public_router.get("/s/{token}/data", summary="A share link's snapshot (GeoJSON inside)")
+@public_router.get("/s/{token}/data", summary="A share link's snapshot (GeoJSON inside)", responses={**documented(ShareSnapshot, "The snapshot"), **GONE})
 def share_data(request: Request, token: Token) -> JSONResponse:
     share = open_share(request, token)
     return JSONResponse({**share.snapshot, "expires_at": share.expires_at.isoformat()}, headers={"Cache-Control": "no-store"})
 
 
-@public_router.get("/s/{token}/route", summary="Driving route from the user's position to the link's incident")
+@public_router.get("/s/{token}/route", summary="Driving route from the user's position to the link's incident", responses={**documented(ShareRoute, "The route (GeoJSON)"), **GONE})
 def share_route(request: Request, token: Token, lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)]) -> JSONResponse:
     """For the field team: from where they are (within the link's area) to the incident, by road,
     around the closures in force now."""
@@ -143,7 +158,7 @@ def _tile_in_extent(extent: list[float], z: int, x: int, y: int) -> bool:
     return not (east < to_x(extent[0]) or west > to_x(extent[2]) or north < to_y(extent[1]) or south > to_y(extent[3]))
 
 
-@public_router.get("/s/{token}/tiles/{z}/{x}/{y}.png", response_class=Response, responses=PNG_TILE, summary="Basemap tiles of a share link's area")
+@public_router.get("/s/{token}/tiles/{z}/{x}/{y}.png", response_class=Response, responses={**PNG_TILE, **GONE}, summary="Basemap tiles of a share link's area")
 def share_tile(request: Request, token: Token, z: Annotated[int, Path(ge=8, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     """Only tiles over the link's area: a link reads what its scope names, nothing else."""
     share = open_share(request, token)

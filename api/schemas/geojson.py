@@ -1,12 +1,12 @@
-"""Response schemas for the OpenAPI document: what a success answer holds, so that clients (and
-the schemathesis test, which checks every answer against them) know its shape. They document,
-they do not filter: the routes build their bodies themselves."""
+"""GeoJSON bodies (RFC 7946; lon/lat, EPSG:4326) and the PNG tile answer."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from .documented import Responses, documented
 
 
 class Feature(BaseModel):
@@ -27,12 +27,11 @@ class FeatureCollection(BaseModel):
     features: list[Feature]
 
 
-def _png(description: str) -> dict[int | str, dict[str, Any]]:
+def _png(description: str) -> Responses:
     return {200: {"description": description, "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-FEATURE: dict[int | str, dict[str, Any]] = {200: {"model": Feature, "description": "The feature (GeoJSON)"}}
-CREATED_FEATURE: dict[int | str, dict[str, Any]] = {201: {"model": Feature, "description": "The stored feature (GeoJSON)"}}
-FEATURES: dict[int | str, dict[str, Any]] = {200: {"model": FeatureCollection, "description": "The features (GeoJSON)"}}
+FEATURE = documented(Feature, "The feature (GeoJSON)")
+CREATED_FEATURE = documented(Feature, "The stored feature (GeoJSON)", status=201)
+FEATURES = documented(FeatureCollection, "The features (GeoJSON)")
 PNG_TILE = _png("A 256 × 256 PNG tile (Web Mercator XYZ)")
-

@@ -1,0 +1,27 @@
+"""Response schemas for the OpenAPI document: what a success answer holds, so that clients (and
+the schemathesis test, which checks every answer against them) know its shape. They document,
+they do not filter: the routes build their bodies themselves (see ``documented``).
+
+One module per API module: ``geojson`` (features, tiles), ``features`` (OGC documents),
+``auth``, ``shares``, ``wallmap``, ``coverage``, ``risk`` and ``jobs`` (the 202 answer).
+"""
+
+from __future__ import annotations
+
+from .auth import AuditEntry, AuditLog, CreatedUser, Me, Users
+from .coverage import CoverageSummary
+from .documented import DocumentedJSON, Responses, documented
+from .features import Collection, Collections, Conformance, LandingPage, Link
+from .geojson import CREATED_FEATURE, FEATURE, FEATURES, PNG_TILE, Feature, FeatureCollection
+from .jobs import JobAccepted
+from .risk import RiskAt, RiskSummary
+from .shares import CreatedShare, ShareRoute, Shares, ShareSnapshot, ShareSummary
+from .wallmap import Live, Places, SearchResults, Situation
+
+__all__ = [
+    "CREATED_FEATURE", "FEATURE", "FEATURES", "PNG_TILE",
+    "AuditEntry", "AuditLog", "Collection", "Collections", "Conformance", "CoverageSummary", "CreatedShare", "CreatedUser",
+    "DocumentedJSON", "Feature", "FeatureCollection", "JobAccepted", "LandingPage", "Link", "Live", "Me", "Places",
+    "Responses", "RiskAt", "RiskSummary", "SearchResults", "ShareRoute", "ShareSnapshot", "ShareSummary", "Shares",
+    "Situation", "Users", "documented",
+]

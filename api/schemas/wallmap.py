@@ -1,0 +1,74 @@
+"""The small answers the wall map polls and asks: change tokens, search, place labels, residents
+around a point."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class LiveVersions(BaseModel):
+    """A short opaque token per live layer; it changes whenever the layer's rows do."""
+
+    incidents: str
+    reservoirs: str
+    road_closures: str
+
+
+class Live(BaseModel):
+    """``GET /map/live``."""
+
+    versions: LiveVersions
+    time: datetime = Field(description="Server time (ISO 8601, UTC, seconds).")
+
+
+class SearchHit(BaseModel):
+    """A feature whose name matches, or the typed coordinate itself."""
+
+    layer: str = Field(description="Layer name; empty for a coordinate.")
+    id: str = Field(description="Source id; empty for a coordinate.")
+    name: str = Field(description="The feature's name, or the coordinate as lon, lat.")
+    lon: float = Field(description="Longitude, degrees (WGS 84): a point on the feature.")
+    lat: float = Field(description="Latitude, degrees (WGS 84).")
+    kind: Literal["feature", "coordinate"]
+
+
+class SearchResults(BaseModel):
+    """``GET /map/search``: exact names first, then prefixes, then the shortest names."""
+
+    query: str
+    hits: list[SearchHit]
+
+
+class Place(BaseModel):
+    """The label point of an admin area."""
+
+    name: str
+    id: str = Field(description="行政区划代码 (adcode).")
+    lon: float = Field(description="Longitude, degrees (WGS 84).")
+    lat: float = Field(description="Latitude, degrees (WGS 84).")
+
+
+class Places(BaseModel):
+    """``GET /map/places``."""
+
+    level: Literal["市", "区县", "乡镇街道"]
+    places: list[Place]
+
+
+class ResidentsWithin(BaseModel):
+    """Residents (人) whose population cell centre is within each straight-line distance."""
+
+    km_1: float = Field(alias="1", ge=0, description="Within 1 km, persons.")
+    km_3: float = Field(alias="3", ge=0, description="Within 3 km, persons.")
+    km_5: float = Field(alias="5", ge=0, description="Within 5 km, persons.")
+
+
+class Situation(BaseModel):
+    """``GET /map/situation``."""
+
+    lon: float = Field(description="Longitude, degrees (WGS 84).")
+    lat: float = Field(description="Latitude, degrees (WGS 84).")
+    residents_within_km: ResidentsWithin
