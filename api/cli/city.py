@@ -1,6 +1,6 @@
 """``onemap init`` and ``onemap info``: set up the store's city from its boundary, and show it.
 
-Registered on the ``main`` group of ``api.cli`` (imported at the bottom of that module).
+Registered on the ``main`` group of ``api.cli.app`` when ``api.cli`` is imported.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 
-from api.cli import _accounts, _cli_actor, _fail_cleanly, _settings, _store, main
 from layers.settings import Settings
+
+from .app import _accounts, _cli_actor, _fail_cleanly, _settings, _store, main
 
 INIT_HELP = """Set up the store's city from its administrative boundary FILE.
 

@@ -1,0 +1,86 @@
+"""``onemap serve`` and ``onemap demo``: the wall map and API, and the sample city end to end."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from layers.catalogue import CATALOGUE
+
+from .app import (
+    _ensure_first_admin,
+    _fail_cleanly,
+    _settings,
+    _store,
+    main,
+)
+from .data import _load_sample, _print_layers
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.pass_context
+@_fail_cleanly
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the command wall map at http://HOST:PORT/map and the layers as OGC API - Features
+    (GeoJSON) at http://HOST:PORT/collections."""
+    import uvicorn
+
+    from api.access_log import redact_share_tokens
+    from api.auth import check_serving_address
+    from api.main import create_app
+
+    check_serving_address(host, _settings(ctx).auth)
+    _ensure_first_admin(ctx)
+    click.echo(f"onemap: wall map http://{host}:{port}/map  (collections: http://{host}:{port}/collections)", err=True)
+    settings = _settings(ctx)
+    redact_share_tokens(logging.getLogger("uvicorn.access"))
+    # X-Forwarded-For only from the configured proxies: uvicorn's default trusts 127.0.0.1, so a
+    # client on the same host could claim any address and slip past the rate limits.
+    proxies = ",".join(settings.trusted_proxies)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port of the wall map (on 127.0.0.1 only).")
+@click.option("--serve/--no-serve", "serve_after", default=True, show_default=True, help="Serve the wall map after the analyses (--no-serve: compute, print and stop).")
+@click.pass_context
+@_fail_cleanly
+def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
+    """The whole thing on the sample city: load it if the store is empty, print the layer table,
+    run risk zoning and shelter coverage, and serve the command wall map at
+    http://127.0.0.1:PORT/map (Ctrl-C stops it).
+
+    \b
+    The store is ./var/onemap.gpkg unless --store or ONEMAP_STORE says otherwise; the map works
+    with no internet (basemap drawn from the store, every asset served by onemap itself).
+    """
+    from api.main import create_app, warm_up
+    from layers.coverage_service import CoverageService
+    from layers.risk_service import RiskService
+    from layers.routing_service import RoutingService
+
+    settings = _settings(ctx)
+    store = _store(ctx)
+    if all(info.count == 0 for info in store.list_layers() if not CATALOGUE[info.name].written_by_users):
+        _load_sample(store, settings.sample_seed)
+        ctx.obj.pop("resolved_settings", None)  # the sample wrote Jining's city profile: use it
+        settings = _settings(ctx)
+    else:
+        click.echo(f"store {settings.store} already holds data: not reloading the sample city", err=True)
+    _print_layers(store, as_json=False)
+    if not serve_after:
+        routing = RoutingService(store, settings)
+        warm_up(RiskService(store, settings, routing), CoverageService(store, settings, routing), click.echo)
+        return
+    store.close()
+    _ensure_first_admin(ctx)
+    import uvicorn
+
+    url = f"http://127.0.0.1:{port}/map"
+    click.echo(f"starting the wall map on {url} …", err=True)
+    app = create_app(settings, warm=lambda line: click.echo(line, err=True),
+                     on_ready=lambda: click.secho(f"应急一张图 wall map: {url}  (wall screens: {url}?wall=1; Ctrl-C to stop)", fg="green", bold=True))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
