@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import shapely.geometry
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,11 +21,11 @@ from shapely.geometry.base import BaseGeometry
 from layers.coverage_output import area_rows
 from layers.coverage_service import MAX_SITES, CoverageService, read_candidate_layer
 from layers.errors import InputError
+from layers.geojson import feature_collection, records
 
 from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse
 from .jobs import ACCEPTED, coverage_result, in_background
-from .routing import _clean, feature_collection
 from .schemas import FEATURES, CoverageSummary, DocumentedJSON, documented
 
 router = APIRouter(prefix="/coverage", tags=["Shelter coverage"])
@@ -41,10 +40,6 @@ get_coverage = from_state("coverage", CoverageService)
 
 
 CoverageDep = Annotated[CoverageService, Depends(get_coverage)]
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 @router.get("/summary", summary="Per-township and per-county coverage table (JSON)", response_model=None, response_class=DocumentedJSON,
@@ -69,8 +64,8 @@ def summary(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQue
             "gaps": len(result.gaps),
         },
         "notes": result.notes,
-        "townships": _records(area_rows(result, "乡镇街道")),
-        "counties": _records(area_rows(result, "区县")),
+        "townships": records(area_rows(result, "乡镇街道")),
+        "counties": records(area_rows(result, "区县")),
     }
 
 

@@ -7,19 +7,16 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
-import geopandas as gpd
-import pandas as pd
-import shapely.geometry
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import URL
 
-from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
+from layers.catalogue import get_layer
 from layers.errors import InputError
+from layers.geojson import features_of
 from layers.store import LayerInfo
 from layers.store.base import row_version
 
@@ -66,35 +63,6 @@ def _here(request: Request) -> URL:
     """This request's URL on the public address (for self/next/prev links)."""
     query = request.url.query
     return URL(public_base(request) + request.url.path + (f"?{query}" if query else ""))
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
-
-
-def features_of(spec: LayerSpec, frame: gpd.GeoDataFrame, *, restricted: bool = False) -> list[dict[str, Any]]:
-    """GeoJSON features: id = source_id, properties = the spec's fields (units in the schema);
-    restricted fields only with ``restricted=True`` (the reader has clearance)."""
-    columns = spec.visible_columns(restricted=restricted)
-    features = []
-    for record, geometry in zip(frame[list(columns)].to_dict("records"), frame.geometry, strict=True):
-        features.append(
-            {
-                "type": "Feature",
-                "id": record[SOURCE_ID],
-                "geometry": shapely.geometry.mapping(geometry) if geometry is not None else None,
-                "properties": {name: _json_value(record[name]) for name in columns},
-            }
-        )
-    return features
 
 
 def _collection(base: str, info: LayerInfo) -> dict[str, Any]:

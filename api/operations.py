@@ -14,12 +14,13 @@ from pydantic import Field, field_validator
 
 from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, get_layer
 from layers.errors import InputError
+from layers.geojson import features_of
 from layers.operations import Operations
 from layers.store.base import row_version
 
 from .auth import EditorDep
 from .dependencies import StrictBody, from_state
-from .features import GeoJSONResponse, features_of
+from .features import GeoJSONResponse
 from .schemas import CREATED_FEATURE, FEATURE
 
 router = APIRouter(tags=["Operations (incidents, reservoir levels, closures)"])

@@ -26,9 +26,9 @@ from gis.grades import RISK_LEVEL_COLOURS
 from gis.risk.model import LEVEL_CODES, NODATA
 from gis.risk.zoning import RiskResult
 from layers.errors import InputError
+from layers.geojson import json_value, records
 
 from .jobs import ACCEPTED, risk_result
-from .routing import _clean
 from .schemas import PNG_TILE, DocumentedJSON, RiskAt, RiskSummary, documented
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
@@ -44,7 +44,7 @@ def summary(request: Request) -> dict[str, Any]:
     counts = np.bincount(result.levels.ravel(), minlength=5)
     cell_km2 = result.grid.resolution_m**2 / 1e6
     totals = {name: {"area_km2": float(counts[code] * cell_km2), "residents": float(result.persons[result.levels == code].sum())} for code, name in LEVEL_CODES.items()}
-    rows = [{k: _clean(v) for k, v in row.items()} for row in result.areas.to_dict("records")]
+    rows = records(result.areas)
     return {"parameters": result.metadata(), "totals": totals, "counties": [r for r in rows if r["level"] == "区县"], "townships": [r for r in rows if r["level"] == "乡镇街道"]}
 
 
@@ -68,7 +68,7 @@ def at(request: Request, lon: Annotated[float, Query(ge=-180, le=180, descriptio
         "colour": RISK_LEVEL_COLOURS[LEVEL_CODES[code]],
         "contributions": {name: float(part[r, c]) for name, part in result.contributions.items()},
         "hazards": {name: float(surface[r, c]) for name, surface in result.hazards.items()},
-        "residents_in_cell": float(result.persons[r, c]), "minutes_to_rescue": _clean(float(result.capacity_minutes[r, c])) if np.isfinite(result.capacity_minutes[r, c]) else None,
+        "residents_in_cell": float(result.persons[r, c]), "minutes_to_rescue": json_value(float(result.capacity_minutes[r, c])) if np.isfinite(result.capacity_minutes[r, c]) else None,
         "cell_m": result.grid.resolution_m,
     }
 

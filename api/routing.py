@@ -8,11 +8,8 @@ POST variants, never in a query string (30 polygons would overflow the request h
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
-import geopandas as gpd
-import numpy as np
 import shapely
 import shapely.geometry
 from fastapi import APIRouter, Depends, Query
@@ -20,6 +17,7 @@ from pydantic import Field
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import InputError
+from layers.geojson import feature_collection
 from layers.routing_service import (
     MAX_BANDS,
     RESOURCE_LAYERS,
@@ -43,32 +41,6 @@ MAX_CLOSED_EDGES = 2_000
 """What-if road ids one request may cut."""
 
 get_routing = from_state("routing", RoutingService)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-RESULT_PRECISION_DEG = 1e-7
-"""Coordinates of computed results (routes, service areas, gaps, sites) are rounded to 1e-7° (about
-1 cm): 17 digits of an analysis' float noise would double the size of every answer."""
-
-
-def feature_collection(frame: gpd.GeoDataFrame, **extra: Any) -> dict[str, Any]:
-    """A result frame (EPSG:4326) as a GeoJSON FeatureCollection; ``extra`` goes at the top level."""
-    columns = [c for c in frame.columns if c != frame.geometry.name]
-    geometries = shapely.set_precision(np.asarray(frame.geometry.array, dtype=object), RESULT_PRECISION_DEG, mode="pointwise")
-    features = [
-        {
-            "type": "Feature",
-            "geometry": None if geometry is None or geometry.is_empty else shapely.geometry.mapping(geometry),
-            "properties": {c: _clean(record[c]) for c in columns},
-        }
-        for record, geometry in zip(frame[columns].to_dict("records"), geometries, strict=True)
-    ]
-    return {"type": "FeatureCollection", "features": features, **extra}
 
 
 def what_if_polygons(document: dict[str, Any] | None) -> tuple[BaseGeometry, ...]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from layers.accounts import SHARE_DEFAULT_HOURS, SHARE_MAX_HOURS, Share
 from layers.errors import GoneError, InputError, NotFoundError, TooManyAttemptsError
+from layers.geojson import feature_collection
 from layers.share_service import (
     DEFAULT_SCOPE,
     ShareRequest,
@@ -28,8 +29,6 @@ from web.share_page import service_worker_js, share_error_page, share_page_html
 from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
 from .dependencies import StoreDep
 from .errors import ErrorBody
-from .features import features_of
-from .routing import feature_collection
 from .schemas import (
     PNG_TILE,
     CreatedShare,
@@ -82,8 +81,6 @@ def create_share(body: ShareIn, request: Request, store: StoreDep, principal: Ed
     snapshot = build_snapshot(
         ShareRequest(lon, lat, title, incident, scope, body.k, body.zoom, body.service_areas),
         store=store, routing=request.app.state.routing,
-        features_of=lambda spec, frame: features_of(spec, frame, restricted=False),  # links never carry restricted fields
-        result_features=feature_collection,
     )
     share, token = accounts.add_share(title=title, created_by=principal.username, hours=body.expires_hours, scope=list(scope), snapshot=snapshot, audit_detail={"incident": body.incident_id})
     return {**share.summary(), "url": f"/s/{token}", **({"link": f"{public}/s/{token}"} if (public := request.app.state.settings.public_url) else {}), "token": token}

@@ -7,15 +7,15 @@ outside the scope never. Computed once when the link is made; small enough for a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import geopandas as gpd
 import shapely
 
-from .catalogue import CATALOGUE, CLOSURE_IN_FORCE, SOURCE_ID, LayerSpec, get_layer
+from .catalogue import CATALOGUE, CLOSURE_IN_FORCE, SOURCE_ID, get_layer
 from .errors import InputError
+from .geojson import collection, feature_collection, features_of
 from .routing_service import RoutingService
 from .store.base import BBox, Store
 
@@ -25,7 +25,6 @@ DEFAULT_SCOPE = ("shelters", "supply_depots", "rescue_stations")
 RADIUS_KM = 5.0
 MAX_FEATURES_PER_LAYER = 300
 
-FeaturesOf = Callable[[LayerSpec, gpd.GeoDataFrame], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,9 @@ def around(lon: float, lat: float, radius_km: float) -> BBox:
     return (lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat)
 
 
-def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": features}
-
-
-def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingService, features_of: FeaturesOf, result_features: Callable[[gpd.GeoDataFrame], dict[str, Any]]) -> dict[str, Any]:
-    """The snapshot of ``request`` (EPSG:4326 GeoJSON throughout). ``features_of`` turns layer
-    rows into GeoJSON features without restricted fields; ``result_features`` turns analysis
-    results (routes, service areas) into a FeatureCollection."""
+def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingService) -> dict[str, Any]:
+    """The snapshot of ``request`` (EPSG:4326 GeoJSON throughout); layer rows without their
+    restricted fields, which links never carry."""
     layers = check_scope(request.layers)
     closures = store.read("road_closures", filters={"status": CLOSURE_IN_FORCE})
     used = routing.closures()
@@ -81,22 +75,22 @@ def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingServi
     scoped = {}
     for name in layers:
         frame = store.read(name, bbox=box, limit=MAX_FEATURES_PER_LAYER, filters={"status": CLOSURE_IN_FORCE} if name == "road_closures" else None)
-        scoped[name] = _collection(features_of(get_layer(name), frame))
+        scoped[name] = collection(features_of(get_layer(name), frame))
     snapshot: dict[str, Any] = {
         "title": request.title,
         "incident": request.incident,
         "point": {"lon": request.lon, "lat": request.lat},
         "view": {"lon": request.lon, "lat": request.lat, "zoom": request.zoom},
         "extent": list(around(request.lon, request.lat, RADIUS_KM * 2)),
-        "routes": result_features(nearest),
+        "routes": feature_collection(nearest),
         "closures_used": used.describe(),
         "nearest": best,
-        "closures": _collection(features_of(get_layer("road_closures"), closures.cx[box[0]:box[2], box[1]:box[3]] if not closures.empty else closures)),
+        "closures": collection(features_of(get_layer("road_closures"), closures.cx[box[0]:box[2], box[1]:box[3]] if not closures.empty else closures)),
         "layers": scoped,
         "titles": {name: get_layer(name).title_zh for name in (*layers, "rescue_stations", "supply_depots", "shelters")},
     }
     if request.service_areas:
-        snapshot["service_areas"] = result_features(routing.areas(request.lon, request.lat, minutes=(5, 10, 15), closures=used))
+        snapshot["service_areas"] = feature_collection(routing.areas(request.lon, request.lat, minutes=(5, 10, 15), closures=used))
     return snapshot
 
 

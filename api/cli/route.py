@@ -81,7 +81,7 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
     """
     import shapely
 
-    from api.routing import feature_collection
+    from layers.geojson import feature_collection
 
     service = _routing(ctx)
     cut = _closures(service, closures, closed_edges, ignore_closures)
@@ -121,7 +121,7 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
 def route_areas(ctx: click.Context, lon: float, lat: float, minutes: str, closures: Path | None, closed_edges: str | None, ignore_closures: bool, as_json: bool) -> None:
     """Areas reachable by road from the point within each band (isochrones), with the residents
     and resources each contains."""
-    from api.routing import feature_collection
+    from layers.geojson import feature_collection
     from layers.routing_service import parse_minutes
 
     bands = parse_minutes(minutes)

@@ -1,0 +1,79 @@
+"""GeoJSON out (RFC 7946, EPSG:4326 lon/lat): the one place that turns stored rows and analysis
+results into features, and missing values (None, NaN, NA, NaT) into JSON null.
+
+Stored rows keep their coordinates as stored; analysis results (routes, service areas, gaps,
+sites) are rounded to ``RESULT_PRECISION_DEG``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import shapely.geometry
+
+from .catalogue import SOURCE_ID, LayerSpec
+
+RESULT_PRECISION_DEG = 1e-7
+"""Coordinates of computed results (routes, service areas, gaps, sites) are rounded to 1e-7° (about
+1 cm): 17 digits of an analysis' float noise would double the size of every answer."""
+
+
+def json_value(value: Any) -> Any:
+    """A cell as a JSON value: missing (None, NaN, NA, NaT) as None, times as ISO 8601, numpy
+    scalars as Python ones."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return json_value(value.item())
+    return value
+
+
+def features_of(spec: LayerSpec, frame: gpd.GeoDataFrame, *, restricted: bool = False) -> list[dict[str, Any]]:
+    """A layer's rows as GeoJSON features: id = source_id, properties = the spec's fields (units
+    in the schema); restricted fields only with ``restricted=True`` (the reader has clearance)."""
+    columns = spec.visible_columns(restricted=restricted)
+    return [
+        {
+            "type": "Feature",
+            "id": record[SOURCE_ID],
+            "geometry": shapely.geometry.mapping(geometry) if geometry is not None else None,
+            "properties": {name: json_value(record[name]) for name in columns},
+        }
+        for record, geometry in zip(frame[list(columns)].to_dict("records"), frame.geometry, strict=True)
+    ]
+
+
+def collection(features: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """A FeatureCollection of ``features``; ``extra`` goes at the top level."""
+    return {"type": "FeatureCollection", "features": features, **extra}
+
+
+def feature_collection(frame: gpd.GeoDataFrame, **extra: Any) -> dict[str, Any]:
+    """An analysis result frame (EPSG:4326) as a FeatureCollection, every column a property and
+    the coordinates rounded to ``RESULT_PRECISION_DEG``; ``extra`` goes at the top level."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    geometries = shapely.set_precision(np.asarray(frame.geometry.array, dtype=object), RESULT_PRECISION_DEG, mode="pointwise")
+    features = [
+        {
+            "type": "Feature",
+            "geometry": None if geometry is None or geometry.is_empty else shapely.geometry.mapping(geometry),
+            "properties": {c: json_value(record[c]) for c in columns},
+        }
+        for record, geometry in zip(frame[columns].to_dict("records"), geometries, strict=True)
+    ]
+    return collection(features, **extra)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as JSON objects (missing values as null)."""
+    return [{k: json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]

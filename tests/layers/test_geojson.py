@@ -1,0 +1,33 @@
+"""GeoJSON out: every kind of missing value becomes null, and results are rounded, not stored rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.geojson import RESULT_PRECISION_DEG, feature_collection, json_value, records
+
+
+def test_every_missing_value_is_null_and_numbers_are_plain() -> None:
+    for missing in (None, float("nan"), np.float32("nan"), np.float64("nan"), pd.NA, pd.NaT):
+        assert json_value(missing) is None, repr(missing)
+    assert json_value(np.int64(7)) == 7 and type(json_value(np.int64(7))) is int
+    assert json_value(pd.Timestamp("2026-12-03T08:00:00Z")) == "2026-12-03T08:00:00+00:00"
+    assert json_value(datetime(2026, 12, 3, tzinfo=UTC)) == "2026-12-03T00:00:00+00:00"
+    table = pd.DataFrame({"a": [1.5, np.nan], "b": pd.array([1, None], dtype="Int64")})
+    assert json.dumps(records(table), allow_nan=False) == '[{"a": 1.5, "b": 1}, {"a": null, "b": null}]'
+
+
+def test_results_are_rounded_to_the_stated_precision() -> None:
+    frame = gpd.GeoDataFrame({"minutes": [5.0, np.nan]}, geometry=[shapely.Point(116.123456789123, 35.987654321987), None], crs=4326)
+    body = feature_collection(frame, origin={"lon": 1.0, "lat": 2.0})
+    x, y = body["features"][0]["geometry"]["coordinates"]
+    assert abs(x - 116.1234568) < RESULT_PRECISION_DEG / 10 and abs(y - 35.9876543) < RESULT_PRECISION_DEG / 10
+    assert body["features"][1] == {"type": "Feature", "geometry": None, "properties": {"minutes": None}}
+    assert body["origin"] == {"lon": 1.0, "lat": 2.0}
+    json.dumps(body, allow_nan=False)
