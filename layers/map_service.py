@@ -10,13 +10,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import Transformer
 
 from gis.crs import parse_angle
+from gis.nearby import box_around, residents_within
 
 from .catalogue import CATALOGUE, SOURCE_ID
 from .errors import InputError
@@ -135,19 +134,5 @@ class MapService:
         measured in the work CRS. Keys are the radii as text ("1", "3", "5")."""
         if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"lon must be -180-180 and lat -90-90 (degrees), got {lon}, {lat}")
-        reach = max(radii_km)
-        margin_lat = reach / 111.0 + 0.01
-        margin_lon = margin_lat / max(np.cos(np.radians(lat)), 0.1)
-        cells = self.store.read("population", bbox=(max(lon - margin_lon, -180), max(lat - margin_lat, -90), min(lon + margin_lon, 180), min(lat + margin_lat, 90)))
+        cells = self.store.read("population", bbox=box_around(lon, lat, max(radii_km)))  # every cell a centre within reach lies in
         return residents_within(cells, self._to_work.transform(lon, lat), radii_km, epsg=self.settings.work_epsg)
-
-
-def residents_within(cells: gpd.GeoDataFrame, centre_xy: tuple[float, float], radii_km: Sequence[float], *, epsg: int) -> dict[str, float]:
-    """Persons of the population ``cells`` whose centre is within each radius (km) of
-    ``centre_xy`` (metres in ``epsg``)."""
-    if cells.empty:
-        return {f"{r:g}": 0.0 for r in radii_km}
-    centres = shapely.get_coordinates(shapely.centroid(np.asarray(cells.to_crs(epsg).geometry.array, dtype=object)))
-    distance_km = np.hypot(centres[:, 0] - centre_xy[0], centres[:, 1] - centre_xy[1]) / 1000.0
-    persons = cells["persons"].to_numpy(dtype=float)
-    return {f"{r:g}": float(persons[distance_km <= r].sum()) for r in radii_km}

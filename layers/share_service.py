@@ -6,18 +6,19 @@ outside the scope never. Computed once when the link is made; small enough for a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import shapely
 
+from gis.nearby import box_around
+
 from .catalogue import CATALOGUE, CLOSURE_IN_FORCE, SOURCE_ID, get_layer
 from .errors import InputError
 from .geojson import collection, feature_collection, features_of
 from .routing_service import RoutingService
-from .store.base import BBox, Store
+from .store.base import Store
 
 SHAREABLE_LAYERS = tuple(name for name, spec in CATALOGUE.items() if spec.group in ("hazard", "resource", "operations"))
 """Layers a link may carry (the base layers — roads, population, boundaries — are not shared)."""
@@ -49,13 +50,6 @@ def check_scope(layers: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(layers))
 
 
-def around(lon: float, lat: float, radius_km: float) -> BBox:
-    """A lon/lat box reaching ``radius_km`` from the point (degrees)."""
-    half_lat = radius_km / 110.9
-    half_lon = half_lat / max(math.cos(math.radians(lat)), 0.1)
-    return (lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat)
-
-
 def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingService) -> dict[str, Any]:
     """The snapshot of ``request`` (EPSG:4326 GeoJSON throughout); layer rows without their
     restricted fields, which links never carry."""
@@ -71,7 +65,7 @@ def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingServi
             start = shapely.get_coordinates(row.geometry)[0]
             best[key] = {"id": row["resource_id"], "name": row["name"], "lon": float(start[0]), "lat": float(start[1]),
                          "minutes": round(float(row["travel_time_min"]), 1), "km": round(float(row["distance_km"]), 2)}
-    box = around(request.lon, request.lat, RADIUS_KM)
+    box = box_around(request.lon, request.lat, RADIUS_KM)
     scoped = {}
     for name in layers:
         frame = store.read(name, bbox=box, limit=MAX_FEATURES_PER_LAYER, filters={"status": CLOSURE_IN_FORCE} if name == "road_closures" else None)
@@ -81,7 +75,7 @@ def build_snapshot(request: ShareRequest, *, store: Store, routing: RoutingServi
         "incident": request.incident,
         "point": {"lon": request.lon, "lat": request.lat},
         "view": {"lon": request.lon, "lat": request.lat, "zoom": request.zoom},
-        "extent": list(around(request.lon, request.lat, RADIUS_KM * 2)),
+        "extent": list(box_around(request.lon, request.lat, RADIUS_KM * 2)),
         "routes": feature_collection(nearest),
         "closures_used": used.describe(),
         "nearest": best,
