@@ -8,8 +8,6 @@ the input layers.
 
 from __future__ import annotations
 
-import math
-import warnings
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -17,24 +15,18 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pyproj import Transformer
-from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import MemoryFile
-from rasterio.transform import from_bounds
-from rasterio.warp import Resampling, reproject
 
 from gis.grades import RISK_LEVEL_COLOURS
 from gis.risk.model import LEVEL_CODES, NODATA
-from gis.risk.zoning import RiskResult
 from layers.errors import InputError
 from layers.geojson import json_value, records
+from web.risk_tiles import render_risk_tile
 
 from .jobs import ACCEPTED, risk_result
 from .schemas import PNG_TILE, DocumentedJSON, RiskAt, RiskSummary, documented
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(prefix="/risk", tags=["Risk zoning"])
-TILE = 256
-WEB_MERCATOR_HALF = 20037508.342789244
 
 
 @router.get("/summary", summary="Area (km²) and residents in each level, per county and township", response_model=None, response_class=DocumentedJSON,
@@ -73,27 +65,6 @@ def at(request: Request, lon: Annotated[float, Query(ge=-180, le=180, descriptio
     }
 
 
-_PALETTE = np.zeros((256, 4), dtype=np.uint8)
-for _code, _name in LEVEL_CODES.items():
-    _hex = RISK_LEVEL_COLOURS[_name].lstrip("#")
-    _PALETTE[_code] = (int(_hex[0:2], 16), int(_hex[2:4], 16), int(_hex[4:6], 16), 170)
-
-
-def render_tile(result: RiskResult, z: int, x: int, y: int) -> bytes:
-    """The level raster resampled (nearest) to one Web-Mercator XYZ tile, as an RGBA PNG."""
-    size = 2 * WEB_MERCATOR_HALF / (2**z)
-    west, north = -WEB_MERCATOR_HALF + x * size, WEB_MERCATOR_HALF - y * size
-    tile = np.zeros((TILE, TILE), dtype=np.uint8)
-    reproject(result.levels, tile, src_transform=result.grid.transform, src_crs=f"EPSG:{result.grid.epsg}", src_nodata=NODATA,
-              dst_transform=from_bounds(west, north - size, west + size, north, TILE, TILE), dst_crs="EPSG:3857", dst_nodata=NODATA, resampling=Resampling.nearest)
-    rgba = _PALETTE[tile].transpose(2, 0, 1)
-    with warnings.catch_warnings(), MemoryFile() as memory:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a tile is positioned by its URL
-        with memory.open(driver="PNG", width=TILE, height=TILE, count=4, dtype="uint8") as png:
-            png.write(rgba)
-        return bytes(memory.read())
-
-
 TILES = TileCache()
 
 
@@ -101,13 +72,7 @@ TILES = TileCache()
 def tiles(request: Request, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     check_tile(z, x, y)
     result = risk_result(request)
-    body = TILES.get(result, z, x, y, lambda: render_tile(result, z, x, y))
+    body = TILES.get(result, z, x, y, lambda: render_risk_tile(result, z, x, y))
     return Response(content=body, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
 
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The XYZ tile holding a lon/lat point at zoom ``z``."""
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y

@@ -5,7 +5,6 @@ Expired or revoked → 410, unknown → 404, too many failed lookups from one cl
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -23,8 +22,8 @@ from layers.share_service import (
     incident_point,
 )
 from layers.store.account_tables import AuditLine
-from web.basemap import tile_bounds
 from web.share_page import service_worker_js, share_error_page, share_page_html
+from web.tile_grid import tile_overlaps
 
 from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
 from .dependencies import StoreDep
@@ -148,19 +147,12 @@ def share_route(request: Request, token: Token, lon: Annotated[float, Query(ge=-
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-def _tile_in_extent(extent: list[float], z: int, x: int, y: int) -> bool:
-    west, south, east, north = tile_bounds(z, x, y)
-    to_x = lambda lon: math.radians(lon) * 6378137.0  # noqa: E731 - Web Mercator metres
-    to_y = lambda lat: math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * 6378137.0  # noqa: E731
-    return not (east < to_x(extent[0]) or west > to_x(extent[2]) or north < to_y(extent[1]) or south > to_y(extent[3]))
-
-
 @public_router.get("/s/{token}/tiles/{z}/{x}/{y}.png", response_class=Response, responses={**PNG_TILE, **GONE}, summary="Basemap tiles of a share link's area")
 def share_tile(request: Request, token: Token, z: Annotated[int, Path(ge=8, le=MAX_ZOOM)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     """Only tiles over the link's area: a link reads what its scope names, nothing else."""
     share = open_share(request, token)
     check_tile(z, x, y)
-    if not _tile_in_extent(share.snapshot["extent"], z, x, y):
+    if not tile_overlaps(z, x, y, share.snapshot["extent"]):
         raise NotFoundError(f"tile {z}/{x}/{y} is outside this link's area")
     body = request.app.state.basemap.tile(request.app.state.store, z, x, y)
     return Response(content=body, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})

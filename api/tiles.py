@@ -8,13 +8,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from layers.errors import InputError
+from web.tile_grid import tile_exists
 
 MAX_ZOOM = 18
 
 
 def check_tile(z: int, x: int, y: int) -> None:
     """x and y must address a tile that exists at zoom z."""
-    if x >= 2**z or y >= 2**z:
+    if not tile_exists(z, x, y):
         raise InputError(f"tile {z}/{x}/{y} does not exist: x and y must be below {2**z} at zoom {z}")
 
 

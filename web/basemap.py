@@ -18,9 +18,10 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 from shapely.geometry.base import BaseGeometry
 
-TILE_PX = 256
+from .tile_grid import TILE_PX, tile_bounds_m
+
 SUPERSAMPLE = 2
-WEB_MERCATOR_HALF = 20037508.342789244
+
 
 OUTSIDE = "#e4e7eb"
 LAND = "#f7f5ef"
@@ -83,13 +84,6 @@ def prepare_basemap(admin_areas: gpd.GeoDataFrame, water_bodies: gpd.GeoDataFram
     )
 
 
-def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """(west, south, east, north) of an XYZ tile in Web Mercator metres."""
-    size = 2 * WEB_MERCATOR_HALF / (2**z)
-    west, north = -WEB_MERCATOR_HALF + x * size, WEB_MERCATOR_HALF - y * size
-    return west, north - size, west + size, north
-
-
 class _Canvas:
     """A supersampled tile image with geometry → pixel drawing."""
 
@@ -129,7 +123,7 @@ class _Canvas:
 
 def render_basemap_tile(data: BasemapData, z: int, x: int, y: int) -> bytes:
     """One XYZ tile (256 px PNG) of the basemap: land, water, boundaries, roads for zoom ``z``."""
-    bounds = tile_bounds(z, x, y)
+    bounds = tile_bounds_m(z, x, y)
     canvas = _Canvas(bounds)
     margin = 4 * SUPERSAMPLE / canvas.scale
     box = shapely.box(bounds[0] - margin, bounds[1] - margin, bounds[2] + margin, bounds[3] + margin)

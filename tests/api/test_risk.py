@@ -143,8 +143,8 @@ def test_risk_tiles_use_the_official_colours(risk_client) -> None:  # type: igno
 
     from PIL import Image
 
-    from api.risk import tile_of
     from gis.grades import RISK_LEVEL_COLOURS
+    from web.tile_grid import tile_of
 
     x, y = tile_of(116.59, 35.41, 9)
     response = when_ready(lambda: risk_client.get(f"/risk/tiles/9/{x}/{y}.png"))

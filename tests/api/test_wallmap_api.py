@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from pyproj import Geod
 
 from api.main import create_app
-from api.risk import tile_of
 from layers.settings import Settings
 from tests.helpers import snapshot
 from web.basemap import OUTSIDE, WATER_FILL
+from web.tile_grid import tile_of
 
 
 def _page(settings: Settings, path: str = "/map") -> str:
