@@ -4,8 +4,9 @@ the tile-address checks."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
+
+from cachetools import LRUCache
 
 from layers.errors import InputError
 from web.tile_grid import tile_exists
@@ -26,20 +27,18 @@ class TileCache:
     def __init__(self, size: int = 2048) -> None:
         self.size = size
         self._owner: object | None = None  # held, so its id cannot be reused by a newer source
-        self._tiles: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
+        self._tiles: LRUCache[tuple[int, int, int], bytes] = LRUCache(size)
         self._lock = threading.Lock()
 
     def get(self, source: object, z: int, x: int, y: int, render: Callable[[], bytes]) -> bytes:
         with self._lock:
             if self._owner is not source:
-                self._owner, self._tiles = source, OrderedDict()
-            if (z, x, y) in self._tiles:
-                self._tiles.move_to_end((z, x, y))
-                return self._tiles[(z, x, y)]
+                self._owner, self._tiles = source, LRUCache(self.size)
+            cached = self._tiles.get((z, x, y))
+            if cached is not None:
+                return cached
         body = render()
         with self._lock:
             if self._owner is source:
                 self._tiles[(z, x, y)] = body
-                while len(self._tiles) > self.size:
-                    self._tiles.popitem(last=False)
         return body

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from wcwidth import wcswidth, wcwidth
 
 from layers.errors import OnemapError
 from layers.settings import Settings
@@ -141,7 +141,8 @@ def main(ctx: click.Context, store_location: str | None, verbose: bool) -> None:
 
 
 def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Terminal columns of ``text`` (a Chinese character takes two), by wcwidth; 0 for controls."""
+    return max(wcswidth(text), 0) if text.isprintable() else sum(max(wcwidth(ch), 0) for ch in text)
 
 
 def _pad(text: str, width: int, *, right: bool = False) -> str:
