@@ -25,6 +25,7 @@ from layers.accounts import AccountStore, new_token
 from layers.catalogue import CATALOGUE
 from layers.settings import Settings
 from tests.helpers import TEST_PASSWORD, secured_copy, settings_env
+from web.tile_grid import tile_of
 
 PASSWORD = TEST_PASSWORD
 ROLES = ("viewer", "editor", "admin")
@@ -209,7 +210,8 @@ def test_share_links_carry_only_their_scope_and_never_restricted_fields(secured:
     for path in ("/collections/shelters/items", "/collections/hazardous_enterprises/items", "/map", "/routing/nearest?lon=116.59&lat=35.41", "/shares"):
         assert anonymous.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 401, path
     assert anonymous.get(f"/s/{token}/tiles/14/13500/6500.png").status_code == 404, "tiles outside the link's area"
-    assert anonymous.get(f"/s/{token}/tiles/14/13497/6452.png").status_code in (200, 404)
+    inside = anonymous.get("/s/{}/tiles/14/{}/{}.png".format(token, *tile_of(body["point"]["lon"], body["point"]["lat"], 14)))
+    assert inside.status_code == 200 and inside.content.startswith(b"\x89PNG"), "the tile under the link's own point"
     route = anonymous.get(f"/s/{token}/route", params={"lon": 116.57, "lat": 35.43})
     assert route.status_code == 200 and route.json()["features"][0]["properties"]["travel_time_min"] > 0
     assert route.json()["features"][0]["geometry"]["type"] == "LineString"
