@@ -153,9 +153,8 @@ class RoutingService:
 
     @property
     def cache_dir(self) -> Path:
-        if self.settings.is_postgis:
-            return Path("./var/cache")
-        return Path(self.settings.store).parent / "cache"
+        """The routing graphs' cache: ``Settings.derived_cache_dir``, never the current directory."""
+        return self.settings.derived_cache_dir()
 
     def _class_speeds(self) -> dict[str, float]:
         return {**ROAD_CLASS_SPEED_KMH, **self.settings.road_speeds_kmh}

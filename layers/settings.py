@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import shapely
 from pydantic import Field, PrivateAttr, field_validator
@@ -114,6 +118,11 @@ class Settings(BaseSettings):
     )
     map_live_interval_s: float = Field(
         default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
+    )
+    cache_dir: str | None = Field(
+        default=None,
+        description="Folder of derived caches (routing graphs). Default: cache/ beside a GeoPackage store; for PostGIS, "
+        "onemap/<host>-<port>-<database>-<schema> under $XDG_CACHE_HOME (else ~/.cache). Never the current directory.",
     )
 
     _explicit: frozenset[str] | None = PrivateAttr(default=None)
@@ -253,6 +262,18 @@ class Settings(BaseSettings):
             name: "environment" if name in explicit else "profile" if self._profile is not None else "default"
             for name in PROFILE_SETTINGS
         }
+
+    def derived_cache_dir(self) -> Path:
+        """Where derived caches of this store live: ``cache_dir`` when set, else beside the
+        GeoPackage, else a folder per PostGIS database under the user's cache directory."""
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        if not self.is_postgis:
+            return Path(self.store).resolve().parent / "cache"
+        url = urlsplit(self.store)
+        name = f"{url.hostname or 'localhost'}-{url.port or 5432}-{url.path.lstrip('/') or 'postgres'}-{self.pg_schema}"
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return base / "onemap" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
     @property
     def is_postgis(self) -> bool:

@@ -227,7 +227,7 @@ def test_summary_rejects_unknown_type_and_mode(client: TestClient) -> None:
 def test_coverage_on_a_postgis_store_follows_the_ledger(pg_url: str, pg_schema: str, sample_city: dict[str, gpd.GeoDataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from api.main import create_app
 
-    monkeypatch.chdir(tmp_path)  # the PostGIS store caches graphs under ./var/cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the PostGIS store caches graphs in the user's cache folder
     settings = Settings(store=pg_url, pg_schema=pg_schema)
     with open_store(settings) as store:
         store.upsert_many({name: sample_city[name] for name in ("roads", "shelters", "population", "admin_areas")})

@@ -189,15 +189,19 @@ def test_routing_on_a_postgis_store_rebuilds_when_roads_change(pg_url: str, pg_s
     from api.main import create_app
     from layers.store import open_store
 
-    monkeypatch.chdir(tmp_path)  # the PostGIS store caches graphs under ./var/cache
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # the PostGIS store caches graphs in the user's cache folder
     settings = Settings(store=pg_url, pg_schema=pg_schema)
     with open_store(settings) as store:
         store.upsert_many({name: sample_city[name] for name in ("roads", "shelters")})
     with TestClient(create_app(settings)) as pg_client:
         first = pg_client.get("/routing/nearest", params={**INCIDENT, "layers": "shelters", "k": 1}).json()["features"][0]
+        assert len(list((tmp_path / "xdg" / "onemap").glob(f"*-{pg_schema}/roads-*.npz"))) == 1, "the graph cached per database, under XDG_CACHE_HOME"
         with open_store(settings) as store:
             roads = store.read("roads")
             store.upsert("roads", roads.assign(speed_kmh=10.0))  # every road at 10 km/h
         second = pg_client.get("/routing/nearest", params={**INCIDENT, "layers": "shelters", "k": 1}).json()["features"][0]
     assert second["properties"]["travel_time_min"] > first["properties"]["travel_time_min"] * 2
-    assert len(list((tmp_path / "var" / "cache").glob("roads-*.npz"))) == 1
+    assert len(list((tmp_path / "xdg" / "onemap").glob(f"*-{pg_schema}/roads-*.npz"))) == 1, "the old graph replaced, not kept beside the new one"
+    assert not any((tmp_path / "cwd").iterdir()), "nothing written to the current directory"
