@@ -10,15 +10,15 @@ editors and admins. With ``ONEMAP_AUTH=off`` everybody is an admin (tests, one u
 from __future__ import annotations
 
 import html
-import threading
-import time
-from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
 from layers.accounts import ROLES, AccountStore, Role, role_at_least
@@ -49,38 +49,28 @@ class FailureLimiter:
 
     Keys are (what, client address, credential name): a password guessed for one user from one
     address blocks only that pair, and a valid credential is checked before the limit, so nobody
-    is refused for someone else's failures. At most ``max_keys`` keys are kept (the oldest go
-    first), so a flood of made-up names cannot grow memory without bound. Written here rather
-    than with a rate-limit library because the rule is about failures, not requests.
+    is refused for someone else's failures. Counted by the ``limits`` library's moving window in
+    memory: a key holds at most ``limit`` timestamps and is dropped once its window has passed,
+    so memory is bounded by the failures of one window, however many names are made up.
     """
 
-    def __init__(self, limit: int = 20, window_s: float = 60.0, max_keys: int = 50_000) -> None:
+    def __init__(self, limit: int = 20, window_s: float = 60.0) -> None:
         self.limit = limit
         self.window_s = window_s
-        self.max_keys = max_keys
-        self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._item = RateLimitItemPerSecond(limit, max(int(round(window_s)), 1))
+        self._window = MovingWindowRateLimiter(MemoryStorage())
 
-    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
-        failures = self._failures.get(key)
-        if failures is None:
-            failures = self._failures[key] = deque(maxlen=self.limit)
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
+    @staticmethod
+    def _parts(key: tuple[str, ...]) -> list[str]:
+        # limits joins a key's parts with "/": quoted, a name holding "/" cannot pose as another key.
+        return [quote(part, safe="") for part in key]
 
     def check(self, *key: str) -> None:
-        with self._lock:
-            if len(self._recent(key, time.monotonic())) >= self.limit:
-                raise TooManyAttemptsError(f"too many failed attempts: wait {self.window_s:g} s and try again")
+        if not self._window.test(self._item, *self._parts(key)):
+            raise TooManyAttemptsError(f"too many failed attempts: wait {self.window_s:g} s and try again")
 
     def fail(self, *key: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._recent(key, now).append(now)
-            self._failures.move_to_end(key)
+        self._window.hit(self._item, *self._parts(key))
 
 
 def client_of(request: Request) -> str:
