@@ -22,12 +22,12 @@ from layers.share_service import (
     incident_point,
 )
 from layers.store.account_tables import AuditLine
-from web.share_page import service_worker_js, share_error_page, share_page_html
+from web.share_page import service_worker_js, share_error_html, share_page_html
 from web.tile_grid import tile_overlaps
 
 from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
 from .dependencies import StoreDep
-from .errors import ErrorBody
+from .errors import ErrorBody, status_for
 from .schemas import (
     PNG_TILE,
     CreatedShare,
@@ -116,12 +116,18 @@ def service_worker() -> Response:
     return Response(service_worker_js(), media_type="text/javascript", headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
 
 
+SHARE_ERROR_HEADINGS = {410: "链接已失效", 429: "尝试次数过多", 404: "链接不存在"}
+"""The heading of a share link's error page, by status (expired or revoked, rate-limited, unknown)."""
+
+
 @public_router.get("/s/{token}", response_class=HTMLResponse, summary="A share link's phone page (read-only, no login)", responses={410: {"description": f"{GONE_TEXT} (a page saying so)", "content": {"text/html": {"schema": {"type": "string"}}}}})
 def share_page(request: Request, token: Token) -> HTMLResponse:
     try:
         share = open_share(request, token)
     except (NotFoundError, GoneError, TooManyAttemptsError) as error:
-        return share_error_page(error)
+        status, _ = status_for(error)
+        heading = SHARE_ERROR_HEADINGS[status]
+        return HTMLResponse(share_error_html(heading, str(error)), status_code=status, headers={"Cache-Control": "no-store"})
     return HTMLResponse(share_page_html(share, token), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"})
 
 

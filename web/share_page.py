@@ -11,10 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from fastapi.responses import HTMLResponse
-
 from layers.accounts import Share
-from layers.errors import GoneError, NotFoundError, OnemapError, TooManyAttemptsError
 
 from .page_parts import json_data_block
 
@@ -66,18 +63,10 @@ def share_page_html(share: Share, token: str) -> str:
     )
 
 
-def share_error_page(error: OnemapError) -> HTMLResponse:
-    """410 for an expired or revoked link, 404 for an unknown one, 429 when rate-limited."""
-    if isinstance(error, GoneError):
-        status, heading = 410, "链接已失效"
-    elif isinstance(error, TooManyAttemptsError):
-        status, heading = 429, "尝试次数过多"
-    else:
-        assert isinstance(error, NotFoundError)
-        status, heading = 404, "链接不存在"
-    body = (
+def share_error_html(heading: str, reason: str) -> str:
+    """The page a link that cannot be opened shows: ``heading`` (Chinese) and ``reason`` (escaped)."""
+    return (
         _head(heading) + '</head><body class="om-error-page"><main>'
-        f'<h1 id="share-error">{heading}</h1><p>{html.escape(str(error))}</p>'
+        f'<h1 id="share-error">{heading}</h1><p>{html.escape(reason)}</p>'
         "<p>请联系指挥中心获取新的链接。</p></main></body></html>"
     )
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
