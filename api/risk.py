@@ -33,11 +33,8 @@ router = APIRouter(prefix="/risk", tags=["Risk zoning"])
             responses={**documented(RiskSummary, "The zoning per level, county and township, with its parameters"), **ACCEPTED})
 def summary(request: Request) -> dict[str, Any]:
     result = risk_result(request)
-    counts = np.bincount(result.levels.ravel(), minlength=5)
-    cell_km2 = result.grid.resolution_m**2 / 1e6
-    totals = {name: {"area_km2": float(counts[code] * cell_km2), "residents": float(result.persons[result.levels == code].sum())} for code, name in LEVEL_CODES.items()}
     rows = records(result.areas)
-    return {"parameters": result.metadata(), "totals": totals, "counties": [r for r in rows if r["level"] == "区县"], "townships": [r for r in rows if r["level"] == "乡镇街道"]}
+    return {"parameters": result.metadata(), "totals": result.level_totals, "counties": [r for r in rows if r["level"] == "区县"], "townships": [r for r in rows if r["level"] == "乡镇街道"]}
 
 
 @lru_cache(maxsize=8)

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 from tqdm import tqdm
 
 from .app import (
@@ -63,12 +62,10 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
         step("写出 writing")
         paths = write_risk_outputs(out_dir, result, render_map=lambda r: risk_map_html(r, sources, townships))
         stored = store_level_polygons(store, result)
-    counts = np.bincount(result.levels.ravel(), minlength=5)
-    cell_km2 = result.grid.resolution_m**2 / 1e6
     click.echo(f"风险区划 risk zoning — {result.grid.width:,} × {result.grid.height:,} cells of {resolution_m:g} m; capacity: {result.metadata()['capacity_label']}")
-    for code, name in ((4, "重大"), (3, "较大"), (2, "一般"), (1, "低")):
-        residents = float(result.persons[result.levels == code].sum())
-        click.echo(f"  {name}  {counts[code] * cell_km2:10,.1f} km²  {residents:12,.0f} residents")
+    for name in ("重大", "较大", "一般", "低"):
+        total = result.level_totals[name]
+        click.echo(f"  {name}  {total['area_km2']:10,.1f} km²  {total['residents']:12,.0f} residents")
     for note in result.notes:
         click.echo(f"  note: {note}", err=True)
     for path in paths:

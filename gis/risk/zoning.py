@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -153,6 +154,15 @@ class RiskResult:
     areas: pd.DataFrame
     notes: list[str]
     timings_s: dict[str, float]
+
+    @cached_property
+    def level_totals(self) -> dict[str, dict[str, float]]:
+        """Area (km²) and residents (persons) in each level, keyed by its name (低 … 重大):
+        counted from the rasters once per result."""
+        counts = np.bincount(self.levels.ravel(), minlength=max(LEVEL_CODES) + 1)
+        cell_km2 = self.grid.resolution_m**2 / 1e6
+        persons = np.bincount(self.levels.ravel(), weights=self.persons.ravel().astype(np.float64), minlength=max(LEVEL_CODES) + 1)
+        return {name: {"area_km2": float(counts[code] * cell_km2), "residents": float(persons[code])} for code, name in LEVEL_CODES.items()}
 
     def metadata(self) -> dict[str, Any]:
         return {

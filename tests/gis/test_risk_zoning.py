@@ -53,6 +53,11 @@ def test_zoning_on_a_small_town() -> None:
     assert per_level.sum() == pytest.approx(result.persons.sum(), rel=1e-6)
     assert set(townships["top_hazards"].str.split("、").explode()) <= {"reservoirs", "flood_prone_areas", "capacity"}
     assert set(result.polygons["level"]) <= {"低", "一般", "较大", "重大"} and result.polygons.crs.to_epsg() == 4326
+    for code, name in ((1, "低"), (2, "一般"), (3, "较大"), (4, "重大")):  # the totals, cell by cell
+        cells = result.levels == code
+        assert result.level_totals[name]["area_km2"] == pytest.approx(cells.sum() * 0.01)
+        assert result.level_totals[name]["residents"] == pytest.approx(float(result.persons[cells].sum()), rel=1e-6)
+    assert sum(t["residents"] for t in result.level_totals.values()) == pytest.approx(town["population"]["persons"].sum(), rel=1e-6)
 
 
 def test_a_reservoir_above_its_flood_limit_counts_more() -> None:
