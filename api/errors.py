@@ -115,11 +115,11 @@ def install_error_handlers(app: FastAPI) -> None:
             if redirect is not None:
                 return redirect
         status, code = status_for(error)
-        description = str(error)
+        description = error.public if isinstance(error, StoreError) else str(error)  # no database address to clients
         if status >= 500:
             logger.error("%s %s: %s", request.method, request.url.path, error)
-            if "://" in description:  # a database address (user, host, database): for the log only
-                description = f"the store is unavailable right now (the server log has the details); try again in {RETRY_AFTER_S} s"
+            if isinstance(error, StoreError) and status == 503:
+                description = f"{description}; try again in {RETRY_AFTER_S} s"
         response = error_response(status, code, description)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="onemap"'

@@ -25,7 +25,14 @@ class NotFoundError(OnemapError):
 
 
 class StoreError(OnemapError):
-    """The store cannot be opened or written (missing server, locked file, failed migration)."""
+    """The store cannot be opened or written (missing server, locked file, failed migration).
+
+    The message is for the operator (CLI, server log) and may name the database's address;
+    ``public`` is what an HTTP client is told instead, when the message holds such details."""
+
+    def __init__(self, message: str, *, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
 
 
 class AuthError(OnemapError):

@@ -52,12 +52,16 @@ def _cause(error: SQLAlchemyError) -> object:
     return getattr(error, "orig", None) or error
 
 
+PUBLIC_DOWN = "the database cannot be reached right now (the server log names it and says why)"
+"""What HTTP clients are told of a database failure: never its address or the driver's words."""
+
+
 def _write_failed(error: SQLAlchemyError, where: str) -> OnemapError:
     """A failed write as the caller should see it: a value PostgreSQL cannot hold (a NUL, a number
     out of range) is the input's fault, anything else the store's."""
     if isinstance(error, DataError):
         return InputError(f"a value cannot be stored: {_cause(error)}".splitlines()[0])
-    return StoreError(f"write to {where} failed, nothing was written: {_cause(error)}")
+    return StoreError(f"write to {where} failed, nothing was written: {_cause(error)}", public=f"{PUBLIC_DOWN}: nothing was written")
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -90,7 +94,7 @@ class PostGISStore(Store):
                 upgrade_schema(connection, schema)
         except SQLAlchemyError as error:
             self._engine.dispose()
-            raise StoreError(f"cannot open PostGIS store {self._safe_url()}: {error.__class__.__name__}: {_cause(error)}") from error
+            raise StoreError(f"cannot open PostGIS store {self._safe_url()}: {error.__class__.__name__}: {_cause(error)}", public=PUBLIC_DOWN) from error
 
     def _safe_url(self) -> str:
         return self._engine.url.render_as_string(hide_password=True)
@@ -108,7 +112,7 @@ class PostGISStore(Store):
             with self._engine.connect() as connection:
                 yield connection
         except SQLAlchemyError as error:
-            raise StoreError(f"read from {self._safe_url()} failed: {_cause(error)}") from error
+            raise StoreError(f"read from {self._safe_url()} failed: {_cause(error)}", public=PUBLIC_DOWN) from error
 
     def list_layers(self) -> list[LayerInfo]:
         infos = []
@@ -267,7 +271,7 @@ class PostGISStore(Store):
             with self._engine.begin() as connection:
                 result = connection.execute(table.delete().where(table.c.source_id.in_(list(source_ids))))
         except SQLAlchemyError as error:
-            raise StoreError(f"delete from {self._safe_url()} failed, nothing was deleted: {_cause(error)}") from error
+            raise StoreError(f"delete from {self._safe_url()} failed, nothing was deleted: {_cause(error)}", public=f"{PUBLIC_DOWN}: nothing was deleted") from error
         return int(result.rowcount)
 
     def layer_version(self, layer: str) -> str:
