@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .admin_areas import AdminAreaRow
+
 AnalysisType = Literal["紧急", "固定", "all"]
 Mode = Literal["network", "euclidean"]
 
@@ -37,13 +39,9 @@ class CoverageTotals(BaseModel):
     gaps: int = Field(description="Gap polygons (uncovered residents dissolved per township).")
 
 
-class CoverageAreaRow(BaseModel):
+class CoverageAreaRow(AdminAreaRow):
     """One township (乡镇街道) or county (区县)."""
 
-    adcode: str = Field(description="行政区划代码.")
-    name: str
-    level: Literal["区县", "乡镇街道"]
-    parent_adcode: str | None = Field(description="上级区划代码.")
     residents: float = Field(description="常住人口, persons.")
     residents_covered: float = Field(description="覆盖人口, persons.")
     residents_uncovered: float = Field(description="未覆盖人口, persons.")

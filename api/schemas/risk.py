@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .admin_areas import AdminAreaRow
+
 Level = Literal["低", "一般", "较大", "重大"]
 
 
@@ -81,13 +83,9 @@ class RiskLevelTotals(BaseModel):
     major: LevelTotal = Field(alias="重大")
 
 
-class RiskAreaRow(BaseModel):
+class RiskAreaRow(AdminAreaRow):
     """One county (区县) or township (乡镇街道): km² and residents in each level."""
 
-    adcode: str = Field(description="行政区划代码.")
-    name: str
-    level: Literal["区县", "乡镇街道"]
-    parent_adcode: str | None = Field(description="上级区划代码.")
     area_km2_low: float = Field(alias="area_km2_低", description="Area at 低, km².")
     residents_low: float = Field(alias="residents_低", description="Residents at 低, persons.")
     area_km2_general: float = Field(alias="area_km2_一般", description="Area at 一般, km².")
