@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from cachetools import LRUCache
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
@@ -149,7 +150,9 @@ class RoutingService:
         self._indexes: dict[tuple[str, str, str], ResourceIndex] = {}
         self._points: dict[str, tuple[str, NDArray[np.float64], NDArray[np.float64]]] = {}
         self._in_force: tuple[str, Closures] | None = None
-        self._closed_edges: dict[int, tuple[RoadGraph, Closures, NDArray[np.bool_]]] = {}
+        # The last closed-edge mask per graph, for a few graphs (driving, walking): a graph rebuilt
+        # for new roads pushes out the old one rather than keeping it alive.
+        self._closed_edges: LRUCache[int, tuple[RoadGraph, Closures, NDArray[np.bool_]]] = LRUCache(maxsize=4)
 
     @property
     def cache_dir(self) -> Path:
@@ -261,7 +264,7 @@ class RoutingService:
             closed = closed_edges(graph, polygons=list(polygons), edge_ids=list(closures.edge_ids))
         except RoutingError as error:
             raise InputError(str(error)) from None
-        with self._lock:  # the last set per graph: an answer's closures are mostly the stored ones
+        with self._lock:  # an answer's closures are mostly the stored ones
             self._closed_edges[id(graph)] = (graph, closures, closed)
         return closed
 
