@@ -162,7 +162,7 @@ def service_areas(
         raise RoutingError(f"minutes must be positive, got {list(minutes)}")
     points = np.asarray(origins.to_crs(graph.epsg).array, dtype=object)
     snaps = snap_points(graph, points, closed=closed, max_snap_m=max_snap_m)
-    lengths = shapely.length(graph.edge_geometry)
+    lengths = graph.edge_length_m  # the geometry's own length, as reached_km counts it
     rows = []
     for i in range(len(points)):
         if snaps.edge[i] < 0:
