@@ -1,6 +1,6 @@
 """Who is asking, and may they: sessions (cookie, for the pages), bearer tokens (for the API),
-roles as route dependencies, the login page, users and the audit log for admins, and a limit on
-failed attempts per client.
+roles as route dependencies, the login page, users and the audit log for admins. The limit on
+failed attempts lives in ``api/rate_limit.py``.
 
 Roles: ``viewer`` reads layers and analyses; ``editor`` also writes (incidents, closures, levels,
 shares); ``admin`` also manages users and reads the audit log. Restricted fields go only to
@@ -15,17 +15,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, ConfigDict, Field
 
-from layers.accounts import ROLES, AccountStore, Role, role_at_least
-from layers.errors import AuthError, ForbiddenError, InputError, TooManyAttemptsError
-from layers.store.account_tables import AuditLine
+from layers.accounts.store import ROLES, AccountStore, Role, role_at_least
+from layers.accounts.tables import AuditLine
+from layers.errors import AuthError, ForbiddenError, InputError
 from web.login_page import login_page_html
 
 from .dependencies import from_state
+from .rate_limit import FailureLimiter, client_of
 from .schemas import AuditLog, CreatedUser, DocumentedJSON, Me, Users, documented
 
 SESSION_COOKIE = "onemap_session"
@@ -42,41 +40,6 @@ class Principal:
     @property
     def sees_restricted(self) -> bool:
         return role_at_least(self.role, "editor")
-
-
-class FailureLimiter:
-    """At most ``limit`` failed attempts per key in ``window_s`` seconds; more → 429.
-
-    Keys are (what, client address, credential name): a password guessed for one user from one
-    address blocks only that pair, and a valid credential is checked before the limit, so nobody
-    is refused for someone else's failures. Counted by the ``limits`` library's moving window in
-    memory: a key holds at most ``limit`` timestamps and is dropped once its window has passed,
-    so memory is bounded by the failures of one window, however many names are made up.
-    """
-
-    def __init__(self, limit: int = 20, window_s: float = 60.0) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._item = RateLimitItemPerSecond(limit, max(int(round(window_s)), 1))
-        self._window = MovingWindowRateLimiter(MemoryStorage())
-
-    @staticmethod
-    def _parts(key: tuple[str, ...]) -> list[str]:
-        # limits joins a key's parts with "/": quoted, a name holding "/" cannot pose as another key.
-        return [quote(part, safe="") for part in key]
-
-    def check(self, *key: str) -> None:
-        if not self._window.test(self._item, *self._parts(key)):
-            raise TooManyAttemptsError(f"too many failed attempts: wait {self.window_s:g} s and try again")
-
-    def fail(self, *key: str) -> None:
-        self._window.hit(self._item, *self._parts(key))
-
-
-def client_of(request: Request) -> str:
-    """The client's address: the peer's, or what a trusted proxy said (``ONEMAP_TRUSTED_PROXIES``;
-    ``onemap serve`` passes only those to uvicorn's proxy-header handling)."""
-    return request.client.host if request.client else "unknown"
 
 
 get_accounts = from_state("accounts", AccountStore)

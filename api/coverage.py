@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 from shapely.geometry.base import BaseGeometry
 
-from layers.coverage_output import area_rows
-from layers.coverage_service import MAX_SITES, CoverageService, read_candidate_layer
 from layers.errors import InputError
-from layers.geojson import feature_collection, records
+from layers.io.coverage_output import area_rows
+from layers.io.geojson import feature_collection, records
+from layers.services.coverage import MAX_SITES, CoverageService, read_candidate_layer
 
 from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse

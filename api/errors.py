@@ -30,8 +30,8 @@ from layers.errors import (
     TooManyAttemptsError,
     UnknownLayerError,
 )
-from layers.jobs import RETRY_AFTER_S as JOB_RETRY_AFTER_S
-from layers.jobs import Computing
+from layers.services.jobs import RETRY_AFTER_S as JOB_RETRY_AFTER_S
+from layers.services.jobs import Computing
 
 logger = logging.getLogger(__name__)
 

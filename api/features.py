@@ -16,7 +16,7 @@ from starlette.datastructures import URL
 
 from layers.catalogue import get_layer
 from layers.errors import InputError
-from layers.geojson import features_of
+from layers.io.geojson import features_of
 from layers.store import LayerInfo
 from layers.store.base import row_version
 

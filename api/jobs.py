@@ -1,4 +1,4 @@
-"""The analyses behind the risk and coverage routes, computed in the background (``layers.jobs``).
+"""The analyses behind the risk and coverage routes, computed in the background (``layers.services.jobs``).
 
 A route asks here for its result: ready (cached for today's data) → returned at once; not yet →
 the job is started or found, and the route answers 202 with the job's step and ``Retry-After``
@@ -14,9 +14,9 @@ from fastapi import Request
 
 from gis.coverage.analysis import CoverageResult
 from gis.risk.zoning import RiskResult
-from layers.coverage_service import CoverageService
-from layers.jobs import RETRY_AFTER_S, Jobs
-from layers.risk_service import RiskService
+from layers.services.coverage import CoverageService
+from layers.services.jobs import RETRY_AFTER_S, Jobs
+from layers.services.risk import RiskService
 
 from .schemas import JobAccepted, Responses
 

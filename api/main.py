@@ -11,24 +11,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gis.risk.model import LEVEL_CODES
-from layers.accounts import AccountStore
+from layers.accounts.store import AccountStore
 from layers.city import read_city_profile
-from layers.coverage_service import CoverageService
 from layers.errors import OnemapError
-from layers.jobs import Jobs
-from layers.map_service import MapService
-from layers.operations import Operations
-from layers.risk_service import RiskService
-from layers.routing_service import RoutingService
+from layers.services.coverage import CoverageService
+from layers.services.jobs import Jobs
+from layers.services.operations import Operations
+from layers.services.risk import RiskService
+from layers.services.routing import RoutingService
+from layers.services.wallmap import MapService
 from layers.settings import Settings
 from layers.store import open_store
 from web.wallmap import basemap_providers
 
 from . import auth, coverage, features, operations, risk, routing, shares, wallmap
-from .auth import FailureLimiter, RequireEditor, RequireViewer
+from .auth import RequireEditor, RequireViewer
 from .body_limit import BodyLimit
 from .docs_pages import install_docs
 from .errors import ERROR_RESPONSES, install_error_handlers
+from .rate_limit import FailureLimiter
 from .security_headers import SecurityHeaders, content_security_policy
 
 logger = logging.getLogger(__name__)

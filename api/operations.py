@@ -14,8 +14,8 @@ from pydantic import Field, field_validator
 
 from layers.catalogue import CLOSURE_CAUSES, INCIDENT_KINDS, INCIDENT_STATUSES, get_layer
 from layers.errors import InputError
-from layers.geojson import features_of
-from layers.operations import Operations
+from layers.io.geojson import features_of
+from layers.services.operations import Operations
 from layers.store.base import row_version
 
 from .auth import EditorDep

@@ -19,7 +19,7 @@ from pyproj import Transformer
 from gis.grades import RISK_LEVEL_COLOURS
 from gis.risk.model import LEVEL_CODES, NODATA
 from layers.errors import InputError
-from layers.geojson import json_value, records
+from layers.io.geojson import json_value, records
 from web.risk_tiles import render_risk_tile
 
 from .jobs import ACCEPTED, risk_result

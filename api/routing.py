@@ -17,8 +17,8 @@ from pydantic import Field
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import InputError
-from layers.geojson import feature_collection
-from layers.routing_service import (
+from layers.io.geojson import feature_collection
+from layers.services.routing import (
     MAX_BANDS,
     RESOURCE_LAYERS,
     Closures,

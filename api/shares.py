@@ -11,23 +11,24 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from layers.accounts import SHARE_DEFAULT_HOURS, SHARE_MAX_HOURS, Share
+from layers.accounts.store import SHARE_DEFAULT_HOURS, SHARE_MAX_HOURS, Share
+from layers.accounts.tables import AuditLine
 from layers.errors import GoneError, InputError, NotFoundError, TooManyAttemptsError
-from layers.geojson import feature_collection
-from layers.share_service import (
+from layers.io.geojson import feature_collection
+from layers.services.shares import (
     DEFAULT_SCOPE,
     ShareRequest,
     build_snapshot,
     check_scope,
     incident_point,
 )
-from layers.store.account_tables import AuditLine
 from web.share_page import service_worker_js, share_error_html, share_page_html
 from web.tile_grid import tile_overlaps
 
-from .auth import AccountsDep, EditorDep, client_of, get_accounts, get_limiter
+from .auth import AccountsDep, EditorDep, get_accounts, get_limiter
 from .dependencies import StoreDep
 from .errors import ErrorBody, status_for
+from .rate_limit import client_of
 from .schemas import (
     PNG_TILE,
     CreatedShare,

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from layers.errors import StoreError
-from layers.map_service import MapService, short_token
+from layers.services.wallmap import MapService, short_token
 from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
 from web.wallmap import STATIC_MOUNTS, basemap_providers, wall_map_config, wall_map_html
 

@@ -50,7 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.auth import SESSION_COOKIE  # noqa: E402
-from layers.accounts import AccountStore  # noqa: E402
+from layers.accounts.store import AccountStore  # noqa: E402
 from layers.sample import write_sample  # noqa: E402
 from layers.settings import Settings  # noqa: E402
 from layers.store.gpkg import GeoPackageStore  # noqa: E402

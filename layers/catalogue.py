@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gis.grades import DANGER_GRADES, PARK_RISK_GRADES, RESERVOIR_CLASSES, RISK_LEVELS
-
-from .errors import UnknownLayerError
+from layers.errors import UnknownLayerError
 
 FieldType = Literal["str", "int", "float", "bool", "datetime"]
 GeometryType = Literal["Point", "LineString", "Polygon", "MultiPolygon", "Geometry"]
@@ -50,7 +49,7 @@ class FieldSpec:
     viewers or share links."""
     synonyms: tuple[tuple[str, str], ...] = ()
     """Values as ledgers write them → the allowed value (``紧急避难场所`` → ``紧急``). Full-width
-    forms, spaces and Roman/Arabic/Chinese numerals are folded before the lookup (layers.ledger)."""
+    forms, spaces and Roman/Arabic/Chinese numerals are folded before the lookup (layers.io.ledger)."""
     declared_by: str | None = None
     """For a computed field: the field that keeps a ledger's own value of it (a road ledger's 长度
     (m) goes to ``declared_length_m`` when the file has no column of that field)."""

@@ -22,14 +22,13 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.boundary import area_km2, buffer_lonlat, centroid_distance_km, polygonal_part
 from gis.crs import STORE_EPSG, gk3_zone_epsg_for_lon
-
-from .catalogue import SOURCE_ID
-from .errors import InputError, StoreError
+from layers.catalogue import SOURCE_ID
+from layers.errors import InputError, StoreError
 
 if TYPE_CHECKING:
-    from .boundary_file import Boundary
-    from .settings import Settings
-    from .store.base import Store, WriteCounts
+    from layers.io.boundary_file import Boundary
+    from layers.settings import Settings
+    from layers.store.base import Store, WriteCounts
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +193,7 @@ def init_city(store: Store, boundary: Boundary, *, settings: Settings, replace: 
     store
         The store.
     boundary
-        The city read by ``layers.boundary_file.read_boundary`` (lon/lat).
+        The city read by ``layers.io.boundary_file.read_boundary`` (lon/lat).
     settings
         Gives ``region_buffer_km`` (``ONEMAP_REGION_BUFFER_KM``, default 5 km); an explicit
         ``ONEMAP_WORK_EPSG`` measures the admin areas (the profile keeps the boundary's own zone).

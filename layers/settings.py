@@ -19,7 +19,7 @@ from gis.crs import CHINA_LONLAT_BBOX, WORK_EPSG
 from gis.network import WALK_SPEED_KMH
 
 if TYPE_CHECKING:
-    from .city import CityProfile
+    from layers.city import CityProfile
 
 JINING_REGION_BBOX = (115.4, 33.9, 118.1, 36.45)
 """Jining's extent (115.9-117.6 °E, 34.4-35.95 °N) with a 0.5° margin: lon/lat, degrees."""

@@ -21,7 +21,7 @@ import httpx
 from click.testing import CliRunner, Result
 
 from api.cli import main
-from layers.accounts import AccountStore
+from layers.accounts.store import AccountStore
 from layers.settings import Settings
 from layers.store import open_store
 

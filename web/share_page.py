@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from layers.accounts import Share
+from layers.accounts.store import Share
 
 from .page_parts import json_data_block
 

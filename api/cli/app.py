@@ -56,7 +56,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _accounts(ctx: click.Context) -> Any:
-    from layers.accounts import AccountStore
+    from layers.accounts.store import AccountStore
 
     accounts = AccountStore.for_settings(ctx.obj["settings"])  # accounts need no city profile
     ctx.call_on_close(accounts.close)
@@ -79,8 +79,8 @@ FIRST_ADMIN_FILE = "first-admin-password.txt"
 def _ensure_first_admin(ctx: click.Context) -> None:
     """With auth on and no users yet: create the admin with a one-time password, printed once on
     a terminal, or else written to ``first-admin-password.txt`` (mode 0600) beside the store."""
-    from layers.accounts import new_token
-    from layers.store.account_tables import AuditLine
+    from layers.accounts.store import new_token
+    from layers.accounts.tables import AuditLine
 
     if _settings(ctx).auth == "off":
         return

@@ -55,8 +55,8 @@ Exit status 2 on bad input; nothing is written then.
 @click.pass_context
 @_fail_cleanly
 def init(ctx: click.Context, boundary_path: Path, offset_system: str | None, name: str | None, source_layer: str | None, replace: bool) -> None:
-    from layers.boundary_file import read_boundary
     from layers.city import init_city
+    from layers.io.boundary_file import read_boundary
 
     boundary = read_boundary(boundary_path, offset_system=offset_system, name=name, layer=source_layer)
     base: Settings = ctx.obj["settings"]  # the environment's settings, not a previous profile's

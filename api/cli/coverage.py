@@ -40,8 +40,8 @@ def _coverage_options(command: F) -> F:
 
 
 def _coverage_run(ctx: click.Context, analysis_type: str, mode: str, population_file: Path | None, population_crs: str | None, bar: Any) -> Any:
-    from layers.coverage_service import CoverageService, read_population_file
-    from layers.routing_service import RoutingService
+    from layers.services.coverage import CoverageService, read_population_file
+    from layers.services.routing import RoutingService
 
     settings = _settings(ctx)
     store = _store(ctx)
@@ -102,14 +102,14 @@ def coverage(ctx: click.Context, analysis_type: str | None, mode: str | None, ou
     ctx.obj["coverage"] = {"analysis_type": analysis_type, "mode": mode, "out_dir": out_dir, "population_file": population_file, "population_crs": population_crs}
     if ctx.invoked_subcommand is not None:
         return
-    from layers.coverage_output import write_outputs
+    from layers.io.coverage_output import to_coverage_files
     from web.coverage_map import coverage_map_html
 
     with tqdm(total=_COVERAGE_STEPS, desc="避难场所覆盖 coverage", unit="step", file=sys.stderr) as bar:
         service, step, population = _coverage_run(ctx, analysis_type or "紧急", mode or "network", population_file, population_crs, bar)
         result = service.result(analysis_type or "紧急", mode or "network", population=population, progress=step)
         step("写出 writing")
-        paths = write_outputs(out_dir or Path("coverage"), result, render_map=lambda r, s: coverage_map_html(r, s))
+        paths = to_coverage_files(out_dir or Path("coverage"), result, render_map=lambda r, s: coverage_map_html(r, s))
     _print_coverage(result)
     for path in paths:
         click.echo(f"  wrote {path}")
@@ -127,7 +127,7 @@ def coverage(ctx: click.Context, analysis_type: str | None, mode: str | None, ou
 def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | None, out_dir: Path | None, population_file: Path | None, population_crs: str | None, p: int, candidates: str | None, spacing_m: float, capacitated: bool, model: str) -> None:
     """Recommend where to build new shelters: the sites covering the most uncovered residents
     (MILP solved to optimality by HiGHS; the gap is printed), on the map and in the GeoPackage."""
-    from layers.coverage_output import write_outputs
+    from layers.io.coverage_output import to_coverage_files
     from web.coverage_map import coverage_map_html
 
     shared = ctx.obj.get("coverage", {})
@@ -141,7 +141,7 @@ def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | Non
         result = service.result(analysis_type, mode, population=population, progress=step)
         siting = service.site(p, candidates=candidates, capacitated=capacitated, model=model, spacing_m=spacing_m, result=result, progress=step)
         step("写出 writing")
-        paths = write_outputs(out_dir, result, siting=siting, render_map=lambda r, s: coverage_map_html(r, s))
+        paths = to_coverage_files(out_dir, result, siting=siting, render_map=lambda r, s: coverage_map_html(r, s))
     _print_coverage(result)
     solution = siting.solution
     click.echo(f"建议新建 recommended sites ({solution.model}, {siting.candidates:,} candidates, optimality gap {100 * solution.mip_gap:.2f} %):")

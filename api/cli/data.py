@@ -71,7 +71,7 @@ def layers(ctx: click.Context, as_json: bool, fields_of: str | None) -> None:
       onemap layers --fields reservoirs     what a reservoir ledger may hold, and how
     """
     if fields_of is not None:
-        from layers.field_guide import describe_fields, format_fields
+        from layers.io.field_guide import describe_fields, format_fields
 
         rows = describe_fields(fields_of)
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2) if as_json else format_fields(fields_of, rows))
@@ -165,7 +165,7 @@ def import_(ctx: click.Context, layer: str, file: Path, encoding: str | None, cr
             constants: tuple[str, ...], header_row: int | None, strict: bool, strict_warnings: bool, dry_run: bool, report_path: Path | None,
             sheet: str | None, source_layer: str | None) -> None:
     from layers.catalogue import get_layer
-    from layers.importer import ImportOptions, import_file, write_report
+    from layers.io.importer import ImportOptions, import_file, to_problem_report
 
     settings = _settings(ctx)
     options = ImportOptions(crs=crs, offset_system=offset_system, mapping=mapping, constants=constants, header_row=header_row,
@@ -186,7 +186,7 @@ def import_(ctx: click.Context, layer: str, file: Path, encoding: str | None, cr
     if len(report.problems) > PROBLEMS_SHOWN:
         click.echo(f"… {len(report.problems) - PROBLEMS_SHOWN} more problems (use --report FILE.csv)", err=True)
     if report_path is not None:
-        write_report(report.problems, report_path)
+        to_problem_report(report.problems, report_path)
         click.echo(f"report: {report_path}", err=True)
     written = report.written
     warnings = f", {len(report.warnings)} warnings" if report.warnings else ""
@@ -224,7 +224,7 @@ def format_preview(spec: Any, frame: Any) -> str:
 @_fail_cleanly
 def export_(ctx: click.Context, layer: str, file: Path) -> None:
     """Export LAYER to FILE: .gpkg, .geojson, .shp (UTF-8 with .cpg), .csv or .xlsx (Chinese headers)."""
-    from layers.exporter import export_layer
+    from layers.io.exporter import to_layer_file
 
-    count = export_layer(_store(ctx), layer, file)
+    count = to_layer_file(_store(ctx), layer, file)
     click.echo(f"{layer} → {file}: {count:,} features")

@@ -41,9 +41,9 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
       factors: {reservoirs: {decay: {kind: exp, scale_m: 3000, max_m: 12000}}}
       classification: natural      # or quantiles, or fixed with breaks: [0.1, 0.2, 0.35]
     """
-    from layers.risk_output import store_level_polygons, write_risk_outputs
-    from layers.risk_service import HAZARD_LAYERS, RiskService, read_config, read_dem
-    from layers.routing_service import RoutingService
+    from layers.io.risk_output import store_level_polygons, to_risk_files
+    from layers.services.risk import HAZARD_LAYERS, RiskService, read_config, read_dem
+    from layers.services.routing import RoutingService
     from web.risk_map import risk_map_html
 
     config = read_config(config_path)
@@ -60,7 +60,7 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
         admin = store.read("admin_areas")
         townships = admin.loc[admin["level"] == "乡镇街道"]
         step("写出 writing")
-        paths = write_risk_outputs(out_dir, result, render_map=lambda r: risk_map_html(r, sources, townships))
+        paths = to_risk_files(out_dir, result, render_map=lambda r: risk_map_html(r, sources, townships))
         stored = store_level_polygons(store, result)
     click.echo(f"风险区划 risk zoning — {result.grid.width:,} × {result.grid.height:,} cells of {resolution_m:g} m; capacity: {result.metadata()['capacity_label']}")
     for name in ("重大", "较大", "一般", "低"):

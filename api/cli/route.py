@@ -33,7 +33,7 @@ def route() -> None:
 
 
 def _routing(ctx: click.Context) -> Any:
-    from layers.routing_service import RoutingService
+    from layers.services.routing import RoutingService
 
     service = RoutingService(_store(ctx), _settings(ctx))
     click.echo("道路网络 road network: loading …", err=True)
@@ -45,7 +45,7 @@ def _routing(ctx: click.Context) -> Any:
 def _closures(service: Any, closures: Path | None, closed_edges: str | None, ignore_closures: bool) -> Any:
     """The stored closures in force (unless ``ignore_closures``) plus the what-if ones given;
     one line on stderr says which."""
-    from layers.routing_service import Closures, parse_edge_ids, read_closures
+    from layers.services.routing import Closures, parse_edge_ids, read_closures
 
     what_if = Closures(tuple(read_closures(closures)) if closures else (), parse_edge_ids(closed_edges))
     used = service.closures(what_if, stored=not ignore_closures)
@@ -81,7 +81,7 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
     """
     import shapely
 
-    from layers.geojson import feature_collection
+    from layers.io.geojson import feature_collection
 
     service = _routing(ctx)
     cut = _closures(service, closures, closed_edges, ignore_closures)
@@ -121,8 +121,8 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
 def route_areas(ctx: click.Context, lon: float, lat: float, minutes: str, closures: Path | None, closed_edges: str | None, ignore_closures: bool, as_json: bool) -> None:
     """Areas reachable by road from the point within each band (isochrones), with the residents
     and resources each contains."""
-    from layers.geojson import feature_collection
-    from layers.routing_service import parse_minutes
+    from layers.io.geojson import feature_collection
+    from layers.services.routing import parse_minutes
 
     bands = parse_minutes(minutes)
     service = _routing(ctx)

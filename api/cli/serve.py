@@ -58,9 +58,9 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     with no internet (basemap drawn from the store, every asset served by onemap itself).
     """
     from api.main import create_app, warm_up
-    from layers.coverage_service import CoverageService
-    from layers.risk_service import RiskService
-    from layers.routing_service import RoutingService
+    from layers.services.coverage import CoverageService
+    from layers.services.risk import RiskService
+    from layers.services.routing import RoutingService
 
     settings = _settings(ctx)
     store = _store(ctx)

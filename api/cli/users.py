@@ -44,7 +44,7 @@ def _read_password(password_stdin: bool) -> str:
 @_fail_cleanly
 def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
     """Create user NAME with a role."""
-    from layers.store.account_tables import AuditLine
+    from layers.accounts.tables import AuditLine
 
     created = _accounts(ctx).add_user(name, _read_password(password_stdin), role, audit=AuditLine(_cli_actor(), "create", "users", after=[name.strip()], detail={"role": role}))
     click.echo(f"user {created.username} ({created.role}) created")
@@ -67,7 +67,7 @@ def user_list(ctx: click.Context) -> None:
 def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME. Their sessions end and their API tokens are revoked: log in
     again, and make new tokens with onemap user token NAME."""
-    from layers.store.account_tables import AuditLine
+    from layers.accounts.tables import AuditLine
 
     ended = _accounts(ctx).set_password(name, _read_password(password_stdin), audit=AuditLine(_cli_actor(), "passwd", "users", before=[name], after=[name]))
     click.echo(f"password of {name} changed; {ended} sessions and API tokens ended")
@@ -79,7 +79,7 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @_fail_cleanly
 def user_disable(ctx: click.Context, name: str) -> None:
     """Disable NAME: no more log-ins; their sessions end and their API tokens are revoked at once."""
-    from layers.store.account_tables import AuditLine
+    from layers.accounts.tables import AuditLine
 
     ended = _accounts(ctx).disable_user(name, audit=AuditLine(_cli_actor(), "disable", "users", before=[name], after=[name]))
     click.echo(f"user {name} disabled; {ended} sessions and API tokens ended")
@@ -92,7 +92,7 @@ def user_disable(ctx: click.Context, name: str) -> None:
 @_fail_cleanly
 def user_token(ctx: click.Context, name: str, label: str) -> None:
     """Create an API token for NAME (send it as 'Authorization: Bearer TOKEN'); shown once."""
-    from layers.store.account_tables import AuditLine
+    from layers.accounts.tables import AuditLine
 
     click.echo(_accounts(ctx).new_api_token(name, label, audit=AuditLine(_cli_actor(), "create", "api_tokens", after=[name], detail={"label": label})))
 
@@ -117,7 +117,7 @@ def user_tokens(ctx: click.Context, name: str) -> None:
 @_fail_cleanly
 def user_revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke the API token TOKEN_ID (from onemap user tokens NAME) at once."""
-    from layers.store.account_tables import AuditLine
+    from layers.accounts.tables import AuditLine
 
     owner = _accounts(ctx).revoke_token(token_id, audit=AuditLine(_cli_actor(), "revoke", "api_tokens", before=[str(token_id)], after=[str(token_id)]))
     click.echo(f"API token {token_id} of {owner} revoked")

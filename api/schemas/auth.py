@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from layers.accounts import Role
+from layers.accounts.store import Role
 
 
 class Me(BaseModel):

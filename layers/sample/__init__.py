@@ -17,14 +17,12 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from gis.crs import STORE_EPSG, WORK_EPSG
-
-from ..catalogue import ROAD_CLASSES, get_layer
-from ..city import make_profile, profile_rows
-from ..store.base import Store, WriteCounts
-from ..validate import derive_geometric_fields
-from . import facilities
-from .geography import CITY_ADCODE, CITY_NAME
-from .land import (
+from layers.catalogue import ROAD_CLASSES, get_layer
+from layers.city import make_profile, profile_rows
+from layers.io.validate import derive_geometric_fields
+from layers.sample import facilities
+from layers.sample.geography import CITY_ADCODE, CITY_NAME
+from layers.sample.land import (
     CELL_SIZE_M,
     Land,
     PopulationGrid,
@@ -33,7 +31,8 @@ from .land import (
     build_population,
     build_townships,
 )
-from .roads import build_roads
+from layers.sample.roads import build_roads
+from layers.store.base import Store, WriteCounts
 
 Progress = Callable[[str], None]
 

@@ -16,10 +16,9 @@ import shapely
 import shapely.affinity
 
 from gis.grades import geohazard_danger_grade, park_risk_grade, reservoir_class
-
-from ..catalogue import DAM_TYPES
-from .geography import CHEMICAL_PARKS, COUNTIES, REAL_RESERVOIR_NAMES
-from .land import Array, Land, PopulationGrid, Township, to_metres, township_names
+from layers.catalogue import DAM_TYPES
+from layers.sample.geography import CHEMICAL_PARKS, COUNTIES, REAL_RESERVOIR_NAMES
+from layers.sample.land import Array, Land, PopulationGrid, Township, to_metres, township_names
 
 Columns = dict[str, Any]
 Builder = Callable[[Land, PopulationGrid, list[Township], np.random.Generator], Columns]

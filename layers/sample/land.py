@@ -18,8 +18,7 @@ from shapely.geometry import LineString, MultiPoint, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from gis.crs import STORE_EPSG, WORK_EPSG
-
-from .geography import (
+from layers.sample.geography import (
     CITY_AREA_KM2,
     CITY_POPULATION,
     COUNTIES,

@@ -261,7 +261,7 @@ def build_other_city(seed: int = 5199) -> OtherCity:
     )
 
 
-def write_other_city(folder: Path, seed: int = 5199) -> dict[str, Path]:
+def to_other_city_files(folder: Path, seed: int = 5199) -> dict[str, Path]:
     """Write the city's files into ``folder``: ``519900_full.json`` and ``519900.json`` (DataV,
     GCJ-02) and one ``<layer>.geojson`` per layer (WGS 84); returns name → path."""
     city = build_other_city(seed)

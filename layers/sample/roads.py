@@ -18,9 +18,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import Delaunay
 
-from ..catalogue import ROAD_CLASSES
-from .geography import COUNTIES, EXPRESSWAYS
-from .land import Array, Land, Township
+from layers.catalogue import ROAD_CLASSES
+from layers.sample.geography import COUNTIES, EXPRESSWAYS
+from layers.sample.land import Array, Land, Township
 
 RURAL_SPACING_M = 900.0
 URBAN_SPACING_M = 260.0

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from ..errors import StoreError
-from ..settings import Settings
-from .base import BBox, LayerInfo, Store, WriteCounts
+from layers.errors import StoreError
+from layers.settings import Settings
+from layers.store.base import BBox, LayerInfo, Store, WriteCounts
 
 
 def open_store(settings: Settings) -> Store:
     """Open the store that ``settings.store`` names: a ``.gpkg`` path or a ``postgresql://`` URL."""
     if settings.is_postgis:
-        from .postgis import PostGISStore
+        from layers.store.postgis import PostGISStore
 
         return PostGISStore(settings.store, schema=settings.pg_schema)
     if settings.store.lower().endswith(".gpkg"):
-        from .gpkg import GeoPackageStore
+        from layers.store.gpkg import GeoPackageStore
 
         return GeoPackageStore(settings.store)
     raise StoreError(

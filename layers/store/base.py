@@ -20,10 +20,10 @@ from typing import Any
 
 import geopandas as gpd
 
-from ..catalogue import SOURCE_ID, LayerSpec, get_layer
-from ..errors import InputError, NotFoundError, PreconditionFailed
-from ..frames import Rows, normalise_value, rows_from_frame
-from .account_tables import AuditLine
+from layers.accounts.tables import AuditLine
+from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
+from layers.errors import InputError, NotFoundError, PreconditionFailed
+from layers.store.frames import Rows, normalise_value, rows_from_frame
 
 BBox = tuple[float, float, float, float]
 Filters = Mapping[str, Any]

@@ -27,12 +27,10 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from gis.crs import STORE_EPSG
-
-from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
-from ..errors import StoreError
-from ..frames import Rows, datetime_to_gpkg, empty_frame, frame_from_rows, rows_from_frame
-from .account_tables import ACCOUNT_TABLES, AuditLine, accounts_metadata
-from .base import (
+from layers.accounts.tables import ACCOUNT_TABLES, AuditLine, accounts_metadata
+from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
+from layers.errors import StoreError
+from layers.store.base import (
     AuditFor,
     BBox,
     Change,
@@ -46,6 +44,13 @@ from .base import (
     check_text,
     check_version,
     plan_upsert,
+)
+from layers.store.frames import (
+    Rows,
+    datetime_to_gpkg,
+    empty_frame,
+    frame_from_rows,
+    rows_from_frame,
 )
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from gis.crs import STORE_EPSG
-
-from ..catalogue import CATALOGUE, SOURCE_ID, FieldType, LayerSpec
+from layers.catalogue import CATALOGUE, SOURCE_ID, FieldType, LayerSpec
 
 _SQL_TYPES: dict[FieldType, TypeEngine[Any]] = {
     "str": Text(),

@@ -20,12 +20,10 @@ from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, func
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from gis.crs import STORE_EPSG
-
-from ..catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
-from ..errors import InputError, NotFoundError, OnemapError, StoreError
-from ..frames import frame_from_rows, rows_from_frame
-from .account_tables import AuditLine, accounts_metadata
-from .base import (
+from layers.accounts.tables import AuditLine, accounts_metadata
+from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
+from layers.errors import InputError, NotFoundError, OnemapError, StoreError
+from layers.store.base import (
     AuditFor,
     BBox,
     Change,
@@ -40,7 +38,8 @@ from .base import (
     check_version,
     plan_upsert,
 )
-from .pg_tables import build_metadata
+from layers.store.frames import frame_from_rows, rows_from_frame
+from layers.store.pg_tables import build_metadata
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from api.cli import main
 from api.main import create_app
 from gis.crs import wgs84_to_gcj02
 from layers.sample import other_city
-from layers.sample.other_city import build_other_city, write_other_city
+from layers.sample.other_city import build_other_city, to_other_city_files
 from layers.settings import JINING_REGION_BBOX, Settings
 from layers.store import open_store
 
@@ -34,7 +34,7 @@ def _no_settings_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def city_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return write_other_city(tmp_path_factory.mktemp("jinguan-files"))
+    return to_other_city_files(tmp_path_factory.mktemp("jinguan-files"))
 
 
 @pytest.fixture(scope="module")

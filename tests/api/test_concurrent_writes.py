@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from layers.accounts import AccountStore
+from layers.accounts.store import AccountStore
 from layers.settings import Settings
 from layers.store import open_store
 from layers.store.gpkg import GeoPackageStore

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from api.auth import FailureLimiter
+from api.rate_limit import FailureLimiter
 from layers.errors import TooManyAttemptsError
 
 

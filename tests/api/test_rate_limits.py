@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from layers.accounts import new_token
+from layers.accounts.store import new_token
 from tests.helpers import secured_copy, server_process
 
-LIMIT = 20  # failures per key per window (api.auth.FailureLimiter's default)
+LIMIT = 20  # failures per key per window (api.rate_limit.FailureLimiter's default)
 
 
 def _statuses(send: httpx.Client, count: int, **request: object) -> list[int]:

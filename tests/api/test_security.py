@@ -18,10 +18,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-import layers.accounts
+import layers.accounts.store
 from api.cli import main
 from api.main import create_app
-from layers.accounts import AccountStore, new_token
+from layers.accounts.store import AccountStore, new_token
 from layers.catalogue import CATALOGUE
 from layers.settings import Settings
 from tests.helpers import TEST_PASSWORD, secured_copy, settings_env
@@ -249,13 +249,13 @@ def test_tokens_are_unguessable_constant_time_and_rate_limited(secured: Secured,
     tokens = {new_token() for _ in range(2000)}
     assert len(tokens) == 2000 and min(len(t) for t in tokens) >= 32  # 24 random bytes = 192 bits
     compared: list[tuple[str, str]] = []
-    real = layers.accounts.hmac.compare_digest
+    real = layers.accounts.store.hmac.compare_digest
 
     def spy(a: str, b: str) -> bool:
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(layers.accounts.hmac, "compare_digest", spy)
+    monkeypatch.setattr(layers.accounts.store.hmac, "compare_digest", spy)
     assert secured.client.get("/auth/me", headers=secured.as_role("viewer")).status_code == 200
     assert compared, "the token was compared with hmac.compare_digest"
 

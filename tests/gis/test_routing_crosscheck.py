@@ -29,7 +29,7 @@ from gis.network import RoadGraph, graph_from_edges
 from gis.routing import index_resources, nearest_resources, snap_points
 from gis.service_areas import service_areas
 from layers.catalogue import ROAD_CLASS_SPEED_KMH
-from layers.osm import read_osm_roads
+from layers.io.osm import read_osm_roads
 from layers.store.postgis import sqlalchemy_url
 
 INCIDENTS = 20

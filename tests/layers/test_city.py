@@ -12,7 +12,6 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from layers.boundary_file import read_boundary
 from layers.city import (
     FAR_KM,
     CityProfile,
@@ -22,9 +21,10 @@ from layers.city import (
     read_city_profile,
 )
 from layers.errors import InputError
-from layers.operations import Operations
+from layers.io.boundary_file import read_boundary
 from layers.sample import other_city
-from layers.sample.other_city import build_other_city, write_other_city
+from layers.sample.other_city import build_other_city, to_other_city_files
+from layers.services.operations import Operations
 from layers.settings import JINING_REGION_BBOX, Settings
 from layers.store import Store
 
@@ -41,7 +41,7 @@ def _no_profile_settings_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture(scope="module")
 def city_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The second city's DataV boundaries (GCJ-02) and layers, written once."""
-    return write_other_city(tmp_path_factory.mktemp("jinguan"))
+    return to_other_city_files(tmp_path_factory.mktemp("jinguan"))
 
 
 def _profile() -> CityProfile:

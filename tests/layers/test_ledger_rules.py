@@ -1,4 +1,4 @@
-"""The ledger rules (layers.ledger) on their own: headers, units, values, coordinate text."""
+"""The ledger rules (layers.io.ledger) on their own: headers, units, values, coordinate text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from layers.catalogue import get_layer
-from layers.ledger import (
+from layers.io.ledger import (
     header_variants,
     non_record_reason,
     parse_unit,
@@ -15,7 +15,7 @@ from layers.ledger import (
     split_header,
     unit_factor,
 )
-from layers.validate import coerce_column
+from layers.io.validate import coerce_column
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from layers.errors import InputError
-from layers.routing_service import Closures, RoutingService, read_closures
+from layers.services.routing import Closures, RoutingService, read_closures
 from layers.settings import Settings
 from layers.store import open_store
 from tests.helpers import run_cli

@@ -20,11 +20,11 @@ from alembic.config import Config
 from geoalchemy2 import WKBElement
 from sqlalchemy import MetaData, create_engine, insert, text
 
-from layers.accounts import AccountStore
-from layers.routing_service import RoutingService
+from layers.accounts.store import AccountStore
+from layers.accounts.tables import accounts_metadata
+from layers.services.routing import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
-from layers.store.account_tables import accounts_metadata
 from layers.store.gpkg import GeoPackageStore, stored_schema_version
 from layers.store.pg_tables import build_metadata
 from layers.store.postgis import MIGRATIONS_DIR, PostGISStore, sqlalchemy_url

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import InputError
+from layers.errors import InputError
 
 HIGHWAY_CLASSES = {
     "motorway": "高速公路", "motorway_link": "高速公路",

@@ -32,9 +32,8 @@ from pyproj import CRS
 
 from gis.boundary import close_slivers, polygonal_part, repair_polygonal
 from gis.crs import STORE_EPSG, guess_crs, to_wgs84
-
-from .catalogue import ADMIN_LEVELS, get_layer
-from .errors import InputError
+from layers.catalogue import ADMIN_LEVELS, get_layer
+from layers.errors import InputError
 
 LEVELS = {
     "province": "省", "省": "省",

@@ -20,12 +20,12 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from .catalogue import SOURCE_ID, get_layer
-from .errors import InputError
-from .settings import Settings
-from .store.account_tables import AuditLine
-from .store.base import Store
-from .validate import coerce_cell, derive_fields, derive_geometric_fields, is_missing
+from layers.accounts.tables import AuditLine
+from layers.catalogue import SOURCE_ID, get_layer
+from layers.errors import InputError
+from layers.io.validate import coerce_cell, derive_fields, derive_geometric_fields, is_missing
+from layers.settings import Settings
+from layers.store.base import Store
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_CLOSURE_AREA_KM2 = 5_000.0

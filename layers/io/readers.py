@@ -22,8 +22,8 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from .errors import InputError
-from .ledger import non_record_reason
+from layers.errors import InputError
+from layers.io.ledger import non_record_reason
 
 _NOT_RECORD_START = r"^\s*(合|总|小|共|汇|注|备注|说明|填|制表|审核|负责人|联系人|数据来源)"
 
@@ -368,7 +368,7 @@ def _read_raster(path: Path) -> SourceTable:
 
 
 def _read_osm(path: Path, target_layer: str | None) -> SourceTable:
-    from .osm import read_osm_roads
+    from layers.io.osm import read_osm_roads
 
     if target_layer not in (None, "roads"):
         raise InputError(f"{path}: an OpenStreetMap extract imports into the roads layer only, not {target_layer}")

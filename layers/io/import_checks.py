@@ -22,14 +22,13 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from gis.crs import CHINA_LONLAT_BBOX, STORE_EPSG, guess_crs, parse_angle, to_wgs84
-
-from .errors import InputError
-from .ledger import header_key, numbers_from_text, split_coordinate_pairs
-from .readers import SourceTable
-from .validate import missing_mask
+from layers.errors import InputError
+from layers.io.ledger import header_key, numbers_from_text, split_coordinate_pairs
+from layers.io.readers import SourceTable
+from layers.io.validate import missing_mask
 
 if TYPE_CHECKING:
-    from .importer import LedgerImport
+    from layers.io.importer import LedgerImport
 
 Report = Callable[..., None]
 _SURVEY_X = {"x", "x坐标", "x(m)", "x坐标(m)", "x(北)", "x坐标(北)"}

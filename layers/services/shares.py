@@ -13,12 +13,11 @@ from typing import Any
 import shapely
 
 from gis.nearby import box_around
-
-from .catalogue import CATALOGUE, CLOSURE_IN_FORCE, SOURCE_ID, get_layer
-from .errors import InputError
-from .geojson import collection, feature_collection, features_of
-from .routing_service import RoutingService
-from .store.base import Store
+from layers.catalogue import CATALOGUE, CLOSURE_IN_FORCE, SOURCE_ID, get_layer
+from layers.errors import InputError
+from layers.io.geojson import collection, feature_collection, features_of
+from layers.services.routing import RoutingService
+from layers.store.base import Store
 
 SHAREABLE_LAYERS = tuple(name for name, spec in CATALOGUE.items() if spec.group in ("hazard", "resource", "operations"))
 """Layers a link may carry (the base layers — roads, population, boundaries — are not shared)."""

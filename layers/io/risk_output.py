@@ -24,9 +24,8 @@ from rasterio.io import MemoryFile
 
 from gis.risk.model import LEVEL_CODES, NODATA
 from gis.risk.zoning import RiskResult
-
-from .outputs import parameters_frame, write_all_or_nothing
-from .store.base import Store
+from layers.io.outputs import parameters_frame, to_files_all_or_nothing
+from layers.store.base import Store
 
 SCORE_NAME = "risk_score.tif"
 LEVEL_NAME = "risk_level.tif"
@@ -45,7 +44,7 @@ def area_labels() -> dict[str, str]:
     return labels
 
 
-def write_cog(path: Path, array: NDArray[np.generic], result: RiskResult, *, nodata: float, description: str, resampling: str) -> None:
+def to_cog(path: Path, array: NDArray[np.generic], result: RiskResult, *, nodata: float, description: str, resampling: str) -> None:
     """One band as a COG with overviews and the run's parameters in its tags."""
     profile = {
         "driver": "GTiff", "width": result.grid.width, "height": result.grid.height, "count": 1, "dtype": array.dtype.name,
@@ -101,14 +100,14 @@ def store_level_polygons(store: Store, result: RiskResult) -> int:
     return len(frame)
 
 
-def write_risk_outputs(out_dir: str | Path, result: RiskResult, *, render_map: Callable[[RiskResult], str]) -> list[Path]:
+def to_risk_files(out_dir: str | Path, result: RiskResult, *, render_map: Callable[[RiskResult], str]) -> list[Path]:
     """Write the two COGs, the GeoPackage, the XLSX and the map into ``out_dir``; all or nothing."""
     score = np.where(result.levels == NODATA, np.float32(np.nan), result.score).astype(np.float32)
-    return write_all_or_nothing(
+    return to_files_all_or_nothing(
         out_dir,
         {
-            SCORE_NAME: lambda path: write_cog(path, score, result, nodata=float("nan"), description="risk score 0-1", resampling="average"),
-            LEVEL_NAME: lambda path: write_cog(path, result.levels, result, nodata=NODATA, description="risk level 1=低 2=一般 3=较大 4=重大", resampling="mode"),
+            SCORE_NAME: lambda path: to_cog(path, score, result, nodata=float("nan"), description="risk score 0-1", resampling="average"),
+            LEVEL_NAME: lambda path: to_cog(path, result.levels, result, nodata=NODATA, description="risk level 1=低 2=一般 3=较大 4=重大", resampling="mode"),
             GPKG_NAME: lambda path: _write_gpkg(path, result),
             XLSX_NAME: lambda path: _write_xlsx(path, result),
             MAP_NAME: lambda path: path.write_text(render_map(result), encoding="utf-8"),

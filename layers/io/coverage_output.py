@@ -15,8 +15,7 @@ import pandas as pd
 import pyogrio
 
 from gis.coverage import CoverageResult, SitingResult
-
-from .outputs import parameters_frame, write_all_or_nothing
+from layers.io.outputs import parameters_frame, to_files_all_or_nothing
 
 GPKG_NAME = "coverage.gpkg"
 XLSX_NAME = "coverage_townships.xlsx"
@@ -122,10 +121,10 @@ def _write_xlsx(path: Path, result: CoverageResult, siting: SitingResult | None)
         parameters_frame(parameters, "参数 parameter", "值 value").to_excel(book, sheet_name="参数", index=False)
 
 
-def write_outputs(out_dir: str | Path, result: CoverageResult, *, siting: SitingResult | None = None, render_map: Callable[[CoverageResult, SitingResult | None], str]) -> list[Path]:
+def to_coverage_files(out_dir: str | Path, result: CoverageResult, *, siting: SitingResult | None = None, render_map: Callable[[CoverageResult, SitingResult | None], str]) -> list[Path]:
     """Write the GeoPackage, the XLSX and the map (``render_map`` returns its HTML) into
     ``out_dir``; all or nothing. Returns the written paths."""
-    return write_all_or_nothing(
+    return to_files_all_or_nothing(
         out_dir,
         {
             GPKG_NAME: lambda path: _write_gpkg(path, result, siting),

@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import InputError
+from layers.errors import InputError
 
 
-def write_all_or_nothing(out_dir: str | Path, writers: Mapping[str, Callable[[Path], object]], *, prefix: str) -> list[Path]:
+def to_files_all_or_nothing(out_dir: str | Path, writers: Mapping[str, Callable[[Path], object]], *, prefix: str) -> list[Path]:
     """Each ``writers[name](path)`` writes one file into a staging folder beside ``out_dir``; only
     when every one has succeeded are they renamed into ``out_dir`` (a failure leaves no file)."""
     out = Path(out_dir)

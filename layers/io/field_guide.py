@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .catalogue import SOURCE_ID, get_layer
-from .import_mapping import COORDINATE_TARGETS
-from .ledger import UNITS, parse_unit
+from layers.catalogue import SOURCE_ID, get_layer
+from layers.io.import_mapping import COORDINATE_TARGETS
+from layers.io.ledger import UNITS, parse_unit
 
 
 def _units_for(unit: str | None) -> list[str]:

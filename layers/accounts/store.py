@@ -32,9 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .errors import InputError, NotFoundError, StoreError
-from .settings import Settings
-from .store.account_tables import AuditLine, accounts_metadata
+from layers.accounts.tables import AuditLine, accounts_metadata
+from layers.errors import InputError, NotFoundError, StoreError
+from layers.settings import Settings
 
 Role = Literal["viewer", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
@@ -132,11 +132,11 @@ class AccountStore:
     def for_settings(cls, settings: Settings) -> AccountStore:
         """The account store beside ``settings.store``."""
         if settings.is_postgis:
-            from .store.postgis import PostGISStore, sqlalchemy_url
+            from layers.store.postgis import PostGISStore, sqlalchemy_url
 
             PostGISStore(settings.store, schema=settings.pg_schema).close()  # migrations up to head
             return cls(create_engine(sqlalchemy_url(settings.store), pool_pre_ping=True), schema=settings.pg_schema)
-        from .store.gpkg import GeoPackageStore
+        from layers.store.gpkg import GeoPackageStore
 
         path = Path(settings.store)
         GeoPackageStore(path).close()  # makes the file, its account tables, and adopts an old sidecar

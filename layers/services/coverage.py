@@ -22,14 +22,13 @@ from gis.coverage import (
     site_shelters,
 )
 from gis.network import RoadGraph
-
-from .catalogue import CATALOGUE
-from .errors import InputError
-from .importer import prepare_import
-from .readers import read_gis_frame, read_source
-from .routing_service import RoutingService
-from .settings import Settings
-from .store.base import Store
+from layers.catalogue import CATALOGUE
+from layers.errors import InputError
+from layers.io.importer import prepare_import
+from layers.io.readers import read_gis_frame, read_source
+from layers.services.routing import RoutingService
+from layers.settings import Settings
+from layers.store.base import Store
 
 COVERAGE_LAYERS = ("population", "shelters", "admin_areas", "roads")
 MAX_SITES = 500

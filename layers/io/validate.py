@@ -2,7 +2,7 @@
 
 ``coerce_column`` is the one implementation: it turns a column as read (text from a ledger,
 numbers and booleans from JSON or a GIS file) into the field's type, checked against its
-enumeration (with the ledger synonyms of ``layers.ledger``), range and plausible range. A
+enumeration (with the ledger synonyms of ``layers.io.ledger``), range and plausible range. A
 million-row column costs a few vectorised passes, not a million Python calls.
 ``coerce_cell``/``derive_fields`` apply the same to one value or row (the API's writes).
 Messages are meant for the import report.
@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 
 from gis import grades
-
-from .catalogue import FieldSpec, LayerSpec
-from .ledger import map_values, numbers_from_text, value_lookup
+from layers.catalogue import FieldSpec, LayerSpec
+from layers.io.ledger import map_values, numbers_from_text, value_lookup
 
 _TRUE = {"true", "t", "1", "yes", "y", "是", "单行", "单向"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "双向", "双行"}

@@ -1,7 +1,7 @@
 """Which column of a ledger feeds which field, in which unit: the column plan of an import.
 
 The rules come from the catalogue (each field's name, Chinese label, ledger aliases, unit and
-each layer's header nouns) and ``layers.ledger`` (header normalisation, unit table). Matching
+each layer's header nouns) and ``layers.io.ledger`` (header normalisation, unit table). Matching
 runs in two passes: first a header equal to a field's name or label as onemap itself writes it
 (an export reads back unchanged), then the ledger forms (aliases, a unit in the header, a layer
 noun in front, 坐标 behind). ``--map SRC=FIELD[:UNIT]`` comes before both and may feed one column
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .catalogue import SOURCE_ID, FieldSpec, LayerSpec, shapefile_field_names
-from .errors import InputError
-from .ledger import (
+from layers.catalogue import SOURCE_ID, FieldSpec, LayerSpec, shapefile_field_names
+from layers.errors import InputError
+from layers.io.ledger import (
     UNITS,
     HeaderParts,
     Unit,

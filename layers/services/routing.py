@@ -33,13 +33,12 @@ from gis.routing import (
     nearest_resources,
 )
 from gis.service_areas import service_areas
-
-from .catalogue import CLOSURE_IN_FORCE, ROAD_CLASS_SPEED_KMH, get_layer
-from .errors import InputError
-from .readers import read_gis_frame
-from .settings import Settings
-from .store.base import Store
-from .validate import is_missing
+from layers.catalogue import CLOSURE_IN_FORCE, ROAD_CLASS_SPEED_KMH, get_layer
+from layers.errors import InputError
+from layers.io.readers import read_gis_frame
+from layers.io.validate import is_missing
+from layers.settings import Settings
+from layers.store.base import Store
 
 logger = logging.getLogger(__name__)
 

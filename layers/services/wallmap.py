@@ -16,11 +16,10 @@ from pyproj import Transformer
 
 from gis.crs import parse_angle
 from gis.nearby import box_around, residents_within
-
-from .catalogue import CATALOGUE, SOURCE_ID
-from .errors import InputError
-from .settings import Settings
-from .store.base import Store
+from layers.catalogue import CATALOGUE, SOURCE_ID
+from layers.errors import InputError
+from layers.settings import Settings
+from layers.store.base import Store
 
 LIVE_LAYERS = ("incidents", "reservoirs", "road_closures")
 """Layers the wall map watches for changes made by other clients."""

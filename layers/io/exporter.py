@@ -17,9 +17,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from .catalogue import SOURCE_ID, LayerSpec, get_layer, shapefile_field_names
-from .errors import InputError
-from .store.base import Store
+from layers.catalogue import SOURCE_ID, LayerSpec, get_layer, shapefile_field_names
+from layers.errors import InputError
+from layers.store.base import Store
 
 EXPORT_FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".csv": "CSV", ".xlsx": "XLSX"}
 
@@ -39,7 +39,7 @@ def ledger_frame(spec: LayerSpec, frame: gpd.GeoDataFrame) -> pd.DataFrame:
     return table
 
 
-def export_layer(store: Store, layer: str, path: str | Path) -> int:
+def to_layer_file(store: Store, layer: str, path: str | Path) -> int:
     """Write every feature of ``layer`` to ``path`` (format by suffix); returns the feature count.
 
     The file appears whole or not at all: it is written beside the target and renamed into place.

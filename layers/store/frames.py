@@ -19,9 +19,8 @@ import pandas as pd
 import shapely
 
 from gis.crs import STORE_EPSG
-
-from .catalogue import SOURCE_ID, FieldType, LayerSpec
-from .errors import InputError
+from layers.catalogue import SOURCE_ID, FieldType, LayerSpec
+from layers.errors import InputError
 
 _PANDAS_DTYPES: dict[FieldType, str] = {
     "str": "object",

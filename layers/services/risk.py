@@ -22,11 +22,10 @@ from scipy.spatial import cKDTree
 from gis.risk import RiskGrid, RiskInputError
 from gis.risk.zoning import Dem, RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError, coverage_by_time
-
-from .errors import InputError
-from .routing_service import RoutingService
-from .settings import Settings
-from .store.base import Store
+from layers.errors import InputError
+from layers.services.routing import RoutingService
+from layers.settings import Settings
+from layers.store.base import Store
 
 HAZARD_LAYERS = ("reservoirs", "geohazard_points", "chemical_parks", "hazardous_enterprises", "flood_prone_areas")
 ACCESS_KMH = 20.0

@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from .catalogue import SOURCE_ID, LayerSpec
+from layers.catalogue import SOURCE_ID, LayerSpec
 
 RESULT_PRECISION_DEG = 1e-7
 """Coordinates of computed results (routes, service areas, gaps, sites) are rounded to 1e-7° (about

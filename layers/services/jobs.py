@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .errors import OnemapError
+from layers.errors import OnemapError
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """``onemap import LAYER FILE``: turn a bureau's file, as published, into validated rows of a layer.
 
-``LedgerImport`` holds what one file's rows share — the column plan (``layers.import_mapping``),
+``LedgerImport`` holds what one file's rows share — the column plan (``layers.io.import_mapping``),
 the constants of ``--set``, the CRS — and prepares the rows chunk by chunk: coordinates read and
 reprojected to EPSG:4326 (GCJ-02/BD-09 offsets undone when asked), every cell checked against
-its field (``layers.validate``), the location checked against the city, derived fields filled,
+its field (``layers.io.validate``), the location checked against the city, derived fields filled,
 and across chunks the duplicate ids, placeholder points and duplicate rows found. Preparing is
 pure; ``import_file`` streams the prepared chunks into one store transaction, which commits
 whole or not at all (``--strict``: nothing when a row has an error; ``--strict-warnings``: also
@@ -26,10 +26,11 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from .catalogue import SOURCE_ID, FieldSpec, LayerSpec, get_layer
-from .errors import InputError
-from .import_checks import FirstSeen, check_locations, locate_rows, point_keys
-from .import_mapping import (
+from layers.accounts.tables import AuditLine
+from layers.catalogue import SOURCE_ID, FieldSpec, LayerSpec, get_layer
+from layers.errors import InputError
+from layers.io.import_checks import FirstSeen, check_locations, locate_rows, point_keys
+from layers.io.import_mapping import (
     COORDINATE_TARGETS,
     ColumnPlan,
     header_score,
@@ -37,11 +38,10 @@ from .import_mapping import (
     parse_set_option,
     plan_columns,
 )
-from .readers import SourceTable, iter_source
-from .settings import Settings
-from .store.account_tables import AuditLine
-from .store.base import Store, WriteCounts
-from .validate import coerce_column, derive_columns, derive_geometric_fields, missing_mask
+from layers.io.readers import SourceTable, iter_source
+from layers.io.validate import coerce_column, derive_columns, derive_geometric_fields, missing_mask
+from layers.settings import Settings
+from layers.store.base import Store, WriteCounts
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ def prepare_import(layer: str, source: SourceTable, *, settings: Settings, crs: 
     return ledger.prepare(source)
 
 
-def write_report(problems: Sequence[Problem], path: Path) -> None:
+def to_problem_report(problems: Sequence[Problem], path: Path) -> None:
     """The per-row report as CSV (UTF-8 with BOM, so Excel opens the Chinese text)."""
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
@@ -414,4 +414,4 @@ def _chain(first: SourceTable, rest: Any) -> Any:
     yield from rest
 
 
-__all__ = ["COORDINATE_TARGETS", "ImportOptions", "ImportReport", "LedgerImport", "PreparedImport", "Problem", "import_file", "prepare_import", "write_report"]
+__all__ = ["COORDINATE_TARGETS", "ImportOptions", "ImportReport", "LedgerImport", "PreparedImport", "Problem", "import_file", "prepare_import", "to_problem_report"]
