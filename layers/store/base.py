@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -23,7 +23,7 @@ import geopandas as gpd
 from layers.accounts.tables import AuditLine
 from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError, PreconditionFailed
-from layers.store.frames import Rows, normalise_value, rows_from_frame
+from layers.store.frames import Rows, frame_from_rows, normalise_value, rows_from_frame
 
 BBox = tuple[float, float, float, float]
 Filters = Mapping[str, Any]
@@ -198,50 +198,69 @@ def check_paging(limit: int | None, offset: int) -> None:
         raise InputError(f"offset must be ≥ 0, got {offset}")
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What a read or count selects, checked once: a lon/lat bbox in degrees (None: everywhere),
+    equality filters coerced to the fields' types, and paging (limit None: all)."""
+
+    spec: LayerSpec
+    bbox: BBox | None
+    filters: dict[str, Any]
+    limit: int | None = None
+    offset: int = 0
+
+
+def select_features(layer: str, bbox: BBox | None, filters: Filters | None, limit: int | None = None, offset: int = 0) -> Selection:
+    """A ``Selection`` of ``layer``; ``InputError`` naming the bad bbox, filter or paging value."""
+    spec = get_layer(layer)
+    checked_bbox = check_bbox(bbox)
+    check_paging(limit, offset)
+    return Selection(spec, checked_bbox, check_filters(spec, filters), limit, offset)
+
+
+class Transaction(ABC):
+    """One write transaction of a store, open while its ``with`` block runs: it commits when the
+    block ends and rolls back when it raises. Rows are ``Rows`` (EPSG:4326 WKB)."""
+
+    @abstractmethod
+    def upsert(self, spec: LayerSpec, rows: Rows) -> WriteCounts:
+        """Insert new source ids, update changed rows, leave identical ones alone."""
+
+    @abstractmethod
+    def delete(self, spec: LayerSpec, source_ids: Sequence[str]) -> int:
+        """Delete by source id; returns how many were deleted."""
+
+    @abstractmethod
+    def current(self, spec: LayerSpec, source_id: str) -> gpd.GeoDataFrame:
+        """The stored feature as a one-row frame, safe from other writers until the transaction
+        ends; ``NotFoundError`` when there is none."""
+
+    @abstractmethod
+    def audit(self, line: AuditLine) -> None:
+        """Append ``line`` to the audit log, committed with the rows."""
+
+
 class Store(ABC):
-    """A place the layers live. Use as a context manager, or call ``close()``."""
+    """A place the layers live. Use as a context manager, or call ``close()``.
+
+    A store implements the reads of a ``Selection`` (``_count``, ``_rows``) and a write
+    ``Transaction`` (``_begin``); the public reads and writes are built on them here."""
 
     @abstractmethod
     def list_layers(self) -> list[LayerInfo]:
         """Every catalogue layer with its count and extent."""
 
     @abstractmethod
-    def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
-        """How many features match (same selection as ``read`` without paging)."""
+    def _count(self, selection: Selection) -> int:
+        """How many features ``selection`` matches, paging aside."""
 
     @abstractmethod
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        filters: Filters | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> gpd.GeoDataFrame:
-        """Features as a GeoDataFrame in EPSG:4326 with ``source_id`` and the spec's fields."""
+    def _rows(self, selection: Selection) -> tuple[list[tuple[Any, ...]], list[bytes]]:
+        """The selected rows in insertion order: attribute tuples in ``spec.columns`` order, WKB."""
 
     @abstractmethod
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None, audit: AuditLine | None = None) -> dict[str, WriteCounts]:
-        """Upsert several layers by source id in ONE transaction: all rows land, or none.
-
-        ``deletes`` (layer → source ids) are deleted first, in the same transaction; ``audit`` is
-        written in it too, so a write never lands without its audit line."""
-
-    @abstractmethod
-    def upsert_stream(self, layer: str, *, audit: AuditFor | None = None) -> AbstractContextManager[Callable[[gpd.GeoDataFrame], WriteCounts]]:
-        """A transaction for one layer that takes batches one by one: ``with store.upsert_stream(
-        "roads") as write: write(chunk)``. Everything commits when the block ends, nothing when it
-        raises. For files too big to hold at once; batches must not repeat a source id. ``audit``
-        gets the total counts before the commit and gives the line committed with the rows."""
-
-    @abstractmethod
-    def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
-        """Read one feature, apply ``change`` and store the result in ONE transaction that no
-        other writer can interleave with, so concurrent edits of different fields both land.
-
-        ``if_match``: the version (``row_version``) the caller last saw; a different stored
-        version raises ``PreconditionFailed`` and nothing is written. Returns the stored row."""
+    def _begin(self) -> AbstractContextManager[Transaction]:
+        """A write transaction (see ``Transaction``); no other writer interleaves with it."""
 
     @abstractmethod
     def delete(self, layer: str, source_ids: Sequence[str]) -> int:
@@ -255,6 +274,24 @@ class Store(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
+        """How many features match (same selection as ``read`` without paging)."""
+        return self._count(select_features(layer, bbox, filters))
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        filters: Filters | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        """Features as a GeoDataFrame in EPSG:4326 with ``source_id`` and the spec's fields."""
+        selection = select_features(layer, bbox, filters, limit, offset)
+        values, wkbs = self._rows(selection)
+        return frame_from_rows(selection.spec, values, wkbs)
+
     def get(self, layer: str, source_id: str) -> gpd.GeoDataFrame:
         """The one feature with this source id, as a one-row frame; ``NotFoundError`` otherwise."""
         found = self.read(layer, filters={SOURCE_ID: source_id}, limit=1)
@@ -266,8 +303,56 @@ class Store(ABC):
         """Upsert one layer's batch in one transaction."""
         return self.upsert_many({layer: frame})[layer]
 
-    def _prepare(self, batches: Mapping[str, gpd.GeoDataFrame]) -> list[tuple[LayerSpec, Rows]]:
-        return [(get_layer(name), rows_from_frame(get_layer(name), frame)) for name, frame in batches.items()]
+    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None, audit: AuditLine | None = None) -> dict[str, WriteCounts]:
+        """Upsert several layers by source id in ONE transaction: all rows land, or none.
+
+        ``deletes`` (layer → source ids) are deleted first, in the same transaction; ``audit`` is
+        written in it too, so a write never lands without its audit line."""
+        prepared = [(get_layer(name), rows_from_frame(get_layer(name), frame)) for name, frame in batches.items()]
+        with self._begin() as transaction:
+            for layer, source_ids in (deletes or {}).items():
+                transaction.delete(get_layer(layer), source_ids)
+            results = {spec.name: transaction.upsert(spec, rows) for spec, rows in prepared}
+            if audit is not None:
+                transaction.audit(audit)
+        return results
+
+    @contextmanager
+    def upsert_stream(self, layer: str, *, audit: AuditFor | None = None) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
+        """A transaction for one layer that takes batches one by one: ``with store.upsert_stream(
+        "roads") as write: write(chunk)``. Everything commits when the block ends, nothing when it
+        raises. For files too big to hold at once; batches must not repeat a source id. ``audit``
+        gets the total counts before the commit and gives the line committed with the rows."""
+        spec = get_layer(layer)
+        with self._begin() as transaction:
+            totals = WriteCounts()
+
+            def write(frame: gpd.GeoDataFrame) -> WriteCounts:
+                nonlocal totals
+                counts = transaction.upsert(spec, rows_from_frame(spec, frame))
+                totals = totals + counts
+                return counts
+
+            yield write
+            line = audit(totals) if audit is not None else None
+            if line is not None:
+                transaction.audit(line)
+
+    def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
+        """Read one feature, apply ``change`` and store the result in ONE transaction that no
+        other writer can interleave with, so concurrent edits of different fields both land.
+
+        ``if_match``: the version (``row_version``) the caller last saw; a different stored
+        version raises ``PreconditionFailed`` and nothing is written. Returns the stored row."""
+        spec = get_layer(layer)
+        check_text(source_id, what=SOURCE_ID)
+        with self._begin() as transaction:
+            current = transaction.current(spec, source_id)
+            check_version(spec, current, if_match)
+            transaction.upsert(spec, rows_from_frame(spec, change(current)))
+            if audit is not None:
+                transaction.audit(audit)
+            return transaction.current(spec, source_id)
 
     def __enter__(self) -> Store:
         return self

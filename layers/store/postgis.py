@@ -7,7 +7,7 @@ store opens. Every statement is built with SQLAlchemy Core, so all values are bo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,29 +16,25 @@ import geopandas as gpd
 from alembic import command
 from alembic.config import Config
 from geoalchemy2 import WKBElement
-from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from gis.crs import STORE_EPSG
 from layers.accounts.tables import AuditLine, accounts_metadata
 from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError, OnemapError, StoreError
-from layers.store.base import (
-    AuditFor,
-    BBox,
-    Change,
-    Filters,
-    LayerInfo,
-    Store,
-    WriteCounts,
-    check_bbox,
-    check_filters,
-    check_paging,
-    check_text,
-    check_version,
-    plan_upsert,
-)
-from layers.store.frames import frame_from_rows, rows_from_frame
+from layers.store.base import LayerInfo, Selection, Store, Transaction, WriteCounts, plan_upsert
+from layers.store.frames import Rows, frame_from_rows
 from layers.store.pg_tables import build_metadata
 
 logger = logging.getLogger(__name__)
@@ -132,137 +128,40 @@ class PostGISStore(Store):
                 infos.append(LayerInfo(spec.name, spec.title_zh, spec.title_en, spec.geometry_type, row[0], bbox))
         return infos
 
-    def _where(self, statement: Any, spec: LayerSpec, table: Table, bbox: BBox | None, filters: Filters | None) -> Any:
+    def _where(self, statement: Any, selection: Selection, table: Table) -> Any:
         """``statement`` with the filter and bbox conditions (any Select; typed loosely for mypy)."""
-        for name, value in check_filters(spec, filters).items():
+        for name, value in selection.filters.items():
             column = table.c[name]
             statement = statement.where(column.is_(None) if value is None else column == value)
-        bbox = check_bbox(bbox)
-        if bbox is not None:
-            envelope = func.ST_MakeEnvelope(*bbox, STORE_EPSG)
+        if selection.bbox is not None:
+            envelope = func.ST_MakeEnvelope(*selection.bbox, STORE_EPSG)
             statement = statement.where(func.ST_Intersects(table.c.geom, envelope))
         return statement
 
-    def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
-        spec, table = self._table(layer)
-        statement = self._where(select(func.count()).select_from(table), spec, table, bbox, filters)
+    def _count(self, selection: Selection) -> int:
+        _, table = self._table(selection.spec.name)
+        statement = self._where(select(func.count()).select_from(table), selection, table)
         with self._reading() as connection:
             return int(connection.execute(statement).scalar_one())
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        filters: Filters | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> gpd.GeoDataFrame:
-        spec, table = self._table(layer)
-        check_paging(limit, offset)
-        columns = [table.c[c] for c in spec.columns]
-        statement = select(*columns, func.ST_AsBinary(table.c.geom)).order_by(table.c.fid)
-        statement = self._where(statement, spec, table, bbox, filters).offset(offset)
-        if limit is not None:
-            statement = statement.limit(limit)
+    def _rows(self, selection: Selection) -> tuple[list[tuple[Any, ...]], list[bytes]]:
+        spec, table = self._table(selection.spec.name)
+        statement = self._where(_select_rows(spec, table).order_by(table.c.fid), selection, table).offset(selection.offset)
+        if selection.limit is not None:
+            statement = statement.limit(selection.limit)
         with self._reading() as connection:
             rows = connection.execute(statement).all()
-        return frame_from_rows(spec, [tuple(r[:-1]) for r in rows], [bytes(r[-1]) for r in rows])
+        return [tuple(r[:-1]) for r in rows], [bytes(r[-1]) for r in rows]
 
     # --- writes ---------------------------------------------------------------------------
 
-    def upsert_many(self, batches: Mapping[str, gpd.GeoDataFrame], *, deletes: Mapping[str, Sequence[str]] | None = None, audit: AuditLine | None = None) -> dict[str, WriteCounts]:
-        prepared = self._prepare(batches)
-        results: dict[str, WriteCounts] = {}
-        try:
-            with self._engine.begin() as connection:
-                for layer, source_ids in (deletes or {}).items():
-                    _, table = self._table(layer)
-                    if source_ids:
-                        connection.execute(table.delete().where(table.c.source_id.in_(list(source_ids))))
-                for spec, rows in prepared:
-                    results[spec.name] = self._upsert_layer(connection, spec, rows)
-                if audit is not None:
-                    connection.execute(insert(self._audit_log).values(audit.row()))
-        except SQLAlchemyError as error:
-            raise _write_failed(error, self._safe_url()) from error
-        return results
-
     @contextmanager
-    def upsert_stream(self, layer: str, *, audit: AuditFor | None = None) -> Iterator[Callable[[gpd.GeoDataFrame], WriteCounts]]:
-        spec = get_layer(layer)
+    def _begin(self) -> Iterator[Transaction]:
         try:
             with self._engine.begin() as connection:
-                totals = WriteCounts()
-
-                def write(frame: gpd.GeoDataFrame) -> WriteCounts:
-                    nonlocal totals
-                    counts = self._upsert_layer(connection, spec, rows_from_frame(spec, frame))
-                    totals = totals + counts
-                    return counts
-
-                yield write
-                line = audit(totals) if audit is not None else None
-                if line is not None:
-                    connection.execute(insert(self._audit_log).values(line.row()))
+                yield _PostGISTransaction(self, connection)
         except SQLAlchemyError as error:
             raise _write_failed(error, self._safe_url()) from error
-
-    def _locked_row(self, connection: Connection, spec: LayerSpec, source_id: str) -> gpd.GeoDataFrame:
-        """The feature, read and row-locked (``FOR UPDATE``) until the transaction ends."""
-        _, table = self._table(spec.name)
-        columns = [table.c[c] for c in spec.columns]
-        row = connection.execute(select(*columns, func.ST_AsBinary(table.c.geom)).where(table.c.source_id == source_id).with_for_update()).first()
-        if row is None:
-            raise NotFoundError(f"layer {spec.name} has no feature with {SOURCE_ID} {source_id!r}")
-        return frame_from_rows(spec, [tuple(row[:-1])], [bytes(row[-1])])
-
-    def edit(self, layer: str, source_id: str, change: Change, *, if_match: str | None = None, audit: AuditLine | None = None) -> gpd.GeoDataFrame:
-        spec = get_layer(layer)
-        check_text(source_id, what=SOURCE_ID)
-        try:
-            with self._engine.begin() as connection:
-                current = self._locked_row(connection, spec, source_id)
-                check_version(spec, current, if_match)
-                self._upsert_layer(connection, spec, rows_from_frame(spec, change(current)))
-                if audit is not None:
-                    connection.execute(insert(self._audit_log).values(audit.row()))
-                return self._locked_row(connection, spec, source_id)
-        except SQLAlchemyError as error:
-            raise _write_failed(error, self._safe_url()) from error
-
-    def _upsert_layer(self, connection: Connection, spec: LayerSpec, rows: Any) -> WriteCounts:
-        _, table = self._table(spec.name)
-        ids = [values[0] for values in rows.values]
-        stored: dict[str, tuple[tuple[Any, ...], bytes]] = {}
-        columns = [table.c[c] for c in spec.columns]
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            query = select(*columns, func.ST_AsBinary(table.c.geom)).where(table.c.source_id.in_(chunk))
-            for row in connection.execute(query):
-                stored[row[0]] = (tuple(row[:-1]), bytes(row[-1]))
-        plan = plan_upsert(rows, stored)
-
-        def parameters(position: int) -> dict[str, Any]:
-            values = dict(zip(spec.columns, rows.values[position], strict=True))
-            values["geom"] = WKBElement(rows.wkbs[position], srid=STORE_EPSG)
-            return values
-
-        if plan.inserts:
-            connection.execute(table.insert(), [parameters(i) for i in plan.inserts])
-        if plan.updates:
-            statement = (
-                table.update()
-                .where(table.c.source_id == bindparam("b_source_id"))
-                .values(updated_at=func.now())
-            )
-            updates = []
-            for position in plan.updates:
-                values = parameters(position)
-                values["b_source_id"] = values.pop(SOURCE_ID)
-                updates.append(values)
-            connection.execute(statement, updates)
-        return plan.counts()
 
     def delete(self, layer: str, source_ids: Sequence[str]) -> int:
         _, table = self._table(layer)
@@ -281,3 +180,64 @@ class PostGISStore(Store):
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _select_rows(spec: LayerSpec, table: Table) -> Select[Any]:
+    """The spec's columns and the geometry as WKB (EPSG:4326)."""
+    return select(*(table.c[c] for c in spec.columns), func.ST_AsBinary(table.c.geom))
+
+
+class _PostGISTransaction(Transaction):
+    """One transaction on one connection of a PostGIS store."""
+
+    def __init__(self, store: PostGISStore, connection: Connection) -> None:
+        self._store = store
+        self._connection = connection
+
+    def current(self, spec: LayerSpec, source_id: str) -> gpd.GeoDataFrame:
+        """The feature, read and row-locked (``FOR UPDATE``) until the transaction ends."""
+        _, table = self._store._table(spec.name)
+        row = self._connection.execute(_select_rows(spec, table).where(table.c.source_id == source_id).with_for_update()).first()
+        if row is None:
+            raise NotFoundError(f"layer {spec.name} has no feature with {SOURCE_ID} {source_id!r}")
+        return frame_from_rows(spec, [tuple(row[:-1])], [bytes(row[-1])])
+
+    def upsert(self, spec: LayerSpec, rows: Rows) -> WriteCounts:
+        _, table = self._store._table(spec.name)
+        ids = [values[0] for values in rows.values]
+        stored: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        for start in range(0, len(ids), 5000):
+            query = _select_rows(spec, table).where(table.c.source_id.in_(ids[start : start + 5000]))
+            for row in self._connection.execute(query):
+                stored[row[0]] = (tuple(row[:-1]), bytes(row[-1]))
+        plan = plan_upsert(rows, stored)
+
+        def parameters(position: int) -> dict[str, Any]:
+            values = dict(zip(spec.columns, rows.values[position], strict=True))
+            values["geom"] = WKBElement(rows.wkbs[position], srid=STORE_EPSG)
+            return values
+
+        if plan.inserts:
+            self._connection.execute(table.insert(), [parameters(i) for i in plan.inserts])
+        if plan.updates:
+            statement = (
+                table.update()
+                .where(table.c.source_id == bindparam("b_source_id"))
+                .values(updated_at=func.now())
+            )
+            updates = []
+            for position in plan.updates:
+                values = parameters(position)
+                values["b_source_id"] = values.pop(SOURCE_ID)
+                updates.append(values)
+            self._connection.execute(statement, updates)
+        return plan.counts()
+
+    def delete(self, spec: LayerSpec, source_ids: Sequence[str]) -> int:
+        if not source_ids:
+            return 0
+        _, table = self._store._table(spec.name)
+        return int(self._connection.execute(table.delete().where(table.c.source_id.in_(list(source_ids)))).rowcount)
+
+    def audit(self, line: AuditLine) -> None:
+        self._connection.execute(insert(self._store._audit_log).values(line.row()))

@@ -25,7 +25,8 @@ from layers.accounts.tables import accounts_metadata
 from layers.services.routing import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
-from layers.store.gpkg import GeoPackageStore, stored_schema_version
+from layers.store.gpkg import GeoPackageStore
+from layers.store.gpkg_schema import stored_schema_version
 from layers.store.pg_tables import build_metadata
 from layers.store.postgis import MIGRATIONS_DIR, PostGISStore, sqlalchemy_url
 from tests.data.schema_0005 import RELEASED_0005
