@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.map_service = MapService(store, resolved)
         app.state.operations = Operations(store, resolved)
         app.state.basemap = wallmap.BasemapCache()
-        app.state.accounts = AccountStore.for_settings(resolved)
+        app.state.accounts = AccountStore.for_settings(resolved, store=store)
         app.state.jobs = Jobs()
         logger.info("store opened: %s; city: %s, EPSG:%s", type(store).__name__, resolved.city_profile.name if resolved.city_profile else "no profile", resolved.work_epsg)
         if warm is not None:

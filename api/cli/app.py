@@ -58,7 +58,7 @@ def _settings(ctx: click.Context) -> Settings:
 def _accounts(ctx: click.Context) -> Any:
     from layers.accounts.store import AccountStore
 
-    accounts = AccountStore.for_settings(ctx.obj["settings"])  # accounts need no city profile
+    accounts = AccountStore.for_settings(ctx.obj["settings"], store=_store(ctx))  # accounts need no city profile
     ctx.call_on_close(accounts.close)
     return accounts
 

@@ -1,7 +1,7 @@
 """Accounts, roles, sessions, API tokens, share links and the audit log.
 
 Kept with the layers: in the PostGIS store's schema (tables made by Alembic revision 0004), or
-inside the GeoPackage file itself (tables in ``store/account_tables.py``; an older store's
+inside the GeoPackage file itself (tables made in ``layers/store/gpkg_accounts.py``; an older store's
 ``<name>.accounts.sqlite`` is adopted on open). One SQLAlchemy Core implementation serves both.
 Passwords are hashed with Argon2 (argon2-cffi); session ids, API
 tokens and share tokens are random (``secrets``, ≥ 128 bits), stored only as SHA-256 hashes and
@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from layers.accounts.tables import AuditLine, accounts_metadata
 from layers.errors import InputError, NotFoundError, StoreError
 from layers.settings import Settings
+from layers.store import Store, open_store
 
 Role = Literal["viewer", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
@@ -129,17 +130,19 @@ class AccountStore:
             self.metadata.create_all(engine, checkfirst=True)  # PostgreSQL: Alembic revision 0004
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> AccountStore:
-        """The account store beside ``settings.store``."""
+    def for_settings(cls, settings: Settings, *, store: Store | None = None) -> AccountStore:
+        """The account store beside ``settings.store``.
+
+        ``store``: that store, already open; opening it made or upgraded the account tables (and
+        adopted an old GeoPackage's sidecar). Without it, the store is opened here for that, once."""
+        if store is None:
+            with open_store(settings):
+                pass
         if settings.is_postgis:
-            from layers.store.postgis import PostGISStore, sqlalchemy_url
+            from layers.store.postgis import sqlalchemy_url
 
-            PostGISStore(settings.store, schema=settings.pg_schema).close()  # migrations up to head
             return cls(create_engine(sqlalchemy_url(settings.store), pool_pre_ping=True), schema=settings.pg_schema)
-        from layers.store.gpkg import GeoPackageStore
-
         path = Path(settings.store)
-        GeoPackageStore(path).close()  # makes the file, its account tables, and adopts an old sidecar
         return cls(create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False}), schema=None)
 
     def _table(self, name: str) -> Table:
