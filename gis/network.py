@@ -6,6 +6,8 @@ CRS) / speed. Only the largest strongly connected component is kept, so that eve
 reach every other; what was dropped is reported. Parallel arcs between the same two nodes keep the
 fastest.
 
+Finding the nearest edge of a point is ``gis.edge_search``'s job (``RoadGraph.nearest_edges``).
+
 Closures do not rebuild anything: ``RoadGraph.weights(closed)`` copies the weight array with the
 closed arcs set to infinity, which scipy's Dijkstra treats as no road.
 
@@ -27,9 +29,9 @@ import shapely
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
-from .arraytools import first_per_group
+from gis.arraytools import first_per_group
+from gis.edge_search import EdgeIndex
 
 logger = logging.getLogger(__name__)
 
@@ -62,62 +64,28 @@ class BuildReport:
         )
 
 
-PIECE_M = 100.0
-"""Longest straight piece the nearest-edge search indexes (metres)."""
-PIECE_NEIGHBOURS = (6, 24, 96)
-"""How many nearest pieces each round of the nearest-edge search looks at."""
-TIE_M = 1e-6
-"""Edges this much (metres) farther than the nearest still count as equally near."""
-
-
-@dataclass(frozen=True)
-class _Pieces:
-    """Edges cut into straight pieces of at most ``PIECE_M``, with a k-d tree of their midpoints."""
-
-    edge: NDArray[np.int64]
-    start: NDArray[np.float64]  # (m, 2)
-    vector: NDArray[np.float64]  # (m, 2) start → end
-    offset_m: NDArray[np.float64]  # distance along the edge at the piece's start
-    half_max: float
-    tree: cKDTree
-
-    @classmethod
-    def of(cls, geometries: NDArray[np.object_]) -> _Pieces:
-        coords, owner = shapely.get_coordinates(geometries, return_index=True)
-        same = owner[1:] == owner[:-1]
-        a, b, edge = coords[:-1][same], coords[1:][same], owner[:-1][same]
-        seg_len = np.hypot(*(b - a).T)
-        # distance along the edge at each segment's start
-        cumulative = np.cumsum(seg_len)
-        first_of_edge = np.ones(edge.size, bool)
-        first_of_edge[1:] = edge[1:] != edge[:-1]
-        edge_base = np.maximum.accumulate(np.where(first_of_edge, cumulative - seg_len, 0.0))
-        seg_offset = cumulative - seg_len - edge_base
-        parts = np.maximum(1, np.ceil(seg_len / PIECE_M).astype(np.int64))
-        seg = np.repeat(np.arange(edge.size), parts)
-        step = np.arange(seg.size) - np.repeat(np.cumsum(parts) - parts, parts)
-        share = 1.0 / parts[seg]
-        vector = (b - a)[seg] * share[:, None]
-        start = a[seg] + vector * step[:, None]
-        offset = seg_offset[seg] + seg_len[seg] * share * step
-        half = float(np.max(np.hypot(*vector.T))) / 2.0 if seg.size else 0.0
-        return cls(edge[seg].astype(np.int64), start, vector, offset, half, cKDTree(start + vector / 2.0))
-
-
 @dataclass
 class RoadGraph:
     """A directed road graph in a metric CRS (``epsg``). Edge arrays are indexed by edge number."""
 
     epsg: int
-    node_xy: NDArray[np.float64]  # (n, 2) metres
+    """The metric CRS of every coordinate and length."""
+    node_xy: NDArray[np.float64]
+    """Junctions, (n, 2), metres."""
     edge_source_id: NDArray[np.object_]
     edge_name: NDArray[np.object_]
-    edge_geometry: NDArray[np.object_]  # LineStrings, metres, drawn from edge_u to edge_v
+    """The road's ``source_id`` and name (None: unnamed)."""
+    edge_geometry: NDArray[np.object_]
+    """LineStrings, metres, drawn from ``edge_u`` to ``edge_v``."""
     edge_u: NDArray[np.int64]
     edge_v: NDArray[np.int64]
+    """The junctions at the edge's first and last vertex."""
     edge_length_m: NDArray[np.float64]
+    """Length measured in ``epsg``, metres."""
     edge_time_s: NDArray[np.float64]
+    """Travel time, seconds: the declared length (else the measured one) over the speed."""
     edge_oneway: NDArray[np.bool_]
+    """Only in the drawn direction."""
     report: BuildReport
     # Arcs: one per direction of travel; arc_edge/arc_forward say which edge and which way.
     arc_edge: NDArray[np.int64] = field(init=False)
@@ -130,12 +98,11 @@ class RoadGraph:
     _arc_by_key: NDArray[np.int64] = field(init=False, repr=False)
     _virtual: tuple[csr_matrix, csr_matrix] = field(init=False, repr=False)
     search_lock: threading.Lock = field(init=False, repr=False)
-    _tree: shapely.STRtree = field(init=False, repr=False)
-    _piece_cache: _Pieces | None = field(init=False, repr=False, default=None)
+    edge_index: EdgeIndex = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._build_arcs()
-        self._tree = shapely.STRtree(self.edge_geometry)
+        self.edge_index = EdgeIndex(self.edge_geometry, self.edge_length_m)
 
     @property
     def node_count(self) -> int:
@@ -195,99 +162,17 @@ class RoadGraph:
 
     def edges_intersecting(self, geometries: NDArray[np.object_]) -> NDArray[np.bool_]:
         """Mask of edges that intersect any of ``geometries`` (metric CRS)."""
-        mask = np.zeros(self.edge_count, dtype=bool)
-        if len(geometries):
-            _, hit = self._tree.query(geometries, predicate="intersects")
-            mask[hit] = True
-        return mask
+        return self.edge_index.intersecting(geometries)
 
     def nearest_edges(self, xy: NDArray[np.float64], max_distance_m: float) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """For each point (metres): the nearest edge (-1 beyond ``max_distance_m``), the fraction
-        along it (drawn direction), the distance (m) and the nearest point on it (x, y).
-        Edges within ``TIE_M`` of the nearest count as equally near: the lowest edge number wins.
-
-        Written here rather than using GEOS's STRtree nearest (≈ 8 µs a point): edges are cut into
-        pieces of at most ``PIECE_M``; a k-d tree of piece midpoints gives each point its k nearest
-        pieces and exact point–segment distances are computed in numpy. The answer is exact: a
-        point whose k-th nearest midpoint is not beyond the best distance plus half the longest
-        piece is asked again with a larger k, and at last handed to the STRtree.
-        """
-        pieces = self._pieces()
-        n = len(xy)
-        edge = np.full(n, -1, dtype=np.int64)
-        fraction = np.zeros(n)
-        distance = np.full(n, np.inf)
-        snapped = np.full((n, 2), np.nan)
-        todo = np.arange(n)
-        for k in PIECE_NEIGHBOURS:
-            if todo.size == 0 or pieces.edge.size == 0:
-                break
-            k = min(k, pieces.edge.size)
-            found = self._nearest_pieces(pieces, xy[todo], k)
-            sure = found[4] if k < pieces.edge.size else np.ones(todo.size, bool)
-            rows = todo[sure]
-            edge[rows], fraction[rows], distance[rows], snapped[rows] = (part[sure] for part in found[:4])
-            todo = todo[~sure]
-        if todo.size:
-            self._nearest_by_tree(xy, todo, edge, fraction, distance, snapped)
-        beyond = distance > max_distance_m
-        edge[beyond], fraction[beyond], distance[beyond], snapped[beyond] = -1, 0.0, np.inf, np.nan
-        return edge, fraction, distance, snapped
-
-    def _nearest_pieces(self, pieces: _Pieces, xy: NDArray[np.float64], k: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-        """Nearest edge among the ``k`` pieces with the nearest midpoints, and whether that is sure."""
-        n = len(xy)
-        mid_distance, candidate = pieces.tree.query(xy, k=k, workers=-1)
-        mid_distance, candidate = mid_distance.reshape(n, k), candidate.reshape(n, k)
-        # Coordinates one axis at a time: (n, k) arrays, contiguous, no 3-D temporaries.
-        start_x, start_y = pieces.start[:, 0][candidate], pieces.start[:, 1][candidate]
-        vector_x, vector_y = pieces.vector[:, 0][candidate], pieces.vector[:, 1][candidate]
-        offset_x, offset_y = xy[:, 0, None] - start_x, xy[:, 1, None] - start_y
-        length2 = vector_x * vector_x + vector_y * vector_y
-        t = np.clip((offset_x * vector_x + offset_y * vector_y) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
-        gap = np.sqrt((offset_x - t * vector_x) ** 2 + (offset_y - t * vector_y) ** 2)
-        best = gap.min(axis=1)
-        tied_edge = np.where(gap <= best[:, None] + TIE_M, pieces.edge[candidate], np.iinfo(np.int64).max)
-        edge = tied_edge.min(axis=1)
-        # the nearest piece of the winning edge
-        column = np.argmin(np.where(pieces.edge[candidate] == edge[:, None], gap, np.inf), axis=1)
-        rows = np.arange(n)
-        chosen, t_best = candidate[rows, column], t[rows, column]
-        along = pieces.offset_m[chosen] + t_best * np.sqrt(length2[rows, column])
-        total = self.edge_length_m[edge]
-        fraction = np.where(total > 0, along / np.where(total > 0, total, 1.0), 0.0)
-        snapped = np.column_stack([start_x[rows, column] + t_best * vector_x[rows, column], start_y[rows, column] + t_best * vector_y[rows, column]])
-        sure = mid_distance[:, -1] > best + pieces.half_max + TIE_M
-        return edge, fraction, gap[rows, column], snapped, sure
-
-    def _nearest_by_tree(self, xy: NDArray[np.float64], rows: NDArray[np.int64], edge: NDArray[np.int64], fraction: NDArray[np.float64], distance: NDArray[np.float64], snapped: NDArray[np.float64]) -> None:
-        """GEOS's STRtree nearest for the few points the k-d tree could not settle (in place)."""
-        points = np.asarray(shapely.points(xy[rows]), dtype=object)
-        found, hit = self._tree.query_nearest(points, all_matches=True)
-        gaps = shapely.distance(points[found], self.edge_geometry[hit])
-        best = np.full(rows.size, np.inf)
-        np.minimum.at(best, found, gaps)
-        tied = gaps <= best[found] + TIE_M
-        winner = np.full(rows.size, np.iinfo(np.int64).max)
-        np.minimum.at(winner, found[tied], hit[tied])
-        lines = self.edge_geometry[winner]
-        along = shapely.line_locate_point(lines, points)
-        lengths = self.edge_length_m[winner]
-        edge[rows] = winner
-        distance[rows] = shapely.distance(lines, points)
-        fraction[rows] = np.where(lengths > 0, along / np.where(lengths > 0, lengths, 1.0), 0.0)
-        snapped[rows] = shapely.get_coordinates(shapely.line_interpolate_point(lines, along))
-
-    def _pieces(self) -> _Pieces:
-        with self.search_lock:
-            if self._piece_cache is None:
-                self._piece_cache = _Pieces.of(self.edge_geometry)
-            return self._piece_cache
+        along it, the distance (m) and the nearest point on it (see ``EdgeIndex.nearest``)."""
+        return self.edge_index.nearest(xy, max_distance_m)
 
     @property
     def tree(self) -> shapely.STRtree:
         """Spatial index of the edge geometries (metric CRS)."""
-        return self._tree
+        return self.edge_index.tree
 
     # --- persistence ----------------------------------------------------------------------
 
