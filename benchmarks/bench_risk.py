@@ -35,7 +35,8 @@ import shapely
 from gis.arraytools import anchor_points
 from gis.risk import RiskGrid, point_distance
 from gis.risk.model import FACTOR_DEFAULTS, reach_m
-from gis.risk.zoning import RiskConfig, _intensity, zone_risk
+from gis.risk.surfaces import hazard_intensity
+from gis.risk.zoning import RiskConfig, zone_risk
 from layers.sample import generate_city
 
 EPSG = 4548
@@ -78,7 +79,7 @@ def gdal_distances(city: dict[str, gpd.GeoDataFrame], grid: RiskGrid) -> tuple[f
     with tempfile.TemporaryDirectory() as work:
         for name in POINT_FACTORS:
             metric = city[name].to_crs(EPSG)
-            intensity = _intensity(metric, FACTOR_DEFAULTS[name], name, [])
+            intensity = hazard_intensity(metric, FACTOR_DEFAULTS[name], name, [])
             for level in np.unique(intensity):
                 sources = Path(work) / f"{name}_{level}.gpkg"
                 chosen = metric.loc[intensity == level, ["geometry"]]
@@ -104,7 +105,7 @@ def onemap_distances(city: dict[str, gpd.GeoDataFrame], grid: RiskGrid) -> tuple
     elapsed = 0.0
     for name in POINT_FACTORS:
         metric = city[name].to_crs(EPSG)
-        intensity = _intensity(metric, FACTOR_DEFAULTS[name], name, [])
+        intensity = hazard_intensity(metric, FACTOR_DEFAULTS[name], name, [])
         geometry = np.asarray(metric.geometry.array, dtype=object)
         xy = shapely.get_coordinates(anchor_points(geometry))
         for level in np.unique(intensity):

@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from gis.risk import RiskGrid, RiskInputError
-from gis.risk.zoning import Dem, RiskConfig, RiskResult, config_from_mapping, zone_risk
+from gis.risk.surfaces import Dem
+from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError, coverage_by_time
 from layers.errors import InputError
 from layers.services.routing import RoutingService

@@ -9,7 +9,8 @@ import pytest
 import shapely
 
 from gis.risk import RiskGrid, RiskInputError
-from gis.risk.zoning import config_from_mapping, population_grid, zone_risk
+from gis.risk.surfaces import population_grid
+from gis.risk.zoning import config_from_mapping, zone_risk
 
 EPSG = 4548
 X0, Y0 = 500_000.0, 3_900_000.0
@@ -112,7 +113,7 @@ def test_no_hazard_at_all_is_an_error() -> None:
 def test_a_dem_in_another_crs_gives_the_slope_factor() -> None:
     from rasterio.transform import from_origin
 
-    from gis.risk.zoning import Dem
+    from gis.risk.surfaces import Dem
 
     town = _town()
     # A DEM in lon/lat rising 10 m per 100 m eastwards (≈ 5.7°) over a box larger than the town.
@@ -138,7 +139,7 @@ def test_a_dem_in_another_crs_gives_the_slope_factor() -> None:
 def test_blocks_do_not_change_the_answer() -> None:
     from rasterio.transform import from_origin
 
-    from gis.risk.zoning import Dem
+    from gis.risk.surfaces import Dem
 
     town = _town()
     town["geohazard_points"] = gpd.GeoDataFrame({"danger_grade": ["大型"]}, geometry=[shapely.Point(X0 + 1210, Y0 + 980)], crs=EPSG)
