@@ -7,16 +7,13 @@ projected CRS the caller names (``epsg``, metres), geodesic measures on the WGS 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
-import numpy as np
 import shapely
-from pyproj import Geod, Transformer
+from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
-from .crs import STORE_EPSG
+from .crs import to_lonlat, to_metric
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -108,32 +105,6 @@ def close_slivers(geometry: BaseGeometry, *, max_hole_km2: float = 0.01) -> tupl
                 holes.append(ring)
         kept.append(shapely.Polygon(polygon.exterior, holes))
     return shapely.MultiPolygon(kept), closed
-
-
-@lru_cache(maxsize=64)
-def _transformer(source: int, target: int, thread: int) -> Transformer:
-    # Building a Transformer costs ~80 ms; one per thread, as pyproj asks.
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
-def _transformed(geometry: BaseGeometry, source: int, target: int) -> BaseGeometry:
-    transformer = _transformer(source, target, threading.get_ident())
-
-    def transform(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geometry, transform)
-
-
-def to_metric(geometry: BaseGeometry, *, epsg: int) -> BaseGeometry:
-    """A lon/lat (EPSG:4326) geometry in the projected CRS ``epsg`` (metres)."""
-    return _transformed(geometry, STORE_EPSG, epsg)
-
-
-def to_lonlat(geometry: BaseGeometry, *, epsg: int) -> BaseGeometry:
-    """A geometry in the projected CRS ``epsg`` (metres) back in lon/lat (EPSG:4326)."""
-    return _transformed(geometry, epsg, STORE_EPSG)
 
 
 def buffer_lonlat(geometry: BaseGeometry, distance_km: float, *, epsg: int) -> shapely.MultiPolygon:

@@ -16,13 +16,22 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
+import shapely
 from numpy.typing import ArrayLike, NDArray
+from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
 
 STORE_EPSG = 4326
 """Longitude/latitude CRS of the stores and the web (WGS 84)."""
+
+STORE_CRS = CRS.from_epsg(STORE_EPSG)
+"""The same, parsed once: building a pyproj CRS per answer costs milliseconds."""
 
 WORK_EPSG = 4548
 """Default metric CRS for Jining: CGCS2000 / 3-degree Gauss-Krüger CM 117°E (metres)."""
@@ -246,3 +255,41 @@ def guess_crs(x: ArrayLike, y: ArrayLike, *, default_plain_gk_epsg: int = WORK_E
         f"coordinates ({span}) are neither lon/lat in China nor Gauss-Krüger metres; "
         "pass --crs EPSG"
     )
+
+
+# --- reprojection ------------------------------------------------------------------------------
+
+Geometries = TypeVar("Geometries", BaseGeometry, NDArray[np.object_])
+
+
+@lru_cache(maxsize=64)
+def _transformer(source: int, target: int, thread: int) -> Transformer:
+    # Building a Transformer costs ~80 ms, so each is kept; one per thread, as pyproj asks.
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def transformer(source: int, target: int) -> Transformer:
+    """The (x, y) → (x, y) transformer from EPSG ``source`` to ``target``, built once per thread."""
+    return _transformer(source, target, threading.get_ident())
+
+
+def transformed(geometry: Geometries, source: int, target: int) -> Geometries:
+    """A geometry, or an array of them (None allowed), from EPSG ``source`` to ``target``: one
+    call of the cached transformer for all coordinates (GeoSeries.to_crs builds its own each
+    time, which costs more than a service area's whole reprojection)."""
+    to = transformer(source, target)
+
+    def apply(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.column_stack(to.transform(coords[:, 0], coords[:, 1]))
+
+    return shapely.transform(geometry, apply)
+
+
+def to_metric(geometry: Geometries, *, epsg: int) -> Geometries:
+    """Lon/lat (EPSG:4326) geometries in the projected CRS ``epsg`` (metres)."""
+    return transformed(geometry, STORE_EPSG, epsg)
+
+
+def to_lonlat(geometry: Geometries, *, epsg: int) -> Geometries:
+    """Geometries in the projected CRS ``epsg`` (metres) back in lon/lat (EPSG:4326)."""
+    return transformed(geometry, epsg, STORE_EPSG)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -21,12 +20,12 @@ import shapely.geometry
 import shapely.ops
 from geopandas.array import from_shapely
 from numpy.typing import NDArray
-from pyproj import CRS, Transformer
 from scipy.sparse import csr_matrix, hstack, vstack
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
 from .arraytools import first_per_group
+from .crs import STORE_CRS, to_lonlat, to_metric
 from .network import RoadGraph
 
 DEFAULT_MAX_SNAP_M = 2000.0
@@ -115,7 +114,7 @@ def closed_edges(graph: RoadGraph, *, polygons: Sequence[BaseGeometry] = (), edg
     mask = graph.edges_intersecting(np.asarray(list(polygons), dtype=object))
     if len(edge_ids):
         known = pd.Index(graph.edge_source_id)
-        positions = known.get_indexer(list(edge_ids))
+        positions = known.get_indexer(pd.Index(list(edge_ids)))
         unknown = [e for e, p in zip(edge_ids, positions, strict=True) if p < 0]
         if unknown:
             raise RoutingError(f"closed edge ids not in the network: {unknown[:10]}")
@@ -134,7 +133,7 @@ def _part(share: float, seconds: float) -> float:
     return share * seconds if np.isfinite(seconds) else np.inf
 
 
-def _arc_time(graph: RoadGraph, edge: int, forward: bool, closed: NDArray[np.bool_] | None) -> float:
+def arc_time_s(graph: RoadGraph, edge: int, forward: bool, closed: NDArray[np.bool_] | None) -> float:
     """Travel time of an edge in one direction, or inf when that direction does not exist or is closed."""
     if not forward and graph.edge_oneway[edge]:
         return np.inf
@@ -144,7 +143,7 @@ def _arc_time(graph: RoadGraph, edge: int, forward: bool, closed: NDArray[np.boo
 
 
 @dataclass(frozen=True)
-class _Field:
+class TimeField:
     """Times between every junction and one snapped point, via the two ends of its edge."""
 
     time: NDArray[np.float64]  # seconds between each junction and the point (inf: unreachable or beyond the limit)
@@ -153,12 +152,12 @@ class _Field:
     v: int
 
 
-def _field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: NDArray[np.bool_] | None, limit: float) -> _Field:
+def time_field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: NDArray[np.bool_] | None, limit: float) -> TimeField:
     """Dijkstra from the point's edge ends. ``toward``: times from junctions TO the point (reverse graph)."""
     edge = int(snaps.edge[index])
     fraction = float(snaps.fraction[index])
-    forward_time = _arc_time(graph, edge, True, closed)
-    backward_time = _arc_time(graph, edge, False, closed)
+    forward_time = arc_time_s(graph, edge, True, closed)
+    backward_time = arc_time_s(graph, edge, False, closed)
     if toward:  # arrive at the point along the edge: from u forwards, or from v backwards
         offset_u, offset_v = _part(fraction, forward_time), _part(1 - fraction, backward_time)
     else:  # leave the point along the edge: to v forwards, or to u backwards
@@ -169,14 +168,14 @@ def _field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: 
     with graph.search_lock:
         matrix = graph.with_virtual_source(reverse=toward, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
         dist, pred = dijkstra(matrix, directed=True, indices=n, return_predecessors=True, limit=limit)
-    return _Field(dist[:n], pred, u, v)
+    return TimeField(dist[:n], pred, u, v)
 
 
 def _same_edge_time(graph: RoadGraph, edge: int, start: float, end: float, closed: NDArray[np.bool_] | None) -> float:
     """Time along one edge from fraction ``start`` to fraction ``end``, inf when not allowed."""
     if end >= start:
-        return _part(end - start, _arc_time(graph, edge, True, closed))
-    return _part(start - end, _arc_time(graph, edge, False, closed))
+        return _part(end - start, arc_time_s(graph, edge, True, closed))
+    return _part(start - end, arc_time_s(graph, edge, False, closed))
 
 
 # --- nearest resources -----------------------------------------------------------------------
@@ -192,12 +191,12 @@ class Trip:
     arrive_from_u: bool  # the trip reaches the target from its edge's start node
 
 
-def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, source_index: int, field: _Field, closed: NDArray[np.bool_] | None) -> Trip:
+def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, source_index: int, field: TimeField, closed: NDArray[np.bool_] | None) -> Trip:
     edge = int(source.edge[source_index])
     fraction = float(source.fraction[source_index])
     options: list[tuple[float, int, bool]] = []  # (seconds, first junction, departs towards v)
-    to_v = _part(1 - fraction, _arc_time(graph, edge, True, closed))
-    to_u = _part(fraction, _arc_time(graph, edge, False, closed))
+    to_v = _part(1 - fraction, arc_time_s(graph, edge, True, closed))
+    to_u = _part(fraction, arc_time_s(graph, edge, False, closed))
     for junction, leave, towards_v in ((int(graph.edge_v[edge]), to_v, True), (int(graph.edge_u[edge]), to_u, False)):
         if np.isfinite(leave):
             options.append((leave + float(field.time[junction]), junction, towards_v))
@@ -284,7 +283,7 @@ def index_resources(graph: RoadGraph, resources: gpd.GeoDataFrame, *, max_snap_m
     return ResourceIndex(resources.reset_index(drop=True), snap_points(graph, points, max_snap_m=max_snap_m))
 
 
-def _seconds_to(graph: RoadGraph, target: Snaps, sources: Snaps, field: _Field, closed: NDArray[np.bool_] | None) -> NDArray[np.float64]:
+def _seconds_to(graph: RoadGraph, target: Snaps, sources: Snaps, field: TimeField, closed: NDArray[np.bool_] | None) -> NDArray[np.float64]:
     """Seconds from every snapped source to the target (vectorised ``_trip_to`` without paths)."""
     on = sources.edge >= 0
     edge = np.where(on, sources.edge, 0)
@@ -329,7 +328,7 @@ def nearest_resources(
     """
     if k < 1:
         raise RoutingError(f"k must be at least 1, got {k}")
-    incident_m = shapely.Point(*_transformer(4326, graph.epsg).transform(incident.x, incident.y))
+    incident_m = to_metric(incident, epsg=graph.epsg)
     target = snap_points(graph, np.array([incident_m], dtype=object), closed=closed, max_snap_m=max_snap_m)
     if target.edge[0] < 0:
         raise RoutingError(f"the incident at {incident.x:.6f}, {incident.y:.6f} is more than {max_snap_m:g} m from any open road")
@@ -337,7 +336,7 @@ def nearest_resources(
     snaps = index.snaps
     limit = 240.0 if max_minutes is None else max_minutes * 60.0  # widened ×4 until k per layer are found
     while True:
-        field = _field(graph, target, 0, toward=True, closed=closed, limit=limit)
+        field = time_field(graph, target, 0, toward=True, closed=closed, limit=limit)
         seconds = _seconds_to(graph, target, snaps, field, closed)
         enough = all(int(((index.layer_of == layer) & (seconds <= limit)).sum()) >= k for layer in layers)
         if enough or max_minutes is not None or np.isinf(limit):
@@ -368,26 +367,11 @@ def nearest_resources(
             ))
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(NEAREST_COLUMNS) + 1)
     data = {name: list(values) for name, values in zip(NEAREST_COLUMNS, columns, strict=False)}
-    routes = _to_lonlat(np.asarray(columns[-1], dtype=object), graph.epsg)  # one transform for all routes
-    return gpd.GeoDataFrame(data, geometry=from_shapely(routes, crs=_WGS84))
+    routes = to_lonlat(np.asarray(columns[-1], dtype=object), epsg=graph.epsg)  # one transform for all routes
+    return gpd.GeoDataFrame(data, geometry=from_shapely(routes, crs=STORE_CRS))
 
 
-_WGS84 = CRS.from_epsg(4326)  # parsed once: building a CRS per query costs more than the search
 
-
-@lru_cache(maxsize=16)
-def _transformer(source: int, target: int) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
-def _to_lonlat(geometry: NDArray[np.object_], epsg: int) -> NDArray[np.object_]:
-    """Metric geometries (None allowed) to EPSG:4326."""
-    transformer = _transformer(epsg, 4326)
-
-    def to_degrees(coords: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
-
-    return shapely.transform(geometry, to_degrees)
 
 
 # --- service areas and coverage --------------------------------------------------------------
@@ -410,7 +394,7 @@ def coverage_by_time(
     tails, heads, times = [], [], []
     for i in np.flatnonzero(snaps.edge >= 0):
         edge, fraction = int(snaps.edge[i]), float(snaps.fraction[i])
-        for node, seconds in ((graph.edge_v[edge], _part(1 - fraction, _arc_time(graph, edge, True, closed))), (graph.edge_u[edge], _part(fraction, _arc_time(graph, edge, False, closed)))):
+        for node, seconds in ((graph.edge_v[edge], _part(1 - fraction, arc_time_s(graph, edge, True, closed))), (graph.edge_u[edge], _part(fraction, arc_time_s(graph, edge, False, closed)))):
             if np.isfinite(seconds):
                 tails.append(n + i)
                 heads.append(int(node))

@@ -10,15 +10,19 @@ projected CRS; kilometres, minutes and EPSG:4326 in the result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from geopandas.array import from_shapely
 from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
 
+from .crs import STORE_CRS, STORE_EPSG, to_lonlat, to_metric
 from .network import RoadGraph
 from .reach_outline import reach_outlines
-from .routing import DEFAULT_MAX_SNAP_M, RoutingError, _arc_time, _field, snap_points
+from .routing import DEFAULT_MAX_SNAP_M, RoutingError, arc_time_s, snap_points, time_field
 
 
 def _merged_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -32,19 +36,45 @@ def _merged_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float,
     return merged
 
 
-def reached_fractions(graph: RoadGraph, node_s: NDArray[np.float64], budget_s: float, closed: NDArray[np.bool_] | None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """How far along each edge a driver gets within ``budget_s``, given the seconds to reach
-    every junction (``node_s``, inf: not reached): from the u end towards v (any edge) and from
-    the v end back towards u (two-way edges), as fractions 0-1 of the edge. Closed edges: 0.
+@dataclass(frozen=True)
+class _NearEdges:
+    """The edges a driver can enter within the largest budget, and the origin's own: the band
+    arithmetic runs on these few thousand instead of the whole graph. Per edge: its index in the
+    graph, the seconds to drive it, to reach its u end and its v end (inf: not reached, closed,
+    or, for the v end, one-way), its length (metres) and geometry (the graph's CRS)."""
+
+    index: NDArray[np.int64]
+    seconds: NDArray[np.float64]
+    start_u: NDArray[np.float64]
+    start_v: NDArray[np.float64]
+    length_m: NDArray[np.float64]
+    geometry: NDArray[np.object_]
+
+    @classmethod
+    def within(cls, graph: RoadGraph, node_s: NDArray[np.float64], limit_s: float, closed: NDArray[np.bool_] | None, origin_edge: int) -> _NearEdges:
+        usable = np.ones(graph.edge_count, bool) if closed is None else ~closed
+        start_u = np.where(usable, node_s[graph.edge_u], np.inf)
+        start_v = np.where(usable & ~graph.edge_oneway, node_s[graph.edge_v], np.inf)
+        index = np.union1d(np.flatnonzero((start_u <= limit_s) | (start_v <= limit_s)), [origin_edge])
+        return cls(index, graph.edge_time_s[index], start_u[index], start_v[index], graph.edge_length_m[index], graph.edge_geometry[index])
+
+    def local(self, edge: int) -> int:
+        """Where a graph edge (one of these) is among them."""
+        return int(np.searchsorted(self.index, edge))
+
+
+def reached_fractions(edges: _NearEdges, budget_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """How far along each edge a driver gets within ``budget_s``: from the u end towards v (any
+    edge) and from the v end back towards u (two-way edges), as fractions 0-1 of the edge. Closed
+    edges: 0.
 
     Counted per edge, not per arc, so a road that lost its arc to a faster parallel one still
     counts, and each stretch is counted once (the two ends' intervals are [0, f] and [1 - b, 1]).
     """
-    seconds = graph.edge_time_s
-    usable = np.ones(graph.edge_count, bool) if closed is None else ~closed
-    from_u, from_v = np.zeros(graph.edge_count), np.zeros(graph.edge_count)
-    for out, start, allowed in ((from_u, node_s[graph.edge_u], usable), (from_v, node_s[graph.edge_v], usable & ~graph.edge_oneway)):
-        ok = allowed & np.isfinite(start) & (start <= budget_s)
+    seconds = edges.seconds
+    from_u, from_v = np.zeros(seconds.size), np.zeros(seconds.size)
+    for out, start in ((from_u, edges.start_u), (from_v, edges.start_v)):
+        ok = start <= budget_s  # inf (not reached, closed, one-way) never is
         instant = ok & (seconds <= 0)
         timed = ok & (seconds > 0)
         out[instant] = 1.0
@@ -55,10 +85,10 @@ def reached_fractions(graph: RoadGraph, node_s: NDArray[np.float64], budget_s: f
 class _Origin:
     """The origin's own edge and the seconds of each of its two directions (inf: none)."""
 
-    def __init__(self, graph: RoadGraph, edge: int, fraction: float, closed: NDArray[np.bool_] | None) -> None:
-        self.edge, self.fraction = edge, fraction
-        self.forward_s = _arc_time(graph, edge, True, closed)
-        self.backward_s = _arc_time(graph, edge, False, closed)
+    def __init__(self, graph: RoadGraph, edges: _NearEdges, edge: int, fraction: float, closed: NDArray[np.bool_] | None) -> None:
+        self.edge, self.fraction = edges.local(edge), fraction  # among ``edges``
+        self.forward_s = arc_time_s(graph, edge, True, closed)
+        self.backward_s = arc_time_s(graph, edge, False, closed)
 
     def pieces(self, budget_s: float, from_u: float, from_v: float) -> list[tuple[float, float]]:
         """The stretches of the own edge reached within ``budget_s`` (fractions, merged): driven
@@ -71,9 +101,10 @@ class _Origin:
         return _merged_intervals(own)
 
 
-def _reached_m(lengths: NDArray[np.float64], reach: tuple[NDArray[np.float64], NDArray[np.float64]], budget_s: float, origin: _Origin) -> float:
+def _reached_m(edges: _NearEdges, reach: tuple[NDArray[np.float64], NDArray[np.float64]], budget_s: float, origin: _Origin) -> float:
     """Metres of road geometry reached within ``budget_s``, each stretch once, given its
     ``reached_fractions``."""
+    lengths = edges.length_m  # the geometry's own length, as reached_km counts it
     from_u, from_v = reach[0].copy(), reach[1].copy()
     own = origin.pieces(budget_s, float(from_u[origin.edge]), float(from_v[origin.edge]))
     from_u[origin.edge] = from_v[origin.edge] = 0.0
@@ -110,15 +141,12 @@ def line_samples(lines: NDArray[np.object_], step_m: float) -> tuple[NDArray[np.
     return np.vstack([xy, coords[last]]), np.concatenate([of, part[last]]), np.concatenate([position, np.ones(last.size)])
 
 
-def _sample_seconds(graph: RoadGraph, node_s: NDArray[np.float64], edge: NDArray[np.int64], position: NDArray[np.float64], origin: _Origin, closed: NDArray[np.bool_] | None) -> NDArray[np.float64]:
-    """Seconds from the origin to points at ``position`` (fraction) along ``edge``: the faster of
-    entering from the u end, from the v end (two-way edges) and, on the origin's own edge,
-    driving from the point itself."""
-    seconds = graph.edge_time_s[edge]
-    usable = np.ones(edge.size, bool) if closed is None else ~closed[edge]
-    via_u = np.where(usable, node_s[graph.edge_u[edge]] + position * seconds, np.inf)
-    via_v = np.where(usable & ~graph.edge_oneway[edge], node_s[graph.edge_v[edge]] + (1.0 - position) * seconds, np.inf)
-    best = np.minimum(via_u, via_v)
+def _sample_seconds(edges: _NearEdges, edge: NDArray[np.int64], position: NDArray[np.float64], origin: _Origin) -> NDArray[np.float64]:
+    """Seconds from the origin to points at ``position`` (fraction) along ``edge`` (among
+    ``edges``): the faster of entering from the u end, from the v end (two-way edges) and, on the
+    origin's own edge, driving from the point itself."""
+    seconds = edges.seconds[edge]
+    best = np.minimum(edges.start_u[edge] + position * seconds, edges.start_v[edge] + (1.0 - position) * seconds)
     own = edge == origin.edge
     ahead, behind = position - origin.fraction, origin.fraction - position
     with np.errstate(invalid="ignore"):  # 0 × inf where a direction is missing: masked out below
@@ -127,20 +155,20 @@ def _sample_seconds(graph: RoadGraph, node_s: NDArray[np.float64], edge: NDArray
     return np.minimum(best, np.minimum(forward, backward))
 
 
-def _cut_points(graph: RoadGraph, reach: tuple[NDArray[np.float64], NDArray[np.float64]], budget_s: float, origin: _Origin) -> NDArray[np.float64]:
+def _cut_points(edges: _NearEdges, reach: tuple[NDArray[np.float64], NDArray[np.float64]], budget_s: float, origin: _Origin) -> NDArray[np.float64]:
     """Where each partly reached edge stops being reached within ``budget_s`` (x/y, metres), given
     its ``reached_fractions``: the exact ends of the reach, which the samples only approach to
     within a step."""
     from_u, from_v = reach
     cut_u = np.flatnonzero((from_u > 0) & (from_u < 1))
     cut_v = np.flatnonzero((from_v > 0) & (from_v < 1))
-    edges, positions = [cut_u, cut_v], [from_u[cut_u], 1.0 - from_v[cut_v]]
+    cut, positions = [cut_u, cut_v], [from_u[cut_u], 1.0 - from_v[cut_v]]
     for seconds, sign in ((origin.forward_s, 1.0), (origin.backward_s, -1.0)):
         if np.isfinite(seconds) and seconds > 0 and budget_s < seconds:
-            edges.append(np.array([origin.edge]))
+            cut.append(np.array([origin.edge]))
             positions.append(np.clip([origin.fraction + sign * budget_s / seconds], 0.0, 1.0))
-    edge = np.concatenate(edges)
-    points = shapely.line_interpolate_point(graph.edge_geometry[edge], np.concatenate(positions), normalized=True)
+    edge = np.concatenate(cut)
+    points = shapely.line_interpolate_point(edges.geometry[edge], np.concatenate(positions), normalized=True)
     return shapely.get_coordinates(points)
 
 
@@ -160,26 +188,33 @@ def service_areas(
     bands = sorted(float(m) for m in minutes)
     if not bands or bands[0] <= 0:
         raise RoutingError(f"minutes must be positive, got {list(minutes)}")
-    points = np.asarray(origins.to_crs(graph.epsg).array, dtype=object)
+    points = to_metric(np.asarray(origins.to_crs(STORE_EPSG).array, dtype=object), epsg=graph.epsg)
     snaps = snap_points(graph, points, closed=closed, max_snap_m=max_snap_m)
-    lengths = graph.edge_length_m  # the geometry's own length, as reached_km counts it
-    rows = []
+    columns: dict[str, list[float]] = {"origin": [], "minutes": [], "reached_km": []}
+    outlines_m: list[BaseGeometry] = []
     for i in range(len(points)):
         if snaps.edge[i] < 0:
             raise RoutingError(f"origin {i + 1} is more than {max_snap_m:g} m from any open road")
         budgets = [band * 60.0 for band in bands]
-        node_s = _field(graph, snaps, i, toward=False, closed=closed, limit=budgets[-1]).time
-        origin = _Origin(graph, int(snaps.edge[i]), float(snaps.fraction[i]), closed)
-        reaches = [reached_fractions(graph, node_s, budget, closed) for budget in budgets]
+        node_s = time_field(graph, snaps, i, toward=False, closed=closed, limit=budgets[-1]).time
+        edges = _NearEdges.within(graph, node_s, budgets[-1], closed, int(snaps.edge[i]))
+        origin = _Origin(graph, edges, int(snaps.edge[i]), float(snaps.fraction[i]), closed)
+        reaches = [reached_fractions(edges, budget) for budget in budgets]
         from_u, from_v = reaches[-1]
         touched = np.union1d(np.flatnonzero((from_u > 0) | (from_v > 0)), [origin.edge])
-        xy, owner, position = line_samples(graph.edge_geometry[touched], buffer_m / 2)
-        seconds = _sample_seconds(graph, node_s, touched[owner], position, origin, closed)
-        cuts = [_cut_points(graph, reach, budget, origin) for reach, budget in zip(reaches, budgets, strict=True)]
+        xy, owner, position = line_samples(edges.geometry[touched], buffer_m / 2)
+        seconds = _sample_seconds(edges, touched[owner], position, origin)
+        cuts = [_cut_points(edges, reach, budget, origin) for reach, budget in zip(reaches, budgets, strict=True)]
         # Each band's exact cut points are reached at exactly its budget.
         samples_xy = np.vstack([xy, *cuts])
         samples_s = np.concatenate([seconds, *(np.full(len(c), budget) for c, budget in zip(cuts, budgets, strict=True))])
         outlines = reach_outlines(samples_xy, samples_s, budgets, buffer_m)
-        for band, budget, reach, outline in zip(bands, budgets, reaches, outlines, strict=True):
-            rows.append({"origin": i + 1, "minutes": band, "reached_km": _reached_m(lengths, reach, budget, origin) / 1000.0, "geometry": outline})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=graph.epsg).to_crs(4326)
+        for band, budget, reach in zip(bands, budgets, reaches, strict=True):
+            columns["origin"].append(i + 1)
+            columns["minutes"].append(band)
+            columns["reached_km"].append(_reached_m(edges, reach, budget, origin) / 1000.0)
+        outlines_m.extend(outlines)
+    # Built from columns, reprojected by the cached transformer: a frame from a list of row dicts
+    # and GeoDataFrame.to_crs cost more than the Dijkstra.
+    outlines_lonlat = to_lonlat(np.asarray(outlines_m, dtype=object), epsg=graph.epsg)
+    return gpd.GeoDataFrame(columns, geometry=from_shapely(outlines_lonlat, crs=STORE_CRS))

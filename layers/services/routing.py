@@ -330,21 +330,26 @@ class RoutingService:
 
     def _contents(self, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Residents (population cells whose centre lies inside) and resources of each band."""
-        points = {layer: self._layer_points(layer) for layer in ("population", *RESOURCE_LAYERS)}  # once per answer, not per band
+        polygons = np.asarray(areas.geometry.array, dtype=object)
+        shapely.prepare(polygons)  # each polygon is tested against thousands of points
 
-        def inside(layer: str, polygon: BaseGeometry) -> float:
-            if polygon.is_empty:
-                return 0.0
-            xy, weights = points[layer]
-            x0, y0, x1, y1 = polygon.bounds
-            near = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
-            hit = shapely.contains_xy(polygon, xy[near, 0], xy[near, 1])
-            return float(weights[near][hit].sum())
+        def inside(layer: str) -> list[float]:
+            xy, weights = self._layer_points(layer)  # once per answer, not per band
+            totals = []
+            for polygon in polygons:
+                if polygon.is_empty:
+                    totals.append(0.0)
+                    continue
+                x0, y0, x1, y1 = polygon.bounds
+                near = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+                hit = shapely.contains_xy(polygon, xy[near, 0], xy[near, 1])
+                totals.append(float(weights[near][hit].sum()))
+            return totals
 
-        areas["residents"] = [inside("population", polygon) for polygon in areas.geometry]
+        columns = {"residents": inside("population")}
         for layer in RESOURCE_LAYERS:
-            areas[f"{layer}_count"] = [int(inside(layer, polygon)) for polygon in areas.geometry]
-        return areas
+            columns[f"{layer}_count"] = [int(total) for total in inside(layer)]
+        return areas.assign(**columns)
 
 
 def _check_lonlat(lon: float, lat: float) -> None:

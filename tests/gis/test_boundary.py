@@ -15,8 +15,8 @@ from gis.boundary import (
     geodesic_area_km2,
     polygonal_part,
     repair_polygonal,
-    to_metric,
 )
+from gis.crs import to_metric
 
 GEOD = Geod(ellps="WGS84")
 # A 0.1° square near Chengdu, one edge with a small self-crossing loop (as DataV rings have).

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.io.geojson import RESULT_PRECISION_DEG, feature_collection, json_value, records
+from layers.io.geojson import RESULT_PRECISION_DEG, feature_collection, geometry_json, json_value, records
 
 
 def test_every_missing_value_is_null_and_numbers_are_plain() -> None:
@@ -31,3 +31,22 @@ def test_results_are_rounded_to_the_stated_precision() -> None:
     assert body["features"][1] == {"type": "Feature", "geometry": None, "properties": {"minutes": None}}
     assert body["origin"] == {"lon": 1.0, "lat": 2.0}
     json.dumps(body, allow_nan=False)
+
+
+def test_geometries_are_written_as_shapely_maps_them() -> None:
+    """geometry_json builds coordinates from ragged arrays; shapely's own mapping is the reference."""
+    shapes = [
+        "POINT (116.5 35.2)",
+        "POINT Z (116.5 35.2 40)",
+        "LINESTRING (0 0, 1 1, 2 2)",
+        "POLYGON ((0 0, 4 0, 4 4, 0 0), (1 1, 2 1, 2 2, 1 1))",
+        "MULTIPOINT (1 2, 3 4)",
+        "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3, 4 4))",
+        "MULTIPOLYGON (((0 0, 4 0, 4 4, 0 0), (1 1, 2 1, 2 2, 1 1)), ((10 10, 11 10, 11 11, 10 10)))",
+        "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1))",
+    ]
+    for wkt in shapes:
+        geometry = shapely.from_wkt(wkt)
+        expected = json.loads(json.dumps(shapely.geometry.mapping(geometry)))
+        assert json.loads(json.dumps(geometry_json(geometry))) == expected, wkt
+    assert geometry_json(None) is None and geometry_json(shapely.Polygon()) is None
