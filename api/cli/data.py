@@ -165,7 +165,8 @@ def import_(ctx: click.Context, layer: str, file: Path, encoding: str | None, cr
             constants: tuple[str, ...], header_row: int | None, strict: bool, strict_warnings: bool, dry_run: bool, report_path: Path | None,
             sheet: str | None, source_layer: str | None) -> None:
     from layers.catalogue import get_layer
-    from layers.io.importer import ImportOptions, import_file, to_problem_report
+    from layers.io.import_report import ImportOptions, to_problem_report
+    from layers.io.importer import import_file
 
     settings = _settings(ctx)
     options = ImportOptions(crs=crs, offset_system=offset_system, mapping=mapping, constants=constants, header_row=header_row,

@@ -12,11 +12,9 @@ nothing when one has a warning).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +29,13 @@ from layers.catalogue import SOURCE_ID, FieldSpec, LayerSpec, get_layer
 from layers.errors import InputError
 from layers.io.import_checks import FirstSeen, check_locations, locate_rows, point_keys
 from layers.io.import_mapping import (
-    COORDINATE_TARGETS,
     ColumnPlan,
     header_score,
     parse_map_option,
     parse_set_option,
     plan_columns,
 )
+from layers.io.import_report import ImportOptions, ImportReport, PreparedImport, Problem
 from layers.io.readers import SourceTable, iter_source
 from layers.io.validate import coerce_column, derive_columns, derive_geometric_fields, missing_mask
 from layers.settings import Settings
@@ -51,85 +49,6 @@ AUDIT_IDS = 1000
 """At most this many imported ids are named in the audit line (with the total count)."""
 ROAD_LENGTH_TOLERANCE = 0.2
 """A road's declared length may differ from its geometry's by this share before a warning."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One line of the import report. ``row`` is what the user sees (spreadsheet row or feature number)."""
-
-    row: int | None
-    source_id: str | None
-    field: str
-    problem: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        where = f"row {self.row}" if self.row is not None else "file"
-        sid = f" [{self.source_id}]" if self.source_id else ""
-        return f"{self.severity.upper()} {where}{sid} {self.field}: {self.problem}"
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """What the user said about a file: its CRS and offset, ``--map``/``--set`` pairs as written,
-    the header row, the reader's options, and how strict the write is."""
-
-    crs: str | int | None = None
-    offset_system: str | None = None
-    mapping: Sequence[str] = ()
-    constants: Sequence[str] = ()
-    header_row: int | None = None
-    encoding: str | None = None
-    sheet: str | None = None
-    source_layer: str | None = None
-    strict: bool = False
-    strict_warnings: bool = False
-
-
-class _Problems:
-    """Counts over a report's ``problems``."""
-
-    problems: list[Problem]
-
-    @property
-    def rejected_rows(self) -> int:
-        return len({p.row for p in self.problems if p.severity == "error"})
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-
-@dataclass
-class PreparedImport(_Problems):
-    """Accepted rows (EPSG:4326, layer columns), the report, and what was assumed along the way."""
-
-    layer: str
-    accepted: gpd.GeoDataFrame
-    problems: list[Problem]
-    notes: list[str]
-    total_rows: int
-
-
-@dataclass
-class ImportReport(_Problems):
-    """What ``import_file`` did: rows read and accepted, the report, and what the store wrote
-    (``written`` is None when nothing was)."""
-
-    path: Path
-    layer: str
-    plans: list[ColumnPlan]
-    total_rows: int = 0
-    accepted_rows: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    preview: gpd.GeoDataFrame | None = None
-    accepted_ids: list[str] = field(default_factory=list)
-    written: WriteCounts | None = None
 
 
 class _Rollback(Exception):
@@ -323,15 +242,6 @@ def prepare_import(layer: str, source: SourceTable, *, settings: Settings, crs: 
     return ledger.prepare(source)
 
 
-def to_problem_report(problems: Sequence[Problem], path: Path) -> None:
-    """The per-row report as CSV (UTF-8 with BOM, so Excel opens the Chinese text)."""
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["row", "source_id", "field", "severity", "problem"])
-        for p in problems:
-            writer.writerow([p.row if p.row is not None else "", p.source_id or "", p.field, p.severity, p.problem])
-
-
 def import_file(store: Store, layer: str, path: str | Path, *, settings: Settings, options: ImportOptions | None = None,
                 dry_run: bool = False, chunk_rows: int | None = None, actor: str = "onemap") -> ImportReport:
     """Read, validate and write ``path`` into ``layer`` in one transaction, chunk by chunk.
@@ -414,4 +324,4 @@ def _chain(first: SourceTable, rest: Any) -> Any:
     yield from rest
 
 
-__all__ = ["COORDINATE_TARGETS", "ImportOptions", "ImportReport", "LedgerImport", "PreparedImport", "Problem", "import_file", "prepare_import", "to_problem_report"]
+__all__ = ["LedgerImport", "import_file", "prepare_import"]
