@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gis.grades import DANGER_GRADES, PARK_RISK_GRADES, RESERVOIR_CLASSES, RISK_LEVELS
+from gis.grades import DANGER_GRADES, PARK_RISK_GRADES, RESERVOIR_CLASSES, RISK_LEVEL_COLOURS, RISK_LEVELS
 from layers.errors import UnknownLayerError
 
 FieldType = Literal["str", "int", "float", "bool", "datetime"]
@@ -68,14 +68,26 @@ class FieldSpec:
         return f"{self.label_zh} ({self.unit})" if self.unit else self.label_zh
 
 
+MarkerShape = Literal["circle", "diamond", "polygon"]
+
+
 @dataclass(frozen=True)
 class LayerStyle:
-    """Default map style: stroke colour, fill colour, marker radius in pixels, icon name."""
+    """How a layer is drawn, the one source of its colours on every map: stroke colour, fill
+    colour, marker radius in pixels, icon name; on the wall map a one-character ``glyph`` in a
+    badge of ``shape``, coloured by the value of the field ``color_by`` when it has one
+    (``class_colors``: value → colour, in legend order, else ``color``), and scaled by the numeric
+    field ``size_by`` (a shelter's capacity)."""
 
     color: str
     fill_color: str | None = None
     radius: int = 6
     icon: str = "circle"
+    glyph: str | None = None
+    shape: MarkerShape = "circle"
+    color_by: str | None = None
+    class_colors: tuple[tuple[str, str], ...] = ()
+    size_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +206,9 @@ RISK_LEVEL_SYNONYMS = (
     ("蓝", "低"), ("蓝色", "低"),
 )
 
+_RISK_COLOURS = tuple(RISK_LEVEL_COLOURS[level] for level in RISK_LEVELS)
+"""The official four risk colours (red, orange, yellow, blue), highest grade first."""
+
 CATALOGUE: dict[str, LayerSpec] = {}
 
 
@@ -249,7 +264,8 @@ _register(
             FieldSpec("dam_type", "str", "坝型", enum=DAM_TYPES, aliases=("坝型", "大坝类型")),
             _county(),
         ),
-        style=LayerStyle(color="#1f78b4", fill_color="#a6cee3", radius=7, icon="tint"),
+        style=LayerStyle(color="#2171b5", fill_color="#a6cee3", radius=7, icon="tint", glyph="库", color_by="reservoir_class",
+                         class_colors=tuple(zip(RESERVOIR_CLASSES, ("#08306b", "#08519c", "#2171b5", "#4292c6", "#6baed6"), strict=True))),
     )
 )
 
@@ -277,7 +293,8 @@ _register(
                       description="Derived from threatened people/property when missing."),
             _county(),
         ),
-        style=LayerStyle(color="#8c510a", fill_color="#d8b365", radius=7, icon="warning"),
+        style=LayerStyle(color="#8c510a", fill_color="#d8b365", radius=7, icon="warning", glyph="灾", shape="diamond",
+                         color_by="danger_grade", class_colors=tuple(zip(DANGER_GRADES, _RISK_COLOURS, strict=True))),
     )
 )
 
@@ -300,7 +317,8 @@ _register(
             FieldSpec("enterprise_count", "int", "企业数量", unit="家", minimum=0, aliases=("企业数量", "企业数")),
             _county(),
         ),
-        style=LayerStyle(color="#6a3d9a", fill_color="#cab2d6", radius=0, icon="industry"),
+        style=LayerStyle(color="#6a3d9a", fill_color="#cab2d6", radius=0, icon="industry", glyph="化", shape="polygon",
+                         color_by="risk_grade", class_colors=tuple(zip(PARK_RISK_GRADES, _RISK_COLOURS, strict=True))),
     )
 )
 
@@ -323,7 +341,8 @@ _register(
             FieldSpec("park_source_id", "str", "所在园区编号", aliases=("所在园区编号", "园区编号")),
             _county(),
         ),
-        style=LayerStyle(color="#e31a1c", fill_color="#fb9a99", radius=5, icon="flask"),
+        style=LayerStyle(color="#e31a1c", fill_color="#fb9a99", radius=5, icon="flask", glyph="危", shape="diamond",
+                         color_by="risk_level", class_colors=tuple(zip(RISK_LEVELS, _RISK_COLOURS, strict=True))),
     )
 )
 
@@ -350,7 +369,7 @@ _register(
                       description="Derived as effective area / area per person (1.5 m²) when missing."),
             _county(),
         ),
-        style=LayerStyle(color="#33a02c", fill_color="#b2df8a", radius=8, icon="home"),
+        style=LayerStyle(color="#33a02c", fill_color="#b2df8a", radius=8, icon="home", glyph="避", size_by="capacity_persons"),
     )
 )
 
@@ -372,7 +391,7 @@ _register(
             FieldSpec("vehicles", "int", "车辆", unit="辆", minimum=0, aliases=("车辆", "车辆数")),
             _county(),
         ),
-        style=LayerStyle(color="#ff7f00", fill_color="#fdbf6f", radius=6, icon="ambulance"),
+        style=LayerStyle(color="#ff7f00", fill_color="#fdbf6f", radius=6, icon="ambulance", glyph="救"),
     )
 )
 
@@ -392,7 +411,7 @@ _register(
             FieldSpec("main_supplies", "str", "主要物资", aliases=("主要物资", "物资")),
             _county(),
         ),
-        style=LayerStyle(color="#b15928", fill_color="#ffff99", radius=6, icon="cube"),
+        style=LayerStyle(color="#b15928", fill_color="#ffff99", radius=6, icon="cube", glyph="物"),
     )
 )
 
@@ -413,7 +432,8 @@ _register(
             FieldSpec("threatened_people", "int", "威胁人数", unit="人", minimum=0, aliases=("威胁人数", "影响人口")),
             _county(),
         ),
-        style=LayerStyle(color="#0868ac", fill_color="#7bccc4", radius=0, icon="water"),
+        style=LayerStyle(color="#0868ac", fill_color="#7bccc4", radius=0, icon="water", glyph="洪", shape="polygon",
+                         color_by="kind", class_colors=tuple(zip(FLOOD_AREA_KINDS, ("#41b6c4", "#2c7fb8", "#253494"), strict=True))),
     )
 )
 
@@ -502,7 +522,8 @@ _register(
             FieldSpec("status", "str", "状态", required=True, enum=INCIDENT_STATUSES, aliases=("状态",)),
             FieldSpec("description", "str", "描述", aliases=("描述", "说明")),
         ),
-        style=LayerStyle(color="#d7191c", fill_color="#d7191c", radius=10, icon="fire"),
+        style=LayerStyle(color="#d7191c", fill_color="#d7191c", radius=10, icon="fire", glyph="事", color_by="status",
+                         class_colors=tuple(zip(INCIDENT_STATUSES, ("#d7191c", "#ff7f00", "#8c8c8c"), strict=True))),
     )
 )
 
@@ -541,7 +562,7 @@ _register(
             FieldSpec("created_at", "datetime", "封闭时间", aliases=("封闭时间", "时间")),
             FieldSpec("lifted_at", "datetime", "解除时间", aliases=("解除时间",)),
         ),
-        style=LayerStyle(color="#08519c", fill_color="#6baed6", radius=0, icon="ban"),
+        style=LayerStyle(color="#08519c", fill_color="#6baed6", radius=0, icon="ban", glyph="封", shape="polygon"),
     )
 )
 

@@ -12,12 +12,17 @@ import json
 from pathlib import Path
 
 from layers.accounts.store import Share
+from layers.catalogue import CATALOGUE
 
 from .page_parts import json_data_block
 
 SERVICE_WORKER_FILE = Path(__file__).resolve().parent / "static" / "share-sw.js"
-SHARE_ASSETS = ("leaflet/leaflet.js", "leaflet/leaflet.css", "onemap/share.js", "onemap/share.css", "onemap/favicon.svg")
-"""The share page's assets under /static/, which the service worker keeps for offline use."""
+SHARE_ASSETS = (
+    "leaflet/leaflet.js", "leaflet/leaflet.css", "onemap/share.js", "onemap/share.css", "onemap/favicon.svg",
+    "onemap/shared/colours.js", "onemap/shared/dom.js", "onemap/shared/format.js",
+)
+"""The share page's assets under /static/, which the service worker keeps for offline use: every
+module that share.js imports is here (tests/web/test_share_page.py follows the imports)."""
 
 
 def build_id() -> str:
@@ -53,10 +58,11 @@ def _head(title: str) -> str:
 
 def share_page_html(share: Share, token: str) -> str:
     """The page of an active share; the snapshot is inlined (it is small and scoped)."""
-    data = {**share.snapshot, "expires_at": share.expires_at.isoformat()}
+    glyphs = {name: spec.style.glyph for name, spec in CATALOGUE.items() if spec.style.glyph}
+    data = {**share.snapshot, "expires_at": share.expires_at.isoformat(), "glyphs": glyphs}
     return (
         _head(share.title)
-        + '<script src="/static/leaflet/leaflet.js"></script><script src="/static/onemap/share.js" defer></script></head>'
+        + '<script src="/static/leaflet/leaflet.js"></script><script type="module" src="/static/onemap/share.js"></script></head>'
         + '<body><div id="map" role="application" aria-label="地图"></div>'
         + '<section id="sheet" aria-live="polite"></section>'
         + f'<script id="onemap-share" type="application/json">{json_data_block(data)}</script></body></html>'

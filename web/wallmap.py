@@ -5,10 +5,12 @@ The page holds no inline script (its Content-Security-Policy is ``script-src 'se
 travels as a JSON data block that ``wallmap.js`` reads, and the script creates the map itself.
 That is why this page is written here and not by folium, whose maps start from inline script.
 
-This module decides what the page shows — layer groups, Chinese titles, icons, colours by class,
-popup fields with units, basemap providers — as one JSON config; ``web/static/wallmap.js`` (our
-code) draws it. Every asset is served by the app itself under ``/static/``: no CDN, no online
-basemap unless a deployment configures one.
+This module decides what the page shows — layer groups, Chinese titles, popup fields with units,
+basemap providers — as one JSON config; each layer's glyph, shape and colours by class are its
+catalogue style (``layers.catalogue.LayerStyle``), passed on as they are. ``web/static/wallmap.js``
+and its modules in ``web/static/wallmap/`` (our code, native ES modules) draw it. Every asset is
+served by the app itself under ``/static/``: no CDN, no online basemap unless a deployment
+configures one.
 """
 
 from __future__ import annotations
@@ -18,17 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gis.grades import (
-    DANGER_GRADES,
-    PARK_RISK_GRADES,
-    RESERVOIR_CLASSES,
-    RISK_LEVEL_COLOURS,
-    RISK_LEVELS,
-)
+from gis.grades import RISK_LEVEL_COLOURS, RISK_LEVELS
 from layers.catalogue import (
     CATALOGUE,
     CLOSURE_CAUSES,
-    FLOOD_AREA_KINDS,
     INCIDENT_KINDS,
     INCIDENT_STATUSES,
     get_layer,
@@ -51,8 +46,10 @@ _JS = (
     ("leaflet", "/static/leaflet/leaflet.js"),
     ("markercluster", "/static/markercluster/leaflet.markercluster.js"),
     ("html_to_image", "/static/html-to-image/html-to-image.js"),
-    ("onemap_wallmap", "/static/onemap/wallmap.js"),
 )
+"""Third-party libraries, classic scripts that define globals (``L``, ``htmlToImage``)."""
+WALL_MAP_MODULE = "/static/onemap/wallmap.js"
+"""Our code: the entry ES module, which imports the rest from web/static/wallmap/ and shared/."""
 _CSS = (
     ("leaflet_css", "/static/leaflet/leaflet.css"),
     ("markercluster_css", "/static/markercluster/MarkerCluster.css"),
@@ -60,54 +57,51 @@ _CSS = (
     ("onemap_wallmap_css", "/static/onemap/wallmap.css"),
 )
 
-_OFFICIAL = [RISK_LEVEL_COLOURS[level] for level in RISK_LEVELS]  # red, orange, yellow, blue
 GROUPS = (("hazard", "危险源"), ("resource", "应急资源"), ("operations", "事件处置"), ("analysis", "分析"), ("basemap", "底图"))
 
 
 @dataclass(frozen=True)
 class LayerView:
-    """How one store layer is drawn on the wall map."""
+    """How the wall map loads one store layer; how it looks is the layer's catalogue style."""
 
     id: str
-    group: str
-    glyph: str
-    colour: str
-    shape: str = "circle"  # circle, diamond or polygon
-    by: str | None = None  # field whose class chooses the colour
-    classes: dict[str, str] = field(default_factory=dict)
     cluster: bool = False
     visible: bool = True
     filters: dict[str, str] = field(default_factory=dict)
-    size_by: str | None = None  # numeric field that scales the icon (shelter capacity)
+
+    @property
+    def colour(self) -> str:
+        """The layer's colour: its catalogue style's (for folium maps of the same layers)."""
+        return get_layer(self.id).style.color
 
 
 VIEWS = (
-    LayerView("reservoirs", "hazard", "库", "#2171b5", by="reservoir_class",
-              classes=dict(zip(RESERVOIR_CLASSES, ("#08306b", "#08519c", "#2171b5", "#4292c6", "#6baed6"), strict=True)), cluster=True),
-    LayerView("geohazard_points", "hazard", "灾", "#8c510a", shape="diamond", by="danger_grade", classes=dict(zip(DANGER_GRADES, _OFFICIAL, strict=True))),
-    LayerView("chemical_parks", "hazard", "化", "#6a3d9a", shape="polygon", by="risk_grade", classes=dict(zip(PARK_RISK_GRADES, _OFFICIAL, strict=True))),
-    LayerView("hazardous_enterprises", "hazard", "危", "#e31a1c", shape="diamond", by="risk_level", classes=dict(zip(RISK_LEVELS, _OFFICIAL, strict=True)), cluster=True),
-    LayerView("flood_prone_areas", "hazard", "洪", "#0868ac", shape="polygon", by="kind",
-              classes=dict(zip(FLOOD_AREA_KINDS, ("#41b6c4", "#2c7fb8", "#253494"), strict=True))),
-    LayerView("shelters", "resource", "避", "#33a02c", size_by="capacity_persons"),
-    LayerView("rescue_stations", "resource", "救", "#ff7f00", cluster=True),
-    LayerView("supply_depots", "resource", "物", "#b15928", cluster=True),
-    LayerView("incidents", "operations", "事", "#d7191c", by="status", classes={"已上报": "#d7191c", "处置中": "#ff7f00", "已结束": "#8c8c8c"}),
-    LayerView("road_closures", "operations", "封", "#08519c", shape="polygon", filters={"status": "封闭中"}),
+    LayerView("reservoirs", cluster=True),
+    LayerView("geohazard_points"),
+    LayerView("chemical_parks"),
+    LayerView("hazardous_enterprises", cluster=True),
+    LayerView("flood_prone_areas"),
+    LayerView("shelters"),
+    LayerView("rescue_stations", cluster=True),
+    LayerView("supply_depots", cluster=True),
+    LayerView("incidents"),
+    LayerView("road_closures", filters={"status": "封闭中"}),
 )
-"""The data layers of the wall map, drawn from ``/collections/{id}/items`` for the viewport."""
+"""The data layers of the wall map, drawn from ``/collections/{id}/items`` for the viewport, in
+the order of its layer panel."""
 
 
 def _layer_config(view: LayerView) -> dict[str, Any]:
     spec = get_layer(view.id)
+    style = spec.style
     shown = [f for f in spec.fields if f.name not in ("name",)]
-    config = asdict(view)
-    config["classes"] = list(view.classes.items())  # ordered pairs: JSON objects lose their order in tojson
     return {
-        **config,
+        **asdict(view),
+        "group": spec.group,
+        "style": asdict(style),  # class_colors stay ordered pairs: JSON objects lose their order in tojson
         "title": spec.title_zh,
         "title_en": spec.title_en,
-        "by_label": spec.field(view.by).label_zh if view.by else None,
+        "by_label": spec.field(style.color_by).label_zh if style.color_by else None,
         "fields": [[f.name, f.display_label, f.type] for f in shown],
     }
 
@@ -139,7 +133,7 @@ def wall_map_config(*, providers: list[dict[str, Any]], live_interval_s: float, 
         "analyses": [
             {"id": "risk", "title": "风险等级", "kind": "tiles", "url": "/risk/tiles/{z}/{x}/{y}.png", "ready": "/risk/summary", "legend": [[level, RISK_LEVEL_COLOURS[level]] for level in RISK_LEVELS]},
             {"id": "coverage_gaps", "title": "避难场所覆盖缺口", "kind": "geojson", "url": "/coverage/gaps", "colour": "#e6550d"},
-            {"id": "service_areas", "title": "事件服务范围", "kind": "incident", "legend": [["5 分钟", "#1a9850"], ["10 分钟", "#fee08b"], ["15 分钟", "#d73027"]]},
+            {"id": "service_areas", "title": "事件服务范围", "kind": "incident"},  # legend: the time bands of shared/colours.js
         ],
         "basemaps": providers,
         "titles": {name: spec.title_zh for name, spec in CATALOGUE.items()},
@@ -159,6 +153,7 @@ def wall_map_html(config: dict[str, Any]) -> str:
     """The page: our assets by URL, the config as a JSON data block, no inline script."""
     links = "".join(f'<link rel="stylesheet" href="{html.escape(url)}">' for _, url in _CSS)
     scripts = "".join(f'<script src="{html.escape(url)}"></script>' for _, url in _JS)
+    scripts += f'<script type="module" src="{html.escape(WALL_MAP_MODULE)}"></script>'
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -103,3 +103,43 @@ def test_the_service_worker_cache_is_named_per_build(client: Any, monkeypatch: A
     monkeypatch.setattr(web.share_page, "SERVICE_WORKER_FILE", changed)
     after = client.get("/s/sw.js").text
     assert name.group(1) not in after and re.search(r'const CACHE = PREFIX \+ "([0-9a-f]{12})"', after)
+
+
+def _imports(module: Path) -> set[Path]:
+    """The files ``module`` imports (``import … from "./x.js"``), and theirs, transitively."""
+    import re
+
+    found: set[Path] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        for name in re.findall(r'^\s*import\s[^"\']*["\'](\.{1,2}/[^"\']+)["\']', current.read_text(encoding="utf-8"), flags=re.MULTILINE):
+            target = (current.parent / name).resolve()
+            if target not in found:
+                found.add(target)
+                todo.append(target)
+    return found
+
+
+def test_the_service_worker_keeps_every_module_the_share_page_imports() -> None:
+    from web.share_page import SHARE_ASSETS
+    from web.wallmap import STATIC_DIR
+
+    imported = {path.relative_to(STATIC_DIR).as_posix() for path in _imports(STATIC_DIR / "share.js")}
+    assert imported >= {"shared/dom.js", "shared/colours.js", "shared/format.js"}, "share.js uses the wall map's helpers"
+    kept = {asset.removeprefix("onemap/") for asset in SHARE_ASSETS if asset.startswith("onemap/")}
+    assert imported <= kept, f"the worker would not keep {sorted(imported - kept)} for offline use"
+
+
+def test_every_module_is_served_as_javascript(client: Any) -> None:
+    """Browsers run a module only when its content type says JavaScript."""
+    from web.wallmap import STATIC_DIR
+
+    modules = sorted(STATIC_DIR.rglob("*.js"))
+    assert len(modules) > 10
+    for module in modules:
+        response = client.get(f"/static/onemap/{module.relative_to(STATIC_DIR).as_posix()}")
+        assert response.status_code == 200, module
+        assert "javascript" in response.headers["content-type"], module
+    wall = _imports(STATIC_DIR / "wallmap.js")
+    assert all(path.is_file() for path in wall) and len(wall) >= 12, "every import of the wall map resolves to a file"

@@ -1,135 +1,131 @@
-/* onemap share link (onemap's own code): draws the snapshot inlined in the page — incident, route,
- * nearest shelter and depot, closures, scoped layers — on the link's basemap tiles; the user's own
- * position if they allow it; "navigate" hand-offs. Texts from the data go in with textContent. */
-(function () {
-  "use strict";
-  const data = JSON.parse(document.getElementById("onemap-share").textContent);
-  const sheet = document.getElementById("sheet");
-  const base = location.pathname.replace(/\/$/, "");
-  const colours = { rescue_stations: "#d7191c", supply_depots: "#8c510a", shelters: "#1a9641" };
-  const glyphs = { rescue_stations: "救", supply_depots: "物", shelters: "避", incidents: "事" };
+/* onemap share link (onemap's own code), an ES module: draws the snapshot inlined in the page —
+ * incident, route, nearest shelter and depot, closures, scoped layers — on the link's basemap
+ * tiles; the user's own position if they allow it; "navigate" hand-offs. Texts from the data go
+ * in with textContent. Helpers are the wall map's own (shared/); Leaflet is the global `L`. */
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined) continue;
-      if (k === "text") node.textContent = v; else if (k === "class") node.className = v; else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
-    }
-    for (const child of children || []) if (child) node.append(child);
-    return node;
-  }
-  function pin(glyph, colour, size) {
-    return L.divIcon({ html: `<div class="om-pin" style="width:${size}px;height:${size}px;background:${colour};font-size:${Math.round(size * 0.55)}px"><span></span></div>`, className: "", iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
-  }
-  function marker(lat, lon, glyph, colour, size, label) {
-    const m = L.marker([lat, lon], { icon: pin(glyph, colour, size), title: label || "" });
-    m.on("add", () => { m.getElement().querySelector("span").textContent = glyph; });
-    if (label) m.bindPopup(() => el("div", { text: label }));
-    return m;
-  }
-  function navigate(name, lat, lon) {
-    const q = encodeURIComponent(name || "");
-    return el("div", { class: "actions" }, [
-      el("a", { class: "btn primary", href: `geo:${lat},${lon}?q=${lat},${lon}(${q})`, text: "导航" }),
-      el("a", { class: "btn", href: `https://uri.amap.com/navigation?to=${lon},${lat},${q}&mode=car&coordinate=wgs84&callnative=1`, rel: "noopener noreferrer", target: "_blank", text: "高德导航" }),
-      el("span", { class: "coords", text: `${lat.toFixed(5)}, ${lon.toFixed(5)}` }),
-    ]);
-  }
+import { bandColour, INCIDENT_COLOUR, ROUTE_COLOURS } from "./shared/colours.js";
+import { badge, el } from "./shared/dom.js";
+import { formatCoordinates, formatDateTime, formatKm, formatMinutes } from "./shared/format.js";
 
-  const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([data.view.lat, data.view.lon], data.view.zoom);
-  L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18 }).addTo(map);
-  L.control.scale({ imperial: false }).addTo(map);
-  const bounds = L.latLngBounds([[data.point.lat, data.point.lon]]);
+const data = JSON.parse(document.getElementById("onemap-share").textContent);
+const sheet = document.getElementById("sheet");
+const base = location.pathname.replace(/\/$/, "");
+const glyphs = data.glyphs || {}; // the layers' catalogue glyphs, put in the page by web/share_page.py
 
-  for (const [layer, collection] of Object.entries(data.layers || {})) {
-    for (const feature of collection.features) {
-      if (!feature.geometry) continue;
-      const name = feature.properties.name || feature.id;
-      if (feature.geometry.type === "Point") {
-        const [lon, lat] = feature.geometry.coordinates;
-        marker(lat, lon, glyphs[layer] || "·", colours[layer] || "#555", 24, `${data.titles[layer] || layer}：${name}`).addTo(map);
-      } else {
-        L.geoJSON(feature.geometry, { style: { color: "#555", weight: 1, fillOpacity: 0.15 } }).bindPopup(() => el("div", { text: name })).addTo(map);
-      }
-    }
-  }
-  L.geoJSON(data.closures, { style: { color: "#08519c", weight: 3, dashArray: "8 5", fillColor: "#6baed6", fillOpacity: 0.35, className: "om-share-closure" } }).addTo(map);
-  if (data.service_areas) {
-    const bands = { 5: "#1a9850", 10: "#fee08b", 15: "#d73027" };
-    for (const f of data.service_areas.features) if (f.geometry) L.geoJSON(f.geometry, { style: { color: bands[f.properties.minutes] || "#999", weight: 1, fillOpacity: 0.05, interactive: false } }).addTo(map);
-  }
-  for (const f of data.routes.features) {
-    const p = f.properties;
-    if (!f.geometry || p.reachable === false || p.rank !== 1) continue;
-    const line = L.geoJSON(f.geometry, { style: { color: colours[p.layer], weight: 6, opacity: 0.85, className: `om-share-route om-share-route-${p.layer}` } }).addTo(map);
-    bounds.extend(line.getBounds());
-  }
-  const incidentName = data.incident ? data.incident.name : data.title;
-  marker(data.point.lat, data.point.lon, "事", "#d7191c", 38, incidentName).addTo(map);
-  map.fitBounds(bounds.pad(0.15), { maxZoom: data.view.zoom });
+function marker(lat, lon, glyph, colour, size, label) {
+  const icon = L.divIcon({ html: badge(["om-pin"], size, colour, glyph, Math.round(size * 0.55)), className: "", iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
+  const m = L.marker([lat, lon], { icon, title: label || "" });
+  if (label) m.bindPopup(() => el("div", { text: label }));
+  return m;
+}
 
-  // the sheet
-  const children = [
-    el("div", { class: "offline", id: "offline", text: "离线：显示的是缓存的快照" }),
-    el("h1", { id: "share-title", text: incidentName }),
-    el("div", { class: "sub", text: data.incident ? `${data.incident.kind} · ${data.incident.status}` : "位置" }),
-    el("div", { class: "sub", text: `快照有效期至 ${new Date(data.expires_at).toLocaleString("zh-CN", { hour12: false })}` }),
-    navigate(incidentName, data.point.lat, data.point.lon),
-  ];
-  for (const [key, title, layer] of [["shelter", "最近避难场所", "shelters"], ["depot", "最近物资储备点", "supply_depots"], ["rescue", "最近救援力量", "rescue_stations"]]) {
-    const best = (data.nearest || {})[key];
-    if (!best) continue;
-    marker(best.lat, best.lon, glyphs[layer], colours[layer], 32, `${title}：${best.name}`).addTo(map);
-    children.push(el("div", { class: "card", id: `nearest-${key}` }, [
-      el("h2", { text: `${title}：${best.name}` }),
-      el("div", { text: `车程约 ${best.minutes} 分钟，${best.km} km` }),
-      navigate(best.name, best.lat, best.lon),
-    ]));
-  }
-  const mine = el("div", { class: "card", id: "my-position" }, [
-    el("h2", { text: "我的位置" }),
-    el("button", { class: "btn", type: "button", id: "locate", text: "显示我的位置", onclick: locate }),
-    el("div", { id: "my-distance" }),
-    el("div", { id: "my-route" }),
+function navigate(name, lat, lon) {
+  const q = encodeURIComponent(name || "");
+  return el("div", { class: "actions" }, [
+    el("a", { class: "btn primary", href: `geo:${lat},${lon}?q=${lat},${lon}(${q})`, text: "导航" }),
+    el("a", { class: "btn", href: `https://uri.amap.com/navigation?to=${lon},${lat},${q}&mode=car&coordinate=wgs84&callnative=1`, rel: "noopener noreferrer", target: "_blank", text: "高德导航" }),
+    el("span", { class: "coords", text: formatCoordinates(lat, lon) }),
   ]);
-  children.push(mine);
-  sheet.replaceChildren(...children);
+}
 
-  let me = null;
-  let routed = false;
-  let myRoute = null;
-  async function routeFrom(here) {
-    const box = document.getElementById("my-route");
-    try {
-      const response = await fetch(`${base}/route?lon=${here[1]}&lat=${here[0]}`, { cache: "no-store" });
-      const body = await response.json();
-      if (!response.ok) throw new Error(body.description || response.status);
-      const trip = body.features[0];
-      if (!trip || trip.properties.reachable === false || !trip.geometry) { box.textContent = "道路不通：无法按道路到达事件点"; return; }
-      if (myRoute) map.removeLayer(myRoute);
-      myRoute = L.geoJSON(trip.geometry, { style: { color: "#1a73e8", weight: 6, opacity: 0.9, dashArray: "10 6", className: "om-share-myroute" } }).addTo(map);
-      box.textContent = `驾车到事件点约 ${trip.properties.travel_time_min.toFixed(1)} 分钟，${trip.properties.distance_km.toFixed(2)} km`;
-    } catch (error) {
-      box.textContent = `路线暂不可用：${error.message}`;
+const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([data.view.lat, data.view.lon], data.view.zoom);
+L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18 }).addTo(map);
+L.control.scale({ imperial: false }).addTo(map);
+const bounds = L.latLngBounds([[data.point.lat, data.point.lon]]);
+
+for (const [layer, collection] of Object.entries(data.layers || {})) {
+  for (const feature of collection.features) {
+    if (!feature.geometry) continue;
+    const name = feature.properties.name || feature.id;
+    if (feature.geometry.type === "Point") {
+      const [lon, lat] = feature.geometry.coordinates;
+      marker(lat, lon, glyphs[layer] || "·", ROUTE_COLOURS[layer] || "#555", 24, `${data.titles[layer] || layer}：${name}`).addTo(map);
+    } else {
+      L.geoJSON(feature.geometry, { style: { color: "#555", weight: 1, fillOpacity: 0.15 } }).bindPopup(() => el("div", { text: name })).addTo(map);
     }
   }
-  function locate() {
-    if (!navigator.geolocation) { document.getElementById("my-distance").textContent = "此浏览器不能定位"; return; }
-    navigator.geolocation.watchPosition((position) => {
-      const here = [position.coords.latitude, position.coords.longitude];
-      if (!me) {
-        me = L.marker(here, { icon: L.divIcon({ html: '<div class="om-me"></div>', className: "", iconSize: [24, 24], iconAnchor: [12, 12] }) }).addTo(map);
-        map.fitBounds(L.latLngBounds([here, [data.point.lat, data.point.lon]]).pad(0.2));
-      } else me.setLatLng(here);
-      const km = map.distance(here, [data.point.lat, data.point.lon]) / 1000;
-      document.getElementById("my-distance").textContent = `距事件点直线 ${km.toFixed(2)} km（精度 ±${Math.round(position.coords.accuracy)} m）`;
-      if (!routed) { routed = true; routeFrom(here); }
-    }, (error) => { document.getElementById("my-distance").textContent = `无法定位：${error.message}`; }, { enableHighAccuracy: true });
-  }
+}
+L.geoJSON(data.closures, { style: { color: "#08519c", weight: 3, dashArray: "8 5", fillColor: "#6baed6", fillOpacity: 0.35, className: "om-share-closure" } }).addTo(map);
+if (data.service_areas) {
+  for (const f of data.service_areas.features) if (f.geometry) L.geoJSON(f.geometry, { style: { color: bandColour(f.properties.minutes), weight: 1, fillOpacity: 0.05, interactive: false } }).addTo(map);
+}
+for (const f of data.routes.features) {
+  const p = f.properties;
+  if (!f.geometry || p.reachable === false || p.rank !== 1) continue;
+  const line = L.geoJSON(f.geometry, { style: { color: ROUTE_COLOURS[p.layer], weight: 6, opacity: 0.85, className: `om-share-route om-share-route-${p.layer}` } }).addTo(map);
+  bounds.extend(line.getBounds());
+}
+const incidentName = data.incident ? data.incident.name : data.title;
+marker(data.point.lat, data.point.lon, glyphs.incidents || "事", INCIDENT_COLOUR, 38, incidentName).addTo(map);
+map.fitBounds(bounds.pad(0.15), { maxZoom: data.view.zoom });
 
-  window.addEventListener("offline", () => { document.getElementById("offline").style.display = "block"; });
-  window.addEventListener("online", () => { document.getElementById("offline").style.display = "none"; });
-  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/s/sw.js", { scope: "/s/" }).catch(() => {});
-  window.onemapShare = { map, data };
-  document.documentElement.dataset.onemapReady = "1";
-})();
+let me = null;
+let routed = false;
+let myRoute = null;
+
+async function routeFrom(here) {
+  const box = document.getElementById("my-route");
+  try {
+    const response = await fetch(`${base}/route?lon=${here[1]}&lat=${here[0]}`, { cache: "no-store" });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.description || response.status);
+    const trip = body.features[0];
+    if (!trip || trip.properties.reachable === false || !trip.geometry) { box.textContent = "道路不通：无法按道路到达事件点"; return; }
+    if (myRoute) map.removeLayer(myRoute);
+    myRoute = L.geoJSON(trip.geometry, { style: { color: "#1a73e8", weight: 6, opacity: 0.9, dashArray: "10 6", className: "om-share-myroute" } }).addTo(map);
+    box.textContent = `驾车到事件点约 ${formatMinutes(trip.properties.travel_time_min)}，${formatKm(trip.properties.distance_km)}`;
+  } catch (error) {
+    box.textContent = `路线暂不可用：${error.message}`;
+  }
+}
+
+function locate() {
+  if (!navigator.geolocation) { document.getElementById("my-distance").textContent = "此浏览器不能定位"; return; }
+  navigator.geolocation.watchPosition((position) => {
+    const here = [position.coords.latitude, position.coords.longitude];
+    if (!me) {
+      me = L.marker(here, { icon: L.divIcon({ html: el("div", { class: "om-me" }), className: "", iconSize: [24, 24], iconAnchor: [12, 12] }) }).addTo(map);
+      map.fitBounds(L.latLngBounds([here, [data.point.lat, data.point.lon]]).pad(0.2));
+    } else me.setLatLng(here);
+    const km = map.distance(here, [data.point.lat, data.point.lon]) / 1000;
+    document.getElementById("my-distance").textContent = `距事件点直线 ${km.toFixed(2)} km（精度 ±${Math.round(position.coords.accuracy)} m）`;
+    if (!routed) { routed = true; routeFrom(here); }
+  }, (error) => { document.getElementById("my-distance").textContent = `无法定位：${error.message}`; }, { enableHighAccuracy: true });
+}
+
+// the sheet
+const children = [
+  el("div", { class: "offline", id: "offline", text: "离线：显示的是缓存的快照" }),
+  el("h1", { id: "share-title", text: incidentName }),
+  el("div", { class: "sub", text: data.incident ? `${data.incident.kind} · ${data.incident.status}` : "位置" }),
+  el("div", { class: "sub", text: `快照有效期至 ${formatDateTime(data.expires_at)}` }),
+  navigate(incidentName, data.point.lat, data.point.lon),
+];
+for (const [key, title, layer] of [["shelter", "最近避难场所", "shelters"], ["depot", "最近物资储备点", "supply_depots"], ["rescue", "最近救援力量", "rescue_stations"]]) {
+  const best = (data.nearest || {})[key];
+  if (!best) continue;
+  marker(best.lat, best.lon, glyphs[layer], ROUTE_COLOURS[layer], 32, `${title}：${best.name}`).addTo(map);
+  children.push(el("div", { class: "card", id: `nearest-${key}` }, [
+    el("h2", { text: `${title}：${best.name}` }),
+    el("div", { text: `车程约 ${best.minutes} 分钟，${best.km} km` }),
+    navigate(best.name, best.lat, best.lon),
+  ]));
+}
+children.push(el("div", { class: "card", id: "my-position" }, [
+  el("h2", { text: "我的位置" }),
+  el("button", { class: "btn", type: "button", id: "locate", text: "显示我的位置", onclick: locate }),
+  el("div", { id: "my-distance" }),
+  el("div", { id: "my-route" }),
+]));
+sheet.replaceChildren(...children);
+
+window.addEventListener("offline", () => { document.getElementById("offline").style.display = "block"; });
+window.addEventListener("online", () => { document.getElementById("offline").style.display = "none"; });
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/s/sw.js", { scope: "/s/" }).catch((error) => {
+    // The page works on; only re-opening it with no network will not.
+    sheet.append(el("div", { class: "sub", id: "offline-unavailable", text: `此页不能离线保存（${error.message}）` }));
+  });
+}
+window.onemapShare = { map, data };
+document.documentElement.dataset.onemapReady = "1";
