@@ -21,6 +21,6 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(fetch(event.request).then((response) => {
       if (response.ok) { const copy = response.clone(); caches.open(CACHE).then((c) => c.put(event.request, copy)); }
       return response;
-    }).catch(() => caches.match(event.request)));
+    }).catch((error) => caches.match(event.request).then((hit) => hit || Promise.reject(error))));  // offline: the copy kept, else the network's error
   }
 });
