@@ -18,7 +18,6 @@ Options: ``--queries N``, ``--province-edges N`` (0 skips the province).
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -32,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from options import parse_bench_args
 from scipy.spatial import Delaunay
 from sqlalchemy import Engine, create_engine, text
 
@@ -185,14 +185,8 @@ def _bench_pandana(graph: RoadGraph, index: object, incident_edges: list[int], o
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--queries", type=int, default=50, help="nearest-5 queries per network (default 50)")
-    parser.add_argument("--province-edges", type=int, default=2_000_000, help="edges of the synthetic province (0 skips it)")
-    arguments = parser.parse_args()
-    pg_url = os.environ.get("ONEMAP_BENCH_PG_URL") or os.environ.get("ONEMAP_TEST_PG_URL")
-    if not pg_url:
-        print("set ONEMAP_BENCH_PG_URL to a PostGIS+pgRouting database, or run `bash .ci/bench`", file=sys.stderr)
-        return 2
+    arguments = parse_bench_args(__doc__, {"--queries": (50, "nearest-5 queries per network"), "--province-edges": (2_000_000, "edges of the synthetic province, 0 skips it")}, database="PostGIS+pgRouting")
+    pg_url = arguments.pg_url
     print(f"machine: {os.cpu_count()} cores")
     city = generate_city(370800)
     bench_network("sample city", city["roads"], city["rescue_stations"], 4548, arguments.queries, pg_url)

@@ -12,7 +12,6 @@ ONEMAP_BENCH_PG_URL (or ONEMAP_TEST_PG_URL) pointing at a PostGIS database.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pyogrio
+from options import parse_bench_args
 from sqlalchemy import create_engine, text
 
 from layers.sample import generate_city
@@ -80,15 +80,8 @@ def _row(store: str, layer: str, what: str, ours: list[float], reference: list[f
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--windows", type=int, default=200, help="bbox queries per layer and store (default 200)")
-    parser.add_argument("--full-reads", type=int, default=5, help="full-layer reads per layer and store (default 5)")
-    arguments = parser.parse_args()
-    pg_url = os.environ.get("ONEMAP_BENCH_PG_URL") or os.environ.get("ONEMAP_TEST_PG_URL")
-    if not pg_url:
-        print("set ONEMAP_BENCH_PG_URL to a PostGIS database, or run `bash .ci/bench`", file=sys.stderr)
-        return 2
-
+    arguments = parse_bench_args(__doc__, {"--windows": (200, "bbox queries per layer and store"), "--full-reads": (5, "full-layer reads per layer and store")})
+    pg_url = arguments.pg_url
     print(f"sample city: generating … (machine: {os.cpu_count()} cores)")
     city = generate_city(370800)
     print("layer sizes: " + ", ".join(f"{name} {len(city[name]):,}" for name in LAYERS))
