@@ -12,8 +12,8 @@ import shapely
 from click.testing import CliRunner
 
 from api.cli import main
+from layers.sample.facilities import COUNTS
 from layers.settings import Settings
-from tests.layers.test_sample import PUBLISHED
 
 
 def test_demo_on_the_default_store_prints_the_layer_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,7 +24,7 @@ def test_demo_on_the_default_store_prints_the_layer_table(tmp_path: Path, monkey
     assert result.exit_code == 0, result.output
     assert (tmp_path / "var" / "onemap.gpkg").exists()
     rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
-    for layer, count in PUBLISHED.items():
+    for layer, count in COUNTS.items():
         assert f" {count:,} " in rows[layer] + " ", rows[layer]
     assert "8.3" not in rows["population"] and "roads" in rows
     assert "风险区划 risk zoning: 重大" in result.output and "km²" in result.output
