@@ -24,7 +24,7 @@ from web.login_page import login_page_html
 
 from .dependencies import from_state
 from .rate_limit import FailureLimiter, client_of
-from .schemas import AuditLog, CreatedUser, DocumentedJSON, Me, Users, documented
+from .schemas import AuditLog, CreatedUser, Me, Users, documented
 
 SESSION_COOKIE = "onemap_session"
 OPEN = "open"
@@ -142,7 +142,7 @@ def logout(request: Request, accounts: AccountsDep) -> Response:
     return response
 
 
-@router.get("/auth/me", summary="Who am I: user name and role", response_model=None, response_class=DocumentedJSON, responses=documented(Me, "The caller"))
+@router.get("/auth/me", summary="Who am I: user name and role", **documented(Me, "The caller"))
 def me(principal: ViewerDep) -> dict[str, Any]:
     return {"username": principal.username, "role": principal.role, "sees_restricted": principal.sees_restricted}
 
@@ -154,18 +154,18 @@ class UserIn(BaseModel):
     role: Role = "viewer"
 
 
-@router.get("/users", summary="Users and their roles (admin)", response_model=None, response_class=DocumentedJSON, responses=documented(Users, "Every account and the roles"))
+@router.get("/users", summary="Users and their roles (admin)", **documented(Users, "Every account and the roles"))
 def users(principal: AdminDep, accounts: AccountsDep) -> dict[str, Any]:
     return {"users": [{"username": u.username, "role": u.role, "created_at": u.created_at.isoformat(), "disabled": u.disabled} for u in accounts.users()], "roles": list(ROLES)}
 
 
-@router.post("/users", status_code=201, summary="Create a user (admin)", response_model=None, response_class=DocumentedJSON, responses=documented(CreatedUser, "The account made", status=201))
+@router.post("/users", status_code=201, summary="Create a user (admin)", **documented(CreatedUser, "The account made", status=201))
 def add_user(body: UserIn, principal: AdminDep, accounts: AccountsDep) -> dict[str, Any]:
     user = accounts.add_user(body.username, body.password, body.role, audit=AuditLine(principal.username, "create", "users", after=[body.username.strip()], detail={"role": body.role}))
     return {"username": user.username, "role": user.role}
 
 
-@router.get("/audit", summary="The audit log, newest first (admin)", response_model=None, response_class=DocumentedJSON, responses=documented(AuditLog, "The newest entries first"))
+@router.get("/audit", summary="The audit log, newest first (admin)", **documented(AuditLog, "The newest entries first"))
 def audit(principal: AdminDep, accounts: AccountsDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> dict[str, Any]:
     return {"entries": accounts.audit(limit)}
 

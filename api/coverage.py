@@ -26,7 +26,7 @@ from layers.services.coverage import MAX_SITES, CoverageService, read_candidate_
 from .dependencies import StrictBody, from_state
 from .features import GeoJSONResponse
 from .jobs import ACCEPTED, coverage_result, in_background
-from .schemas import FEATURES, CoverageSummary, DocumentedJSON, documented
+from .schemas import FEATURES, CoverageSummary, documented
 
 router = APIRouter(prefix="/coverage", tags=["Shelter coverage"])
 
@@ -42,8 +42,7 @@ get_coverage = from_state("coverage", CoverageService)
 CoverageDep = Annotated[CoverageService, Depends(get_coverage)]
 
 
-@router.get("/summary", summary="Per-township and per-county coverage table (JSON)", response_model=None, response_class=DocumentedJSON,
-            responses={**documented(CoverageSummary, "The coverage table with the city totals and parameters"), **ACCEPTED})
+@router.get("/summary", summary="Per-township and per-county coverage table (JSON)", **documented(CoverageSummary, "The coverage table with the city totals and parameters", also=ACCEPTED))
 def summary(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQuery = "network") -> dict[str, Any]:
     """Residents, covered and uncovered residents, demand, capacity, shortfall, m² per resident and
     unplaced persons, per township (乡镇街道) and county (区县), with the city totals and parameters."""

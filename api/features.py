@@ -14,24 +14,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import URL
 
+from api.auth import ViewerDep
+from api.dependencies import BBoxDep, LimitDep, OffsetDep, StoreDep
+from api.schemas.documented import documented
+from api.schemas.features import Collection, Collections, Conformance, LandingPage
+from api.schemas.geojson import FEATURE, FEATURES
 from layers.catalogue import get_layer
 from layers.errors import InputError
 from layers.io.geojson import features_of
 from layers.store import LayerInfo
 from layers.store.base import row_version
-
-from .auth import ViewerDep
-from .dependencies import BBoxDep, LimitDep, OffsetDep, StoreDep
-from .schemas import (
-    FEATURE,
-    FEATURES,
-    Collection,
-    Collections,
-    Conformance,
-    DocumentedJSON,
-    LandingPage,
-    documented,
-)
 
 public_router = APIRouter(tags=["OGC API - Features"])
 """The landing page and conformance: no data, open to all."""
@@ -86,7 +78,7 @@ def _collection(base: str, info: LayerInfo) -> dict[str, Any]:
     }
 
 
-@public_router.get("/", summary="Landing page", response_model=None, response_class=DocumentedJSON, responses=documented(LandingPage, "The landing page (OGC API - Features)"))
+@public_router.get("/", summary="Landing page", **documented(LandingPage, "The landing page (OGC API - Features)"))
 def landing(request: Request) -> dict[str, Any]:
     base = public_base(request)
     return {
@@ -102,12 +94,12 @@ def landing(request: Request) -> dict[str, Any]:
     }
 
 
-@public_router.get("/conformance", summary="Conformance classes", response_model=None, response_class=DocumentedJSON, responses=documented(Conformance, "The conformance classes"))
+@public_router.get("/conformance", summary="Conformance classes", **documented(Conformance, "The conformance classes"))
 def conformance() -> dict[str, Any]:
     return {"conformsTo": CONFORMANCE}
 
 
-@router.get("/collections", summary="All layers, with counts and extents", response_model=None, response_class=DocumentedJSON, responses=documented(Collections, "Every layer of the store"))
+@router.get("/collections", summary="All layers, with counts and extents", **documented(Collections, "Every layer of the store"))
 def collections(request: Request, store: StoreDep) -> dict[str, Any]:
     base = public_base(request)
     return {
@@ -116,7 +108,7 @@ def collections(request: Request, store: StoreDep) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{layer}", summary="One layer", response_model=None, response_class=DocumentedJSON, responses=documented(Collection, "The layer"))
+@router.get("/collections/{layer}", summary="One layer", **documented(Collection, "The layer"))
 def collection(layer: str, request: Request, store: StoreDep) -> dict[str, Any]:
     get_layer(layer)
     info = next(i for i in store.list_layers() if i.name == layer)

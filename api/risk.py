@@ -23,14 +23,13 @@ from layers.io.geojson import json_value, records
 from web.risk_tiles import render_risk_tile
 
 from .jobs import ACCEPTED, risk_result
-from .schemas import PNG_TILE, DocumentedJSON, RiskAt, RiskSummary, documented
+from .schemas import PNG_TILE, RiskAt, RiskSummary, documented
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(prefix="/risk", tags=["Risk zoning"])
 
 
-@router.get("/summary", summary="Area (km²) and residents in each level, per county and township", response_model=None, response_class=DocumentedJSON,
-            responses={**documented(RiskSummary, "The zoning per level, county and township, with its parameters"), **ACCEPTED})
+@router.get("/summary", summary="Area (km²) and residents in each level, per county and township", **documented(RiskSummary, "The zoning per level, county and township, with its parameters", also=ACCEPTED))
 def summary(request: Request) -> dict[str, Any]:
     result = risk_result(request)
     rows = records(result.areas)
@@ -42,8 +41,7 @@ def _to_grid(epsg: int) -> Transformer:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-@router.get("/at", summary="Score, level and each factor's contribution at a point", response_model=None, response_class=DocumentedJSON,
-            responses={**documented(RiskAt, "The zoning in the cell holding the point"), **ACCEPTED})
+@router.get("/at", summary="Score, level and each factor's contribution at a point", **documented(RiskAt, "The zoning in the cell holding the point", also=ACCEPTED))
 def at(request: Request, lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees")], lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, degrees")]) -> dict[str, Any]:
     result = risk_result(request)
     x, y = _to_grid(result.grid.epsg).transform(lon, lat)

@@ -32,7 +32,6 @@ from .rate_limit import client_of
 from .schemas import (
     PNG_TILE,
     CreatedShare,
-    DocumentedJSON,
     Responses,
     ShareRoute,
     Shares,
@@ -65,8 +64,7 @@ class ShareIn(BaseModel):
     expires_hours: float = Field(default=SHARE_DEFAULT_HOURS, ge=0.1, le=SHARE_MAX_HOURS, description="Hours until the link stops working (default 24; at least 0.1 = 6 minutes, at most 168 = 7 days).")
 
 
-@router.post("/shares", status_code=201, summary="Make a share link (snapshot of an incident's situation)", response_model=None, response_class=DocumentedJSON,
-             responses=documented(CreatedShare, "The link's record, URL and token", status=201))
+@router.post("/shares", status_code=201, summary="Make a share link (snapshot of an incident's situation)", **documented(CreatedShare, "The link's record, URL and token", status=201))
 def create_share(body: ShareIn, request: Request, store: StoreDep, principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
     """Returns the short URL ``/s/{token}`` (the token is shown only now: keep the URL)."""
     incident = None
@@ -86,12 +84,12 @@ def create_share(body: ShareIn, request: Request, store: StoreDep, principal: Ed
     return {**share.summary(), "url": f"/s/{token}", **({"link": f"{public}/s/{token}"} if (public := request.app.state.settings.public_url) else {}), "token": token}
 
 
-@router.get("/shares", summary="Share links, newest first (without their tokens)", response_model=None, response_class=DocumentedJSON, responses=documented(Shares, "The links, newest first"))
+@router.get("/shares", summary="Share links, newest first (without their tokens)", **documented(Shares, "The links, newest first"))
 def list_shares(accounts: AccountsDep) -> dict[str, Any]:
     return {"shares": [share.summary() for share in accounts.shares()]}
 
 
-@router.post("/shares/{share_id}/revoke", summary="Revoke a share link at once", response_model=None, response_class=DocumentedJSON, responses=documented(ShareSummary, "The link's record, revoked"))
+@router.post("/shares/{share_id}/revoke", summary="Revoke a share link at once", **documented(ShareSummary, "The link's record, revoked"))
 def revoke_share(share_id: Annotated[str, Path(max_length=32)], principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
     share = accounts.revoke_share(share_id, audit=AuditLine(principal.username, "revoke", "shares", before=[share_id], after=[share_id]))
     return share.summary()
@@ -132,13 +130,13 @@ def share_page(request: Request, token: Token) -> HTMLResponse:
     return HTMLResponse(share_page_html(share, token), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"})
 
 
-@public_router.get("/s/{token}/data", summary="A share link's snapshot (GeoJSON inside)", responses={**documented(ShareSnapshot, "The snapshot"), **GONE})
+@public_router.get("/s/{token}/data", summary="A share link's snapshot (GeoJSON inside)", **documented(ShareSnapshot, "The snapshot", also=GONE))
 def share_data(request: Request, token: Token) -> JSONResponse:
     share = open_share(request, token)
     return JSONResponse({**share.snapshot, "expires_at": share.expires_at.isoformat()}, headers={"Cache-Control": "no-store"})
 
 
-@public_router.get("/s/{token}/route", summary="Driving route from the user's position to the link's incident", responses={**documented(ShareRoute, "The route (GeoJSON)"), **GONE})
+@public_router.get("/s/{token}/route", summary="Driving route from the user's position to the link's incident", **documented(ShareRoute, "The route (GeoJSON)", also=GONE))
 def share_route(request: Request, token: Token, lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)]) -> JSONResponse:
     """For the field team: from where they are (within the link's area) to the incident, by road,
     around the closures in force now."""

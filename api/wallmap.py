@@ -18,7 +18,7 @@ from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
 from web.wallmap import STATIC_MOUNTS, basemap_providers, wall_map_config, wall_map_html
 
 from .dependencies import SettingsDep, StoreDep, from_state
-from .schemas import PNG_TILE, DocumentedJSON, Live, Places, SearchResults, Situation, documented
+from .schemas import PNG_TILE, Live, Places, SearchResults, Situation, documented
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(tags=["Wall map"])
@@ -71,24 +71,24 @@ def _bounds(geometry: Any) -> tuple[float, float, float, float] | None:
     return (float(x0), float(y0), float(x1), float(y1))
 
 
-@router.get("/map/live", summary="Change tokens of the live layers (polled by open wall maps)", response_model=None, response_class=DocumentedJSON, responses=documented(Live, "A token per live layer, and the server time"))
+@router.get("/map/live", summary="Change tokens of the live layers (polled by open wall maps)", **documented(Live, "A token per live layer, and the server time"))
 def live(service: MapDep) -> dict[str, Any]:
     """A token per layer (incidents, reservoirs, road_closures) that changes whenever the layer
     does; a page refetches a layer when its token changes."""
     return {"versions": service.versions(), "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
 
 
-@router.get("/map/search", summary="Features by name, or a typed coordinate", response_model=None, response_class=DocumentedJSON, responses=documented(SearchResults, "The hits, best first"))
+@router.get("/map/search", summary="Features by name, or a typed coordinate", **documented(SearchResults, "The hits, best first"))
 def search(service: MapDep, q: Annotated[str, Query(min_length=1, max_length=100, description="Part of a name (尼山), or coordinates (116.59,35.41 or 度分秒).")], limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     return {"query": q, "hits": [hit.as_dict() for hit in service.search(q, limit=limit)]}
 
 
-@router.get("/map/places", summary="Label points of counties or townships", response_model=None, response_class=DocumentedJSON, responses=documented(Places, "The label points"))
+@router.get("/map/places", summary="Label points of counties or townships", **documented(Places, "The label points"))
 def places(service: MapDep, level: Annotated[str, Query(description="区县 or 乡镇街道.")] = "区县") -> dict[str, Any]:
     return {"level": level, "places": service.places(level)}
 
 
-@router.get("/map/situation", summary="Residents within 1, 3 and 5 km of a point", response_model=None, response_class=DocumentedJSON, responses=documented(Situation, "Residents within 1, 3 and 5 km"))
+@router.get("/map/situation", summary="Residents within 1, 3 and 5 km of a point", **documented(Situation, "Residents within 1, 3 and 5 km"))
 def situation(service: MapDep, lon: Lon, lat: Lat) -> dict[str, Any]:
     """Residents whose population cell centre is within each distance (straight line, km)."""
     return {"lon": lon, "lat": lat, "residents_within_km": service.residents_around(lon, lat)}

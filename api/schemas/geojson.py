@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .documented import Responses, documented
+from .documented import Responses
 
 
 class Feature(BaseModel):
@@ -31,7 +31,7 @@ def _png(description: str) -> Responses:
     return {200: {"description": description, "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-FEATURE = documented(Feature, "The feature (GeoJSON)")
-CREATED_FEATURE = documented(Feature, "The stored feature (GeoJSON)", status=201)
-FEATURES = documented(FeatureCollection, "The features (GeoJSON)")
+FEATURE: Responses = {200: {"model": Feature, "description": "The feature (GeoJSON)"}}
+CREATED_FEATURE: Responses = {201: {"model": Feature, "description": "The stored feature (GeoJSON)"}}
+FEATURES: Responses = {200: {"model": FeatureCollection, "description": "The features (GeoJSON)"}}
 PNG_TILE = _png("A 256 × 256 PNG tile (Web Mercator XYZ)")
