@@ -11,9 +11,8 @@ from typing import Any
 
 import click
 
+from api.cli.app import _accounts, _cli_actor, _fail_cleanly, _settings, _store, main
 from layers.settings import Settings
-
-from .app import _accounts, _cli_actor, _fail_cleanly, _settings, _store, main
 
 INIT_HELP = """Set up the store's city from its administrative boundary FILE.
 

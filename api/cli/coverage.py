@@ -9,14 +9,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from .app import (
-    F,
-    _fail_cleanly,
-    _pad,
-    _settings,
-    _store,
-    main,
-)
+from api.cli.app import F, _fail_cleanly, _pad, _settings, _store, main
 
 _COVERAGE_STEPS = 7  # reading, checking, reach, gaps, assignment, tables, writing
 

@@ -12,10 +12,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from layers.catalogue import CATALOGUE, layer_names
-from layers.store import LayerInfo, Store
-
-from .app import (
+from api.cli.app import (
     EXIT_ROWS_REJECTED,
     PROBLEMS_SHOWN,
     _cli_actor,
@@ -26,6 +23,8 @@ from .app import (
     _width,
     main,
 )
+from layers.catalogue import CATALOGUE, layer_names
+from layers.store import LayerInfo, Store
 
 
 def format_layer_table(infos: Sequence[LayerInfo]) -> str:

@@ -8,12 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from .app import (
-    _fail_cleanly,
-    _settings,
-    _store,
-    main,
-)
+from api.cli.app import _fail_cleanly, _settings, _store, main
 
 
 @main.command()

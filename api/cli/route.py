@@ -8,14 +8,7 @@ from typing import Any
 
 import click
 
-from .app import (
-    _fail_cleanly,
-    _pad,
-    _settings,
-    _store,
-    _width,
-    main,
-)
+from api.cli.app import _fail_cleanly, _pad, _settings, _store, _width, main
 
 
 @main.group()

@@ -6,16 +6,9 @@ import logging
 
 import click
 
+from api.cli.app import _ensure_first_admin, _fail_cleanly, _settings, _store, main
+from api.cli.data import _load_sample, _print_layers
 from layers.catalogue import CATALOGUE
-
-from .app import (
-    _ensure_first_admin,
-    _fail_cleanly,
-    _settings,
-    _store,
-    main,
-)
-from .data import _load_sample, _print_layers
 
 
 @main.command()

@@ -6,13 +6,7 @@ import sys
 
 import click
 
-from .app import (
-    _accounts,
-    _cli_actor,
-    _fail_cleanly,
-    _pad,
-    main,
-)
+from api.cli.app import _accounts, _cli_actor, _fail_cleanly, _pad, main
 
 
 @main.group()
