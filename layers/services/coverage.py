@@ -6,7 +6,6 @@ Errors from the analysis (``CoverageInputError``) become ``InputError`` with the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from layers.catalogue import CATALOGUE
 from layers.errors import InputError
 from layers.io.importer import prepare_import
 from layers.io.readers import read_gis_frame, read_source
+from layers.services.analysis import RoutedAnalysis
 from layers.services.routing import RoutingService
 from layers.settings import Settings
 from layers.store.base import Store
@@ -80,14 +80,11 @@ def read_candidates(store: Store, candidates: str) -> gpd.GeoDataFrame:
     return frame
 
 
-class CoverageService:
+class CoverageService(RoutedAnalysis):
     """Coverage over one store; results cached by layer versions. Thread-safe."""
 
     def __init__(self, store: Store, settings: Settings, routing: RoutingService) -> None:
-        self.store = store
-        self.settings = settings
-        self.routing = routing
-        self._lock = threading.Lock()
+        super().__init__(store, settings, routing)
         self._results: dict[tuple[str, ...], CoverageResult] = {}
 
     def _graph(self, mode: str) -> RoadGraph | None:

@@ -9,7 +9,6 @@ and the result says so.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,8 @@ from gis.risk.surfaces import Dem
 from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError, coverage_by_time
 from layers.errors import InputError
+from layers.services.analysis import RoutedAnalysis
 from layers.services.routing import RoutingService
-from layers.settings import Settings
-from layers.store.base import Store
 
 HAZARD_LAYERS = ("reservoirs", "geohazard_points", "chemical_parks", "hazardous_enterprises", "flood_prone_areas")
 ACCESS_KMH = 20.0
@@ -96,15 +94,10 @@ def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[
     return minutes
 
 
-class RiskService:
-    """Risk zoning over one store."""
+class RiskService(RoutedAnalysis):
+    """Risk zoning over one store; only the result for the current inputs is kept."""
 
-    def __init__(self, store: Store, settings: Settings, routing: RoutingService) -> None:
-        self.store = store
-        self.settings = settings
-        self.routing = routing
-        self._lock = threading.Lock()
-        self._current: tuple[tuple[str, ...], RiskResult] | None = None
+    _current: tuple[tuple[str, ...], RiskResult] | None = None
 
     def key(self) -> tuple[str, ...]:
         """What the current result depends on: resolution, config and the input layers' versions."""
