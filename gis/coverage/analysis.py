@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -57,6 +58,23 @@ class CoverageResult:
     assignment: Assignment
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def totals(self) -> dict[str, float | int]:
+        """The city's figures, counted once: residents, covered and uncovered (persons), unplaced
+        persons, shelters, shelters over capacity (load ratio > 1) and gap polygons."""
+        persons = self.cells["persons"]
+        residents = float(persons.sum())
+        covered = float(persons[self.cells["covered"]].sum())
+        return {
+            "residents": residents,
+            "residents_covered": covered,
+            "residents_uncovered": residents - covered,
+            "unplaced_persons": float(self.assignment.unplaced.sum()),
+            "shelters": len(self.shelters),
+            "shelters_over_capacity": int((self.shelters["load_ratio"] > 1).sum()),
+            "gaps": len(self.gaps),
+        }
 
     def metadata(self) -> dict[str, object]:
         """Parameters and definitions, to store beside the outputs."""
@@ -188,7 +206,7 @@ def analyse_coverage(
     best_shelter, best_minutes = nearest_within_reach(reach)
     load = shelter_load(reach, residents, demand, capacity)
     cell_township = cell_area_rows.get(TOWNSHIP)
-    gaps = gap_polygons(cells, ~covered, residents, reach.nearest_minutes, cell_township)
+    gaps = gap_polygons(cells, uncovered=~covered, residents=residents, nearest_minutes=reach.nearest_minutes, group=cell_township)
     timings["gaps"] = time.perf_counter() - clock
 
     progress("疏散分配 evacuation assignment")
@@ -235,7 +253,8 @@ def analyse_coverage(
         prefix = "county" if level == COUNTY else "township"
         cell_frame[f"{prefix}_adcode"], cell_frame[prefix] = code[cell_area], name[cell_area]
         shelter_frame[f"{prefix}_adcode"] = code[shelter_area]
-        table = area_table(level_areas, cell_area, residents, covered, demand, shelter_area, capacity, serving["area_m2"].to_numpy(dtype=float))
+        table = area_table(level_areas, cell_area=cell_area, residents=residents, covered=covered, demand=demand,
+                           shelter_area=shelter_area, capacity=capacity, shelter_m2=serving["area_m2"].to_numpy(dtype=float))
         table["unplaced_persons"] = np.bincount(cell_area[cell_area >= 0], weights=assignment.unplaced[cell_area >= 0], minlength=len(level_areas))
         area_frames.append(gpd.GeoDataFrame(table, geometry=level_areas.geometry.to_numpy(), crs=areas.crs))
         if level == TOWNSHIP:

@@ -83,6 +83,7 @@ def locate(points: NDArray[np.object_], areas: gpd.GeoDataFrame | NDArray[np.obj
 
 def area_table(
     areas: gpd.GeoDataFrame,
+    *,
     cell_area: NDArray[np.int64],
     residents: NDArray[np.float64],
     covered: NDArray[np.bool_],
@@ -128,6 +129,7 @@ def area_table(
 
 def gap_polygons(
     cells: gpd.GeoDataFrame,
+    *,
     uncovered: NDArray[np.bool_],
     residents: NDArray[np.float64],
     nearest_minutes: NDArray[np.float64],
