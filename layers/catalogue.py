@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gis.grades import DANGER_GRADES, PARK_RISK_GRADES, RESERVOIR_CLASSES, RISK_LEVEL_COLOURS, RISK_LEVELS
+from gis.grades import (
+    DANGER_GRADES,
+    PARK_RISK_GRADES,
+    RESERVOIR_CLASSES,
+    RISK_LEVEL_COLOURS,
+    RISK_LEVELS,
+)
 from layers.errors import UnknownLayerError
 
 FieldType = Literal["str", "int", "float", "bool", "datetime"]
