@@ -84,3 +84,23 @@ def shelter_capacity_persons(effective_area_m2: float | None, *, area_per_person
     if area_per_person_m2 <= 0:
         raise ValueError("area per person must be positive (m²)")
     return int(math.floor(effective_area_m2 / area_per_person_m2))
+
+
+WARNING_LEVELS = ("蓝", "黄", "橙", "红")
+"""The four national warning colours (突发事件应对法, 四级预警), lowest first: 蓝 Ⅳ 一般 < 黄 Ⅲ 较大 <
+橙 Ⅱ 重大 < 红 Ⅰ 特别重大. Not the risk levels' names: 重大 is 橙 here and 红 there."""
+
+WARNING_GRADES = {"蓝": ("Ⅳ", "一般"), "黄": ("Ⅲ", "较大"), "橙": ("Ⅱ", "重大"), "红": ("Ⅰ", "特别重大")}
+"""Each warning colour's grade numeral and name."""
+
+WARNING_COLOURS = {"蓝": "#0000FF", "黄": "#FFFF00", "橙": "#FF7F00", "红": "#FF0000"}
+"""The warning colours as drawn."""
+
+
+def warning_rank(level: str | None) -> int:
+    """0 (蓝) … 3 (红), or -1 for no warning; a ValueError names the allowed colours."""
+    if level is None:
+        return -1
+    if level not in WARNING_LEVELS:
+        raise ValueError(f"warning level must be one of {'/'.join(WARNING_LEVELS)}, got {level!r}")
+    return WARNING_LEVELS.index(level)
