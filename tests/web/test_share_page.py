@@ -27,7 +27,10 @@ def test_a_field_team_opens_the_link_on_a_phone(browser: Any, sample_gpkg: Path,
         created = httpx.post(f"{base}/shares", json={"incident_id": incident.json()["id"], "layers": ["shelters", "supply_depots"]}, headers=editor, timeout=60)
         assert created.status_code == 201, created.text
         share = created.json()
-        assert httpx.get(f"{base}/map", timeout=10, follow_redirects=False).status_code in (303, 401), "the wall map itself needs a login"
+        # The wall map itself needs a login: a browser is sent to the log-in page, an API client refused.
+        browsing = httpx.get(f"{base}/map", headers={"Accept": "text/html"}, timeout=10, follow_redirects=False)
+        assert browsing.status_code == 303 and browsing.headers["location"] == "/login?next=/map"
+        assert httpx.get(f"{base}/map", timeout=10, follow_redirects=False).status_code == 401
 
         context = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True, device_scale_factor=2,
                                       geolocation={"latitude": 35.43, "longitude": 116.57}, permissions=["geolocation"], bypass_csp=True)  # string predicates need eval
