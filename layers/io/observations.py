@@ -1,0 +1,385 @@
+"""Gauge observations at the ingest edge: the checks every path (MQTT, HTTP, files) shares, and
+the reader of the CSV/XLSX exports that monitoring platforms give.
+
+``check_observations`` turns loose records (JSON objects, file rows) into ``Observation`` values
+with UTC times, and every record it cannot use into a ``DeadLetter`` that says which field is
+wrong; it never raises for bad data, so that one bad gauge cannot stop the others. Water levels
+(水位) are in metres, rain (雨量) in millimetres per report; values are never converted.
+
+Pure Python on plain mappings: the store that keeps the observations and the dead letters is
+written elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from openpyxl import load_workbook
+
+from layers.errors import InputError
+from layers.io.ledger import fold_text, header_key, split_header
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+"""The time zone of a time written without an offset (Chinese platforms write Beijing time)."""
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+"""Times before this are refused: a zero or a date-only field read as a time, not a real report."""
+MAX_PAYLOAD_CHARS = 2_000
+"""A dead letter keeps at most this many characters of the payload."""
+
+StationKind = Literal["水位", "雨量"]
+KIND_UNITS: dict[str, str] = {"水位": "m", "雨量": "mm"}
+"""The one unit each kind of station reports in."""
+
+_UNIT_ALIASES = {"m": "m", "米": "m", "mm": "mm", "毫米": "mm"}
+# Lengths on another scale are refused, never converted: a silent conversion is how the 10⁴×
+# capacity bug happened (万m³ read as m³), and a gauge that sends cm has been misconfigured at the
+# source, which the platform must fix; its dead letters say so.
+_OTHER_LENGTHS = {"cm", "厘米", "dm", "分米", "km", "千米", "公里", "μm", "um"}
+
+
+@dataclass(frozen=True)
+class StationInfo:
+    """A monitoring station as the checks need it: its code, its kind and its unit (m for 水位,
+    mm for 雨量)."""
+
+    station_id: str
+    kind: StationKind
+    unit: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One report of one station: ``time`` is timezone-aware UTC, ``value`` in ``unit`` (m for a
+    water level, mm of rain since the previous report for a rain gauge)."""
+
+    station_id: str
+    time: datetime
+    value: float
+    unit: str
+    quality: str | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that could not be used: when it arrived (UTC), where from (``mqtt onemap/ST001/obs``,
+    ``http``, ``file 水位.csv row 12``), its text (at most ``MAX_PAYLOAD_CHARS``) and why."""
+
+    received_at: datetime
+    source: str
+    payload: str
+    reason: str
+
+
+class _Rejected(ValueError):
+    """A record's field that cannot be used; the message is the dead letter's reason."""
+
+
+def check_observations(records: Iterable[Mapping[str, Any]], stations: Mapping[str, StationInfo], *, source: str, now: datetime, max_future_s: float = 600) -> tuple[list[Observation], list[DeadLetter]]:
+    """Split ``records`` into observations and dead letters; never raises for bad data.
+
+    Parameters
+    ----------
+    records
+        Mappings with ``station`` (or ``station_id``), ``time``, ``value`` and optionally ``unit``
+        (default: the station's unit) and ``quality``. ``_row`` (a file's row number) is added to
+        the dead letter's source; ``_raw`` marks a payload that was not a JSON object.
+    stations
+        The known stations by code.
+    source
+        Where the records came from, for the dead letters (``mqtt <topic>``, ``http``, ``file <name>``).
+    now
+        The time of receipt (timezone-aware); times ``max_future_s`` seconds or more after it are
+        refused, as are times before 1990.
+
+    Times are ISO 8601 text (with an offset, or without one: then Asia/Shanghai, i.e. Beijing
+    time, as Chinese platforms write it; ``2024/7/1 8:00`` too), ``datetime`` values (naive ones
+    Asia/Shanghai as well) or epoch seconds (a number, or text of digits). Values are finite
+    numbers or numeric text; units m/米 or mm/毫米, and must be the station's own.
+    """
+    if now.tzinfo is None:
+        raise InputError("check_observations: now must be timezone-aware")
+    now = now.astimezone(UTC)
+    latest = now + timedelta(seconds=max_future_s)
+    kept: list[Observation] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        try:
+            kept.append(_observation(record, stations, latest=latest, max_future_s=max_future_s))
+        except _Rejected as rejected:
+            dead.append(_dead_letter(record, str(rejected), source=source, now=now))
+        except Exception as error:  # a record no check foresaw still must not stop the batch
+            dead.append(_dead_letter(record, f"record cannot be read: {type(error).__name__}: {error}", source=source, now=now))
+    return kept, dead
+
+
+def _observation(record: Mapping[str, Any], stations: Mapping[str, StationInfo], *, latest: datetime, max_future_s: float) -> Observation:
+    if not isinstance(record, Mapping):
+        raise _Rejected(f"record is a {type(record).__name__}, not an object with station, time and value")
+    if "_raw" in record:
+        raise _Rejected("payload is not a JSON object or a list of objects")
+    station = _station(record, stations)
+    time = _time(record.get("time"))
+    if time >= latest:
+        raise _Rejected(f"time {time.isoformat()} is {max_future_s:g} s or more in the future")
+    value = _value(record.get("value"))
+    unit = _unit(record.get("unit"), station)
+    quality = record.get("quality")
+    quality = None if _missing(quality) or str(quality).strip() == "" else str(quality).strip()
+    return Observation(station.station_id, time, value, unit, quality)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+
+
+def _station_code(value: Any) -> str:
+    """A station code as text: ``41800100``, ``41800100.0`` (a spreadsheet's number) and
+    ``'４１８００１００'`` alike."""
+    if isinstance(value, bool):
+        raise _Rejected(f"station {value!r} is not a station code")
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return str(int(float(value)))
+    if isinstance(value, str) and fold_text(value):
+        return fold_text(value)
+    raise _Rejected(f"station {value!r} is not a station code")
+
+
+def _station(record: Mapping[str, Any], stations: Mapping[str, StationInfo]) -> StationInfo:
+    given = [record[name] for name in ("station", "station_id") if not _missing(record.get(name)) and record.get(name) != ""]
+    if not given:
+        raise _Rejected("station is missing (give station or station_id)")
+    codes = [_station_code(value) for value in given]
+    if len(set(codes)) > 1:
+        raise _Rejected(f"station {codes[0]} and station_id {codes[1]} differ")
+    info = stations.get(codes[0])
+    if info is None:
+        raise _Rejected(f"unknown station {codes[0]}")
+    return info
+
+
+_EPOCH_TEXT = re.compile(r"^\d+(\.\d+)?$")
+
+
+def _time(value: Any) -> datetime:
+    """``value`` as a UTC datetime (see ``check_observations`` for the forms accepted)."""
+    if _missing(value) or value == "":
+        raise _Rejected("time is missing")
+    if isinstance(value, bool):
+        raise _Rejected(f"time {value!r} is not a time")
+    if isinstance(value, str) and _EPOCH_TEXT.match(fold_text(value)):
+        value = float(fold_text(value))
+    if isinstance(value, numbers.Real):
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            raise _Rejected(f"time {value!r} is not a time")
+        if seconds > 1e11:  # past the year 5138: milliseconds, most likely
+            raise _Rejected(f"time {value!r} is not epoch seconds (milliseconds? divide by 1000)")
+        parsed = datetime.fromtimestamp(seconds, UTC)
+    elif isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = _parse_time_text(value)
+    else:
+        raise _Rejected(f"time {value!r} is not a time")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=LOCAL_TZ)
+    parsed = parsed.astimezone(UTC)
+    if parsed < EARLIEST:
+        raise _Rejected(f"time {parsed.isoformat()} is before 1990")
+    return parsed
+
+
+def _parse_time_text(text: str) -> datetime:
+    folded = fold_text(text)
+    try:  # ISO 8601, the form the brief asks platforms for
+        return datetime.fromisoformat(folded)
+    except ValueError:
+        pass
+    # Exports write 2024/7/1 8:00 and the like; pandas reads those, but it also reads words
+    # ("now", "today"), which no gauge sends: require a date of digits.
+    if not re.match(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}", folded):
+        raise _Rejected(f"time {text!r} is not an ISO 8601 time")
+    try:
+        stamp = pd.Timestamp(folded)
+    except (ValueError, OverflowError):
+        raise _Rejected(f"time {text!r} is not an ISO 8601 time") from None
+    if stamp is pd.NaT:
+        raise _Rejected(f"time {text!r} is not an ISO 8601 time")
+    return stamp.to_pydatetime()
+
+
+def _value(value: Any) -> float:
+    if _missing(value) and not isinstance(value, float):
+        raise _Rejected("value is missing")
+    if isinstance(value, bool):
+        raise _Rejected(f"value {value!r} is a boolean, not a number")
+    if isinstance(value, str):
+        text = fold_text(value)
+        if not text:
+            raise _Rejected("value is missing")
+        try:
+            number = float(text.replace(",", ""))
+        except ValueError:
+            raise _Rejected(f"value {value!r} is not a number") from None
+    elif isinstance(value, numbers.Real):
+        number = float(value)
+    else:
+        raise _Rejected(f"value {value!r} is not a number")
+    if not math.isfinite(number):
+        raise _Rejected(f"value {value!r} is not a finite number")
+    return number
+
+
+def _unit(value: Any, station: StationInfo) -> str:
+    if _missing(value) or (isinstance(value, str) and not value.strip()):
+        return station.unit
+    written = fold_text(str(value))
+    unit = _UNIT_ALIASES.get(written.lower())
+    if unit == station.unit:
+        return unit
+    why = ""
+    if _is_length_unit(written):
+        why = f" (a length on another scale is not converted: the platform must send {station.unit})"
+    raise _Rejected(f"unit {written} does not match station {station.station_id}'s unit {station.unit}{why}")
+
+
+def _is_length_unit(text: str) -> bool:
+    return text.lower() in _UNIT_ALIASES or text.lower() in _OTHER_LENGTHS
+
+
+def _dead_letter(record: Any, reason: str, *, source: str, now: datetime) -> DeadLetter:
+    row = record.get("_row") if isinstance(record, Mapping) else None
+    where = f"{source} row {row}" if row is not None else source
+    if isinstance(record, Mapping) and "_raw" in record:
+        payload = str(record["_raw"])
+    elif isinstance(record, Mapping):
+        shown = {str(k): v for k, v in record.items() if not str(k).startswith("_")}
+        payload = json.dumps(shown, ensure_ascii=False, default=str)
+    else:
+        payload = repr(record)
+    return DeadLetter(now, where, payload[:MAX_PAYLOAD_CHARS], reason)
+
+
+# --- files -------------------------------------------------------------------------------------
+
+_FIELD_HEADERS: dict[str, tuple[str, ...]] = {
+    "station": ("站码", "测站编码", "测站代码", "站号", "站点编码", "station", "station_id"),
+    "time": ("时间", "观测时间", "监测时间", "time"),
+    "value": ("水位", "雨量", "降雨量", "时段雨量", "value"),
+    "unit": ("单位", "unit"),
+    "quality": ("质量", "质量码", "quality"),
+}
+"""Headers as monitoring platforms write them, by field; a value header may carry its unit in
+brackets (``水位(m)``, ``雨量（mm）``)."""
+_REQUIRED = ("station", "time", "value")
+_HEADER_FIELDS = {header_key(text): field for field, texts in _FIELD_HEADERS.items() for text in texts}
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+"""UTF-8 (with or without a BOM) first, then GB18030 (which covers GBK and GB2312)."""
+
+
+def read_observation_file(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX export, as records for
+    ``check_observations``.
+
+    The first row is the header; columns are found by their Chinese or English names (see
+    ``_FIELD_HEADERS``) and other columns (站名 …) are ignored. A unit in the value header's
+    brackets is each row's unit unless a 单位 column gives one. Cells are kept as read (text for
+    CSV; numbers and naive datetimes, i.e. Beijing time, for XLSX); each record carries ``_row``,
+    the spreadsheet row number (the header is row 1). Blank rows are left out.
+
+    Raises ``InputError`` naming the file when it cannot be read or lacks station, time or value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        header, rows = _read_csv(path)
+    elif suffix in (".xlsx", ".xlsm"):
+        header, rows = _read_xlsx(path)
+    else:
+        raise InputError(f"{path}: observations are read from .csv or .xlsx files, not {suffix or 'a file without a suffix'}")
+    columns, header_unit = _map_header(path, header)
+    records: list[dict[str, Any]] = []
+    for number, cells in rows:
+        if all(_missing(cell) or (isinstance(cell, str) and not cell.strip()) for cell in cells):
+            continue
+        record: dict[str, Any] = {field: cells[index] if index < len(cells) else None for field, index in columns.items()}
+        if header_unit and (_missing(record.get("unit")) or record.get("unit") == ""):
+            record["unit"] = header_unit
+        record["_row"] = number
+        records.append(record)
+    return records
+
+
+def _read_csv(path: Path) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
+    data = path.read_bytes()
+    for encoding in CSV_ENCODINGS:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InputError(f"{path}: not UTF-8 or GB18030 text; save it as CSV UTF-8 and retry")
+    try:
+        frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(f"{path}: not a readable CSV table ({str(error).strip()})") from None
+    # Row numbers as a spreadsheet shows them: header row 1, blank lines kept in the count.
+    rows = [(index + 2, list(cells)) for index, cells in enumerate(frame.itertuples(index=False, name=None))]
+    return list(frame.columns), rows
+
+
+def _read_xlsx(path: Path) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a damaged or mislabelled file
+        raise InputError(f"{path}: not a readable XLSX workbook ({type(error).__name__}: {error})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        lines = sheet.iter_rows(min_row=1, values_only=True)
+        header = list(next(lines, ()))
+        rows = [(number, list(cells)) for number, cells in enumerate(lines, start=2)]
+    finally:
+        workbook.close()
+    return header, rows
+
+
+def _map_header(path: Path, header: list[Any]) -> tuple[dict[str, int], str | None]:
+    """Column index of each field found, and the unit written in the value's header."""
+    columns: dict[str, int] = {}
+    unit: str | None = None
+    for index, cell in enumerate(header):
+        if _missing(cell) or not str(cell).strip():
+            continue
+        parts = split_header(str(cell))
+        field = _HEADER_FIELDS.get(parts.key) or _HEADER_FIELDS.get(parts.base)
+        if field is None:
+            continue
+        if field in columns:
+            raise InputError(f"{path}: columns {header[columns[field]]} and {cell} both give the {field}; keep one")
+        columns[field] = index
+        if field == "value" and parts.unit is not None:
+            unit = parts.unit.text
+        elif field == "value" and parts.note and _is_length_unit(parts.note):
+            unit = parts.note  # mm and cm are not in the ledger's table of units
+    missing = [field for field in _REQUIRED if field not in columns]
+    if missing:
+        found = ", ".join(str(cell) for cell in header if not _missing(cell)) or "none"
+        expected = "; ".join(f"{field}: {'/'.join(_FIELD_HEADERS[field])}" for field in missing)
+        raise InputError(f"{path}: no column for {', '.join(missing)}. Columns found: {found}. Expected: {expected}")
+    return columns, unit
