@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from wcwidth import wcswidth, wcwidth
@@ -21,6 +21,9 @@ from wcwidth import wcswidth, wcwidth
 from layers.errors import OnemapError
 from layers.settings import Settings
 from layers.store import Store, open_store
+
+if TYPE_CHECKING:
+    from layers.accounts.store import AccountStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ROWS_REJECTED = 1
@@ -55,7 +58,7 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def _accounts(ctx: click.Context) -> Any:
+def _accounts(ctx: click.Context) -> AccountStore:
     from layers.accounts.store import AccountStore
 
     accounts = AccountStore.for_settings(ctx.obj["settings"], store=_store(ctx))  # accounts need no city profile

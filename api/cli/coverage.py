@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
 
 from api.cli.app import F, _fail_cleanly, _pad, _settings, _store, main
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from gis.coverage.analysis import CoverageResult
+    from layers.services.coverage import CoverageService
 
 _COVERAGE_STEPS = 7  # reading, checking, reach, gaps, assignment, tables, writing
 
@@ -32,7 +39,7 @@ def _coverage_options(command: F) -> F:
     return command
 
 
-def _coverage_run(ctx: click.Context, analysis_type: str, mode: str, population_file: Path | None, population_crs: str | None, bar: Any) -> Any:
+def _coverage_run(ctx: click.Context, analysis_type: str, mode: str, population_file: Path | None, population_crs: str | None, bar: tqdm[Any]) -> tuple[CoverageService, Callable[[str], None], gpd.GeoDataFrame | None]:
     from layers.services.coverage import CoverageService, read_population_file
     from layers.services.routing import RoutingService
 
@@ -47,7 +54,7 @@ def _coverage_run(ctx: click.Context, analysis_type: str, mode: str, population_
     return CoverageService(store, settings, RoutingService(store, settings)), step, population
 
 
-def _print_coverage(result: Any) -> None:
+def _print_coverage(result: CoverageResult) -> None:
     from gis.coverage import MODE_LABELS
 
     total = result.cells["persons"].sum()

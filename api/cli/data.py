@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -23,8 +23,11 @@ from api.cli.app import (
     _width,
     main,
 )
-from layers.catalogue import CATALOGUE, layer_names
+from layers.catalogue import CATALOGUE, LayerSpec, layer_names
 from layers.store import LayerInfo, Store
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 def format_layer_table(infos: Sequence[LayerInfo]) -> str:
@@ -200,7 +203,7 @@ def import_(ctx: click.Context, layer: str, file: Path, encoding: str | None, cr
         sys.exit(EXIT_ROWS_REJECTED)
 
 
-def format_preview(spec: Any, frame: Any) -> str:
+def format_preview(spec: LayerSpec, frame: gpd.GeoDataFrame) -> str:
     """Rows as they would be stored: one block per row, field label = value (geometry as WKT)."""
     import shapely
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from api.cli.app import _fail_cleanly, _pad, _settings, _store, _width, main
+
+if TYPE_CHECKING:
+    from layers.services.routing import Closures, RoutingService
 
 
 @main.group()
@@ -25,7 +28,7 @@ def route() -> None:
     """
 
 
-def _routing(ctx: click.Context) -> Any:
+def _routing(ctx: click.Context) -> RoutingService:
     from layers.services.routing import RoutingService
 
     service = RoutingService(_store(ctx), _settings(ctx))
@@ -35,7 +38,7 @@ def _routing(ctx: click.Context) -> Any:
     return service
 
 
-def _closures(service: Any, closures: Path | None, closed_edges: str | None, ignore_closures: bool) -> Any:
+def _closures(service: RoutingService, closures: Path | None, closed_edges: str | None, ignore_closures: bool) -> Closures:
     """The stored closures in force (unless ``ignore_closures``) plus the what-if ones given;
     one line on stderr says which."""
     from layers.services.routing import Closures, parse_edge_ids, read_closures

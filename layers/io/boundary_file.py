@@ -209,7 +209,8 @@ def _repaired(attributes: pd.DataFrame, geometry: gpd.GeoSeries, path: Path, not
     kept: list[int] = []
     shapes: list[shapely.MultiPolygon] = []
     for position, (label, shape) in enumerate(zip(attributes.index, geometry.values, strict=True)):
-        what = f"{attributes.at[label, 'name'] or 'feature'} ({attributes.at[label, 'adcode'] or f'feature {position + 1}'})"
+        name, adcode = attributes.at[label, "name"], attributes.at[label, "adcode"]  # text or None (see _attributes)
+        what = f"{name or 'feature'!s} ({adcode or f'feature {position + 1}'!s})"
         repair = repair_polygonal(shape)
         if repair.repaired:
             notes.append(f"{path.name}: {what}: {repair.problem} — repaired (polygonal part of make_valid kept, area {repair.area_change_km2:+.3f} km²)")

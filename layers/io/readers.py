@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from pandas.io.parsers import TextFileReader
 from pyproj import CRS
 
 from layers.errors import InputError
@@ -213,6 +214,20 @@ def _table(path: Path, frame: pd.DataFrame, first_row: int, *, empty_ok: bool = 
     return SourceTable(path=path, kind="table", attributes=frame.reset_index(drop=True), row_labels=labels, notes=notes)
 
 
+def _csv_chunks(reader: TextFileReader, rows: int | None) -> Iterator[pd.DataFrame]:
+    """The CSV's rows, ``rows`` at a time (all at once without ``rows``), as pandas' own chunked
+    reading gives them; the file is closed at the end."""
+    with reader:
+        if not rows:
+            yield reader.read()
+            return
+        while True:
+            try:
+                yield reader.get_chunk(rows)
+            except StopIteration:
+                return
+
+
 def _read_csv(path: Path, encoding: str | None, header_row: int | None, header_score: HeaderScore | None, chunk_rows: int | None) -> Iterator[SourceTable]:
     with path.open("rb") as handle:
         head = handle.read(_SAMPLE_BYTES)
@@ -227,9 +242,9 @@ def _read_csv(path: Path, encoding: str | None, header_row: int | None, header_s
     try:
         reader = pd.read_csv(
             path, encoding=pandas_encoding, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True,
-            skiprows=header, header=0, skip_blank_lines=False, chunksize=chunk_rows or None, iterator=chunk_rows is None,
+            skiprows=header, header=0, skip_blank_lines=False, iterator=True,
         )
-        chunks = reader if chunk_rows else [reader.read()]
+        chunks = _csv_chunks(reader, chunk_rows)
         first = True
         for chunk in chunks:
             # Spreadsheet rows: the header is row header + 1, its first data row header + 2.

@@ -79,7 +79,7 @@ def _as_text(column: pd.Series) -> pd.Series:
             return str(int(value))  # a code typed as a number in a spreadsheet
         return str(value).strip()
 
-    if pd.api.types.is_string_dtype(column.dtype) and column.map(type).eq(str).all():
+    if pd.api.types.is_string_dtype(column.dtype) and column.map(lambda value: type(value) is str).all():
         return column.str.strip()
     return column.map(text)
 

@@ -114,9 +114,10 @@ class MapService:
         for layer in SEARCH_LAYERS:
             table = self._named(layer)
             found = table.loc[table["name"].str.lower().str.contains(lowered, regex=False)]
-            for row in found.head(limit).itertuples(index=False):
-                rank = 0 if row.name.lower() == lowered else 1 if row.name.lower().startswith(lowered) else 2
-                ranked.append((rank, len(row.name), SearchHit(layer, row.source_id, row.name, float(row.lon), float(row.lat))))
+            head = found.head(limit)
+            for source_id, name, lon, lat in zip(head["source_id"], head["name"], head["lon"], head["lat"], strict=True):
+                rank = 0 if name.lower() == lowered else 1 if name.lower().startswith(lowered) else 2
+                ranked.append((rank, len(name), SearchHit(layer, source_id, name, float(lon), float(lat))))
         ranked.sort(key=lambda item: (item[0], item[1]))
         return (hits + [hit for _, _, hit in ranked])[:limit]
 
@@ -126,7 +127,8 @@ class MapService:
             raise InputError(f"level must be 市, 区县 or 乡镇街道, got {level!r}")
         table = self._named("admin_areas")
         chosen = table.loc[table.get("level", pd.Series(dtype=str)) == level] if "level" in table else table.iloc[0:0]
-        return [{"name": r.name, "id": r.source_id, "lon": float(r.lon), "lat": float(r.lat)} for r in chosen.itertuples(index=False)]
+        return [{"name": name, "id": source_id, "lon": float(lon), "lat": float(lat)}
+                for source_id, name, lon, lat in zip(chosen["source_id"], chosen["name"], chosen["lon"], chosen["lat"], strict=True)]
 
     def residents_around(self, lon: float, lat: float, radii_km: Sequence[float] = RING_RADII_KM) -> dict[str, float]:
         """Residents whose population cell centre lies within each radius (km) of the point,

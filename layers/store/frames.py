@@ -17,17 +17,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pandas.api.extensions import ExtensionDtype
 
 from gis.crs import STORE_EPSG
 from layers.catalogue import SOURCE_ID, FieldType, LayerSpec
 from layers.errors import InputError
 
-_PANDAS_DTYPES: dict[FieldType, str] = {
-    "str": "object",
-    "int": "Int64",
-    "float": "float64",
-    "bool": "boolean",
-    "datetime": "datetime64[ms, UTC]",
+_PANDAS_DTYPES: dict[FieldType, np.dtype[Any] | ExtensionDtype] = {
+    "str": np.dtype(object),
+    "int": pd.Int64Dtype(),
+    "float": np.dtype(np.float64),
+    "bool": pd.BooleanDtype(),
+    "datetime": pd.DatetimeTZDtype("ms", "UTC"),
 }
 
 
@@ -114,7 +115,7 @@ def rows_from_frame(spec: LayerSpec, frame: gpd.GeoDataFrame) -> Rows:
     return Rows(values=list(zip(*columns, strict=True)) if columns else [], wkbs=wkbs)
 
 
-def frame_from_rows(spec: LayerSpec, values: Sequence[Sequence[Any]], wkbs: Iterable[bytes | None]) -> gpd.GeoDataFrame:
+def frame_from_rows(spec: LayerSpec, values: Sequence[tuple[Any, ...]], wkbs: Iterable[bytes | None]) -> gpd.GeoDataFrame:
     """A GeoDataFrame in EPSG:4326 with ``spec.columns`` typed by the spec, from store rows."""
     data = pd.DataFrame.from_records(list(values), columns=list(spec.columns))
     for name, field_type in zip(spec.columns, ["str", *(f.type for f in spec.fields)], strict=True):
