@@ -47,21 +47,11 @@ def summary(request: Request, analysis_type: TypeQuery = "紧急", mode: ModeQue
     """Residents, covered and uncovered residents, demand, capacity, shortfall, m² per resident and
     unplaced persons, per township (乡镇街道) and county (区县), with the city totals and parameters."""
     result = coverage_result(request, analysis_type, mode)
-    cells = result.cells
-    covered = float(cells.loc[cells["covered"], "persons"].sum())
     return {
         "type": result.analysis_type,
         "mode": result.mode,
         "parameters": result.metadata(),
-        "totals": {
-            "residents": float(cells["persons"].sum()),
-            "residents_covered": covered,
-            "residents_uncovered": float(cells["persons"].sum()) - covered,
-            "unplaced_persons": float(result.assignment.unplaced.sum()),
-            "shelters": len(result.shelters),
-            "shelters_over_capacity": int((result.shelters["load_ratio"] > 1).sum()),
-            "gaps": len(result.gaps),
-        },
+        "totals": result.totals,
         "notes": result.notes,
         "townships": records(area_rows(result, "乡镇街道")),
         "counties": records(area_rows(result, "区县")),

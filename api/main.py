@@ -57,9 +57,8 @@ def warm_up(risk: RiskService, coverage: CoverageService, report: Report) -> Non
     except OnemapError as error:
         report(f"避难场所覆盖 shelter coverage: skipped ({error})")
         return
-    total = float(result.cells["persons"].sum())
-    covered = float(result.cells.loc[result.cells["covered"], "persons"].sum())
-    report(f"避难场所覆盖 shelter coverage: {covered:,.0f} of {total:,.0f} residents within {result.params.reach_min['紧急']:g} min walk of a shelter")
+    totals = result.totals
+    report(f"避难场所覆盖 shelter coverage: {totals['residents_covered']:,.0f} of {totals['residents']:,.0f} residents within {result.params.reach_min['紧急']:g} min walk of a shelter")
 
 
 def create_app(settings: Settings | None = None, *, warm: Report | None = None, on_ready: Callable[[], None] | None = None) -> FastAPI:

@@ -113,8 +113,7 @@ def coverage_map(result: CoverageResult, siting: SitingResult | None = None) -> 
         sites.add_to(fmap)
 
     folium.LayerControl(collapsed=False).add_to(fmap)
-    covered = result.cells.loc[result.cells["covered"], "persons"].sum()
-    total = result.cells["persons"].sum()
+    covered, total = result.totals["residents_covered"], result.totals["residents"]
     legend = (
         "<div id='onemap-legend' style='position:fixed;bottom:40px;left:10px;z-index:1000;background:#fff;padding:8px 12px;font:14px sans-serif;border:1px solid #999;border-radius:4px;max-width:420px'>"
         f"<b>避难场所覆盖 ({html.escape(result.analysis_type)}, {html.escape(MODE_LABELS[result.mode])})</b><br>"

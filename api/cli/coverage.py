@@ -57,14 +57,13 @@ def _coverage_run(ctx: click.Context, analysis_type: str, mode: str, population_
 def _print_coverage(result: CoverageResult) -> None:
     from gis.coverage import MODE_LABELS
 
-    total = result.cells["persons"].sum()
-    covered = result.cells.loc[result.cells["covered"], "persons"].sum()
-    over = int((result.shelters["load_ratio"] > 1).sum())
+    totals = result.totals
+    total, covered, over = totals["residents"], totals["residents_covered"], totals["shelters_over_capacity"]
     click.echo(f"避难场所覆盖 shelter coverage — type {result.analysis_type}, {MODE_LABELS[result.mode]} ({result.mode}), walking {result.params.walk_kmh:g} km/h")
     click.echo(f"  residents covered   {covered:>14,.0f} of {total:,.0f} ({100 * covered / max(total, 1):.1f} %)")
     click.echo(f"  uncovered residents {total - covered:>14,.0f} in {len(result.gaps):,} gap polygons")
     click.echo(f"  shelters            {len(result.shelters):>14,}  ({over} over capacity: load ratio > 1)")
-    click.echo(f"  cannot be placed    {result.assignment.unplaced.sum():>14,.0f} persons (capacity-respecting assignment; mean walk {result.assignment.mean_minutes:.1f} min)")
+    click.echo(f"  cannot be placed    {totals['unplaced_persons']:>14,.0f} persons (capacity-respecting assignment; mean walk {result.assignment.mean_minutes:.1f} min)")
     for note in result.notes:
         click.echo(f"  note: {note}", err=True)
     if not result.areas.empty:

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.io.geojson import RESULT_PRECISION_DEG, feature_collection, geometry_json, json_value, records
+from layers.io.geojson import (
+    RESULT_PRECISION_DEG,
+    feature_collection,
+    geometry_json,
+    json_value,
+    records,
+)
 
 
 def test_every_missing_value_is_null_and_numbers_are_plain() -> None:
