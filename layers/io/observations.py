@@ -222,7 +222,7 @@ def _parse_time_text(text: str) -> datetime:
 
 
 def _value(value: Any) -> float:
-    if _missing(value) and not isinstance(value, float):
+    if value is None or value is pd.NaT:  # a NaN is there but not finite: said below
         raise _Rejected("value is missing")
     if isinstance(value, bool):
         raise _Rejected(f"value {value!r} is a boolean, not a number")
