@@ -125,7 +125,14 @@ def coverage(ctx: click.Context, analysis_type: str | None, mode: str | None, ou
 @_fail_cleanly
 def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | None, out_dir: Path | None, population_file: Path | None, population_crs: str | None, p: int, candidates: str | None, spacing_m: float, capacitated: bool, model: str) -> None:
     """Recommend where to build new shelters: the sites covering the most uncovered residents
-    (MILP solved to optimality by HiGHS; the gap is printed), on the map and in the GeoPackage."""
+    (MILP solved to optimality by HiGHS; the gap is printed), on the map and in the GeoPackage.
+
+    \b
+    Examples:
+      onemap coverage site --p 10
+      onemap coverage site --model lscp
+      onemap coverage site --candidates schools.gpkg --capacitated
+    """
     from layers.io.coverage_output import to_coverage_files
     from web.coverage_map import coverage_map_html
 

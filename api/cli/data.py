@@ -106,6 +106,11 @@ def sample(ctx: click.Context, seed: int | None) -> None:
     Real where facts are known (county towns, Nansi Lake, the hilly east, the published counts:
     248 reservoirs, 135 shelters, 668 rescue stations …), synthetic elsewhere. Upserts by source
     id in one transaction: re-running changes nothing.
+
+    \b
+    Examples:
+      onemap sample
+      onemap --store ./var/test.gpkg sample --seed 7
     """
     _load_sample(_store(ctx), seed if seed is not None else _settings(ctx).sample_seed)
 
@@ -226,7 +231,13 @@ def format_preview(spec: LayerSpec, frame: gpd.GeoDataFrame) -> str:
 @click.pass_context
 @_fail_cleanly
 def export_(ctx: click.Context, layer: str, file: Path) -> None:
-    """Export LAYER to FILE: .gpkg, .geojson, .shp (UTF-8 with .cpg), .csv or .xlsx (Chinese headers)."""
+    """Export LAYER to FILE: .gpkg, .geojson, .shp (UTF-8 with .cpg), .csv or .xlsx (Chinese headers).
+
+    \b
+    Examples:
+      onemap export shelters 避难场所.xlsx
+      onemap export roads roads.gpkg
+    """
     from layers.io.exporter import to_layer_file
 
     count = to_layer_file(_store(ctx), layer, file)

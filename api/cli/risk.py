@@ -35,6 +35,12 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
       # or: ahp: {factors: [reservoirs, flood_prone_areas, capacity], matrix: [[1,2,3],[0.5,1,2],[0.33,0.5,1]]}
       factors: {reservoirs: {decay: {kind: exp, scale_m: 3000, max_m: 12000}}}
       classification: natural      # or quantiles, or fixed with breaks: [0.1, 0.2, 0.35]
+
+    \b
+    Examples:
+      onemap risk
+      onemap risk --resolution 30 --dem dem.tif --out risk-30m
+      onemap risk --config weights.yaml --straight-line
     """
     from layers.io.risk_output import store_level_polygons, to_risk_files
     from layers.services.risk import HAZARD_LAYERS, RiskService, read_config, read_dem

@@ -19,9 +19,10 @@ def route() -> None:
     """Nearest resources by road, and service areas (travel time on the road network).
 
     \b
-    onemap route nearest --lon 116.59 --lat 35.41 --layers rescue_stations,supply_depots -k 5
-    onemap route nearest --lon 116.59 --lat 35.41 --closures flood.geojson --map route.html
-    onemap route areas --lon 116.59 --lat 35.41 --minutes 5,10,15 --json
+    Examples:
+      onemap route nearest --lon 116.59 --lat 35.41 --layers rescue_stations,supply_depots -k 5
+      onemap route nearest --lon 116.59 --lat 35.41 --closures flood.geojson --map route.html
+      onemap route areas --lon 116.59 --lat 35.41 --minutes 5,10,15 --json
 
     Every answer avoids the closures in force (road_closures, drawn on the wall map or
     imported); --closures adds what-if polygons to them; --ignore-closures gives the open network.
@@ -74,6 +75,12 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
 
     Resources travel TO the incident; one-way roads count; cut roads are avoided. A resource
     that cannot get there is listed as unreachable (不可达).
+
+    \b
+    Examples:
+      onemap route nearest --lon 116.59 --lat 35.41
+      onemap route nearest --lon 116.59 --lat 35.41 --layers shelters -k 3 --max-minutes 30
+      onemap route nearest --lon 116.59 --lat 35.41 --closures flood.geojson --map route.html
     """
     import shapely
 
@@ -116,7 +123,13 @@ def route_nearest(ctx: click.Context, lon: float, lat: float, layers: str, k: in
 @_fail_cleanly
 def route_areas(ctx: click.Context, lon: float, lat: float, minutes: str, closures: Path | None, closed_edges: str | None, ignore_closures: bool, as_json: bool) -> None:
     """Areas reachable by road from the point within each band (isochrones), with the residents
-    and resources each contains."""
+    and resources each contains.
+
+    \b
+    Examples:
+      onemap route areas --lon 116.59 --lat 35.41
+      onemap route areas --lon 116.59 --lat 35.41 --minutes 10,20,30 --ignore-closures --json
+    """
     from layers.io.geojson import feature_collection
     from layers.services.routing import parse_minutes
 

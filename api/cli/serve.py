@@ -18,7 +18,14 @@ from layers.catalogue import CATALOGUE
 @_fail_cleanly
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the command wall map at http://HOST:PORT/map and the layers as OGC API - Features
-    (GeoJSON) at http://HOST:PORT/collections."""
+    (GeoJSON) at http://HOST:PORT/collections.
+
+    \b
+    Examples:
+      onemap serve
+      onemap --store postgresql://onemap@db/onemap serve --host 0.0.0.0 --port 8080
+    (Off loopback the server refuses to start with ONEMAP_AUTH=off.)
+    """
     import uvicorn
 
     from api.access_log import redact_share_tokens
@@ -49,6 +56,11 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     \b
     The store is ./var/onemap.gpkg unless --store or ONEMAP_STORE says otherwise; the map works
     with no internet (basemap drawn from the store, every asset served by onemap itself).
+
+    \b
+    Examples:
+      onemap demo
+      onemap demo --port 8001 --no-serve
     """
     from api.main import create_app, warm_up
     from layers.services.coverage import CoverageService

@@ -15,12 +15,13 @@ def user() -> None:
     links), admin also manages users.
 
     \b
-    onemap user add zhang --role editor          asks for the password (or --password-stdin)
-    onemap user list
-    onemap user token zhang                      an API token for scripts (shown once)
-    onemap user tokens zhang                     the tokens by id;  onemap user revoke ID
-    onemap user passwd admin                     also ends the user's sessions and tokens
-    onemap user disable zhang                    no more log-ins; sessions and tokens end
+    Examples:
+      onemap user add zhang --role editor          asks for the password (or --password-stdin)
+      onemap user list
+      onemap user token zhang                      an API token for scripts (shown once)
+      onemap user tokens zhang                     the tokens by id;  onemap user revoke ID
+      onemap user passwd admin                     also ends the user's sessions and tokens
+      onemap user disable zhang                    no more log-ins; sessions and tokens end
     """
 
 
@@ -37,7 +38,13 @@ def _read_password(password_stdin: bool) -> str:
 @click.pass_context
 @_fail_cleanly
 def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
-    """Create user NAME with a role."""
+    """Create user NAME with a role.
+
+    \b
+    Examples:
+      onemap user add 张三 --role editor
+      echo "$PASSWORD" | onemap user add ops --role viewer --password-stdin
+    """
     from layers.accounts.tables import AuditLine
 
     created = _accounts(ctx).add_user(name, _read_password(password_stdin), role, audit=AuditLine(_cli_actor(), "create", "users", after=[name.strip()], detail={"role": role}))
@@ -48,7 +55,12 @@ def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> 
 @click.pass_context
 @_fail_cleanly
 def user_list(ctx: click.Context) -> None:
-    """List the users and their roles."""
+    """List the users and their roles.
+
+    \b
+    Examples:
+      onemap user list
+    """
     for account in _accounts(ctx).users():
         click.echo(f"{_pad(account.username, 24)} {_pad(account.role, 8)} {account.created_at:%Y-%m-%d %H:%M}{'  (disabled)' if account.disabled else ''}")
 
@@ -60,7 +72,12 @@ def user_list(ctx: click.Context) -> None:
 @_fail_cleanly
 def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME. Their sessions end and their API tokens are revoked: log in
-    again, and make new tokens with onemap user token NAME."""
+    again, and make new tokens with onemap user token NAME.
+
+    \b
+    Examples:
+      onemap user passwd 张三
+    """
     from layers.accounts.tables import AuditLine
 
     ended = _accounts(ctx).set_password(name, _read_password(password_stdin), audit=AuditLine(_cli_actor(), "passwd", "users", before=[name], after=[name]))
@@ -72,7 +89,12 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @click.pass_context
 @_fail_cleanly
 def user_disable(ctx: click.Context, name: str) -> None:
-    """Disable NAME: no more log-ins; their sessions end and their API tokens are revoked at once."""
+    """Disable NAME: no more log-ins; their sessions end and their API tokens are revoked at once.
+
+    \b
+    Examples:
+      onemap user disable 张三
+    """
     from layers.accounts.tables import AuditLine
 
     ended = _accounts(ctx).disable_user(name, audit=AuditLine(_cli_actor(), "disable", "users", before=[name], after=[name]))
@@ -85,7 +107,12 @@ def user_disable(ctx: click.Context, name: str) -> None:
 @click.pass_context
 @_fail_cleanly
 def user_token(ctx: click.Context, name: str, label: str) -> None:
-    """Create an API token for NAME (send it as 'Authorization: Bearer TOKEN'); shown once."""
+    """Create an API token for NAME (send it as 'Authorization: Bearer TOKEN'); shown once.
+
+    \b
+    Examples:
+      onemap user token qgis --label 规划科QGIS
+    """
     from layers.accounts.tables import AuditLine
 
     click.echo(_accounts(ctx).new_api_token(name, label, audit=AuditLine(_cli_actor(), "create", "api_tokens", after=[name], detail={"label": label})))
@@ -97,7 +124,12 @@ def user_token(ctx: click.Context, name: str, label: str) -> None:
 @_fail_cleanly
 def user_tokens(ctx: click.Context, name: str) -> None:
     """List NAME's API tokens by id (the tokens themselves are never stored); revoke one with
-    onemap user revoke TOKEN_ID."""
+    onemap user revoke TOKEN_ID.
+
+    \b
+    Examples:
+      onemap user tokens qgis
+    """
     rows = _accounts(ctx).tokens(name)
     if not rows:
         click.echo(f"{name} has no API tokens")
@@ -110,7 +142,12 @@ def user_tokens(ctx: click.Context, name: str) -> None:
 @click.pass_context
 @_fail_cleanly
 def user_revoke(ctx: click.Context, token_id: int) -> None:
-    """Revoke the API token TOKEN_ID (from onemap user tokens NAME) at once."""
+    """Revoke the API token TOKEN_ID (from onemap user tokens NAME) at once.
+
+    \b
+    Examples:
+      onemap user revoke 3
+    """
     from layers.accounts.tables import AuditLine
 
     owner = _accounts(ctx).revoke_token(token_id, audit=AuditLine(_cli_actor(), "revoke", "api_tokens", before=[str(token_id)], after=[str(token_id)]))

@@ -41,13 +41,6 @@ def test_layers_json(tmp_path: Path) -> None:
     assert all({"name", "count"} <= set(entry) for entry in layers)
 
 
-@pytest.mark.parametrize("command", [[], ["import"], ["export"], ["serve"], ["demo"], ["sample"], ["layers"]])
-def test_help_teaches(command: list[str]) -> None:
-    result = CliRunner().invoke(main, [*command, "--help"], prog_name="onemap")
-    assert result.exit_code == 0
-    assert "Usage: onemap" in result.output
-
-
 def test_bad_store_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--store", "mysql://x", "layers"])
     assert result.exit_code == 2

@@ -215,6 +215,6 @@ def test_init_on_postgis(pg_url: str, pg_schema: str, city_files: dict[str, Path
 @pytest.mark.parametrize("command", [["init"], ["info"]])
 def test_help_teaches_with_an_example(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"], prog_name="onemap")
-    assert result.exit_code == 0 and "Usage: onemap" in result.output and "Examples:" in result.output
+    assert result.exit_code == 0 and "Examples:" in result.output  # that the examples run: tests/api/test_cli_help.py
     if command == ["init"]:
         assert "onemap init --boundary 370800_full.json --from gcj02" in result.output and "--replace" in result.output
