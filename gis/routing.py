@@ -20,7 +20,6 @@ import shapely.geometry
 import shapely.ops
 from geopandas.array import from_shapely
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix, hstack, vstack
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
@@ -125,7 +124,7 @@ def closed_edges(graph: RoadGraph, *, polygons: Sequence[BaseGeometry] = (), edg
 # --- the core: times to or from one snapped point --------------------------------------------
 
 
-def _part(share: float, seconds: float) -> float:
+def part_seconds(share: float, seconds: float) -> float:
     """``share`` of an edge's ``seconds``. A point at the very end of the edge (share 0) is at the
     junction itself: 0, even when that direction is one-way or cut. Otherwise inf stays inf."""
     if share == 0.0:
@@ -159,9 +158,9 @@ def time_field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, clos
     forward_time = arc_time_s(graph, edge, True, closed)
     backward_time = arc_time_s(graph, edge, False, closed)
     if toward:  # arrive at the point along the edge: from u forwards, or from v backwards
-        offset_u, offset_v = _part(fraction, forward_time), _part(1 - fraction, backward_time)
+        offset_u, offset_v = part_seconds(fraction, forward_time), part_seconds(1 - fraction, backward_time)
     else:  # leave the point along the edge: to v forwards, or to u backwards
-        offset_u, offset_v = _part(fraction, backward_time), _part(1 - fraction, forward_time)
+        offset_u, offset_v = part_seconds(fraction, backward_time), part_seconds(1 - fraction, forward_time)
     u, v = int(graph.edge_u[edge]), int(graph.edge_v[edge])
     n = graph.node_count
     # One search from a virtual node standing for the point, with arcs to u and v.
@@ -174,8 +173,8 @@ def time_field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, clos
 def _same_edge_time(graph: RoadGraph, edge: int, start: float, end: float, closed: NDArray[np.bool_] | None) -> float:
     """Time along one edge from fraction ``start`` to fraction ``end``, inf when not allowed."""
     if end >= start:
-        return _part(end - start, arc_time_s(graph, edge, True, closed))
-    return _part(start - end, arc_time_s(graph, edge, False, closed))
+        return part_seconds(end - start, arc_time_s(graph, edge, True, closed))
+    return part_seconds(start - end, arc_time_s(graph, edge, False, closed))
 
 
 # --- nearest resources -----------------------------------------------------------------------
@@ -195,8 +194,8 @@ def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, 
     edge = int(source.edge[source_index])
     fraction = float(source.fraction[source_index])
     options: list[tuple[float, int, bool]] = []  # (seconds, first junction, departs towards v)
-    to_v = _part(1 - fraction, arc_time_s(graph, edge, True, closed))
-    to_u = _part(fraction, arc_time_s(graph, edge, False, closed))
+    to_v = part_seconds(1 - fraction, arc_time_s(graph, edge, True, closed))
+    to_u = part_seconds(fraction, arc_time_s(graph, edge, False, closed))
     for junction, leave, towards_v in ((int(graph.edge_v[edge]), to_v, True), (int(graph.edge_u[edge]), to_u, False)):
         if np.isfinite(leave):
             options.append((leave + float(field.time[junction]), junction, towards_v))
@@ -369,49 +368,3 @@ def nearest_resources(
     data = {name: list(values) for name, values in zip(NEAREST_COLUMNS, columns, strict=False)}
     routes = to_lonlat(np.asarray(columns[-1], dtype=object), epsg=graph.epsg)  # one transform for all routes
     return gpd.GeoDataFrame(data, geometry=from_shapely(routes, crs=STORE_CRS))
-
-
-
-
-
-# --- service areas and coverage --------------------------------------------------------------
-
-
-def coverage_by_time(
-    graph: RoadGraph,
-    facilities: gpd.GeoDataFrame,
-    *,
-    minutes: float | None = None,
-    closed: NDArray[np.bool_] | None = None,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-) -> pd.DataFrame:
-    """For every junction: the facility (row position in ``facilities``) that reaches it first and
-    how many minutes it takes, by one multi-source Dijkstra. Beyond ``minutes`` (or unreachable):
-    facility -1 and NaN minutes. Facilities off the network take no part."""
-    points = np.asarray(facilities.to_crs(graph.epsg).geometry.array, dtype=object)
-    snaps = snap_points(graph, points, closed=closed, max_snap_m=max_snap_m)
-    n, f = graph.node_count, len(points)
-    tails, heads, times = [], [], []
-    for i in np.flatnonzero(snaps.edge >= 0):
-        edge, fraction = int(snaps.edge[i]), float(snaps.fraction[i])
-        for node, seconds in ((graph.edge_v[edge], _part(1 - fraction, arc_time_s(graph, edge, True, closed))), (graph.edge_u[edge], _part(fraction, arc_time_s(graph, edge, False, closed)))):
-            if np.isfinite(seconds):
-                tails.append(n + i)
-                heads.append(int(node))
-                times.append(seconds)
-    forward = graph.weights(closed)
-    virtual = csr_matrix((times, (np.array(tails, dtype=np.int64) - n, heads)), shape=(f, n + f))
-    augmented = vstack([hstack([forward, csr_matrix((n, f))]), virtual]).tocsr()
-    limit = np.inf if minutes is None else minutes * 60.0
-    sources = np.flatnonzero(snaps.edge >= 0) + n
-    if sources.size == 0:
-        raise RoutingError("no facility is within reach of the road network")
-    dist, _, origin = dijkstra(augmented, directed=True, indices=sources, min_only=True, return_predecessors=True, limit=limit)
-    reached = np.isfinite(dist[:n])
-    return pd.DataFrame(
-        {
-            "node": np.arange(n),
-            "facility": np.where(reached, origin[:n] - n, -1),
-            "minutes": np.where(reached, dist[:n] / 60.0, np.nan),
-        }
-    )

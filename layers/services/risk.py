@@ -2,7 +2,7 @@
 ``RiskResult`` out; capacity from the routing core (drive time to the nearest rescue station).
 
 Drive time per cell: one multi-source Dijkstra from every rescue station over the driving graph
-(``gis.routing.coverage_by_time``) gives each junction's minutes; a cell takes its nearest junction's
+(``gis.drive_time.coverage_by_time``) gives each junction's minutes; a cell takes its nearest junction's
 minutes plus the straight way to it at ``ACCESS_KMH``. Without roads, straight-line distance is used
 and the result says so.
 """
@@ -18,10 +18,11 @@ import yaml
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from gis.drive_time import coverage_by_time
 from gis.risk import RiskGrid, RiskInputError
 from gis.risk.surfaces import Dem
 from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
-from gis.routing import RoutingError, coverage_by_time
+from gis.routing import RoutingError
 from layers.errors import InputError
 from layers.services.analysis import RoutedAnalysis
 from layers.services.routing import RoutingService

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import shapely
 
+from gis.drive_time import coverage_by_time
 from gis.network import NetworkError, graph_from_edges
 from gis.routing import (
     RoutingError,
     closed_edges,
-    coverage_by_time,
     index_resources,
     nearest_resources,
 )
