@@ -18,6 +18,8 @@ from gis.grades import (
     RESERVOIR_CLASSES,
     RISK_LEVEL_COLOURS,
     RISK_LEVELS,
+    WARNING_COLOURS,
+    WARNING_LEVELS,
 )
 from layers.errors import UnknownLayerError
 
@@ -181,6 +183,12 @@ WATER_KINDS = ("湖泊", "水库", "河流", "渠道", "其他")
 CLOSURE_CAUSES = ("洪水", "塌方", "积水", "事故", "管制", "其他")
 CLOSURE_STATUSES = ("封闭中", "已解除")
 CLOSURE_IN_FORCE = CLOSURE_STATUSES[0]
+STATION_KINDS = ("水位", "雨量")
+STATION_STATUSES = ("在线", "离线")
+ALERT_RULES = ("暴雨", "水位", "涨率", "离线")
+"""The rule families an alert comes from: rainfall, water level, rise rate, a silent station."""
+ALERT_STATUSES = ("已发布", "已确认", "已解除")
+"""An alert's life: raised (published), acknowledged by someone, resolved."""
 """The status of a closure whose roads are cut now (routing and coverage "now" avoid them)."""
 
 SHELTER_TYPE_SYNONYMS = (
@@ -569,6 +577,73 @@ _register(
             FieldSpec("lifted_at", "datetime", "解除时间", aliases=("解除时间",)),
         ),
         style=LayerStyle(color="#08519c", fill_color="#6baed6", radius=0, icon="ban", glyph="封", shape="polygon"),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="monitoring_stations",
+        title_zh="监测站点",
+        title_en="Monitoring stations",
+        geometry_type="Point",
+        group="hazard",
+        description="Water-level gauges (水位: reservoirs and rivers) and rain gauges (雨量), with their "
+                    "characteristic levels; their readings go to the observations table.",
+        header_nouns=("测站", "站点", "站"),
+        fields=(
+            _name(),
+            FieldSpec("kind", "str", "站类", required=True, enum=STATION_KINDS, aliases=("站类", "类型", "监测类型"),
+                      synonyms=(("水位站", "水位"), ("雨量站", "雨量"), ("水文站", "水位"))),
+            FieldSpec("reservoir_id", "str", "所属水库编号", aliases=("水库编号", "所属水库")),
+            FieldSpec("river", "str", "河流", aliases=("河流", "河名", "所在河流")),
+            FieldSpec("unit", "str", "单位", required=True, enum=("m", "mm"), aliases=("单位", "计量单位"),
+                      synonyms=(("米", "m"), ("毫米", "mm"))),
+            FieldSpec("flood_limit_level_m", "float", "汛限水位", unit="m", aliases=("汛限水位",)),
+            FieldSpec("warning_level_m", "float", "警戒水位", unit="m", aliases=("警戒水位",)),
+            FieldSpec("guaranteed_level_m", "float", "保证水位", unit="m", aliases=("保证水位",)),
+            FieldSpec("design_flood_level_m", "float", "设计洪水位", unit="m", aliases=("设计洪水位",)),
+            FieldSpec("status", "str", "状态", enum=STATION_STATUSES, aliases=("状态", "运行状态")),
+            FieldSpec("last_seen_at", "datetime", "最后上报时间", aliases=("最后上报时间",)),
+            _county(),
+        ),
+        style=LayerStyle(color="#1b7837", fill_color="#5aae61", radius=6, icon="signal", glyph="测", shape="diamond", color_by="kind",
+                         class_colors=(("水位", "#2166ac"), ("雨量", "#1b7837"))),
+    )
+)
+
+_register(
+    LayerSpec(
+        name="alerts",
+        title_zh="预警",
+        title_en="Alerts",
+        geometry_type="Point",
+        group="operations",
+        written_by_users=True,
+        description="Warnings raised by the monitoring rules at a station, graded 蓝 < 黄 < 橙 < 红, and their "
+                    "life: 已发布 → 已确认 → 已解除 (who and when), each step audited.",
+        fields=(
+            FieldSpec("station_id", "str", "站码", required=True, aliases=("站码",)),
+            FieldSpec("rule", "str", "预警类别", required=True, enum=ALERT_RULES, aliases=("预警类别",)),
+            FieldSpec("level", "str", "预警级别", required=True, enum=WARNING_LEVELS, aliases=("预警级别", "级别")),
+            FieldSpec("status", "str", "状态", required=True, enum=ALERT_STATUSES, aliases=("状态",)),
+            FieldSpec("headline", "str", "标题", aliases=("标题",)),
+            FieldSpec("value", "float", "观测值", aliases=("观测值",)),
+            FieldSpec("threshold", "float", "阈值", aliases=("阈值",)),
+            FieldSpec("unit", "str", "单位", aliases=("单位",)),
+            FieldSpec("raised_at", "datetime", "发布时间", required=True, aliases=("发布时间",)),
+            FieldSpec("changed_at", "datetime", "更新时间", aliases=("更新时间",),
+                      description="When this revision was sent (its CAP message's sent)."),
+            FieldSpec("previous_changed_at", "datetime", "上一版时间", aliases=("上一版时间",),
+                      description="When the revision before this one was sent: its CAP message is the one this replaces."),
+            FieldSpec("revision", "int", "版本", minimum=1, aliases=("版本",)),
+            FieldSpec("clearable", "bool", "可解除", description="The value is back below its thresholds by the deadband."),
+            FieldSpec("acknowledged_by", "str", "确认人", aliases=("确认人",)),
+            FieldSpec("acknowledged_at", "datetime", "确认时间", aliases=("确认时间",)),
+            FieldSpec("resolved_by", "str", "解除人", aliases=("解除人",)),
+            FieldSpec("resolved_at", "datetime", "解除时间", aliases=("解除时间",)),
+        ),
+        style=LayerStyle(color="#e31a1c", fill_color="#e31a1c", radius=9, icon="bell", glyph="警", color_by="level",
+                         class_colors=tuple((level, WARNING_COLOURS[level]) for level in WARNING_LEVELS)),
     )
 )
 

@@ -15,14 +15,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from layers.accounts.tables import AuditLine
 from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError, PreconditionFailed
+from layers.io.observations import DeadLetter, Observation
 from layers.store.frames import Rows, frame_from_rows, normalise_value, rows_from_frame
 
 BBox = tuple[float, float, float, float]
@@ -273,6 +276,35 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    # Observations and dead letters are high-volume machine writes: no audit line per row (the
+    # audit log is for what people do). A caller's bug (a naive datetime, a NaN value, an empty
+    # station code) raises ValueError and nothing is written.
+
+    @abstractmethod
+    def upsert_observations(self, observations: Sequence[Observation]) -> int:
+        """Write gauge reports in ONE transaction; returns the rows written. The key is (station_id,
+        time): a repeated key replaces value, unit and quality (within one batch, its last
+        occurrence counts once). Times are kept to the millisecond (UTC)."""
+
+    @abstractmethod
+    def read_observations(self, station_ids: Sequence[str] | None, since: datetime, until: datetime) -> pd.DataFrame:
+        """Reports with ``since`` ≤ time < ``until`` (timezone-aware) of the given stations (None:
+        all): columns station_id, time (``datetime64[ms, UTC]``), value (m or mm), unit, quality,
+        sorted by station_id then time."""
+
+    @abstractmethod
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep records that could not be used, in ONE transaction; returns how many."""
+
+    @abstractmethod
+    def dead_letter_count(self, since: datetime | None = None) -> int:
+        """How many dead letters arrived at or after ``since`` (timezone-aware; None: ever)."""
+
+    @abstractmethod
+    def read_dead_letters(self, limit: int = 100) -> pd.DataFrame:
+        """The newest ``limit`` dead letters, newest first: columns id, received_at
+        (``datetime64[ms, UTC]``), source, payload, reason."""
 
     def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
         """How many features match (same selection as ``read`` without paging)."""

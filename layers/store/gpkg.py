@@ -14,16 +14,21 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from layers.accounts.tables import AuditLine
 from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from layers.errors import StoreError
+from layers.io.observations import DeadLetter, Observation
+from layers.store import gpkg_observations
+from layers.store import observation_rows as rows_of
 from layers.store.base import (
     BBox,
     LayerInfo,
@@ -130,6 +135,40 @@ class GeoPackageStore(Store):
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+    # --- observations (see gpkg_observations) ---------------------------------------------
+
+    def upsert_observations(self, observations: Sequence[Observation]) -> int:
+        """One ``executemany`` of INSERT … ON CONFLICT in one transaction."""
+        rows = rows_of.observation_rows(observations)
+        if rows:
+            with self._lock, immediate_transaction(self._connection) as cursor:
+                gpkg_observations.write_observations(cursor, rows)
+        return len(rows)
+
+    def read_observations(self, station_ids: Sequence[str] | None, since: datetime, until: datetime) -> pd.DataFrame:
+        start, end = rows_of.check_window(since, until)
+        ids = rows_of.check_station_ids(station_ids)
+        with self._lock:
+            rows = gpkg_observations.read_observations(self._connection, ids, start, end)
+        return rows_of.observations_frame(rows)
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        rows = rows_of.dead_letter_rows(letters)
+        if rows:
+            with self._lock, immediate_transaction(self._connection) as cursor:
+                gpkg_observations.write_dead_letters(cursor, rows)
+        return len(rows)
+
+    def dead_letter_count(self, since: datetime | None = None) -> int:
+        since_ms = None if since is None else rows_of.epoch_ms(since, what="since")
+        with self._lock:
+            return gpkg_observations.dead_letter_count(self._connection, since_ms)
+
+    def read_dead_letters(self, limit: int = 100) -> pd.DataFrame:
+        rows_of.check_limit(limit)
+        with self._lock:
+            return rows_of.dead_letters_frame(gpkg_observations.read_dead_letters(self._connection, limit))
 
 
 class _GeoPackageTransaction(Transaction):

@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 from alembic import command
 from alembic.config import Config
 from geoalchemy2 import WKBElement
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
     Select,
@@ -33,6 +36,9 @@ from gis.crs import STORE_EPSG
 from layers.accounts.tables import AuditLine, accounts_metadata
 from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError, OnemapError, StoreError
+from layers.io.observations import DeadLetter, Observation
+from layers.store import observation_rows as rows_of
+from layers.store import pg_observations
 from layers.store.base import LayerInfo, Selection, Store, Transaction, WriteCounts, plan_upsert
 from layers.store.frames import Rows, frame_from_rows
 from layers.store.pg_tables import build_metadata
@@ -84,6 +90,9 @@ class PostGISStore(Store):
         self._engine = engine or create_engine(sqlalchemy_url(url), pool_pre_ping=True)
         self._tables = build_metadata(schema).tables
         self._audit_log = accounts_metadata(schema).tables[f"{schema}.audit_log"]
+        self._dead_letters = pg_observations.observation_metadata(schema).tables[f"{schema}.{pg_observations.DEAD_LETTERS}"]
+        self._months: set[date] = set()
+        """Months whose observation partition exists (or stays in DEFAULT), as this store has seen."""
         try:
             with self._engine.begin() as connection:
                 upgrade_schema(connection, schema)
@@ -180,6 +189,61 @@ class PostGISStore(Store):
 
     def close(self) -> None:
         self._engine.dispose()
+
+    # --- observations (see pg_observations) -----------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as error:
+            raise _write_failed(error, self._safe_url()) from error
+
+    def upsert_observations(self, observations: Sequence[Observation]) -> int:
+        """COPY into a temporary table, then INSERT … ON CONFLICT, in one transaction; the month
+        partitions the batch needs are made first (``pg_observations``)."""
+        rows = rows_of.observation_rows(observations)
+        if not rows:
+            return 0
+        missing = pg_observations.months_needed(rows, now=datetime.now(UTC)) - self._months
+        if missing:
+            with self._writing() as connection:
+                pg_observations.create_partitions(connection, self.schema, missing)
+            self._months |= missing
+        with self._writing() as connection:
+            pg_observations.write_observations(connection, self.schema, rows)
+        return len(rows)
+
+    def read_observations(self, station_ids: Sequence[str] | None, since: datetime, until: datetime) -> pd.DataFrame:
+        start, end = rows_of.check_window(since, until)
+        ids = rows_of.check_station_ids(station_ids)
+        with self._reading() as connection:
+            rows = pg_observations.read_observations(connection, self.schema, ids, start, end)
+        return rows_of.observations_frame(rows)
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        rows = rows_of.dead_letter_rows(letters)
+        if rows:
+            with self._writing() as connection:
+                pg_observations.write_dead_letters(connection, self._dead_letters, rows)
+        return len(rows)
+
+    def dead_letter_count(self, since: datetime | None = None) -> int:
+        table = self._dead_letters
+        statement = select(func.count()).select_from(table)
+        if since is not None:
+            rows_of.epoch_ms(since, what="since")
+            statement = statement.where(table.c.received_at >= since)
+        with self._reading() as connection:
+            return int(connection.execute(statement).scalar_one())
+
+    def read_dead_letters(self, limit: int = 100) -> pd.DataFrame:
+        table = self._dead_letters
+        epoch_ms = (func.extract("epoch", table.c.received_at) * 1000).cast(BigInteger)
+        statement = select(table.c.id, epoch_ms, table.c.source, table.c.payload, table.c.reason).order_by(table.c.received_at.desc(), table.c.id.desc()).limit(rows_of.check_limit(limit))
+        with self._reading() as connection:
+            return rows_of.dead_letters_frame([tuple(r) for r in connection.execute(statement)])
 
 
 def _select_rows(spec: LayerSpec, table: Table) -> Select[Any]:

@@ -6,8 +6,11 @@ GeoPackage after a backup)."""
 
 from __future__ import annotations
 
+import gzip
 import re
+import shutil
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,11 +25,14 @@ from sqlalchemy import MetaData, create_engine, insert, text
 
 from layers.accounts.store import AccountStore
 from layers.accounts.tables import accounts_metadata
+from layers.catalogue import CATALOGUE
+from layers.io.observations import Observation
 from layers.services.routing import RoutingService
 from layers.settings import Settings
 from layers.store import open_store
 from layers.store.gpkg import GeoPackageStore
-from layers.store.gpkg_schema import stored_schema_version
+from layers.store.gpkg_schema import SCHEMA_VERSION, stored_schema_version
+from layers.store.pg_observations import default_partition_sql, observation_metadata
 from layers.store.pg_tables import build_metadata
 from layers.store.postgis import MIGRATIONS_DIR, PostGISStore, sqlalchemy_url
 from tests.data.schema_0005 import RELEASED_0005
@@ -45,7 +51,7 @@ def _described(connection: object, schema: str) -> dict[str, object]:
     indexes = run(text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = :s AND tablename <> 'alembic_version'"), {"s": schema}).all()
     comments = run(text("SELECT c.relname, a.attname, col_description(c.oid, a.attnum), obj_description(c.oid) FROM pg_class c "
                         "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
-                        "WHERE n.nspname = :s AND c.relkind = 'r' AND c.relname <> 'alembic_version'"), {"s": schema}).all()
+                        "WHERE n.nspname = :s AND c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version'"), {"s": schema}).all()
     plain = lambda value: re.sub(rf'"?{schema}"?', "S", str(value))  # noqa: E731
     return {
         "columns": sorted(tuple(plain(v) for v in row) for row in columns),
@@ -65,6 +71,8 @@ def test_a_fresh_postgis_schema_is_exactly_the_catalogue(pg_url: str, pg_schema:
             connection.execute(text(f'CREATE SCHEMA "{reference}"'))
             build_metadata(reference).create_all(connection)
             accounts_metadata(reference).create_all(connection)
+            observation_metadata(reference).create_all(connection)
+            connection.execute(text(default_partition_sql(reference)))
         with engine.connect() as connection:
             migrated, expected = _described(connection, pg_schema), _described(connection, reference)
         for part in ("columns", "indexes", "comments"):
@@ -147,7 +155,7 @@ def test_a_geopackage_as_released_is_backed_up_then_upgrades_with_data_answers_a
         assert store.backup == tmp_path / "city.v1.bak.gpkg"
         with sqlite3.connect(store.backup) as copy:
             assert "\n".join(copy.iterdump()) == before, "the file as it was, kept first"
-        assert stored_schema_version(path) == 2
+        assert stored_schema_version(path) == SCHEMA_VERSION
         _same_data(store, frames)
         assert "declared_length_m" in store.read("roads", limit=1).columns
         answers = _answers(store, Settings(store=str(path)))
@@ -163,7 +171,47 @@ def test_a_geopackage_as_released_is_backed_up_then_upgrades_with_data_answers_a
     with GeoPackageStore(path) as again:
         assert again.backup is None, "an up-to-date store is not backed up again"
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT value FROM onemap_meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert connection.execute("SELECT value FROM onemap_meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+STORE_V2 = Path(__file__).resolve().parent.parent / "data" / "store_v2.gpkg.gz"
+"""A version-2 store written by the release before issue 15 (tests/data/make_store_v2.py)."""
+
+
+def test_a_geopackage_of_version_2_is_backed_up_then_gains_the_monitoring_tables_with_data_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "field.gpkg"
+    with gzip.open(STORE_V2) as packed, path.open("wb") as plain:
+        shutil.copyfileobj(packed, plain)
+    assert stored_schema_version(path) == 2
+    released = {layer: gpd.read_file(path, layer=layer) for layer in ("reservoirs", "shelters", "rescue_stations")}
+    with sqlite3.connect(path) as original:
+        before = "\n".join(original.iterdump())
+        audit_before = original.execute("SELECT * FROM audit_log").fetchall()
+    assert "monitoring_stations" not in before and "observations" not in before, "the fixture is the old schema"
+
+    with GeoPackageStore(path) as store:
+        assert store.backup == tmp_path / "field.v2.bak.gpkg"
+        with sqlite3.connect(store.backup) as copy:
+            assert "\n".join(copy.iterdump()) == before, "the file as it was, kept first"
+        assert stored_schema_version(path) == SCHEMA_VERSION
+        _same_data(store, released)
+        assert [i.name for i in store.list_layers()] == list(CATALOGUE)
+        assert store.count("monitoring_stations") == 0 and store.count("alerts") == 0
+        at = datetime(2026, 7, 1, tzinfo=UTC)
+        assert store.upsert_observations([Observation("ST1", at, 1.5, "m", None)]) == 1
+        assert list(store.read_observations(["ST1"], at, at + timedelta(hours=1))["value"]) == [1.5]
+        assert store.dead_letter_count() == 0
+    with sqlite3.connect(path) as upgraded:
+        assert upgraded.execute("SELECT * FROM audit_log").fetchall() == audit_before
+    listed = {str(name) for name, _ in pyogrio.list_layers(path)}
+    assert "observations" not in listed and "observation_dead_letters" not in listed, "machine records, not layers"
+    assert {"monitoring_stations", "alerts", "reservoirs"} <= listed
+    accounts = AccountStore.for_settings(Settings(store=str(path)))
+    try:
+        user = accounts.verify_password("zhang", TEST_PASSWORD)
+        assert user is not None and user.role == "editor"
+    finally:
+        accounts.close()
 
 
 def test_a_geopackage_newer_than_onemap_is_refused(tmp_path: Path) -> None:
@@ -173,5 +221,5 @@ def test_a_geopackage_newer_than_onemap_is_refused(tmp_path: Path) -> None:
         connection.execute("UPDATE onemap_meta SET value = '99' WHERE key = 'schema_version'")
     from layers.errors import StoreError
 
-    with pytest.raises(StoreError, match="schema version 99, newer than this onemap's 2: upgrade onemap"):
+    with pytest.raises(StoreError, match=f"schema version 99, newer than this onemap's {SCHEMA_VERSION}: upgrade onemap"):
         GeoPackageStore(path)
