@@ -59,18 +59,28 @@ def observation_rows(observations: Sequence[Observation]) -> list[ObservationRow
     once, its last occurrence winning (as a later batch's would)."""
     rows: dict[tuple[str, int], ObservationRow] = {}
     for position, observation in enumerate(observations):
-        where = f"observation {position} ({getattr(observation, 'station_id', '?')})"
-        station = _text(observation.station_id, what=f"{where} station_id")
-        assert station is not None
-        value = observation.value
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise ValueError(f"{where} value: {value!r} is not a finite number")
-        unit = _text(observation.unit, what=f"{where} unit")
-        assert unit is not None
-        time = epoch_ms(observation.time, what=f"{where} time")
-        rows.pop((station, time), None)  # the last occurrence takes its place in the order
-        rows[(station, time)] = (station, time, float(value), unit, _text(observation.quality, what=f"{where} quality", required=False))
+        station, time, value, unit, quality = observation.station_id, observation.time, observation.value, observation.unit, observation.quality
+        if not (type(station) is str and station and "\x00" not in station and type(unit) is str and unit and "\x00" not in unit
+                and type(value) is float and math.isfinite(value) and (quality is None or (type(quality) is str and "\x00" not in quality))
+                and type(time) is datetime and time.tzinfo is not None):
+            _check_observation(position, observation)  # raises, naming the field
+        key = (station, (time - _EPOCH) // _MS)
+        rows.pop(key, None)  # the last occurrence takes its place in the order
+        rows[key] = (station, key[1], float(value), unit, quality)
     return list(rows.values())
+
+
+def _check_observation(position: int, observation: Observation) -> None:
+    """The slow path of ``observation_rows``: ``ValueError`` naming what is wrong (an int value
+    or a datetime subclass is fine)."""
+    where = f"observation {position} ({getattr(observation, 'station_id', '?')!r})"
+    _text(observation.station_id, what=f"{where} station_id")
+    value = observation.value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{where} value: {value!r} is not a finite number")
+    _text(observation.unit, what=f"{where} unit")
+    _text(observation.quality, what=f"{where} quality", required=False)
+    epoch_ms(observation.time, what=f"{where} time")
 
 
 def dead_letter_rows(letters: Sequence[DeadLetter]) -> list[DeadLetterRow]:
