@@ -31,12 +31,13 @@ from layers.sample.land import (
     build_population,
     build_townships,
 )
+from layers.sample.monitoring import monitoring_stations
 from layers.sample.roads import build_roads
 from layers.store.base import Store, WriteCounts
 
 Progress = Callable[[str], None]
 
-STEPS = ("land", "population", "townships", "roads", "facilities", "admin areas")
+STEPS = ("land", "population", "townships", "roads", "facilities", "monitoring stations", "admin areas")
 REGION_BUFFER_KM = 5.0
 """The sample city's region: its outline buffered by 5 km (in EPSG:4548)."""
 """The generator's steps, reported one by one to ``progress``."""
@@ -136,7 +137,8 @@ def _city_profile(admin_areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, gpd.GeoDataFrame]:
-    """Every sample layer (except the user-written ``incidents`` and ``road_closures``) as a frame in EPSG:4326."""
+    """Every sample layer (except the user-written ``incidents``, ``road_closures`` and ``alerts``)
+    as a frame in EPSG:4326; monitoring stations without observations."""
     report = progress or (lambda step: None)
     rng = np.random.default_rng(seed)
     report("land")
@@ -155,7 +157,11 @@ def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, g
         if name == "chemical_parks":
             enterprises = facilities.hazardous_enterprises(land, population, townships, rng, columns)
             layers["hazardous_enterprises"] = _frame("hazardous_enterprises", enterprises)
+        if name == "reservoirs":
+            reservoirs = dict(columns)  # _frame takes the geometry out of columns
         layers[name] = _frame(name, columns)
+    report("monitoring stations")
+    layers["monitoring_stations"] = _frame("monitoring_stations", monitoring_stations(land, townships, reservoirs, rng))
     report("admin areas")
     layers["water_bodies"] = _frame(
         "water_bodies",

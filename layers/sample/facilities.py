@@ -45,7 +45,7 @@ def _sample_cells(
     return np.column_stack([population.x[chosen], population.y[chosen]]) + jitter
 
 
-def _county_of(land: Land, xy: Array) -> list[str | None]:
+def county_of(land: Land, xy: Array) -> list[str | None]:
     codes: list[str | None] = [None] * len(xy)
     for county, polygon in land.counties:
         for i in np.flatnonzero(shapely.contains_xy(polygon, xy[:, 0], xy[:, 1])):
@@ -84,7 +84,7 @@ def reservoirs(land: Land, population: PopulationGrid, townships: list[Township]
         "current_level_m": current,
         "above_flood_limit": current > limit,
         "dam_type": [DAM_TYPES[i] for i in rng.choice(4, size=count, p=[0.6, 0.15, 0.15, 0.1])],
-        "county_adcode": _county_of(land, xy),
+        "county_adcode": county_of(land, xy),
         "geometry": _points(xy),
     }
 
@@ -107,7 +107,7 @@ def geohazard_points(land: Land, population: PopulationGrid, townships: list[Tow
         "threatened_people": people,
         "threatened_property_10k_cny": money,
         "danger_grade": [geohazard_danger_grade(p, m) for p, m in zip(people, money, strict=True)],
-        "county_adcode": _county_of(land, xy),
+        "county_adcode": county_of(land, xy),
         "geometry": _points(xy),
     }
 
@@ -128,7 +128,7 @@ def chemical_parks(land: Land, population: PopulationGrid, townships: list[Towns
         "risk_score": score,
         "risk_grade": [park_risk_grade(s) for s in score],
         "enterprise_count": [0] * 7,  # filled in once enterprises are placed
-        "county_adcode": _county_of(land, np.array(centres)),
+        "county_adcode": county_of(land, np.array(centres)),
         "geometry": np.array(polygons, dtype=object),
     }
 
@@ -157,7 +157,7 @@ def hazardous_enterprises(land: Land, population: PopulationGrid, townships: lis
         "major_hazard_level": [str(c) for c in rng.choice(["一级", "二级", "三级", "四级", "无"], size=count, p=[0.03, 0.07, 0.15, 0.25, 0.5])],
         "risk_level": [str(c) for c in rng.choice(["重大", "较大", "一般", "低"], size=count, p=[0.03, 0.12, 0.45, 0.4])],
         "park_source_id": park_ids,
-        "county_adcode": _county_of(land, xy_all),
+        "county_adcode": county_of(land, xy_all),
         "geometry": _points(xy_all),
     }
 
@@ -179,7 +179,7 @@ def shelters(land: Land, population: PopulationGrid, townships: list[Township], 
         "stay_class": [stay[k] for k in kinds],
         "effective_area_m2": area,
         "capacity_persons": np.floor(area / 1.5).astype(int),
-        "county_adcode": _county_of(land, xy),
+        "county_adcode": county_of(land, xy),
         "geometry": _points(xy),
     }
 
@@ -205,7 +205,7 @@ def rescue_stations(land: Land, population: PopulationGrid, townships: list[Town
         "kind": kinds,
         "staff": staff,
         "vehicles": vehicles,
-        "county_adcode": _county_of(land, xy),
+        "county_adcode": county_of(land, xy),
         "geometry": _points(xy),
     }
 
@@ -226,7 +226,7 @@ def supply_depots(land: Land, population: PopulationGrid, townships: list[Townsh
         "name": names,
         "level": levels,
         "main_supplies": [supplies[level] for level in levels],
-        "county_adcode": _county_of(land, xy),
+        "county_adcode": county_of(land, xy),
         "geometry": _points(xy),
     }
 
@@ -250,6 +250,6 @@ def flood_prone_areas(land: Land, population: PopulationGrid, townships: list[To
         "name": [n + "山洪灾害易发区" for n in township_names(count, rng)],
         "kind": ["山洪灾害易发区"] * count,
         "threatened_people": np.round(rng.lognormal(5.0, 1.0, count)).astype(int),
-        "county_adcode": _county_of(land, starts),
+        "county_adcode": county_of(land, starts),
         "geometry": np.array(polygons, dtype=object),
     }

@@ -89,3 +89,22 @@ CHEMICAL_PARKS: tuple[tuple[str, str, float, float], ...] = (
     ("微山经济开发区化工园区", "微山县", 4.0, 6.0),
     ("汶上经济开发区化工园区", "汶上县", -5.0, -4.0),
 )
+
+RIVERS: tuple[tuple[str, tuple[tuple[float, float], ...]], ...] = (
+    ("泗河", ((117.42, 35.68), (117.25, 35.65), (117.02, 35.61), (116.86, 35.54), (116.76, 35.42), (116.66, 35.27))),
+    ("梁济运河", ((116.12, 35.78), (116.33, 35.62), (116.46, 35.47), (116.55, 35.35), (116.62, 35.26))),
+    ("洸府河", ((116.74, 35.76), (116.69, 35.58), (116.63, 35.44), (116.64, 35.29))),
+    ("白马河", ((117.06, 35.42), (116.96, 35.27), (116.84, 35.13))),
+    ("万福河", ((116.18, 35.16), (116.36, 35.10), (116.55, 35.10), (116.68, 35.13))),
+    ("东鱼河", ((116.20, 34.96), (116.42, 34.97), (116.62, 34.96), (116.80, 34.94))),
+)
+"""Jining's main rivers into the Nansi Lake, each traced coarsely by hand from its upper course
+to the lake (lon/lat): 泗河 from 泗水 past 曲阜 and 兖州, 梁济运河 (the Grand Canal's course) from
+梁山 past 汶上 and 嘉祥, 洸府河 past 兖州 and 任城, 白马河 from 邹城, 万福河 past 金乡 and 鱼台, 东鱼河
+south of 鱼台. Approximate courses for siting the sample's gauges, not survey data."""
+
+LAKE_GAUGES: tuple[tuple[str, float, float], ...] = (
+    ("南阳湖", 116.72, 35.14),  # 上级湖 (upper lake)
+    ("微山湖", 117.03, 34.76),  # 下级湖 (lower lake)
+)
+"""Where the sample's two Nansi Lake level gauges stand (lon/lat, on the lake)."""

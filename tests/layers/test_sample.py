@@ -10,6 +10,8 @@ from scipy.sparse.csgraph import connected_components
 from layers.catalogue import CATALOGUE, ROAD_CLASSES
 from layers.sample import generate_city, write_sample
 from layers.sample.facilities import COUNTS
+from layers.sample.geography import LAKE_GAUGES, RIVERS
+from layers.sample.monitoring import GAUGED_RESERVOIR_CLASSES, RIVER_GAUGE_FRACTIONS
 from layers.settings import JINING_REGION_BBOX
 from layers.store import Store
 
@@ -82,3 +84,32 @@ def test_writing_the_sample_twice_changes_nothing(store: Store) -> None:
     counts = {i.name: i.count for i in store.list_layers()}
     for layer, count in COUNTS.items():  # Jining's published inventory
         assert counts[layer] == count
+
+
+def test_the_gauges_stand_at_the_reservoirs_rivers_and_every_10_km(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    stations, reservoirs = sample_city["monitoring_stations"], sample_city["reservoirs"]
+    assert stations["source_id"].is_unique and stations["name"].is_unique
+    assert set(stations["status"]) == {"在线"} and stations["last_seen_at"].isna().all()
+    levels = stations[stations["kind"] == "水位"]
+    assert set(levels["unit"]) == {"m"}
+    at_reservoirs = levels[levels["reservoir_id"].notna()].merge(reservoirs, left_on="reservoir_id", right_on="source_id", suffixes=("", "_r"))
+    big = reservoirs[reservoirs["reservoir_class"].isin(GAUGED_RESERVOIR_CLASSES)]
+    assert len(at_reservoirs) == len(big) == 20 and set(at_reservoirs["reservoir_id"]) == set(big["source_id"])
+    assert (at_reservoirs["flood_limit_level_m"] == at_reservoirs["flood_limit_level_m_r"]).all()
+    assert ((at_reservoirs["design_flood_level_m"] - at_reservoirs["flood_limit_level_m"]).between(2.0, 4.0)).all()
+    gauge_m = at_reservoirs.geometry.to_crs(4548).distance(gpd.GeoSeries(at_reservoirs["geometry_r"], crs=4326).to_crs(4548))
+    assert (gauge_m < 200).all(), "each at its reservoir's dam"
+    rivers = levels[levels["river"].notna()]
+    assert len(rivers) == len(RIVERS) * len(RIVER_GAUGE_FRACTIONS) + len(LAKE_GAUGES)
+    assert set(rivers["river"]) == {name for name, _ in RIVERS} | {name for name, *_ in LAKE_GAUGES}
+    assert (rivers["guaranteed_level_m"] > rivers["warning_level_m"]).all() and rivers["flood_limit_level_m"].isna().all()
+    rain = stations[stations["kind"] == "雨量"]
+    assert set(rain["unit"]) == {"mm"} and rain[["warning_level_m", "flood_limit_level_m"]].isna().all().all()
+    admin = sample_city["admin_areas"]
+    outline = admin.loc[admin["level"] == "市"].geometry.iloc[0]
+    assert rain.within(outline).all() and stations["county_adcode"].notna().all()
+    assert len(rain) == pytest.approx(11_187 / 100, rel=0.15), "one per 10 km × 10 km"
+    xy = shapely.get_coordinates(rain.geometry.to_crs(4548).values)
+    apart = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(apart, np.inf)
+    assert np.median(apart.min(axis=1)) == pytest.approx(10_000, rel=0.25), "nearest neighbours about 10 km apart"
