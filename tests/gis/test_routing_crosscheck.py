@@ -194,18 +194,23 @@ def test_nearest_times_match_pgrouting_with_points(city_graph: RoadGraph, statio
     index = index_resources(city_graph, stations)
     engine = create_engine(sqlalchemy_url(pg_url))
     compared = 0
-    for number, incident in enumerate(_incidents(city_graph, 10, seed=5)):
+    incidents = _incidents(city_graph, 10, seed=5)
+    # Every station and incident snapped by PostGIS in one pass (stations first, then incidents).
+    snapped = _snapped_in_postgis(engine, table, gpd.GeoSeries([*stations.geometry, *incidents], crs=4326), city_graph.epsg)
+    for number, incident in enumerate(incidents):
         ours = nearest_resources(city_graph, incident, index, k=len(stations))
-        places = _snapped_in_postgis(engine, table, gpd.GeoSeries([*stations.geometry, incident], crs=4326), city_graph.epsg)
+        places = pd.concat([snapped.iloc[: len(stations)], snapped.iloc[[len(stations) + number]]], ignore_index=True)
         # pgRouting folds a point lying on a vertex (fraction 0 or 1) into that vertex.
         nodes = np.where(places["fraction"] == 0.0, places["source"], np.where(places["fraction"] == 1.0, places["target"], -places["pid"]))
         interior = (places["fraction"] > 0.0) & (places["fraction"] < 1.0)
         places.loc[interior, ["pid", "edge_id", "fraction"]].to_sql(f"{table}_points", engine, if_exists="replace", index=False)
         starts, end_node = [int(n) for n in nodes[:-1]], int(nodes[-1])
-        sql = text(f"""SELECT start_pid, agg_cost FROM pgr_withPointsCost(
-            'SELECT id, source, target, cost, reverse_cost FROM {table}',
+        # Station → incident for every station is incident → station on the reversed network
+        # (each edge's two costs swapped): one search from the incident instead of one per station.
+        sql = text(f"""SELECT end_pid, agg_cost FROM pgr_withPointsCost(
+            'SELECT id, source, target, reverse_cost AS cost, cost AS reverse_cost FROM {table}',
             'SELECT pid, edge_id, fraction, ''b''::char AS side FROM {table}_points',
-            :starts, :end_node, directed => true, driving_side => 'b')""")
+            :end_node, :starts, directed => true, driving_side => 'b')""")
         with engine.connect() as connection:
             costs = {int(r[0]): float(r[1]) for r in connection.execute(sql, {"starts": sorted(set(starts)), "end_node": end_node})}
         got = dict(zip(ours["resource_id"], ours["travel_time_min"] * 60.0, strict=True))
