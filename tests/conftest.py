@@ -29,6 +29,23 @@ SAMPLE_SEED = 370800
 STORE_KINDS = ["gpkg", "postgis"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One routing-graph cache for the whole run (every worker, every copy of the sample store,
+    servers started as processes too): a graph is built once per roads version, not once per
+    test. Tests of where caches go by default unset ONEMAP_CACHE_DIR themselves."""
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "graphs"
+    folder.mkdir(exist_ok=True)
+    before = os.environ.get("ONEMAP_CACHE_DIR")
+    os.environ["ONEMAP_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("ONEMAP_CACHE_DIR", None)
+    else:
+        os.environ["ONEMAP_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """The test database. Missing → the test FAILS (it is never skipped): run `bash .ci/run`."""

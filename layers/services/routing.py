@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 RESOURCE_LAYERS = ("rescue_stations", "supply_depots", "shelters")
 """Layers whose features can be sent to an incident."""
 GRAPH_FORMAT = "1"  # bump when RoadGraph.to_bytes changes
+KEEP_GRAPHS = 4
+"""Graph files kept per profile in the cache folder (the newest), for folders several stores share."""
 MAX_BANDS = 6
 """Service-area bands one request may ask for (each band is a Dijkstra and a polygon)."""
 
@@ -199,13 +202,17 @@ class RoutingService:
             return graph
 
     def _write_cache(self, path: Path, profile: str, graph: RoadGraph) -> None:
+        """Write the graph whole or not at all (a temporary file of this writer's own, then an
+        atomic rename), keeping the few newest graphs of the profile: a cache folder shared by
+        several stores or processes (ONEMAP_CACHE_DIR) holds each one's current roads."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob(f"roads-{profile}-*.npz"):
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp", delete=False) as temporary:
+                temporary.write(graph.to_bytes())
+            Path(temporary.name).replace(path)
+            older = sorted(path.parent.glob(f"roads-{profile}-*.npz"), key=_modified, reverse=True)[KEEP_GRAPHS:]
+            for old in older:
                 old.unlink(missing_ok=True)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_bytes(graph.to_bytes())
-            temporary.replace(path)  # whole file or none
         except OSError as error:
             logger.warning("cannot write the graph cache %s: %s", path, error)
 
@@ -350,6 +357,14 @@ class RoutingService:
         for layer in RESOURCE_LAYERS:
             columns[f"{layer}_count"] = [int(total) for total in inside(layer)]
         return areas.assign(**columns)
+
+
+def _modified(path: Path) -> float:
+    """A file's modification time; 0 for one another process removed meanwhile."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _check_lonlat(lon: float, lat: float) -> None:

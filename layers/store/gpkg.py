@@ -130,7 +130,10 @@ class GeoPackageStore(Store):
                 f"SELECT (SELECT count(*) FROM {quote(spec.name)}), (SELECT last_change FROM gpkg_contents WHERE lower(table_name) = lower(?))",
                 (spec.name,),
             ).fetchone()
-        return f"gpkg:{self.path.resolve()}:{spec.name}:{count}:{last}"
+        # Not the file's path: a copy of a store holds the same data, so caches keyed by this
+        # (routing graphs in a shared ONEMAP_CACHE_DIR) serve both; the row count and the
+        # millisecond of the last change tell different contents apart.
+        return f"gpkg:{spec.name}:{count}:{last}"
 
     def close(self) -> None:
         with self._lock:

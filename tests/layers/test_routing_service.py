@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from layers.errors import InputError
-from layers.services.routing import Closures, RoutingService, read_closures
+from layers.services.routing import KEEP_GRAPHS, Closures, RoutingService, read_closures
 from layers.settings import Settings
 from layers.store import open_store
 from tests.helpers import run_cli
@@ -21,7 +21,8 @@ OSM_EXTRACT = Path(__import__("pyrosm").get_data("test_pbf"))
 FINLAND = {"region_bbox": (26.0, 60.0, 28.0, 61.0), "country_bbox": (-180.0, -90.0, 180.0, 90.0), "work_epsg": 32635}
 
 
-def test_graph_is_cached_on_disk_and_rebuilt_when_roads_change(sample_settings: Settings) -> None:
+def test_graph_is_cached_on_disk_and_rebuilt_when_roads_change(sample_settings: Settings, tmp_path: Path) -> None:
+    sample_settings = sample_settings.model_copy(update={"cache_dir": str(tmp_path / "graphs")})  # its own, not the run's shared one
     with open_store(sample_settings) as store:
         first = RoutingService(store, sample_settings)
         graph = first.graph()
@@ -35,6 +36,10 @@ def test_graph_is_cached_on_disk_and_rebuilt_when_roads_change(sample_settings: 
         rebuilt = first.graph()
         assert rebuilt is not graph
         assert list(first.cache_dir.glob("roads-*.npz")) != cached
+        for speed in (7.0, 8.0, 9.0):  # five versions in all, one more than are kept: the oldest goes
+            store.upsert("roads", road.assign(speed_kmh=speed))
+            first.graph()
+        assert len(list(first.cache_dir.glob("roads-drive-*.npz"))) == KEEP_GRAPHS
         edge = int(np.flatnonzero(rebuilt.edge_source_id == road["source_id"].iloc[0])[0])
         assert rebuilt.edge_time_s[edge] == pytest.approx(rebuilt.edge_length_m[edge] / (5.0 / 3.6))
 
