@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from layers.accounts.store import ROLES, AccountStore, Role, role_at_least
+from layers.accounts.store import ACCOUNT_ROLES, AccountStore, Role, role_at_least
 from layers.accounts.tables import AuditLine
 from layers.errors import AuthError, ForbiddenError, InputError
 from web.login_page import login_page_html
@@ -91,6 +91,17 @@ def require(role: Role) -> Any:
     return Depends(dependency)
 
 
+def require_observation_writer(request: Request) -> Principal:
+    """A dependency: a sensor account, or an editor and up, may write observations."""
+    principal = current_principal(request)
+    if principal is None:
+        raise AuthError("send 'Authorization: Bearer <token>' of a sensor account (onemap user add NAME --role sensor; onemap user token NAME)")
+    if principal.role != "sensor" and not role_at_least(principal.role, "editor"):
+        raise ForbiddenError(f"{principal.username} is a {principal.role}; writing observations needs the sensor or editor role")
+    request.state.principal = principal
+    return principal
+
+
 RequireViewer = require("viewer")
 RequireEditor = require("editor")
 RequireAdmin = require("admin")
@@ -156,7 +167,7 @@ class UserIn(BaseModel):
 
 @router.get("/users", summary="Users and their roles (admin)", **documented(Users, "Every account and the roles"))
 def users(principal: AdminDep, accounts: AccountsDep) -> dict[str, Any]:
-    return {"users": [{"username": u.username, "role": u.role, "created_at": u.created_at.isoformat(), "disabled": u.disabled} for u in accounts.users()], "roles": list(ROLES)}
+    return {"users": [{"username": u.username, "role": u.role, "created_at": u.created_at.isoformat(), "disabled": u.disabled} for u in accounts.users()], "roles": list(ACCOUNT_ROLES)}
 
 
 @router.post("/users", status_code=201, summary="Create a user (admin)", **documented(CreatedUser, "The account made", status=201))

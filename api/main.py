@@ -14,17 +14,32 @@ from gis.risk.model import LEVEL_CODES
 from layers.accounts.store import AccountStore
 from layers.city import read_city_profile
 from layers.errors import OnemapError
+from layers.io.warning_rules import read_warning_rules
 from layers.services.coverage import CoverageService
+from layers.services.ingest import IngestService
 from layers.services.jobs import Jobs
 from layers.services.operations import Operations
 from layers.services.risk import RiskService
 from layers.services.routing import RoutingService
 from layers.services.wallmap import MapService
+from layers.services.warning import EvaluationLoop, WarningService
 from layers.settings import Settings
 from layers.store import open_store
 from web.wallmap import basemap_providers
 
-from . import auth, coverage, features, operations, risk, routing, shares, wallmap
+from . import (
+    alerts,
+    auth,
+    coverage,
+    events,
+    features,
+    observations,
+    operations,
+    risk,
+    routing,
+    shares,
+    wallmap,
+)
 from .auth import RequireEditor, RequireViewer
 from .body_limit import BodyLimit
 from .docs_pages import install_docs
@@ -78,6 +93,10 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.risk = RiskService(store, resolved, app.state.routing)
         app.state.map_service = MapService(store, resolved)
         app.state.operations = Operations(store, resolved)
+        app.state.warning = WarningService(store, resolved, read_warning_rules(resolved.warning_rules))
+        app.state.warning_loop = EvaluationLoop(app.state.warning, interval_s=resolved.warning_interval_s)
+        app.state.ingest = IngestService(store, on_written=app.state.warning_loop.poke)
+        app.state.warning_loop.start()
         app.state.basemap = wallmap.BasemapCache()
         app.state.accounts = AccountStore.for_settings(resolved, store=store)
         app.state.jobs = Jobs()
@@ -89,6 +108,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         try:
             yield
         finally:
+            app.state.warning_loop.close()
             app.state.jobs.close()
             app.state.accounts.close()
             store.close()
@@ -117,7 +137,11 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
     app.include_router(coverage.router, dependencies=[RequireViewer])
     app.include_router(risk.router, dependencies=[RequireViewer])
     app.include_router(wallmap.router, dependencies=[RequireViewer])
+    app.include_router(events.router, dependencies=[RequireViewer])
     app.include_router(operations.router, dependencies=[RequireEditor])
+    app.include_router(alerts.router, dependencies=[RequireViewer])
+    app.include_router(alerts.editor_router, dependencies=[RequireEditor])
+    app.include_router(observations.router)  # sensor accounts and editors (require_observation_writer)
     app.include_router(shares.router, dependencies=[RequireEditor])
     app.include_router(shares.public_router)
     wallmap.install_static(app)

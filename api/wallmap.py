@@ -8,17 +8,19 @@ import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from layers.errors import StoreError
+from layers.services.figures import key_figures
 from layers.services.wallmap import MapService, short_token
 from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
 from web.wallmap import STATIC_MOUNTS, basemap_providers, wall_map_config, wall_map_html
 
 from .dependencies import SettingsDep, StoreDep, from_state
 from .schemas import PNG_TILE, Live, Places, SearchResults, Situation, documented
+from .schemas.wallmap import KeyFigures
 from .tiles import MAX_ZOOM, TileCache, check_tile
 
 router = APIRouter(tags=["Wall map"])
@@ -76,6 +78,12 @@ def live(service: MapDep) -> dict[str, Any]:
     """A token per layer (incidents, reservoirs, road_closures) that changes whenever the layer
     does; a page refetches a layer when its token changes."""
     return {"versions": service.versions(), "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
+
+
+@router.get("/map/figures", summary="The key figures along the wall", **documented(KeyFigures, "Alerts by colour, incidents, reservoirs above 汛限水位, grave risk, coverage, stations"))
+def figures(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    return key_figures(state.store, risk=state.risk, coverage=state.coverage)
 
 
 @router.get("/map/search", summary="Features by name, or a typed coordinate", **documented(SearchResults, "The hits, best first"))

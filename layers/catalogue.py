@@ -183,13 +183,13 @@ WATER_KINDS = ("湖泊", "水库", "河流", "渠道", "其他")
 CLOSURE_CAUSES = ("洪水", "塌方", "积水", "事故", "管制", "其他")
 CLOSURE_STATUSES = ("封闭中", "已解除")
 CLOSURE_IN_FORCE = CLOSURE_STATUSES[0]
+"""The status of a closure whose roads are cut now (routing and coverage "now" avoid them)."""
 STATION_KINDS = ("水位", "雨量")
 STATION_STATUSES = ("在线", "离线")
 ALERT_RULES = ("暴雨", "水位", "涨率", "离线")
 """The rule families an alert comes from: rainfall, water level, rise rate, a silent station."""
 ALERT_STATUSES = ("已发布", "已确认", "已解除")
 """An alert's life: raised (published), acknowledged by someone, resolved."""
-"""The status of a closure whose roads are cut now (routing and coverage "now" avoid them)."""
 
 SHELTER_TYPE_SYNONYMS = (
     ("紧急避难场所", "紧急"), ("紧急避难点", "紧急"), ("应急避难点", "紧急"),

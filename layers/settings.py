@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     risk_config: str | None = Field(
         default=None, description="YAML risk config (weights or AHP, factor parameters) the API uses."
     )
+    warning_interval_s: float = Field(
+        default=60.0, ge=0, description="The server judges every station this often (s) besides right after new readings, "
+        "so that a gauge that goes quiet is noticed; 0: only after new readings.",
+    )
+    warning_rules: str | None = Field(
+        default=None, description="YAML warning rules (rainfall windows, water-level thresholds, rise, silence, "
+        "deadbands). Default: the shipped layers/defaults/warning_rules.yaml (each default with its source).",
+    )
 
     tianditu_key: str | None = Field(
         default=None, description="Tianditu (天地图) key `tk`: adds its vector and imagery basemaps to the wall map (needs internet)."

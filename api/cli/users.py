@@ -33,7 +33,7 @@ def _read_password(password_stdin: bool) -> str:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), default="viewer", show_default=True, help="What the user may do.")
+@click.option("--role", type=click.Choice(["sensor", "viewer", "editor", "admin"]), default="viewer", show_default=True, help="What the user may do (sensor: a gauge platform that only writes observations).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @click.pass_context
 @_fail_cleanly

@@ -29,7 +29,7 @@ class Users(BaseModel):
     """``GET /users``: every account, by user name, and the roles there are."""
 
     users: list[UserRow]
-    roles: list[Role] = Field(description="The roles, weakest first: viewer, editor, admin.")
+    roles: list[Role] = Field(description="The roles: sensor (writes observations only), then viewer < editor < admin.")
 
 
 class CreatedUser(BaseModel):

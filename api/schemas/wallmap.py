@@ -15,6 +15,22 @@ class LiveVersions(BaseModel):
     incidents: str
     reservoirs: str
     road_closures: str
+    alerts: str
+    monitoring_stations: str
+
+
+class KeyFigures(BaseModel):
+    """``GET /map/figures``: the strip of key figures along the wall (null: not computed yet)."""
+
+    alerts: dict[str, int] = Field(description="Unresolved alerts per warning colour (蓝/黄/橙/红).")
+    open_incidents: int
+    reservoirs_above_flood_limit: int = Field(description="Reservoirs above 汛限水位.")
+    residents_in_grave_risk: float | None = Field(description="Residents in 重大 and 较大 risk cells (persons); null until the zoning is computed.")
+    shelter_coverage_pct: float | None = Field(description="Residents within reach of an emergency shelter (%); null until coverage is computed.")
+    stations: int
+    stations_offline: int
+    dead_letters_24h: int = Field(description="Readings refused in the last 24 hours (unknown station, not a number, …).")
+    time: datetime = Field(description="Server time (ISO 8601, UTC).")
 
 
 class Live(BaseModel):

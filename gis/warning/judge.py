@@ -106,9 +106,10 @@ def judge_rise(station: NDArray[np.int64], time_s: NDArray[np.float64], level_m:
 
 
 def judge_stale(last_s: NDArray[np.float64], rule: StaleRule, *, at_s: float) -> Judgement:
-    """Stations silent for ``rule.minutes`` or more (never heard from counts as silent); rearmed
-    once they report again."""
-    silent_min = np.where(np.isfinite(last_s), (at_s - last_s) / 60.0, np.inf)
+    """Stations silent for ``rule.minutes`` or more; rearmed once they report again. A station
+    never heard from is not judged: going quiet is the warning, and a gauge just registered has
+    not gone quiet (NaN ``last_s``)."""
+    silent_min = np.where(np.isfinite(last_s), (at_s - last_s) / 60.0, -np.inf)
     met = silent_min >= rule.minutes
     rank = np.where(met, warning_rank(rule.level), -1).astype(np.int8)
     return Judgement(rank, ~met, np.where(met, silent_min, np.nan), np.where(met, rule.minutes, np.nan))

@@ -37,10 +37,13 @@ from layers.errors import InputError, NotFoundError, StoreError
 from layers.settings import Settings
 from layers.store import Store, open_store
 
-Role = Literal["viewer", "editor", "admin"]
+Role = Literal["sensor", "viewer", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
 """Roles, least to most: viewer reads layers; editor also writes incidents, closures, levels,
 imports and shares; admin also manages users."""
+ACCOUNT_ROLES: tuple[Role, ...] = ("sensor", *ROLES)
+"""Every role an account may have: ``sensor`` (a gauge platform's account) may write observations
+and nothing else, not even read: it stands outside the viewer < editor < admin ladder."""
 TOKEN_BYTES = 24
 """Random bytes in a session id, API token or share token: 192 bits."""
 SESSION_HOURS = 12
@@ -159,8 +162,8 @@ class AccountStore:
             connection.execute(insert(self._table("audit_log")).values(audit.row()))
 
     def add_user(self, username: str, password: str, role: str, *, audit: AuditLine | None = None) -> User:
-        if role not in ROLES:
-            raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if role not in ACCOUNT_ROLES:
+            raise InputError(f"role must be one of {', '.join(ACCOUNT_ROLES)}, got {role!r}")
         username = _check_username(username)
         record = {"username": username, "password_hash": _HASHER.hash(check_password(password)), "role": role, "created_at": datetime.now(UTC), "disabled": False}
         try:

@@ -21,7 +21,7 @@ from layers.errors import InputError
 from layers.settings import Settings
 from layers.store.base import Store
 
-LIVE_LAYERS = ("incidents", "reservoirs", "road_closures")
+LIVE_LAYERS = ("incidents", "reservoirs", "road_closures", "alerts", "monitoring_stations")
 """Layers the wall map watches for changes made by other clients."""
 SEARCH_LAYERS = tuple(name for name, spec in CATALOGUE.items() if "name" in spec.field_names and name not in ("roads", "risk_zones", "city_profile"))
 """Layers searchable by name (roads are too many and mostly unnamed; risk zones have no names; the

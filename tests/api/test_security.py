@@ -59,7 +59,9 @@ PUBLIC = {("GET", "/"), ("GET", "/conformance"), ("GET", "/login"), ("POST", "/l
           ("GET", "/s/{token}"), ("GET", "/s/{token}/data"), ("GET", "/s/{token}/tiles/{z}/{x}/{y}.png"), ("GET", "/s/{token}/route"),
           ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect")}
 EDITOR = {("POST", "/incidents"), ("PATCH", "/incidents/{incident_id}"), ("POST", "/reservoirs/{reservoir_id}/level"), ("POST", "/closures"),
-          ("POST", "/closures/{closure_id}/lift"), ("GET", "/shares"), ("POST", "/shares"), ("POST", "/shares/{share_id}/revoke")}
+          ("POST", "/closures/{closure_id}/lift"), ("GET", "/shares"), ("POST", "/shares"), ("POST", "/shares/{share_id}/revoke"),
+          ("POST", "/alerts/{alert_id}/ack"), ("POST", "/alerts/{alert_id}/resolve"), ("POST", "/alerts/evaluate"),
+          ("POST", "/observations")}  # observations: also sensor accounts (tests/api/test_alerts.py)
 ADMIN = {("GET", "/users"), ("POST", "/users"), ("GET", "/audit")}
 READS_WITH_POST = {("POST", "/coverage/site"), ("POST", "/routing/nearest"), ("POST", "/routing/areas")}
 """Computations, not writes: viewers may ask where new shelters would go, or route with what-if closures."""
@@ -88,15 +90,17 @@ def _needed(method: str, path: str) -> str | None:
 def _request(secured: Secured, method: str, path: str, role: str | None, fixtures: dict[str, str]) -> Any:
     """A plausible request for each route: path parameters from real features, small valid bodies."""
     values = {"layer": "shelters", "feature_id": fixtures["shelter"], "incident_id": fixtures["incident"], "reservoir_id": fixtures["reservoir"],
-              "closure_id": fixtures["closure"], "share_id": fixtures["share"], "token": fixtures["token"], "z": "12", "x": "3421", "y": "1623"}
+              "closure_id": fixtures["closure"], "share_id": fixtures["share"], "token": fixtures["token"], "z": "12", "x": "3421", "y": "1623",
+              "alert_id": "ALT-none", "station_id": "ST-none"}
     url = path.format(**{k: v for k, v in values.items() if "{" + k + "}" in path})
     query = {"/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": "5"},
              "/risk/at": {"lon": 116.59, "lat": 35.41}, "/map/situation": {"lon": 116.59, "lat": 35.41}, "/map/search": {"q": "尼山"},
-             "/map/places": {"level": "区县"}, "/s/{token}/route": {"lon": 116.59, "lat": 35.41}}.get(path, {})
+             "/map/places": {"level": "区县"}, "/s/{token}/route": {"lon": 116.59, "lat": 35.41}, "/events": {"seconds": 1}}.get(path, {})
     body = {"/incidents": INCIDENT, "/incidents/{incident_id}": {"status": "处置中"}, "/reservoirs/{reservoir_id}/level": {"current_level_m": 30.0},
             "/closures": {"geometry": SQUARE, "cause": "洪水"}, "/shares": {"lon": 116.59, "lat": 35.41, "service_areas": False},
             "/users": {"username": f"u{new_token()[:8]}".replace("-", "x"), "password": PASSWORD, "role": "viewer"}, "/coverage/site": {"p": 1},
-            "/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": [5]}}.get(path)
+            "/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": [5]},
+            "/observations": []}.get(path)
     secured.client.cookies.clear()  # each request speaks only for its role
     if path == "/login" and method == "POST":
         return secured.client.post(url, data={"username": "viewer", "password": PASSWORD}, follow_redirects=False)

@@ -95,7 +95,7 @@ def test_rise_silence_and_the_latest_value() -> None:
     rise = judge_rise(station, time_s, level, RULES.rise, stations=3, at_s=AT, deadband_m=RULES.level_deadband_m)
     assert rise.rank.tolist() == [1, -1, -1] and rise.value[0] == pytest.approx(0.6)
     stale = judge_stale(np.array([AT - 61 * 60.0, AT - 600.0, np.nan]), RULES.stale, at_s=AT)
-    assert stale.rank.tolist() == [0, -1, 0] and stale.rearmed.tolist() == [False, True, False]
+    assert stale.rank.tolist() == [0, -1, -1] and stale.rearmed.tolist() == [False, True, True]  # never heard: not gone quiet
 
 
 def test_one_alert_per_episode_however_long_the_level_hovers() -> None:

@@ -1,0 +1,101 @@
+"""HTTP routes of early warning: the alerts (filtered by colour and status), acknowledging and
+resolving them (editors), running the rules now (editors), and the published forms — a CAP 1.2
+document per alert and an Atom feed of the active ones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from gis.warning.rules import WATER_THRESHOLD_FIELDS
+from layers.catalogue import SOURCE_ID
+from layers.io.cap import FeedEntry, to_atom, to_cap
+from layers.io.geojson import json_value
+from layers.services.warning import WarningService
+
+from .auth import EditorDep
+from .dependencies import from_state
+from .features import public_base
+from .schemas import documented
+from .schemas.alerts import AlertOut, Alerts, EvaluationOut, StationSeries, xml_document
+
+router = APIRouter(tags=["Early warning (alerts, CAP, Atom)"])
+editor_router = APIRouter(tags=["Early warning (alerts, CAP, Atom)"])
+
+get_warning = from_state("warning", WarningService)
+WarningDep = Annotated[WarningService, Depends(get_warning)]
+Level = Literal["蓝", "黄", "橙", "红"]
+Status = Literal["已发布", "已确认", "已解除"]
+CAP = "application/cap+xml"
+ATOM = "application/atom+xml"
+
+
+def alert_json(frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Alerts as the JSON objects of ``AlertOut``."""
+    rows = []
+    for record, point in zip(frame.drop(columns="geometry").to_dict("records"), frame.geometry, strict=True):
+        row = {name: json_value(value) for name, value in record.items() if name not in ("previous_changed_at",)}
+        row["id"], row["station"] = row.pop(SOURCE_ID), row.pop("station_id")
+        rows.append({**row, "lon": point.x, "lat": point.y})
+    return rows
+
+
+def sender(request: Request) -> str:
+    """The CAP sender: onemap and the city's adcode (no spaces or commas, as CAP asks)."""
+    profile = request.app.state.settings.city_profile
+    return f"onemap.{profile.adcode if profile else 'city'}"
+
+
+@router.get("/alerts", summary="Alerts, gravest and newest first", **documented(Alerts, "The alerts and the unresolved count per colour"))
+def alerts(warning: WarningDep, level: Annotated[Level | None, Query(description="Only this colour.")] = None,
+           status: Annotated[Status | None, Query(description="Only this status.")] = None) -> dict[str, Any]:
+    found = warning.alerts(level=level, status=status)
+    active = warning.alerts()
+    active = active[active["status"] != "已解除"] if not active.empty else active
+    counts = {colour: int((active["level"] == colour).sum()) if not active.empty else 0 for colour in ("蓝", "黄", "橙", "红")}
+    return {"alerts": alert_json(found) if not found.empty else [], "active": counts}
+
+
+@router.get("/stations/{station_id}/observations", summary="A station's recent readings and thresholds (the popup's chart)", **documented(StationSeries, "The station, its thresholds and readings, oldest first"))
+def station_readings(station_id: str, warning: WarningDep, hours: Annotated[float, Query(gt=0, le=24 * 31, description="How far back, hours.")] = 24.0) -> dict[str, Any]:
+    station, readings = warning.station_series(station_id, hours=hours)
+    thresholds = {name: float(station[name]) for name in WATER_THRESHOLD_FIELDS if name in station and pd.notna(station[name])}
+    return {"station": station_id, "name": json_value(station["name"]), "kind": station["kind"], "unit": station["unit"], "thresholds": thresholds, "hours": hours,
+            "readings": [{"time": time.isoformat(), "value": float(value)} for time, value in zip(readings["time"], readings["value"], strict=True)]}
+
+
+@router.get("/alerts.atom", summary="The active alerts as an Atom feed", response_class=Response, responses=xml_document(ATOM, "Atom 1.0, newest first, each entry linking to its CAP document"))
+def alerts_feed(request: Request, warning: WarningDep) -> Response:
+    found = warning.alerts()
+    found = found[found["status"] != "已解除"] if not found.empty else found
+    base, who = public_base(request), sender(request)
+    entries = [FeedEntry(warning.cap_message(alert_id, sender=who), f"{base}/alerts/{alert_id}.cap") for alert_id in (found[SOURCE_ID] if not found.empty else [])]
+    body = to_atom(entries, feed_id=f"urn:{who}:alerts", title="预警信息 active alerts", self_url=f"{base}/alerts.atom", updated=datetime.now(UTC))
+    return Response(body, media_type=ATOM)
+
+
+@router.get("/alerts/{alert_id}.cap", summary="An alert's current CAP 1.2 message", response_class=Response, responses=xml_document(CAP, "OASIS CAP 1.2: Alert, Update or Cancel as its life goes on"))
+def alert_cap(alert_id: str, request: Request, warning: WarningDep) -> Response:
+    message = warning.cap_message(alert_id, sender=sender(request), web=f"{public_base(request)}/map")
+    return Response(to_cap(message), media_type=CAP)
+
+
+@editor_router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (已发布 → 已确认)", **documented(AlertOut, "The alert, acknowledged"))
+def acknowledge(alert_id: str, warning: WarningDep, principal: EditorDep) -> dict[str, Any]:
+    return alert_json(warning.acknowledge(alert_id, actor=principal.username))[0]
+
+
+@editor_router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert (→ 已解除)", **documented(AlertOut, "The alert, resolved"))
+def resolve(alert_id: str, warning: WarningDep, principal: EditorDep) -> dict[str, Any]:
+    return alert_json(warning.resolve(alert_id, actor=principal.username))[0]
+
+
+@editor_router.post("/alerts/evaluate", summary="Judge every station against the warning rules now", **documented(EvaluationOut, "What the evaluation raised, upgraded and marked clearable"))
+def evaluate(warning: WarningDep, principal: EditorDep) -> dict[str, Any]:
+    done = warning.evaluate(actor=principal.username)
+    return {"at": done.at.isoformat(), "stations": done.stations, "observations": done.observations, "raised": done.raised, "upgraded": done.upgraded, "clearable": done.clearable}

