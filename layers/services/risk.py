@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
@@ -24,6 +23,7 @@ from gis.risk.surfaces import Dem
 from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError
 from layers.errors import InputError
+from layers.io.yaml_file import read_yaml
 from layers.services.analysis import RoutedAnalysis
 from layers.services.routing import RoutingService
 
@@ -41,13 +41,7 @@ def read_config(path: str | Path | None) -> RiskConfig:
     """The risk config from a YAML (or JSON) file; defaults without one."""
     if path is None:
         return RiskConfig()
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: config file not found")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    document = read_yaml(path, what="config")
     if document is not None and not isinstance(document, dict):
         raise InputError(f"{path}: the config must be a mapping (weights:, factors:, …)")
     try:
