@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ SLOW_OPERATIONS = {"POST /coverage/site": EXAMPLES_PER_OPERATION // 4, "POST /sh
 """Operations that compute a lot per call (a MILP, routes and service areas) get fewer examples."""
 
 
+@pytest.mark.slow
 def test_no_generated_request_gets_a_server_error(sample_gpkg: Path, tmp_path: Path) -> None:
     config, accounts, tokens = secured_copy(sample_gpkg, tmp_path, {"fuzz": "admin"})
     accounts.close()

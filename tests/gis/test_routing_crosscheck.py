@@ -98,6 +98,7 @@ def _key(graph: RoadGraph, node: int) -> tuple[int, int]:
     return tuple(np.round(graph.node_xy[node] / 0.01).astype(np.int64))  # type: ignore[return-value]
 
 
+@pytest.mark.slow
 def test_nearest_times_match_networkx(city_graph: RoadGraph, stations: gpd.GeoDataFrame, case: Case) -> None:
     reference = _independent_nx(case.roads, city_graph.epsg)
     index = index_resources(city_graph, stations)

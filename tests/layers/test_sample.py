@@ -68,6 +68,7 @@ def test_reservoir_levels_and_classes(sample_city: dict[str, gpd.GeoDataFrame]) 
     assert "尼山水库" in set(reservoirs["name"])
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_city(sample_city: dict[str, gpd.GeoDataFrame]) -> None:
     again = generate_city(370800)
     for layer in sample_city:

@@ -78,6 +78,7 @@ def test_the_pages_forbid_inline_script(hostile_server: str) -> None:
     assert httpx.get(hostile_server + "/static/swagger-ui/swagger-ui-bundle.js", timeout=30).status_code == 200
 
 
+@pytest.mark.slow
 def test_hostile_names_in_every_layer_never_run_on_the_wall_map(browser: Any, hostile_server: str) -> None:
     wall = Page(browser, hostile_server)
     page = wall.open(f"/map{CENTRE}/layers={RESOURCES},reservoirs,geohazard_points,chemical_parks,hazardous_enterprises,flood_prone_areas,incidents,road_closures,labels")

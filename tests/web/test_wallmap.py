@@ -128,6 +128,7 @@ def _place_incident(wall: Page, x: int = 800, y: int = 500) -> Any:
     return page
 
 
+@pytest.mark.slow
 def test_an_incident_placed_in_the_ui_gets_the_routing_apis_answer(wall: Page, sample_settings: Settings) -> None:
     page = wall.open(f"/map{CENTRE}/layers={RESOURCES},incidents,labels")
     dialogs: list[str] = []
@@ -196,6 +197,7 @@ def test_changes_posted_by_another_client_appear_within_5_seconds(wall: Page, sa
     assert wall.errors == [] and wall.outside == []
 
 
+@pytest.mark.slow
 def test_a_closure_recomputes_the_routes_on_the_wall(wall: Page) -> None:
     page = wall.open(f"/map{CENTRE}/layers={RESOURCES},incidents,road_closures")
     _place_incident(wall)
