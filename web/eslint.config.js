@@ -13,7 +13,7 @@ export default [
       ecmaVersion: 2024,
       sourceType: "module",
       // Leaflet and its plugins are classic scripts from npm, loaded before our modules.
-      globals: { ...globals.browser, L: "readonly", htmlToImage: "readonly" },
+      globals: { ...globals.browser, L: "readonly", htmlToImage: "readonly", uPlot: "readonly" },
     },
   },
   {

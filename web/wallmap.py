@@ -38,6 +38,7 @@ STATIC_MOUNTS: dict[str, Path] = {
     "markercluster": NODE_MODULES / "leaflet.markercluster" / "dist",
     "html-to-image": NODE_MODULES / "html-to-image" / "dist",
     "swagger-ui": NODE_MODULES / "swagger-ui-dist",
+    "uplot": NODE_MODULES / "uplot" / "dist",
     "onemap": STATIC_DIR,
 }
 """URL folder under /static/ → the folder it is served from (npm packages and our own files)."""
@@ -46,14 +47,16 @@ _JS = (
     ("leaflet", "/static/leaflet/leaflet.js"),
     ("markercluster", "/static/markercluster/leaflet.markercluster.js"),
     ("html_to_image", "/static/html-to-image/html-to-image.js"),
+    ("uplot", "/static/uplot/uPlot.iife.min.js"),
 )
-"""Third-party libraries, classic scripts that define globals (``L``, ``htmlToImage``)."""
+"""Third-party libraries, classic scripts that define globals (``L``, ``htmlToImage``, ``uPlot``)."""
 WALL_MAP_MODULE = "/static/onemap/wallmap.js"
 """Our code: the entry ES module, which imports the rest from web/static/wallmap/ and shared/."""
 _CSS = (
     ("leaflet_css", "/static/leaflet/leaflet.css"),
     ("markercluster_css", "/static/markercluster/MarkerCluster.css"),
     ("markercluster_default_css", "/static/markercluster/MarkerCluster.Default.css"),
+    ("uplot_css", "/static/uplot/uPlot.min.css"),
     ("onemap_wallmap_css", "/static/onemap/wallmap.css"),
 )
 
@@ -78,6 +81,7 @@ class LayerView:
 VIEWS = (
     LayerView("reservoirs", cluster=True),
     LayerView("geohazard_points"),
+    LayerView("monitoring_stations"),
     LayerView("chemical_parks"),
     LayerView("hazardous_enterprises", cluster=True),
     LayerView("flood_prone_areas"),
@@ -86,9 +90,11 @@ VIEWS = (
     LayerView("supply_depots", cluster=True),
     LayerView("incidents"),
     LayerView("road_closures", filters={"status": "封闭中"}),
+    LayerView("alerts", visible=False),
 )
 """The data layers of the wall map, drawn from ``/collections/{id}/items`` for the viewport, in
-the order of its layer panel."""
+the order of its layer panel. Alerts are off at first: their stations pulse in their colours,
+and the alert panel lists them."""
 
 
 def _layer_config(view: LayerView) -> dict[str, Any]:
@@ -154,12 +160,14 @@ def wall_map_html(config: dict[str, Any]) -> str:
     links = "".join(f'<link rel="stylesheet" href="{html.escape(url)}">' for _, url in _CSS)
     scripts = "".join(f'<script src="{html.escape(url)}"></script>' for _, url in _JS)
     scripts += f'<script type="module" src="{html.escape(WALL_MAP_MODULE)}"></script>'
+    body = '<body class="om-wall">' if config.get("wall") else "<body>"  # wall mode's layout from the first paint
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>应急一张图 · 指挥大屏</title>"
         '<link rel="icon" href="/static/onemap/favicon.svg" type="image/svg+xml">'
-        f"{links}</head><body>"
+        f"{links}</head>{body}"
+        '<div id="om-figures" class="om-figures" aria-live="polite"></div>'
         '<div id="om-map" class="om-map"></div>'
         f'<script id="onemap-config" type="application/json">{json_data_block(config)}</script>'
         f"{scripts}</body></html>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +82,30 @@ def answers(client: TestClient) -> dict[str, Any]:
         "GET /coverage/gaps": "/coverage/gaps",
         "GET /auth/me": "/auth/me",
     }
+    got.update(warning_answers(client))
     for key, url in asks.items():
         response = when_ready(lambda url=url: client.get(url))
         assert response.status_code == 200, (url, response.text)
         got[key] = response.json()
+    return got
+
+
+def warning_answers(client: TestClient) -> dict[str, Any]:
+    """The early-warning routes' answers: a reservoir gauge posted above its 设计洪水位 raises an
+    alert (acknowledged here); the first change event of a one-second stream."""
+    stations = client.get("/collections/monitoring_stations/items", params={"kind": "水位", "limit": 500}).json()["features"]
+    gauge = next(f for f in stations if f["properties"].get("design_flood_level_m") and f["properties"].get("flood_limit_level_m"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    readings = [{"station": gauge["id"], "time": (now - timedelta(minutes=m)).isoformat(), "value": gauge["properties"]["design_flood_level_m"] + 0.5, "unit": "m"} for m in (10, 5, 0)]
+    assert client.post("/observations", json=readings).status_code == 200
+    assert client.post("/alerts/evaluate").status_code == 200
+    got: dict[str, Any] = {"GET /alerts": client.get("/alerts").json()}
+    got["POST /alerts/{id}/ack"] = client.post(f"/alerts/{got['GET /alerts']['alerts'][0]['id']}/ack").json()
+    got["GET /stations/{id}/observations"] = client.get(f"/stations/{gauge['id']}/observations", params={"hours": 24}).json()
+    got["GET /map/figures"] = client.get("/map/figures").json()
+    stream = client.get("/events", params={"seconds": 1}).text
+    data = next(line.removeprefix("data:").strip() for line in stream.splitlines() if line.startswith("data:"))
+    got["GET /events"] = {"change": json.loads(data)}
     return got
 
 

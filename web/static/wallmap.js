@@ -4,7 +4,8 @@
  * layer catalogue's styles), counts, toggles and legends; data fetched from the API for the
  * current view (never inlined); incident mode (nearest resources by road, ETA table, service
  * areas, residents within 1/3/5 km, risk at the point); road closures drawn on the map; live
- * refresh by polling /map/live; the view and visible layers in the URL hash; search, coordinates,
+ * updates pushed by /events (polling /map/live without it); the alert panel,
+ * pulsing stations, station charts (uPlot) and the strip of key figures; the view and visible layers in the URL hash; search, coordinates,
  * fullscreen, PNG export and print. One module per concern in wallmap/, helpers shared with the
  * share page in shared/; Leaflet and its plugins are the globals their classic scripts define.
  *
@@ -17,7 +18,7 @@ import { WallMap } from "./wallmap/app.js";
 function start() {
   const config = JSON.parse(document.getElementById("onemap-config").textContent);
   const [w, s, e, n] = config.city_bbox;
-  const map = L.map("om-map", { center: [(s + n) / 2, (w + e) / 2], zoom: 9, zoomControl: !config.wall, preferCanvas: false });
+  const map = L.map("om-map", { center: [(s + n) / 2, (w + e) / 2], zoom: 9, zoomControl: !config.wall, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 120 });
   L.control.scale({ imperial: false, metric: true }).addTo(map);
   window.onemap = new WallMap(map, config);
 }

@@ -5,11 +5,14 @@
 
 import { debounce, el } from "../shared/dom.js";
 import { gcjToWgs, wgsToGcj } from "../shared/gcj02.js";
+import { alertMethods } from "./alerts.js";
 import { analysisMethods } from "./analyses.js";
 import { Api } from "./api.js";
 import { basemapMethods } from "./basemaps.js";
+import { chartMethods } from "./chart.js";
 import { drawingMethods } from "./drawing.js";
 import { exportMethods } from "./export.js";
+import { figureMethods } from "./figures.js";
 import { incidentMethods } from "./incident.js";
 import { layerMethods } from "./layers.js";
 import { liveMethods } from "./live.js";
@@ -48,6 +51,8 @@ export class WallMap {
     this._buildToolbar();
     this._buildCoordinates();
     this._buildSide();
+    this._buildAlerts();
+    this._buildFigures();
     this.ticker = el("div", { class: "om-ticker", id: "om-ticker" });
     document.body.append(this.ticker);
     if (!this._readHash()) this._defaultView();
@@ -57,8 +62,7 @@ export class WallMap {
     this.refresh();
     this._loadCounts();
     this._loadLabels();
-    this._poll();
-    setInterval(() => this._poll(), config.live_interval_ms);
+    this._startLive();
   }
 
   // -- state for tests and the benchmark: data-onemap-ready = "1" when nothing is loading --
@@ -165,4 +169,4 @@ export class WallMap {
   }
 }
 
-Object.assign(WallMap.prototype, basemapMethods, layerMethods, analysisMethods, panelMethods, searchMethods, drawingMethods, incidentMethods, liveMethods, exportMethods);
+Object.assign(WallMap.prototype, basemapMethods, layerMethods, analysisMethods, panelMethods, searchMethods, drawingMethods, incidentMethods, liveMethods, exportMethods, alertMethods, chartMethods, figureMethods);

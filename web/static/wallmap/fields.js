@@ -26,6 +26,18 @@ export const API_FIELDS = {
   "GET /routing/areas": ["features[].geometry", "features[].properties.minutes", "features[].properties.residents"],
   "GET /coverage/gaps": ["features[].properties.township", "features[].properties.residents", "features[].properties.nearest_shelter_min"],
   "GET /auth/me": ["username", "role"],
+  "GET /alerts": [
+    "alerts[].id", "alerts[].station", "alerts[].level", "alerts[].status", "alerts[].headline", "alerts[].raised_at",
+  ],
+  "POST /alerts/{id}/ack": ["id", "status"],
+  "GET /stations/{id}/observations": [
+    "kind", "unit", "hours", "thresholds.flood_limit_level_m", "thresholds.design_flood_level_m", "readings[].time", "readings[].value",
+  ],
+  "GET /map/figures": [
+    "alerts", "open_incidents", "reservoirs_above_flood_limit", "residents_in_grave_risk",
+    "shelter_coverage_pct", "stations", "stations_offline", "dead_letters_24h", "time",
+  ],
+  "GET /events": ["change.layer", "change.version"],
   "POST /incidents": ["id", "properties.name"],
   "POST /shares": ["url", "expires_at"],
   "an error answer": ["description"],

@@ -29,7 +29,7 @@ export const layerMethods = {
     return (view.style.color_by && view.classMap[properties[view.style.color_by]]) || view.style.color;
   },
 
-  iconFor(view, properties) {
+  iconFor(view, properties, id) {
     const { style } = view;
     const colour = this.colourOf(view, properties);
     let size = this.config.wall ? 34 : 28;
@@ -39,7 +39,10 @@ export const layerMethods = {
     if (isLight(colour)) classes.push("om-dark");
     if (view.id === "reservoirs" && properties.above_flood_limit) classes.push("om-alert");
     if (view.id === "incidents" && properties.status !== "已结束") classes.push("om-incident");
+    const alerting = view.id === "monitoring_stations" && this.alerting && this.alerting.get(id);
+    if (alerting) classes.push("om-alerting");
     const html = badge(classes, size, colour, style.glyph, Math.round(size * 0.55));
+    if (alerting) { html.style.setProperty("--om-pulse", this._alertColour(alerting)); html.dataset.alertLevel = alerting; }
     return L.divIcon({ html, className: `om-marker om-m-${view.id}`, iconSize: [size, size], iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2] });
   },
 
@@ -56,6 +59,7 @@ export const layerMethods = {
       el("div", { class: "om-sub", text: `${view.title} · ${feature.id}` }),
       view.id === "reservoirs" && p.above_flood_limit ? el("div", { class: "om-warn", text: "超汛限水位 (above the flood-limit level)" }) : null,
       el("table", {}, rows),
+      view.id === "monitoring_stations" ? this.stationChart(feature.id) : null,
       actions,
     ]);
     const button = (text, handler) => actions.append(el("button", { class: "om-button", text, type: "button", onclick: handler }));
@@ -85,8 +89,8 @@ export const layerMethods = {
     if (!feature.geometry) return null;
     if (feature.geometry.type === "Point") {
       const [lon, lat] = feature.geometry.coordinates;
-      const marker = L.marker(this.ll(lon, lat), { icon: this.iconFor(view, feature.properties), title: feature.properties.name || "", keyboard: false, riseOnHover: true });
-      marker.bindPopup(() => this.popupFor(view, feature), { maxWidth: 360 });
+      const marker = L.marker(this.ll(lon, lat), { icon: this.iconFor(view, feature.properties, feature.id), title: feature.properties.name || "", keyboard: false, riseOnHover: true });
+      marker.bindPopup(() => this.popupFor(view, feature), { maxWidth: view.id === "monitoring_stations" ? 640 : 360 });
       marker.featureId = feature.id;
       return marker;
     }

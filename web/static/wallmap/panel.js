@@ -68,6 +68,7 @@ export const panelMethods = {
       return;
     }
     this.me = me;
+    this._renderAlerts(); // an editor's buttons
     const logout = el("form", { method: "post", action: "/logout", style: "display:inline" }, [el("button", { class: "om-button", type: "submit", text: "退出", style: "font-size:13px;padding:2px 8px;min-height:0" })]);
     this.userBox.replaceChildren(document.createTextNode(`${me.username}（${ROLE_NAMES[me.role] || me.role}） `), me.username === "open" ? "" : logout);
   },
