@@ -40,7 +40,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     # X-Forwarded-For only from the configured proxies: uvicorn's default trusts 127.0.0.1, so a
     # client on the same host could claim any address and slip past the rate limits.
     proxies = ",".join(settings.trusted_proxies)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+    # Open event streams (GET /events) would hold a graceful shutdown forever: give them 3 s.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=3)
 
 
 @main.command()
@@ -88,4 +89,4 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     click.echo(f"starting the wall map on {url} …", err=True)
     app = create_app(settings, warm=lambda line: click.echo(line, err=True),
                      on_ready=lambda: click.secho(f"应急一张图 wall map: {url}  (wall screens: {url}?wall=1; Ctrl-C to stop)", fg="green", bold=True))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=3)
