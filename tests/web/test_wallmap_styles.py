@@ -63,6 +63,9 @@ def _forward_to(client: TestClient) -> Any:
     def forward(route: Any) -> None:
         request = route.request
         url = urlsplit(request.url)
+        if url.path == "/events":  # an endless stream cannot be answered whole: the page polls instead
+            route.abort()
+            return
         response = client.request(request.method, url.path + (f"?{url.query}" if url.query else ""), content=request.post_data_buffer,
                                   headers={"Content-Type": request.headers.get("content-type", "application/json")})
         headers = {name: value for name, value in response.headers.items() if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")}
