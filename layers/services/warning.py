@@ -305,6 +305,8 @@ class EvaluationLoop:
             try:
                 self.last, self.error = self.service.evaluate(), None
             except Exception as error:  # the loop must outlive one bad evaluation; the error is kept and logged
+                if self._stop.is_set():
+                    return  # the app is shutting down and closed its store under this evaluation
                 self.error = f"{type(error).__name__}: {error}"
                 logger.exception("warning evaluation failed")
             self._stop.wait(self.settle_s)
