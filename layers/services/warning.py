@@ -152,7 +152,9 @@ class WarningService:
             episode = np.array([-1 if p is None or bool(p["clearable"]) else warning_rank(p["level"]) for p in previous], np.int8)
             open_alert = np.array([p is not None and p["status"] != "已解除" for p in previous])
             decided = decide(episode, open_alert, judgement)
-            for i in np.flatnonzero(decided.raise_ | decided.upgrade | (decided.clearable | (judgement.rearmed & (episode >= 0) & ~open_alert))):
+            # Marked clearable once per episode, open or resolved alike (episode ≥ 0: not marked yet);
+            # an alert already marked is not written again at every evaluation.
+            for i in np.flatnonzero(decided.raise_ | decided.upgrade | (judgement.rearmed & (episode >= 0))):
                 row = self._alert_row(family, stations.iloc[i], judgement, int(i), moment, previous[i], decided.raise_[i], decided.upgrade[i])
                 changed.append(row)
                 geometries.append(stations.geometry.iloc[i])
@@ -179,7 +181,8 @@ class WarningService:
                 "previous_changed_at": base.get("changed_at"),
             }
         assert previous is not None
-        return {**{k: previous[k] for k in previous.index if k != "geometry"}, "station_id": station[SOURCE_ID], "rule": family, "clearable": True, "changed_at": at}
+        # Not a new revision: changed_at (its CAP message's sent) stays as it was.
+        return {**{k: previous[k] for k in previous.index if k != "geometry"}, "station_id": station[SOURCE_ID], "rule": family, "clearable": True}
 
     # --- reading and the life of an alert --------------------------------------------------------
 
