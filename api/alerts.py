@@ -96,6 +96,8 @@ def resolve(alert_id: str, warning: WarningDep, principal: EditorDep) -> dict[st
 
 
 @editor_router.post("/alerts/evaluate", summary="Judge every station against the warning rules now", **documented(EvaluationOut, "What the evaluation raised, upgraded and marked clearable"))
-def evaluate(warning: WarningDep, principal: EditorDep) -> dict[str, Any]:
+def evaluate(request: Request, warning: WarningDep, principal: EditorDep) -> dict[str, Any]:
     done = warning.evaluate(actor=principal.username)
-    return {"at": done.at.isoformat(), "stations": done.stations, "observations": done.observations, "raised": done.raised, "upgraded": done.upgraded, "clearable": done.clearable}
+    request.app.state.warning_loop.poke()  # the risk picture follows in the loop's thread, never here
+    return {"at": done.at.isoformat(), "stations": done.stations, "observations": done.observations, "raised": done.raised, "upgraded": done.upgraded,
+            "clearable": done.clearable, "reservoirs_updated": done.reservoirs_updated, "rain_warnings": done.rain_warnings}

@@ -65,6 +65,8 @@ class EvaluationOut(BaseModel):
     raised: list[str]
     upgraded: list[str]
     clearable: list[str]
+    reservoirs_updated: list[str] = Field(default_factory=list, description="Reservoirs whose current_level_m now follows their gauge's latest level.")
+    rain_warnings: dict[str, int] = Field(default_factory=dict, description="Rain gauges in a rainstorm warning now: station id → rank (0 蓝 … 3 红); the flood-prone areas near them count more in the risk zoning.")
 
 
 def xml_document(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:

@@ -17,6 +17,7 @@ class LiveVersions(BaseModel):
     road_closures: str
     alerts: str
     monitoring_stations: str
+    risk: str | None = Field(default=None, description="Changes with each risk zoning kept: computed, or brought up to date by the gauges (redraw the risk tiles).")
 
 
 class KeyFigures(BaseModel):

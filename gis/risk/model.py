@@ -11,7 +11,10 @@ Hazard factors, each 0–1 (parameters in ``FACTOR_DEFAULTS``, editable in the c
   ((distance, multiplier) steps). Distances are between cell centres, exact; each source stamps a
   precomputed kernel out to the decay's reach (``point_surface``);
 - polygons (flash-flood-prone, waterlogging, flood-storage areas): the intensity of the class of
-  the polygon covering the cell centre (the largest where several overlap);
+  the polygon covering the cell centre (the largest where several overlap). The class intensities
+  are for ordinary weather, below 1: while a rain gauge within ``rain.radius_m`` of an area is in
+  a rainstorm warning, the area's intensity is raised by that colour's ``rain.multipliers`` (红
+  brings a 山洪灾害易发区 to 1; ``gis.risk.live``);
 - slope, when a DEM is given: min(1, slope° / ``max_slope_deg``), the DEM resampled (bilinear) onto
   the grid in any CRS.
 
@@ -64,7 +67,8 @@ FACTOR_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "flood_prone_areas": {
         "kind": "polygons", "class_field": "kind",
-        "intensity": {"山洪灾害易发区": 1.0, "蓄滞洪区": 0.9, "易涝区": 0.8},
+        "intensity": {"山洪灾害易发区": 0.8, "蓄滞洪区": 0.7, "易涝区": 0.6},
+        "rain": {"radius_m": 5000.0, "multipliers": {"蓝": 1.1, "黄": 1.15, "橙": 1.2, "红": 1.25}},
     },
     "slope": {"kind": "dem", "max_slope_deg": 30.0},
 }

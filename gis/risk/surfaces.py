@@ -11,6 +11,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from rasterio import features
@@ -18,11 +19,15 @@ from scipy import ndimage
 
 from gis.risk.model import RiskGrid
 
+RAIN_MULTIPLIER = "rain_multiplier"
+"""A hazard frame's column of live multipliers (≥ 1) from the rain over each feature."""
+
 
 def hazard_intensity(frame: gpd.GeoDataFrame, spec: Mapping[str, Any], name: str, notes: list[str]) -> NDArray[np.float64]:
     """Each feature's intensity (0–1) from its ``spec["class_field"]`` through ``spec["intensity"]``;
-    a reservoir above its flood-limit level is raised by ``alert_multiplier``. What was assumed
-    is appended to ``notes``."""
+    a reservoir above its flood-limit level is raised by ``alert_multiplier``, and a feature with a
+    ``rain_multiplier`` (set from the live rain gauges, ``gis.risk.live``) by that; capped at 1.
+    What was assumed is appended to ``notes``."""
     field_name = spec.get("class_field")
     table = spec.get("intensity") or {}
     if field_name not in frame:
@@ -36,6 +41,9 @@ def hazard_intensity(frame: gpd.GeoDataFrame, spec: Mapping[str, Any], name: str
     if name == "reservoirs" and {"current_level_m", "flood_limit_level_m"} <= set(frame.columns):
         above = (frame["current_level_m"].astype(float) > frame["flood_limit_level_m"].astype(float)).to_numpy()
         values = np.where(above, np.minimum(1.0, values * float(spec.get("alert_multiplier", 1.5))), values)
+    if RAIN_MULTIPLIER in frame.columns:
+        boost = pd.to_numeric(frame[RAIN_MULTIPLIER], errors="coerce").fillna(1.0).to_numpy(dtype=float)
+        values = np.minimum(1.0, values * np.maximum(boost, 1.0))
     return values
 
 

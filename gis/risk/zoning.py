@@ -143,6 +143,16 @@ def config_from_mapping(document: Mapping[str, Any] | None, *, source: str = "co
     return RiskConfig(factors, weights, ahp, classification, (breaks[0], breaks[1], breaks[2]), **numbers)
 
 
+@dataclass(frozen=True)
+class HazardSource:
+    """One factor's sources as scored: ``kind`` points (``data`` the anchor x, y in the grid's
+    metres) or polygons (``data`` the metric geometries), and each feature's ``intensity`` (0–1)."""
+
+    kind: str
+    data: Any
+    intensity: NDArray[np.float64]
+
+
 @dataclass
 class RiskResult:
     """Rasters (grid shape; score float32, levels uint8 with 0 = nodata), per-factor hazard surfaces
@@ -162,6 +172,8 @@ class RiskResult:
     areas: pd.DataFrame
     notes: list[str]
     timings_s: dict[str, float]
+    sources: dict[str, HazardSource] = field(default_factory=dict)
+    """The point and polygon factors' sources, so a live update can redraw only what changed."""
 
     @cached_property
     def level_totals(self) -> dict[str, dict[str, float]]:
@@ -186,7 +198,7 @@ class RiskResult:
         }
 
 
-def _areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.float32], contributions: Mapping[str, NDArray[np.float32]], admin: gpd.GeoDataFrame) -> pd.DataFrame:
+def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.float32], contributions: Mapping[str, NDArray[np.float32]], admin: gpd.GeoDataFrame) -> pd.DataFrame:
     """Per county and township: km² and residents in each level, and the (up to) three factors
     contributing most to the area's summed score."""
     blocks = []
@@ -210,7 +222,7 @@ def _areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.
     return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
 
 
-def _level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFrame:
+def level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFrame:
     shapes = [(shapely.geometry.shape(g), int(v)) for g, v in features.shapes(levels, mask=levels != NODATA, transform=grid.transform)]
     if not shapes:
         return gpd.GeoDataFrame({"level_code": [], "level": []}, geometry=[], crs=grid.epsg).to_crs(OUTPUT_EPSG)
@@ -349,7 +361,8 @@ def zone_risk(
     timings["combine"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    polygons = _level_polygons(grid, levels)
-    areas = _areas_table(grid, levels, persons, parts, admin_metric) if not admin_areas.empty else pd.DataFrame()
+    polygons = level_polygons(grid, levels)
+    areas = areas_table(grid, levels, persons, parts, admin_metric) if not admin_areas.empty else pd.DataFrame()
     timings["outputs"] = time.perf_counter() - start
-    return RiskResult(grid, config, score, levels, hazards, parts, persons, minutes, mode, upper, polygons, areas, notes, timings)
+    kept = {name: HazardSource(kind, data, intensity) for name, (kind, data, intensity) in sources.items() if kind != "dem"}
+    return RiskResult(grid, config, score, levels, hazards, parts, persons, minutes, mode, upper, polygons, areas, notes, timings, kept)

@@ -9,23 +9,28 @@ and the result says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from gis.drive_time import coverage_by_time
 from gis.risk import RiskGrid, RiskInputError
-from gis.risk.surfaces import Dem
+from gis.risk.live import changed_intensities, rain_multipliers, rezone
+from gis.risk.surfaces import RAIN_MULTIPLIER, Dem
 from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError
+from layers.catalogue import SOURCE_ID
 from layers.errors import InputError
 from layers.io.yaml_file import read_yaml
 from layers.services.analysis import RoutedAnalysis
 from layers.services.routing import RoutingService
+from layers.services.warning import Evaluation
 
 HAZARD_LAYERS = ("reservoirs", "geohazard_points", "chemical_parks", "hazardous_enterprises", "flood_prone_areas")
 ACCESS_KMH = 20.0
@@ -69,9 +74,6 @@ def read_dem(path: str | Path) -> Dem:
 
 def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[np.float64]) -> NDArray[np.float32]:
     """Minutes from the nearest rescue station to every cell (inf where none can drive there)."""
-    import geopandas as gpd
-    import shapely
-
     graph = routing.graph()
     stations = gpd.GeoDataFrame(geometry=shapely.points(stations_xy), crs=grid.epsg)
     try:
@@ -90,13 +92,27 @@ def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[
 
 
 class RiskService(RoutedAnalysis):
-    """Risk zoning over one store; only the result for the current inputs is kept."""
+    """Risk zoning over one store; only the result for the current inputs is kept.
+
+    Live inputs (``gis.risk.live``): a reservoir's observed level reaches it through the reservoirs
+    layer (the warning engine writes ``current_level_m``), the rain gauges' rainstorm warnings
+    through ``follow_rain``. When only those changed since the result kept, the result is brought
+    up to date block by block (a few seconds) instead of computed again."""
 
     _current: tuple[tuple[str, ...], RiskResult] | None = None
+    _rain: tuple[tuple[str, int], ...] = ()
+    revision = 0
+    """Counts the results kept: a wall map redraws its risk tiles when it changes."""
 
     def key(self) -> tuple[str, ...]:
-        """What the current result depends on: resolution, config and the input layers' versions."""
-        return (str(self.settings.risk_resolution_m), str(self.settings.risk_config), *(self.store.layer_version(name) for name in (*HAZARD_LAYERS, "population", "admin_areas", "rescue_stations", "roads")))
+        """What the current result depends on: resolution, config, the input layers' versions and
+        the rain gauges in warning (the last element)."""
+        versions = (self.store.layer_version(name) for name in (*HAZARD_LAYERS, "population", "admin_areas", "rescue_stations", "roads"))
+        return (str(self.settings.risk_resolution_m), str(self.settings.risk_config), *versions, repr(self._rain))
+
+    def follow_rain(self, ranks: Mapping[str, int]) -> None:
+        """The rain gauges now in a rainstorm warning: station id → warning rank (0 蓝 … 3 红)."""
+        self._rain = tuple(sorted((str(k), int(v)) for k, v in ranks.items() if int(v) >= 0))
 
     def cached(self) -> RiskResult | None:
         """The current result if it is computed already for today's data, else None (no work)."""
@@ -105,20 +121,75 @@ class RiskService(RoutedAnalysis):
             return self._current[1] if self._current is not None and self._current[0] == key else None
 
     def current(self, *, progress: Progress = _quiet) -> RiskResult:
-        """The result for the settings' resolution and config, cached per version of the inputs."""
+        """The result for the settings' resolution and config, cached per version of the inputs;
+        brought up to date block by block when only the live inputs changed."""
         key = self.key()
         with self._lock:
             if self._current is not None and self._current[0] == key:
                 return self._current[1]
-            result = self.run(resolution_m=self.settings.risk_resolution_m, config=read_config(self.settings.risk_config), progress=progress)
-            self._current = (key, result)
+            result = self._updated(key) or self.run(resolution_m=self.settings.risk_resolution_m, config=read_config(self.settings.risk_config), progress=progress)
+            self._keep(key, result)
             return result
+
+    def follow(self, evaluation: Evaluation) -> None:
+        """After an evaluation of the gauges: take its rain warnings, and redo the kept result
+        block by block if only the live inputs changed (a reservoir's level, the rain)."""
+        self.follow_rain(evaluation.rain_warnings)
+        self.refresh_live()
+
+    def refresh_live(self) -> bool:
+        """Bring the kept result up to date if only the live inputs changed (for the warning loop,
+        in its thread: never a full run). True when a new result is kept."""
+        key = self.key()
+        with self._lock:
+            if self._current is None or self._current[0] == key:
+                return False
+            result = self._updated(key)
+            if result is None:
+                return False
+            self._keep(key, result)
+            return True
+
+    def _keep(self, key: tuple[str, ...], result: RiskResult) -> None:
+        self._current = (key, result)
+        self.revision += 1
+
+    def _updated(self, key: tuple[str, ...]) -> RiskResult | None:
+        """The kept result redone for ``key`` block by block, or None where that cannot be (no
+        result kept, or an input other than the reservoirs' levels and the rain changed)."""
+        if self._current is None:
+            return None
+        old_key, base = self._current
+        live_positions = {2 + HAZARD_LAYERS.index("reservoirs"), len(key) - 1}
+        if len(old_key) != len(key) or any(a != b for i, (a, b) in enumerate(zip(old_key, key, strict=True)) if i not in live_positions):
+            return None
+        frames = {"reservoirs": self.store.read("reservoirs"), "flood_prone_areas": self._with_rain(self.store.read("flood_prone_areas"), base.grid.epsg, base.config)}
+        changed = changed_intensities(base, frames)
+        if changed is None:
+            return None
+        return rezone(base, changed, self.store.read("admin_areas")) if changed else base
+
+    def _with_rain(self, areas: gpd.GeoDataFrame, epsg: int, config: RiskConfig) -> gpd.GeoDataFrame:
+        """The flood-prone areas with their ``rain_multiplier`` from the rain gauges in warning."""
+        if areas.empty or not self._rain:
+            return areas
+        ranks = dict(self._rain)
+        gauges = self.store.read("monitoring_stations")
+        gauges = gauges[gauges[SOURCE_ID].isin(list(ranks))] if not gauges.empty else gauges
+        if gauges.empty:
+            return areas
+        xy = shapely.get_coordinates(np.asarray(gauges.to_crs(epsg).geometry.array, dtype=object))
+        rank = np.array([ranks[str(i)] for i in gauges[SOURCE_ID]], dtype=np.int8)
+        geometry = np.asarray(areas.to_crs(epsg).geometry.array, dtype=object)
+        return areas.assign(**{RAIN_MULTIPLIER: rain_multipliers(geometry, xy, rank, config.factors["flood_prone_areas"].get("rain", {}))})
 
     def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, dem: Dem | None = None, progress: Progress = _quiet) -> RiskResult:
         if not 10 <= resolution_m <= 5000:
             raise InputError(f"resolution must be 10-5000 m, got {resolution_m}")
         progress("读取图层 reading layers")
         layers = {name: self.store.read(name) for name in HAZARD_LAYERS}
+        config = config or RiskConfig()
+        layers["flood_prone_areas"] = self._with_rain(layers["flood_prone_areas"], self.settings.work_epsg, config)
         admin = self.store.read("admin_areas")
         population = self.store.read("population")
         stations = self.store.read("rescue_stations")
@@ -129,8 +200,6 @@ class RiskService(RoutedAnalysis):
         capacity: Any = None
         progress("救援可达 reach of rescue stations")
         if use_roads and self.store.count("roads") and not stations.empty:
-            import shapely
-
             xy = shapely.get_coordinates(np.asarray(stations.to_crs(grid.epsg).geometry.array, dtype=object))
             capacity = drive_minutes(self.routing, grid, xy)
         progress("风险计算 scoring")

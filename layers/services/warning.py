@@ -69,6 +69,10 @@ class Evaluation:
     raised: list[str] = field(default_factory=list)
     upgraded: list[str] = field(default_factory=list)
     clearable: list[str] = field(default_factory=list)
+    rain_warnings: dict[str, int] = field(default_factory=dict)
+    """Rain gauges whose accumulations are in a rainstorm warning now: id → rank (0 蓝 … 3 红)."""
+    reservoirs_updated: list[str] = field(default_factory=list)
+    """Reservoirs whose ``current_level_m`` was set from their gauge's latest level."""
 
 
 def _utc(moment: datetime | None) -> datetime:
@@ -102,8 +106,9 @@ class WarningService:
         stale_h = self.rules.stale.minutes / 60.0 if self.rules.stale else 0.0
         return max([*windows, stale_h, 1.0])
 
-    def _judgements(self, stations: gpd.GeoDataFrame, observations: pd.DataFrame, at_s: float) -> dict[str, Judgement]:
-        """Each rule family's judgement of every station (rows in ``stations`` order)."""
+    def _judgements(self, stations: gpd.GeoDataFrame, observations: pd.DataFrame, at_s: float) -> tuple[dict[str, Judgement], NDArray[np.float64]]:
+        """Each rule family's judgement of every station (rows in ``stations`` order), and each
+        water-level station's latest level (m; NaN: none in the lookback, or a rain gauge)."""
         n = len(stations)
         position = pd.Series(np.arange(n), index=stations[SOURCE_ID].to_numpy())
         index = position.reindex(observations["station_id"]).to_numpy()
@@ -126,7 +131,7 @@ class WarningService:
             _, heard = latest(station, time_s, value, stations=n, at_s=at_s)
             seen = _seconds(stations["last_seen_at"]) if "last_seen_at" in stations else np.full(n, np.nan)
             judged["离线"] = judge_stale(np.fmax(heard, seen), rules.stale, at_s=at_s)
-        return judged
+        return judged, np.where(rain_station, np.nan, levels)
 
     def evaluate(self, at: datetime | None = None, *, actor: str = ENGINE) -> Evaluation:
         """Judge every station at ``at`` (default now) and write what the rules decide: new alerts,
@@ -140,10 +145,12 @@ class WarningService:
         if stations.empty:
             return Evaluation(moment, 0, 0)
         observations = self.store.read_observations(None, moment - timedelta(hours=self._lookback_h()), moment)
-        judged = self._judgements(stations.reset_index(drop=True), observations, moment.timestamp())
+        stations = stations.reset_index(drop=True)
+        judged, levels = self._judgements(stations, observations, moment.timestamp())
         alerts = self.store.read("alerts")
         latest_alerts = alerts.sort_values("raised_at").groupby(["station_id", "rule"]).tail(1).set_index(["station_id", "rule"]) if not alerts.empty else alerts
-        result = Evaluation(moment, len(stations), len(observations))
+        rain = judged["暴雨"].rank
+        result = Evaluation(moment, len(stations), len(observations), rain_warnings={str(stations[SOURCE_ID].iloc[i]): int(rain[i]) for i in np.flatnonzero(rain >= 0)})
         changed: list[dict[str, Any]] = []
         geometries: list[Any] = []
         ids = stations[SOURCE_ID].to_numpy()
@@ -163,7 +170,36 @@ class WarningService:
             frame = gpd.GeoDataFrame(pd.DataFrame(changed), geometry=geometries, crs=4326)
             self.store.upsert_many({"alerts": frame}, audit=AuditLine(actor, "evaluate", "alerts", after=[r[SOURCE_ID] for r in changed],
                                                                       detail={"at": moment.isoformat(), "raised": len(result.raised), "upgraded": len(result.upgraded), "clearable": len(result.clearable)}))
+        result.reservoirs_updated.extend(self._follow_levels(stations, levels, actor))
         return result
+
+    def _follow_levels(self, stations: gpd.GeoDataFrame, levels: NDArray[np.float64], actor: str) -> list[str]:
+        """Each reservoir with a water-level gauge takes the gauge's latest level as its
+        ``current_level_m`` (and ``above_flood_limit`` from it) when they differ by a centimetre
+        or more; one transaction, one audit line. Returns the reservoirs written."""
+        if "reservoir_id" not in stations:
+            return []
+        linked = pd.DataFrame({"reservoir": stations["reservoir_id"], "level": levels}).dropna()
+        if linked.empty:
+            return []
+        observed = linked.groupby("reservoir")["level"].max()  # several gauges at one dam: the highest reading
+        reservoirs = self.store.read("reservoirs")
+        reservoirs = reservoirs[reservoirs[SOURCE_ID].isin(observed.index)] if not reservoirs.empty else reservoirs
+        if reservoirs.empty:
+            return []
+        level = observed.reindex(reservoirs[SOURCE_ID]).to_numpy(dtype=float)
+        stored = pd.to_numeric(reservoirs["current_level_m"], errors="coerce").to_numpy(dtype=float)
+        moved = ~(np.abs(level - stored) < 0.01)
+        if not moved.any():
+            return []
+        update = reservoirs.loc[moved].copy()
+        update["current_level_m"] = level[moved]
+        limit = pd.to_numeric(update["flood_limit_level_m"], errors="coerce").to_numpy(dtype=float)
+        update["above_flood_limit"] = [None if np.isnan(b) else bool(a > b) for a, b in zip(level[moved], limit, strict=True)]
+        ids = [str(i) for i in update[SOURCE_ID]]
+        self.store.upsert_many({"reservoirs": update}, audit=AuditLine(actor, "update", "reservoirs", before=ids, after=ids,
+                                                                     detail={"current_level_m": dict(zip(ids, level[moved].round(3).tolist(), strict=True)), "from": "monitoring_stations"}))
+        return ids
 
     def _alert_row(self, family: str, station: pd.Series, judged: Judgement, i: int, at: datetime, previous: pd.Series | None, raised: bool, upgraded: bool) -> dict[str, Any]:
         """The alert row to write: a new one, an upgrade of ``previous``, or ``previous`` marked clearable."""
@@ -278,10 +314,11 @@ def _what(family: str, value: float, threshold: float) -> str:
 class EvaluationLoop:
     """Runs the rules in one background thread, never inside a request: soon after new readings
     (``poke``, at most once per ``settle_s``) and every ``interval_s`` (a gauge that goes quiet
-    sends nothing to poke with). ``interval_s`` 0: only when poked."""
+    sends nothing to poke with). ``interval_s`` 0: only when poked. ``then`` gets each evaluation,
+    in the same thread (the risk picture follows the gauges there)."""
 
-    def __init__(self, service: WarningService, *, interval_s: float = 60.0, settle_s: float = 0.5) -> None:
-        self.service, self.interval_s, self.settle_s = service, interval_s, settle_s
+    def __init__(self, service: WarningService, *, interval_s: float = 60.0, settle_s: float = 0.5, then: Callable[[Evaluation], None] | None = None) -> None:
+        self.service, self.interval_s, self.settle_s, self.then = service, interval_s, settle_s, then
         self._poked, self._stop = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="onemap-warning", daemon=True)
         self.last: Evaluation | None = None
@@ -307,6 +344,8 @@ class EvaluationLoop:
             self._poked.clear()
             try:
                 self.last, self.error = self.service.evaluate(), None
+                if self.then is not None:
+                    self.then(self.last)
             except Exception as error:  # the loop must outlive one bad evaluation; the error is kept and logged
                 if self._stop.is_set():
                     return  # the app is shutting down and closed its store under this evaluation

@@ -145,10 +145,10 @@ def test_the_event_stream_names_each_live_layer_then_each_change(gauged: Setting
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         for _ in range(100):
-            if len(seen) >= 5:
+            if len(seen) >= 6:
                 break
             threading.Event().wait(0.1)
-        assert {e["layer"] for e in seen if e["first"]} == {"incidents", "reservoirs", "road_closures", "alerts", "monitoring_stations"}
+        assert {e["layer"] for e in seen if e["first"]} == {"incidents", "reservoirs", "road_closures", "alerts", "monitoring_stations", "risk"}
         refused = httpx.get(f"{base}/collections/shelters/items", headers=sensor, timeout=10)
         assert refused.status_code == 403, "a sensor account writes observations and nothing else"
         assert httpx.post(f"{base}/observations", json=[], headers=viewer, timeout=10).status_code == 403, "nor may a viewer write them"

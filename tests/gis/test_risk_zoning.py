@@ -44,7 +44,7 @@ def test_zoning_on_a_small_town() -> None:
     assert result.persons.sum() == pytest.approx(town["population"]["persons"].sum())
     assert result.persons.max() == pytest.approx(100.0), "2,500 residents spread over 25 cells of 100 m"
     # The flood area burns the intensity of 易涝区 into its cells (bottom-left 1 km × 500 m).
-    assert result.hazards["flood_prone_areas"][15:20, 0:10] == pytest.approx(0.8)
+    assert result.hazards["flood_prone_areas"][15:20, 0:10] == pytest.approx(0.6)  # 易涝区 in ordinary weather
     assert result.hazards["flood_prone_areas"][0:15].max() == 0
     assert result.capacity_mode == "euclidean" and any("straight-line" in n for n in result.notes)
     assert any("geohazard_points: no features" in n for n in result.notes)

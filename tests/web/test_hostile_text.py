@@ -92,7 +92,7 @@ def test_hostile_names_in_every_layer_never_run_on_the_wall_map(browser: Any, ho
     # a popup of every kind of marker and polygon in view, clicked as a user clicks
     opened = []
     for zoom in (13, 16):
-        page.evaluate(f"window.onemap.map.setZoom({zoom})")
+        page.evaluate(f"() => {{ window.onemap.map.setZoom({zoom}); }}")
         wall.settle()
         for layer in ("rescue_stations", "supply_depots", "shelters", "reservoirs", "geohazard_points", "hazardous_enterprises", "chemical_parks", "flood_prone_areas"):
             if layer in opened:
@@ -106,9 +106,10 @@ def test_hostile_names_in_every_layer_never_run_on_the_wall_map(browser: Any, ho
             if clicked and popup.count():
                 _shown_verbatim(popup.inner_text())
                 opened.append(layer)
-                page.evaluate("window.onemap.map.closePopup()")
+                page.evaluate("() => { window.onemap.map.closePopup(); }")
+                page.wait_for_selector(".leaflet-popup", state="detached")
     assert len(opened) >= 6, f"only these popups opened: {opened}"
-    page.evaluate("window.onemap.map.setZoom(13)")
+    page.evaluate("() => { window.onemap.map.setZoom(13); }")
     wall.settle()
 
     # coverage-gap tooltips (township names)

@@ -185,7 +185,7 @@ def test_changes_posted_by_another_client_appear_within_5_seconds(wall: Page, sa
     with open_store(sample_settings) as store:
         reservoirs = store.read("reservoirs")
     row = reservoirs.loc[reservoirs["flood_limit_level_m"].notna() & ~reservoirs["above_flood_limit"].fillna(False).astype(bool)].iloc[0]
-    page.evaluate(f"window.onemap.map.setView([{row.geometry.y}, {row.geometry.x}], 14)")
+    page.evaluate(f"() => {{ window.onemap.map.setView([{row.geometry.y}, {row.geometry.x}], 14); }}")
     wall.settle()
     alerts_before = page.locator(".om-m-reservoirs .om-alert").count()
     httpx.post(f"{wall.base}/reservoirs/{row['source_id']}/level", json={"current_level_m": float(row["flood_limit_level_m"]) + 1}, timeout=30).raise_for_status()
@@ -243,7 +243,7 @@ def test_the_url_hash_is_a_permalink(wall: Page) -> None:
     assert not page.locator("input[data-layer=reservoirs]").is_checked()
     assert _markers(page, "reservoirs") == 0 and _markers(page, "shelters") > 0
     page.locator("input[data-layer=reservoirs]").check()
-    page.evaluate("window.onemap.map.setZoom(13)")
+    page.evaluate("() => { window.onemap.map.setZoom(13); }")
     wall.settle()
     link = page.evaluate("location.href")
     assert "/layers=shelters,labels,reservoirs" in link and "#13/" in link
@@ -410,5 +410,6 @@ def test_hostile_text_in_every_field_is_stored_verbatim_and_shown_inert(wall: Pa
         for value in values.values():
             assert value in text, (layer, value)
         assert popup.locator("img, script").count() == 0, "markup from the data is not markup"
-        page.evaluate("window.onemap.map.closePopup()")
+        page.evaluate("() => { window.onemap.map.closePopup(); }")
+        page.wait_for_selector(".leaflet-popup", state="detached")
     assert dialogs == [] and wall.errors == []

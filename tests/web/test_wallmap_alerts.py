@@ -106,7 +106,8 @@ def test_the_alert_panel_strip_pulse_chart_and_fit(browser: Any, storm: dict[str
     page.wait_for_selector(f".om-chart[data-station='{gauge['source_id']}'] canvas", timeout=10_000)
     labels = page.locator(".om-thresholds").inner_text()
     assert "汛限水位" in labels and "设计洪水位" in labels and f"{gauge['flood_limit_level_m']:.2f} m" in labels
-    page.evaluate("window.onemap.map.closePopup()")
+    page.evaluate("() => { window.onemap.map.closePopup(); }")
+    page.wait_for_selector(".leaflet-popup", state="detached")
 
     first = page.locator("#om-alert-list li[data-status='已发布']").first
     acked = first.get_attribute("data-alert")

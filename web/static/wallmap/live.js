@@ -36,7 +36,15 @@ export const liveMethods = {
     const changed = isChange(this.versions, layer, version);
     this.versions = { ...(this.versions || {}), [layer]: version };
     if (this.status.dataset.mode === "push") this._liveStatus("push");
-    if (changed) this._layerChanged(layer);
+    if (changed && layer === "risk") this._riskChanged(version);
+    else if (changed) this._layerChanged(layer);
+  },
+
+  /** A new risk zoning (the gauges moved it): the tiles of the new one, the figures. */
+  _riskChanged(version) {
+    this._loadFigures();
+    const analysis = this.config.analyses.find((a) => a.id === "risk");
+    if (analysis && this.analyses.risk) this.analyses.risk.setUrl(`${analysis.url}?v=${encodeURIComponent(version)}`);
   },
 
   async _layerChanged(layer) {
