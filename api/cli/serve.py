@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import click
 
@@ -47,9 +48,12 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @main.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port of the wall map (on 127.0.0.1 only).")
 @click.option("--serve/--no-serve", "serve_after", default=True, show_default=True, help="Serve the wall map after the analyses (--no-serve: compute, print and stop).")
+@click.option("--storm", is_flag=True, help="Once the map is up, play a rainstorm through the gauges: watch them rise, alerts raised and acknowledged, a reservoir pass 汛限水位 and the risk layer change.")
+@click.option("--storm-minutes", type=click.IntRange(5, 24 * 60), default=90, show_default=True, help="How long the storm lasts (simulated minutes).")
+@click.option("--storm-speed", type=click.FloatRange(0), default=30.0, show_default=True, help="Simulated minutes per real minute (30: a 90-minute storm in 3 minutes; 0: no waiting).")
 @click.pass_context
 @_fail_cleanly
-def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
+def demo(ctx: click.Context, port: int, serve_after: bool, storm: bool, storm_minutes: int, storm_speed: float) -> None:
     """The whole thing on the sample city: load it if the store is empty, print the layer table,
     run risk zoning and shelter coverage, and serve the command wall map at
     http://127.0.0.1:PORT/map (Ctrl-C stops it).
@@ -61,6 +65,7 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     \b
     Examples:
       onemap demo
+      onemap demo --storm
       onemap demo --port 8001 --no-serve
     """
     from api.main import create_app, warm_up
@@ -77,6 +82,8 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
     else:
         click.echo(f"store {settings.store} already holds data: not reloading the sample city", err=True)
     _print_layers(store, as_json=False)
+    if storm and not serve_after:
+        raise click.UsageError("--storm plays on the served wall map: leave out --no-serve (or use onemap simulate rainstorm)")
     if not serve_after:
         routing = RoutingService(store, settings)
         warm_up(RiskService(store, settings, routing), CoverageService(store, settings, routing), click.echo)
@@ -87,6 +94,25 @@ def demo(ctx: click.Context, port: int, serve_after: bool) -> None:
 
     url = f"http://127.0.0.1:{port}/map"
     click.echo(f"starting the wall map on {url} …", err=True)
-    app = create_app(settings, warm=lambda line: click.echo(line, err=True),
-                     on_ready=lambda: click.secho(f"应急一张图 wall map: {url}  (wall screens: {url}?wall=1; Ctrl-C to stop)", fg="green", bold=True))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=3)
+    stop = threading.Event()
+    app = create_app(settings, warm=lambda line: click.echo(line, err=True))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=3))
+
+    def when_listening() -> None:
+        """Announce the map once the server takes connections (not merely started), then the storm."""
+        while not server.started:
+            if stop.wait(0.1):
+                return
+        click.secho(f"应急一张图 wall map: {url}  (wall screens: {url}?wall=1; Ctrl-C to stop)", fg="green", bold=True)
+        if storm:
+            from layers.services.storm_demo import play_storm
+
+            state = app.state
+            play_storm(state.ingest, state.warning, state.risk, state.warning_loop, minutes=storm_minutes, speed=storm_speed, epsg=state.settings.work_epsg,
+                       report=lambda line: click.echo(line, err=True), stop=stop)
+
+    threading.Thread(target=when_listening, name="onemap-demo", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        stop.set()

@@ -53,7 +53,7 @@ def test_export_to_unknown_format(tmp_path: Path) -> None:
     assert "unknown export format .dwg" in result.output
 
 
-def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path: Path) -> None:
+def test_demo_serves_the_wall_map_after_the_analyses_then_plays_a_storm(sample_gpkg: Path, tmp_path: Path) -> None:
     import shutil
     import socket
     import subprocess
@@ -70,7 +70,7 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEMAP_")} | {"ONEMAP_RISK_RESOLUTION_M": "500"}  # the zoning is shown, whatever its cell: 500 m keeps it short
-    command = [str(Path(sys.executable).parent / "onemap"), "demo", "--port", str(port)]
+    command = [str(Path(sys.executable).parent / "onemap"), "demo", "--port", str(port), "--storm", "--storm-speed", "0"]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     try:
@@ -95,6 +95,18 @@ def test_demo_serves_the_wall_map_after_the_analyses(sample_gpkg: Path, tmp_path
             page = browser.get("/map")
             assert page.status_code == 200 and "/static/onemap/wallmap.js" in page.text and "onemap-config" in page.text
             assert browser.get("/risk/at", params={"lon": 116.59, "lat": 35.41}).status_code == 200
+            while "demo storm: over" not in lines[-1]:  # the storm, played with no waiting
+                lines.append(process.stdout.readline())
+                assert lines[-1] and "stopped" not in lines[-1], "".join(lines)
+                assert time.monotonic() < deadline + 120, "the demo storm did not end"
+            alerts = browser.get("/alerts").json()["alerts"]
+            assert {"黄", "橙"} <= {a["level"] for a in alerts}, "the storm raised 黄 and 橙 alerts"
+            acknowledged = [a for a in alerts if "duty officer" in (a["acknowledged_by"] or "")]  # an upgrade since sends it back to 已发布
+            assert len(acknowledged) == 1 and acknowledged[0]["acknowledged_at"], "".join(lines)
+            steps = [line for line in lines if "reservoirs over 汛限水位" in line]
+            above = [int(line.split("汛限水位 ")[1].split(";")[0]) for line in steps]
+            assert above[-1] > above[0] and browser.get("/map/figures").json()["reservoirs_above_flood_limit"] == above[-1], "gauged reservoirs passed 汛限水位"
+            assert int(browser.get("/map/live").json()["versions"]["risk"]) >= len(steps), "the risk zoning was redone at each step"
     finally:
         stop(process)
 
