@@ -21,6 +21,7 @@ from layers.services.jobs import Jobs
 from layers.services.operations import Operations
 from layers.services.risk import RiskService
 from layers.services.routing import RoutingService
+from layers.services.shares import ShareSituations
 from layers.services.wallmap import MapService
 from layers.services.warning import EvaluationLoop, WarningService
 from layers.settings import Settings
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.basemap = wallmap.BasemapCache()
         app.state.accounts = AccountStore.for_settings(resolved, store=store)
         app.state.jobs = Jobs()
+        app.state.share_situations = ShareSituations(store)
         logger.info("store opened: %s; city: %s, EPSG:%s", type(store).__name__, resolved.city_profile.name if resolved.city_profile else "no profile", resolved.work_epsg)
         if warm is not None:
             warm_up(app.state.risk, app.state.coverage, warm)

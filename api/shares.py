@@ -1,15 +1,21 @@
 """Share links for field teams: editors make, list and revoke them (``/shares``); anybody with the
 link opens its read-only phone page (``/s/{token}``), its snapshot (``/s/{token}/data``) and the
-basemap tiles of its area (``/s/{token}/tiles/…``) — nothing else: a token opens no other route.
+basemap tiles of its area (``/s/{token}/tiles/…``), and its live situation (``/s/{token}/live``, pushed
+by ``/s/{token}/events``) — nothing else: a token opens no other route.
 Expired or revoked → 410, unknown → 404, too many failed lookups from one client → 429."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from layers.accounts.store import SHARE_DEFAULT_HOURS, SHARE_MAX_HOURS, Share
 from layers.accounts.tables import AuditLine
@@ -18,6 +24,7 @@ from layers.io.geojson import feature_collection
 from layers.services.shares import (
     DEFAULT_SCOPE,
     ShareRequest,
+    ShareSituations,
     build_snapshot,
     check_scope,
     incident_point,
@@ -33,6 +40,7 @@ from .schemas import (
     PNG_TILE,
     CreatedShare,
     Responses,
+    ShareLive,
     ShareRoute,
     Shares,
     ShareSnapshot,
@@ -47,6 +55,10 @@ Token = Annotated[str, Path(min_length=16, max_length=100, description="The link
 GONE_TEXT = "The link expired or was revoked: ask the command centre for a new one"
 GONE: Responses = {410: {"model": ErrorBody, "description": GONE_TEXT, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}}
 """What a link's data, route and tiles answer once it has expired or been revoked."""
+POLL_S = 1.0
+"""Seconds between two looks at a link's situation, per open stream (cached per layer versions)."""
+RECHECK_S = 10.0
+"""Seconds between two checks that a streaming link is still valid."""
 
 
 class ShareIn(BaseModel):
@@ -134,6 +146,47 @@ def share_page(request: Request, token: Token) -> HTMLResponse:
 def share_data(request: Request, token: Token) -> JSONResponse:
     share = open_share(request, token)
     return JSONResponse({**share.snapshot, "expires_at": share.expires_at.isoformat()}, headers={"Cache-Control": "no-store"})
+
+
+def _situation(request: Request, share: Share) -> tuple[str, dict[str, Any]]:
+    situations: ShareSituations = request.app.state.share_situations
+    return situations.get(share.id, share.snapshot)
+
+
+@public_router.get("/s/{token}/live", summary="A share link's live situation: its incident now, warnings and closures in force nearby", **documented(ShareLive, "The situation and its version", also=GONE))
+def share_live(request: Request, token: Token) -> JSONResponse:
+    share = open_share(request, token)
+    version, situation = _situation(request, share)
+    return JSONResponse({"versions": {"situation": version}, "situation": situation}, headers={"Cache-Control": "no-store"})
+
+
+async def _share_changes(request: Request, token: str, seconds: float) -> AsyncIterator[dict[str, Any]]:
+    """A ``change`` event whenever the link's situation changes (the first at once); ``gone`` and
+    the end of the stream once the link is revoked or expires (checked every ``RECHECK_S``)."""
+    loop = asyncio.get_running_loop()
+    deadline, sent, checked = loop.time() + seconds, None, loop.time()
+    share = await run_in_threadpool(open_share, request, token)
+    while not await request.is_disconnected() and loop.time() < deadline:
+        if loop.time() - checked >= RECHECK_S:
+            checked = loop.time()
+            now: Share | None = await run_in_threadpool(get_accounts(request).share_for_token, token)
+            state = "revoked" if now is None else now.state()
+            if state != "active":
+                yield {"event": "gone", "data": json.dumps({"state": state})}
+                return
+        version, _ = await run_in_threadpool(_situation, request, share)
+        if version != sent:
+            yield {"event": "change", "data": json.dumps({"layer": "situation", "version": version, "first": sent is None})}
+            sent = version
+        await asyncio.sleep(POLL_S)
+
+
+@public_router.get("/s/{token}/events", summary="Server-sent events of a share link: its situation changed (text/event-stream)", response_class=EventSourceResponse,
+                   responses={200: {"description": "An endless text/event-stream of `change` events (and `gone` when the link ends)", "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **GONE})
+def share_events(request: Request, token: Token,
+                 seconds: Annotated[float, Query(ge=1, le=3600, description="How long the stream stays open; then the page reconnects.")] = 300.0) -> EventSourceResponse:
+    open_share(request, token)  # an unknown or ended link is refused before the stream opens
+    return EventSourceResponse(_share_changes(request, token, seconds), ping=15, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @public_router.get("/s/{token}/route", summary="Driving route from the user's position to the link's incident", **documented(ShareRoute, "The route (GeoJSON)", also=GONE))

@@ -11,6 +11,7 @@ import html
 import json
 from pathlib import Path
 
+from gis.grades import WARNING_COLOURS
 from layers.accounts.store import Share
 from layers.catalogue import CATALOGUE
 
@@ -19,7 +20,7 @@ from .page_parts import json_data_block
 SERVICE_WORKER_FILE = Path(__file__).resolve().parent / "static" / "share-sw.js"
 SHARE_ASSETS = (
     "leaflet/leaflet.js", "leaflet/leaflet.css", "onemap/share.js", "onemap/share.css", "onemap/favicon.svg",
-    "onemap/shared/colours.js", "onemap/shared/dom.js", "onemap/shared/format.js",
+    "onemap/shared/colours.js", "onemap/shared/dom.js", "onemap/shared/format.js", "onemap/shared/live.js",
 )
 """The share page's assets under /static/, which the service worker keeps for offline use: every
 module that share.js imports is here (tests/web/test_share_page.py follows the imports)."""
@@ -59,7 +60,7 @@ def _head(title: str) -> str:
 def share_page_html(share: Share, token: str) -> str:
     """The page of an active share; the snapshot is inlined (it is small and scoped)."""
     glyphs = {name: spec.style.glyph for name, spec in CATALOGUE.items() if spec.style.glyph}
-    data = {**share.snapshot, "expires_at": share.expires_at.isoformat(), "glyphs": glyphs}
+    data = {**share.snapshot, "expires_at": share.expires_at.isoformat(), "glyphs": glyphs, "warning_colours": WARNING_COLOURS}
     return (
         _head(share.title)
         + '<script src="/static/leaflet/leaflet.js"></script><script type="module" src="/static/onemap/share.js"></script></head>'

@@ -15,13 +15,13 @@ from .features import Collection, Collections, Conformance, LandingPage, Link
 from .geojson import CREATED_FEATURE, FEATURE, FEATURES, PNG_TILE, Feature, FeatureCollection
 from .jobs import JobAccepted
 from .risk import RiskAt, RiskSummary
-from .shares import CreatedShare, ShareRoute, Shares, ShareSnapshot, ShareSummary
+from .shares import CreatedShare, ShareLive, ShareRoute, Shares, ShareSnapshot, ShareSummary
 from .wallmap import Live, Places, SearchResults, Situation
 
 __all__ = [
     "CREATED_FEATURE", "FEATURE", "FEATURES", "PNG_TILE",
     "AuditEntry", "AuditLog", "Collection", "Collections", "Conformance", "CoverageSummary", "CreatedShare", "CreatedUser",
     "DocumentedJSON", "Feature", "FeatureCollection", "JobAccepted", "LandingPage", "Link", "Live", "Me", "Places",
-    "Responses", "RiskAt", "RiskSummary", "SearchResults", "ShareRoute", "ShareSnapshot", "ShareSummary", "Shares",
+    "Responses", "RiskAt", "RiskSummary", "SearchResults", "ShareLive", "ShareRoute", "ShareSnapshot", "ShareSummary", "Shares",
     "Situation", "Users", "documented",
 ]

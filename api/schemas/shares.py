@@ -128,3 +128,34 @@ class ShareRoute(BaseModel):
     type: Literal["FeatureCollection"]
     features: list[ShareRouteFeature]
     closures: ShareRouteClosures
+
+
+class SharedAlert(BaseModel):
+    """A warning in force near a link's point (what its CAP message publishes anyway)."""
+
+    id: str
+    level: str = Field(description="蓝/黄/橙/红.")
+    status: str = Field(description="已发布 or 已确认.")
+    headline: str
+    raised_at: datetime | None
+    changed_at: datetime | None
+
+
+class ShareSituation(BaseModel):
+    """What changed round the point since the snapshot."""
+
+    incident: SharedIncident | None = Field(description="The incident as it is now (status 已删除 when it is gone); null for a point.")
+    alerts: list[SharedAlert] = Field(description="Warnings in force within 5 km, newest first.")
+    closures: FeatureCollection = Field(description="Road closures in force within 5 km now.")
+
+
+class ShareVersions(BaseModel):
+    situation: str = Field(description="Changes whenever the situation does.")
+
+
+class ShareLive(BaseModel):
+    """``GET /s/{token}/live``: the link's live situation and its version (polled by the phone page
+    when the event stream is not to be had)."""
+
+    versions: ShareVersions
+    situation: ShareSituation

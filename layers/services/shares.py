@@ -6,15 +6,19 @@ outside the scope never. Computed once when the link is made; small enough for a
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from cachetools import LRUCache
 
 from gis.nearby import box_around
 from layers.catalogue import CATALOGUE, CLOSURE_IN_FORCE, SOURCE_ID, get_layer
-from layers.errors import InputError
+from layers.errors import InputError, NotFoundError
 from layers.io.geojson import collection, feature_collection, features_of
 from layers.services.routing import RoutingService
 from layers.store.base import Store
@@ -95,3 +99,58 @@ def incident_point(store: Store, incident_id: str) -> tuple[float, float, dict[s
     summary = {"id": row[SOURCE_ID], "name": row["name"], "kind": row["kind"], "status": row["status"],
                "occurred_at": row["occurred_at"].isoformat() if hasattr(row["occurred_at"], "isoformat") else None, "lon": point.x, "lat": point.y}
     return point.x, point.y, summary
+
+
+SITUATION_LAYERS = ("incidents", "alerts", "road_closures")
+"""The layers a link's live situation reads: it changes only when one of them does."""
+
+
+def share_situation(store: Store, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What has changed round a link's point since its snapshot (EPSG:4326): its incident's status
+    now, the warnings in force within ``RADIUS_KM`` (level, headline, status, times — the text a
+    CAP message publishes anyway) and the road closures in force there. Nothing of other layers."""
+    point = snapshot["point"]
+    box = box_around(float(point["lon"]), float(point["lat"]), RADIUS_KM)
+    incident = snapshot.get("incident")
+    if incident and incident.get("id"):
+        try:
+            incident = incident_point(store, str(incident["id"]))[2]
+        except NotFoundError:
+            incident = {**incident, "status": "已删除"}
+    alerts = store.read("alerts", bbox=box)
+    alerts = alerts[alerts["status"] != "已解除"] if not alerts.empty else alerts
+    closures = store.read("road_closures", bbox=box, filters={"status": CLOSURE_IN_FORCE})
+    return {
+        "incident": incident,
+        "alerts": [{"id": str(row[SOURCE_ID]), "level": str(row["level"]), "status": str(row["status"]), "headline": str(row["headline"] or ""),
+                    "raised_at": _iso(row["raised_at"]), "changed_at": _iso(row["changed_at"])}
+                   for _, row in alerts.sort_values("raised_at", ascending=False).iterrows()] if not alerts.empty else [],
+        "closures": collection(features_of(get_layer("road_closures"), closures)),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") and value == value else None  # NaT != NaT
+
+
+class ShareSituations:
+    """Each link's live situation with a short version, computed once per version of the layers
+    it reads (however many phones hold the link open). Thread-safe; bounded."""
+
+    def __init__(self, store: Store, *, links: int = 512) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._held: LRUCache[tuple[str, tuple[str, ...]], tuple[str, dict[str, Any]]] = LRUCache(maxsize=links)
+
+    def get(self, share_id: str, snapshot: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(version, situation) of the link ``share_id`` now."""
+        key = (share_id, tuple(self.store.layer_version(name) for name in SITUATION_LAYERS))
+        with self._lock:
+            held = self._held.get(key)
+        if held is not None:
+            return held
+        situation = share_situation(self.store, snapshot)
+        version = hashlib.sha256(json.dumps(situation, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+        with self._lock:
+            self._held[key] = (version, situation)
+        return version, situation

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pytest
+import shapely
 from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -57,6 +59,7 @@ def secured(sample_gpkg: Path, tmp_path: Path) -> Iterator[Secured]:
 
 PUBLIC = {("GET", "/"), ("GET", "/conformance"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/s/sw.js"),
           ("GET", "/s/{token}"), ("GET", "/s/{token}/data"), ("GET", "/s/{token}/tiles/{z}/{x}/{y}.png"), ("GET", "/s/{token}/route"),
+          ("GET", "/s/{token}/live"), ("GET", "/s/{token}/events"),
           ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect")}
 EDITOR = {("POST", "/incidents"), ("PATCH", "/incidents/{incident_id}"), ("POST", "/reservoirs/{reservoir_id}/level"), ("POST", "/closures"),
           ("POST", "/closures/{closure_id}/lift"), ("GET", "/shares"), ("POST", "/shares"), ("POST", "/shares/{share_id}/revoke"),
@@ -95,7 +98,7 @@ def _request(secured: Secured, method: str, path: str, role: str | None, fixture
     url = path.format(**{k: v for k, v in values.items() if "{" + k + "}" in path})
     query = {"/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": "5"},
              "/risk/at": {"lon": 116.59, "lat": 35.41}, "/map/situation": {"lon": 116.59, "lat": 35.41}, "/map/search": {"q": "尼山"},
-             "/map/places": {"level": "区县"}, "/s/{token}/route": {"lon": 116.59, "lat": 35.41}, "/events": {"seconds": 1}}.get(path, {})
+             "/map/places": {"level": "区县"}, "/s/{token}/route": {"lon": 116.59, "lat": 35.41}, "/events": {"seconds": 1}, "/s/{token}/events": {"seconds": 1}}.get(path, {})
     body = {"/incidents": INCIDENT, "/incidents/{incident_id}": {"status": "处置中"}, "/reservoirs/{reservoir_id}/level": {"current_level_m": 30.0},
             "/closures": {"geometry": SQUARE, "cause": "洪水"}, "/shares": {"lon": 116.59, "lat": 35.41, "service_areas": False},
             "/users": {"username": f"u{new_token()[:8]}".replace("-", "x"), "password": PASSWORD, "role": "viewer"}, "/coverage/site": {"p": 1},
@@ -222,6 +225,17 @@ def test_share_links_carry_only_their_scope_and_never_restricted_fields(secured:
     assert far.status_code == 400 and "outside this link's area" in far.json()["description"]
     listed = secured.client.get("/shares", headers=editor).json()["shares"]
     assert [s["id"] for s in listed] == [share["id"]] and "token" not in listed[0] and listed[0]["state"] == "active"
+    # the live situation: the incident now, warnings in force within 5 km (not farther), closures — nothing else
+    near, far = (body["point"]["lon"] + 0.01, body["point"]["lat"]), (117.4, 35.9)
+    alerts = gpd.GeoDataFrame({"source_id": ["ALT-NEAR", "ALT-FAR"], "station_id": ["S1", "S2"], "rule": ["暴雨", "暴雨"], "level": ["橙", "红"], "status": ["已发布", "已发布"],
+                               "headline": ["<b>近</b>", "远"], "raised_at": [datetime.now(UTC)] * 2, "revision": [1, 1], "clearable": [False, False]},
+                              geometry=[shapely.Point(*near), shapely.Point(*far)], crs=4326)
+    secured.app.state.store.upsert("alerts", alerts)
+    live = anonymous.get(f"/s/{token}/live")
+    assert live.status_code == 200 and set(live.json()["situation"]) == {"incident", "alerts", "closures"}
+    assert [(a["id"], a["level"], a["headline"]) for a in live.json()["situation"]["alerts"]] == [("ALT-NEAR", "橙", "<b>近</b>")]
+    for name in RESTRICTED:
+        assert f'"{name}"' not in live.text, name
 
 
 def test_expired_revoked_and_unknown_links(secured: Secured) -> None:
@@ -236,12 +250,14 @@ def test_expired_revoked_and_unknown_links(secured: Secured) -> None:
     assert expired.status_code == 410 and "链接已失效" in expired.text
     assert anonymous.get(f"/s/{token}/data").status_code == 410
     assert anonymous.get(f"/s/{token}/route", params={"lon": 116.59, "lat": 35.41}).status_code == 410
+    assert anonymous.get(f"/s/{token}/live").status_code == 410 and anonymous.get(f"/s/{token}/events").status_code == 410, "an ended link's stream is refused before it opens"
     second = secured.client.post("/shares", json={"lon": 116.59, "lat": 35.41, "service_areas": False}, headers=editor).json()
     assert secured.client.post(f"/shares/{second['id']}/revoke", headers=editor).json()["state"] == "revoked"
     assert anonymous.get(second["url"]).status_code == 410
     assert secured.client.post(f"/shares/{second['id']}/revoke", headers=editor).status_code == 400
     unknown = anonymous.get(f"/s/{new_token()}")
     assert unknown.status_code == 404 and "链接不存在" in unknown.text
+    assert anonymous.get(f"/s/{new_token()}/events").status_code == 404
     for body, status, message in (({"lon": 116.59, "lat": 35.41, "expires_hours": 169}, 422, "less than or equal to 168"), ({"lon": 116.59, "lat": 35.41, "layers": ["population"]}, 400, "cannot share"),
                                   ({"incident_id": "INC-nope"}, 404, "INC-nope"), ({}, 400, "incident_id, or lon and lat")):
         response = secured.client.post("/shares", json=body, headers=editor)

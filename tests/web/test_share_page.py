@@ -68,6 +68,20 @@ def test_a_field_team_opens_the_link_on_a_phone(browser: Any, sample_gpkg: Path,
         artifacts.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(artifacts / "share-phone.png"))
 
+        # The situation is live: the incident's new status and a closure drawn at the command
+        # centre reach the phone through the link's own event stream, without a reload.
+        page.wait_for_function("document.getElementById('live-status').dataset.mode === 'push'")
+        assert "无生效预警" in page.locator("#share-alerts").inner_text()
+        closures_before = page.locator("path.om-share-closure").count()
+        ring = [[116.592, 35.408], [116.596, 35.408], [116.596, 35.412], [116.592, 35.412], [116.592, 35.408]]
+        assert httpx.post(f"{base}/closures", json={"geometry": {"type": "Polygon", "coordinates": [ring]}, "cause": "积水"}, headers=editor, timeout=30).status_code == 201
+        assert httpx.patch(f"{base}/incidents/{incident.json()['id']}", json={"status": "处置中"}, headers=editor, timeout=30).status_code == 200
+        page.wait_for_function("document.getElementById('share-status').innerText.includes('处置中')", timeout=15_000)
+        page.wait_for_function(f"document.querySelectorAll('path.om-share-closure').length > {closures_before}", timeout=15_000)
+        live = httpx.get(f"{base}{share['url']}/live", timeout=30).json()
+        assert live["situation"]["incident"]["status"] == "处置中" and len(live["situation"]["closures"]["features"]) == closures_before + 1
+        assert set(live["situation"]) == {"incident", "alerts", "closures"}, "a link's live situation carries nothing else"
+
         page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.ready.then(() => true)")
         page.reload()
         page.wait_for_function("navigator.serviceWorker.controller !== null")

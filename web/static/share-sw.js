@@ -14,6 +14,7 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.endsWith("/events")) return; // an endless stream: straight to the network, never into the cache
   if (url.pathname.startsWith("/static/")) {
     event.respondWith(caches.match(event.request).then((hit) => hit || fetch(event.request).then((response) => {
       const copy = response.clone(); caches.open(CACHE).then((c) => c.put(event.request, copy)); return response; })));

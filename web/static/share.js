@@ -1,11 +1,14 @@
 /* onemap share link (onemap's own code), an ES module: draws the snapshot inlined in the page —
  * incident, route, nearest shelter and depot, closures, scoped layers — on the link's basemap
- * tiles; the user's own position if they allow it; "navigate" hand-offs. Texts from the data go
- * in with textContent. Helpers are the wall map's own (shared/); Leaflet is the global `L`. */
+ * tiles; the user's own position if they allow it; "navigate" hand-offs; and the live situation
+ * (the incident's status, warnings and closures in force nearby), pushed by the link's event
+ * stream, polled when there is none. Texts from the data go in with textContent. Helpers are the
+ * wall map's own (shared/); Leaflet is the global `L`. */
 
 import { bandColour, INCIDENT_COLOUR, ROUTE_COLOURS } from "./shared/colours.js";
 import { badge, el } from "./shared/dom.js";
 import { formatCoordinates, formatDateTime, formatKm, formatMinutes } from "./shared/format.js";
+import { isChange, subscribe } from "./shared/live.js";
 
 const data = JSON.parse(document.getElementById("onemap-share").textContent);
 const sheet = document.getElementById("sheet");
@@ -45,7 +48,8 @@ for (const [layer, collection] of Object.entries(data.layers || {})) {
     }
   }
 }
-L.geoJSON(data.closures, { style: { color: "#08519c", weight: 3, dashArray: "8 5", fillColor: "#6baed6", fillOpacity: 0.35, className: "om-share-closure" } }).addTo(map);
+const closureStyle = { color: "#08519c", weight: 3, dashArray: "8 5", fillColor: "#6baed6", fillOpacity: 0.35, className: "om-share-closure" };
+const closures = L.geoJSON(data.closures, { style: closureStyle }).addTo(map);
 if (data.service_areas) {
   for (const f of data.service_areas.features) if (f.geometry) L.geoJSON(f.geometry, { style: { color: bandColour(f.properties.minutes), weight: 1, fillOpacity: 0.05, interactive: false } }).addTo(map);
 }
@@ -97,7 +101,7 @@ function locate() {
 const children = [
   el("div", { class: "offline", id: "offline", text: "离线：显示的是缓存的快照" }),
   el("h1", { id: "share-title", text: incidentName }),
-  el("div", { class: "sub", text: data.incident ? `${data.incident.kind} · ${data.incident.status}` : "位置" }),
+  el("div", { class: "sub", id: "share-status", text: data.incident ? `${data.incident.kind} · ${data.incident.status}` : "位置" }),
   el("div", { class: "sub", text: `快照有效期至 ${formatDateTime(data.expires_at)}` }),
   navigate(incidentName, data.point.lat, data.point.lon),
 ];
@@ -111,6 +115,11 @@ for (const [key, title, layer] of [["shelter", "最近避难场所", "shelters"]
     navigate(best.name, best.lat, best.lon),
   ]));
 }
+children.push(el("div", { class: "card", id: "situation" }, [
+  el("h2", { text: "现场动态" }),
+  el("div", { class: "sub", id: "live-status", text: "连接中…" }),
+  el("ul", { class: "alerts", id: "share-alerts" }),
+]));
 children.push(el("div", { class: "card", id: "my-position" }, [
   el("h2", { text: "我的位置" }),
   el("button", { class: "btn", type: "button", id: "locate", text: "显示我的位置", onclick: locate }),
@@ -127,5 +136,61 @@ if ("serviceWorker" in navigator) {
     sheet.append(el("div", { class: "sub", id: "offline-unavailable", text: `此页不能离线保存（${error.message}）` }));
   });
 }
-window.onemapShare = { map, data };
+// the live situation: pushed by the link's stream, polled when there is none
+const colours = data.warning_colours || {};
+function showSituation(situation) {
+  if (situation.incident) document.getElementById("share-status").textContent = `${situation.incident.kind} · ${situation.incident.status}`;
+  const list = document.getElementById("share-alerts");
+  list.replaceChildren(...(situation.alerts.length ? situation.alerts.map((a) => el("li", { class: "alert", "data-level": a.level }, [
+    el("span", { class: "chip", style: `background:${colours[a.level] || "#999"}`, text: a.level }),
+    el("span", { text: ` ${a.headline}（${a.status}）` }),
+  ])) : [el("li", { class: "sub", text: "附近 5 公里内无生效预警" })]));
+  closures.clearLayers();
+  closures.addData(situation.closures);
+}
+
+let versions = null;
+async function loadSituation() {
+  const response = await fetch(`${base}/live`, { cache: "no-store" });
+  if (!response.ok) throw new Error(`${response.status}`);
+  const body = await response.json();
+  versions = body.versions;
+  showSituation(body.situation);
+  return body;
+}
+
+function liveStatus(mode, error) {
+  const line = document.getElementById("live-status");
+  const time = new Date().toLocaleTimeString("zh-CN", { hour12: false });
+  line.textContent = mode === "error" ? `连接中断，正在重试…（${error ? error.message : ""}）` : `${mode === "push" ? "实时推送" : "定时刷新"} · ${time}`;
+  line.dataset.mode = mode;
+}
+
+function startLive() {
+  return subscribe({
+    eventsUrl: `${base}/events`,
+    pollUrl: `${base}/live`,
+    pollMs: 15000,
+    poll: async (url) => {
+      const response = await fetch(url, { cache: "no-store" });
+      if (!response.ok) throw new Error(`${response.status}`);
+      const body = await response.json();
+      versions = body.versions; // what it shows now: onVersion then finds nothing new
+      showSituation(body.situation);
+      return body;
+    },
+    onVersion: (layer, version) => {
+      if (isChange(versions, layer, version) || versions === null) loadSituation().catch((error) => liveStatus("error", error));
+    },
+    onStatus: liveStatus,
+    EventSourceImpl: window.EventSource,
+  });
+}
+// Offline (the page from the worker's cache) nothing is asked of the network until it is back.
+let live = navigator.onLine ? startLive() : null;
+window.addEventListener("offline", () => { if (live) live.close(); live = null; liveStatus("error", new Error("离线")); });
+window.addEventListener("online", () => { if (!live) live = startLive(); });
+window.addEventListener("pagehide", () => { if (live) live.close(); });
+
+window.onemapShare = { map, data, closures };
 document.documentElement.dataset.onemapReady = "1";
