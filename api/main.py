@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.accounts = AccountStore.for_settings(resolved, store=store)
         app.state.jobs = Jobs()
         app.state.share_situations = ShareSituations(store)
+        app.state.version_watch = events.VersionWatch(app.state.map_service)
         logger.info("store opened: %s; city: %s, EPSG:%s", type(store).__name__, resolved.city_profile.name if resolved.city_profile else "no profile", resolved.work_epsg)
         if warm is not None:
             warm_up(app.state.risk, app.state.coverage, warm)

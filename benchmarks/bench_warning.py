@@ -24,8 +24,11 @@ GET /stations/{id}/observations?hours=24 does), against a plain psycopg
 same rows; p50 and p95 in ms. It needs PostGIS; the schema is dropped after. ``--chart-rows``
 makes it smaller (one station per 10,000 rows); at 10 M it takes about 2 minutes on 2 cores.
 
+Last, the push (``benchmarks/warning_push.py``): from a reading posted to ``POST /observations``
+to its alert drawn on 10 wall maps open in Chromium (target p95 ≤ 1 s).
+
 Run: ``bash .ci/bench``, or ``python benchmarks/bench_warning.py [--repeats N] [--ingest N]
-[--chart-rows N] [--only rules|ingest|chart]``.
+[--chart-rows N] [--pages N] [--push-events N] [--only rules|ingest|chart|push]``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from warning_push import bench_push  # benchmarks/ is on sys.path when a bench runs
 
 from gis.warning.hysteresis import decide
 from gis.warning.judge import (
@@ -351,7 +355,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="evaluations timed (default 15)")
     parser.add_argument("--ingest", type=int, default=200_000, help="observations upserted into each store (default 200000)")
     parser.add_argument("--chart-rows", type=int, default=10_000_000, help="observations held for the chart query (default 10000000)")
-    parser.add_argument("--only", choices=("rules", "ingest", "chart"), help="run only this part (default: all three)")
+    parser.add_argument("--pages", type=int, default=10, help="wall maps open for the push (default 10)")
+    parser.add_argument("--push-events", type=int, default=20, help="readings posted for the push (default 20)")
+    parser.add_argument("--only", choices=("rules", "ingest", "chart", "push"), help="run only this part (default: all four)")
     arguments, _ = parser.parse_known_args()
     if arguments.only in (None, "rules"):
         bench_rules(arguments.repeats)
@@ -363,6 +369,8 @@ def main() -> None:
             bench_chart(arguments.chart_rows, url)
         else:
             print("chart query skipped: it needs PostGIS; set ONEMAP_BENCH_PG_URL (or run `bash .ci/bench`)")
+    if arguments.only in (None, "push"):
+        bench_push(arguments.pages, arguments.push_events)
 
 
 if __name__ == "__main__":

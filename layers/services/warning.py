@@ -76,8 +76,11 @@ class Evaluation:
 
 
 def _utc(moment: datetime | None) -> datetime:
+    """``moment`` in UTC; for none, now rounded *up* to a whole second: a reading stamped within
+    this second (a gauge posting "now") is judged at once, not at the next evaluation."""
     if moment is None:
-        return datetime.now(UTC).replace(microsecond=0)
+        now = datetime.now(UTC)
+        return now.replace(microsecond=0) + timedelta(seconds=1 if now.microsecond else 0)
     if moment.tzinfo is None:
         raise InputError("the evaluation time must carry its time zone")
     return moment.astimezone(UTC)

@@ -169,3 +169,16 @@ def test_a_full_storm_raises_yellow_and_orange_alerts(sample_settings: Settings)
     assert {"黄", "橙"} <= {row["level"] for row in rows}, {(row["level"], row["rule"]) for row in rows}
     assert {"暴雨", "水位"} <= {row["rule"] for row in rows}
     assert all(row["station"] and row["rule"] for row in rows)
+
+
+def test_a_reading_stamped_this_very_second_is_judged_at_once(gauged: Settings) -> None:
+    """A gauge posting "now" (with its fraction of a second) is judged by the next evaluation, not
+    the one after: the evaluation's now is rounded up to the whole second."""
+    from layers.io.warning_rules import read_warning_rules
+    from layers.services.warning import WarningService
+
+    with open_store(gauged) as store:
+        store.upsert_observations([Observation(RIVER, datetime.now(UTC), 41.5, "m", None)])  # over 保证水位 41.0
+        raised = WarningService(store, gauged, read_warning_rules(None)).evaluate()
+        alerts = store.read("alerts")
+        assert {(a["station_id"], a["level"]) for _, a in alerts[alerts["source_id"].isin(raised.raised)].iterrows()} >= {(RIVER, "橙")}

@@ -129,7 +129,7 @@ export const alertMethods = {
       if (editor && a.status !== RESOLVED) actions.append(el("button", { class: "om-button", type: "button", "data-action": "resolve", text: "解除", onclick: () => this._changeAlert(a.id, "resolve") }));
       const badge = el("span", { class: "om-alert-badge", text: a.level, style: `background:${this._alertColour(a.level)}` });
       if (a.level === "黄") badge.classList.add("om-dark");
-      return el("li", { class: `om-alert-item${a.status === RESOLVED ? " om-resolved" : ""}`, "data-alert": a.id, "data-level": a.level, "data-status": a.status }, [
+      return el("li", { class: `om-alert-item${a.status === RESOLVED ? " om-resolved" : ""}`, "data-alert": a.id, "data-station": a.station, "data-level": a.level, "data-status": a.status }, [
         badge,
         el("div", { class: "om-alert-text" }, [
           el("div", { class: "om-alert-headline", text: a.headline || `${a.level}色预警` }),
