@@ -13,14 +13,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from gis.warning.rules import WATER_THRESHOLD_FIELDS
-from layers.catalogue import SOURCE_ID
+from layers.catalogue import SOURCE_ID, get_layer
 from layers.io.cap import FeedEntry, to_atom, to_cap
 from layers.io.geojson import json_value
 from layers.services.warning import WarningService
+from layers.store.base import row_version
 
 from .auth import EditorDep
 from .dependencies import from_state
 from .features import public_base
+from .operations import STALE, IfMatch
 from .schemas import documented
 from .schemas.alerts import AlertOut, Alerts, EvaluationOut, StationSeries, xml_document
 
@@ -85,14 +87,24 @@ def alert_cap(alert_id: str, request: Request, warning: WarningDep) -> Response:
     return Response(to_cap(message), media_type=CAP)
 
 
-@editor_router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (已发布 → 已确认)", **documented(AlertOut, "The alert, acknowledged"))
-def acknowledge(alert_id: str, warning: WarningDep, principal: EditorDep) -> dict[str, Any]:
-    return alert_json(warning.acknowledge(alert_id, actor=principal.username))[0]
+def stepped(frame: gpd.GeoDataFrame, response: Response) -> dict[str, Any]:
+    """An alert after a step of its life, as ``AlertOut``; its new version goes in ``ETag`` (the
+    If-Match of the next step)."""
+    response.headers["ETag"] = f'"{row_version(get_layer("alerts"), frame)}"'
+    return alert_json(frame)[0]
 
 
-@editor_router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert (→ 已解除)", **documented(AlertOut, "The alert, resolved"))
-def resolve(alert_id: str, warning: WarningDep, principal: EditorDep) -> dict[str, Any]:
-    return alert_json(warning.resolve(alert_id, actor=principal.username))[0]
+@editor_router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (已发布 → 已确认)", **documented(AlertOut, "The alert, acknowledged; its new version in ETag", also=STALE))
+def acknowledge(alert_id: str, response: Response, warning: WarningDep, principal: EditorDep, if_match: IfMatch = None) -> dict[str, Any]:
+    """With ``If-Match`` (the alert's ETag, from GET /collections/alerts/items/{id} or the last
+    step), a change made meanwhile (an upgrade by the rules, someone's step) answers 412."""
+    return stepped(warning.acknowledge(alert_id, actor=principal.username, if_match=if_match), response)
+
+
+@editor_router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert (→ 已解除)", **documented(AlertOut, "The alert, resolved; its new version in ETag", also=STALE))
+def resolve(alert_id: str, response: Response, warning: WarningDep, principal: EditorDep, if_match: IfMatch = None) -> dict[str, Any]:
+    """With ``If-Match`` (the alert's ETag), a change made meanwhile answers 412."""
+    return stepped(warning.resolve(alert_id, actor=principal.username, if_match=if_match), response)
 
 
 @editor_router.post("/alerts/evaluate", summary="Judge every station against the warning rules now", **documented(EvaluationOut, "What the evaluation raised, upgraded and marked clearable"))

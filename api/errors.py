@@ -29,6 +29,7 @@ from layers.errors import (
     StoreError,
     TooManyAttemptsError,
     UnknownLayerError,
+    UnsupportedMediaTypeError,
 )
 from layers.services.jobs import RETRY_AFTER_S as JOB_RETRY_AFTER_S
 from layers.services.jobs import Computing
@@ -43,6 +44,7 @@ ERROR_STATUS: list[tuple[type[OnemapError], int, str]] = [
     (GoneError, 410, "Gone"),
     (PreconditionFailed, 412, "PreconditionFailed"),
     (UnknownLayerError, 404, "NotFound"),
+    (UnsupportedMediaTypeError, 415, "UnsupportedMediaType"),
     (NotFoundError, 404, "NotFound"),
     (InputError, 400, "InvalidParameterValue"),
     (StoreError, 503, "StoreUnavailable"),
@@ -74,6 +76,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "The role does not allow this"),
         (404, "No such layer, feature or link"),
         (413, "The body is larger than ONEMAP_MAX_BODY_MB"),
+        (415, "The body is not in the format the route reads (it says which Content-Type to send)"),
         (429, "Too many failed attempts from this client: wait"),
         (503, "The store is unavailable (database down, disk full or read-only): try again after Retry-After"),
     )
@@ -82,12 +85,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 RETRY_AFTER_S = 10
 """What a 503 asks the client to wait before trying again (seconds)."""
+LOCKOUT_RETRY_AFTER_S = 60
+"""What a 429 (too many failed attempts) asks the client to wait (seconds)."""
 
 
 def error_response(status: int, code: str, description: str) -> JSONResponse:
     response = JSONResponse(status_code=status, content={"code": code, "description": description})
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    elif status == 429:
+        response.headers["Retry-After"] = str(LOCKOUT_RETRY_AFTER_S)
     return response
 
 

@@ -15,6 +15,7 @@ from layers.accounts.store import AccountStore
 from layers.city import read_city_profile
 from layers.errors import OnemapError
 from layers.io.warning_rules import read_warning_rules
+from layers.services.background import Coalescer
 from layers.services.coverage import CoverageService
 from layers.services.ingest import IngestService
 from layers.services.jobs import Jobs
@@ -23,7 +24,7 @@ from layers.services.risk import RiskService
 from layers.services.routing import RoutingService
 from layers.services.shares import ShareSituations
 from layers.services.wallmap import MapService
-from layers.services.warning import EvaluationLoop, WarningService
+from layers.services.warning import Evaluation, EvaluationLoop, WarningService
 from layers.settings import Settings
 from layers.store import open_store
 from web.wallmap import basemap_providers
@@ -95,7 +96,14 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.map_service = MapService(store, resolved, risk=app.state.risk)
         app.state.operations = Operations(store, resolved)
         app.state.warning = WarningService(store, resolved, read_warning_rules(resolved.warning_rules))
-        app.state.warning_loop = EvaluationLoop(app.state.warning, interval_s=resolved.warning_interval_s, then=app.state.risk.follow)
+        # The risk picture follows each evaluation in a thread of its own: an evaluation never waits for a re-zoning.
+        app.state.risk_follower = Coalescer("onemap-risk-follower", app.state.risk.refresh_live)
+
+        def follow(done: Evaluation) -> None:
+            app.state.risk.follow_rain(done.rain_warnings)
+            app.state.risk_follower.poke()
+
+        app.state.warning_loop = EvaluationLoop(app.state.warning, interval_s=resolved.warning_interval_s, then=follow)
         app.state.ingest = IngestService(store, on_written=app.state.warning_loop.poke)
         app.state.warning_loop.start()
         app.state.basemap = wallmap.BasemapCache()
@@ -112,6 +120,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
             yield
         finally:
             app.state.warning_loop.close()
+            app.state.risk_follower.close()
             app.state.jobs.close()
             app.state.accounts.close()
             store.close()

@@ -51,5 +51,9 @@ class GoneError(OnemapError):
     """A resource that existed and is no longer available (an expired or revoked share link)."""
 
 
+class UnsupportedMediaTypeError(InputError):
+    """A body in a format the route does not read (it says which to send)."""
+
+
 class PreconditionFailed(OnemapError):
     """A conditional write (``If-Match``) whose version is no longer the stored one."""

@@ -127,11 +127,12 @@ def ingest_mqtt(ctx: click.Context, broker: str, topic: str, client_id: str) -> 
       onemap ingest mqtt --broker mqtt://10.1.2.3:1883 --topic 'sw/+/data' --client-id jining-onemap
     """
     from layers.io.mqtt_ingest import run_mqtt_ingest
+    from layers.services.ingest import LIVE_MAX_AGE_DAYS
 
     service = _ingest(ctx)
 
     def handle(records: list[dict[str, Any]], source: str) -> None:
-        done = service.ingest(records, source=f"mqtt {source}")
+        done = service.ingest(records, source=source, max_age_days=LIVE_MAX_AGE_DAYS)
         if done.rejected:
             click.echo(f"{source}: {done.rejected} dead letters ({'; '.join(done.reasons[:3])})", err=True)
 

@@ -24,6 +24,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from layers.errors import InputError
+from layers.io.observations import MAX_PAYLOAD_CHARS, client_record
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ Handle = Callable[[list[dict[str, Any]], str], None]
 
 DEFAULT_PORT = 1883
 KEEPALIVE_S = 30
+MAX_RECORDS_PER_MESSAGE = 10_000
+"""Most readings one message may carry (as one HTTP request); more is one dead letter."""
 QOS = 1
 _URL_FORM = "expected mqtt://HOST:PORT, e.g. mqtt://127.0.0.1:1883"
 
@@ -89,16 +92,20 @@ def records_from_payload(payload: bytes | bytearray, *, topic: str, topic_filter
         document = json.loads(text)
     except ValueError:
         return [{"_raw": text}]
+    except RecursionError:  # JSON nested deeper than Python recurses: no reading is that
+        return [{"_raw": text[:MAX_PAYLOAD_CHARS], "_reason": "payload is JSON nested too deep to be readings"}]
     items = document if isinstance(document, list) else [document]
+    if len(items) > MAX_RECORDS_PER_MESSAGE:
+        return [{"_raw": text[:MAX_PAYLOAD_CHARS], "_reason": f"{len(items):,} readings in one message; at most {MAX_RECORDS_PER_MESSAGE:,}: publish several"}]
     station = station_from_topic(topic_filter, topic)
     records: list[dict[str, Any]] = []
     for item in items:
         if not isinstance(item, dict):
             records.append({"_raw": text if item is document else json.dumps(item, ensure_ascii=False)})
         elif station is not None and item.get("station") is None and item.get("station_id") is None:
-            records.append({**item, "station": station})
+            records.append({**client_record(item), "station": station})
         else:
-            records.append(item)
+            records.append(client_record(item))
     return records
 
 

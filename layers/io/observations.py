@@ -36,6 +36,14 @@ EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 """Times before this are refused: a zero or a date-only field read as a time, not a real report."""
 MAX_PAYLOAD_CHARS = 2_000
 """A dead letter keeps at most this many characters of the payload."""
+MAX_REASON_CHARS = 300
+"""A dead letter's reason keeps at most this many characters (it may quote the bad value)."""
+MAX_QUALITY_CHARS = 64
+"""A quality code is short text (``正常``, ``G``, ``可疑``)."""
+VALUE_RANGES: dict[str, tuple[float, float]] = {"m": (-500.0, 9000.0), "mm": (0.0, 2000.0)}
+"""Readings a gauge can give, by unit: a water level (m, any datum; the same limits as a level
+typed in by hand) and the rain since the previous report (mm; never negative, and 2,000 mm is more
+than the world's 24-hour record). Outside: a broken gauge or a wrong scale, refused."""
 
 StationKind = Literal["水位", "雨量"]
 KIND_UNITS: dict[str, str] = {"水位": "m", "雨量": "mm"}
@@ -85,7 +93,8 @@ class _Rejected(ValueError):
     """A record's field that cannot be used; the message is the dead letter's reason."""
 
 
-def check_observations(records: Iterable[Mapping[str, Any]], stations: Mapping[str, StationInfo], *, source: str, now: datetime, max_future_s: float = 600) -> tuple[list[Observation], list[DeadLetter]]:
+def check_observations(records: Iterable[Mapping[str, Any]], stations: Mapping[str, StationInfo], *, source: str, now: datetime, max_future_s: float = 600,
+                       max_age_days: float | None = None) -> tuple[list[Observation], list[DeadLetter]]:
     """Split ``records`` into observations and dead letters; never raises for bad data.
 
     Parameters
@@ -93,29 +102,38 @@ def check_observations(records: Iterable[Mapping[str, Any]], stations: Mapping[s
     records
         Mappings with ``station`` (or ``station_id``), ``time``, ``value`` and optionally ``unit``
         (default: the station's unit) and ``quality``. ``_row`` (a file's row number) is added to
-        the dead letter's source; ``_raw`` marks a payload that was not a JSON object.
+        the dead letter's source; ``_raw`` marks a payload that was not a JSON object (and
+        ``_reason`` says why, when not that). These three are onemap's own: the paths that take
+        records from outside drop keys that start with ``_`` first (``client_record``).
     stations
         The known stations by code.
     source
         Where the records came from, for the dead letters (``mqtt <topic>``, ``http``, ``file <name>``).
     now
         The time of receipt (timezone-aware); times ``max_future_s`` seconds or more after it are
-        refused, as are times before 1990.
+        refused, as are times before 1990, and with ``max_age_days`` (live feeds) times older
+        than that.
 
     Times are ISO 8601 text (with an offset, or without one: then Asia/Shanghai, i.e. Beijing
     time, as Chinese platforms write it; ``2024/7/1 8:00`` too), ``datetime`` values (naive ones
     Asia/Shanghai as well) or epoch seconds (a number, or text of digits). Values are finite
-    numbers or numeric text; units m/米 or mm/毫米, and must be the station's own.
+    numbers or numeric text (a decimal point, no comma: ``180,5`` is refused, not read as 1805),
+    within ``VALUE_RANGES`` of their unit; units m/米 or mm/毫米, and must be the station's own.
+    ``quality`` is text of at most 64 characters without control characters.
     """
     if now.tzinfo is None:
         raise InputError("check_observations: now must be timezone-aware")
     now = now.astimezone(UTC)
     latest = now + timedelta(seconds=max_future_s)
+    earliest = now - timedelta(days=max_age_days) if max_age_days is not None else EARLIEST
     kept: list[Observation] = []
     dead: list[DeadLetter] = []
     for record in records:
         try:
-            kept.append(_observation(record, stations, latest=latest, max_future_s=max_future_s))
+            observation = _observation(record, stations, latest=latest, max_future_s=max_future_s)
+            if observation.time < earliest:
+                raise _Rejected(f"time {observation.time.isoformat()} is more than {max_age_days:g} days old: a live feed sends what it measures now (import old records from a file)")
+            kept.append(observation)
         except _Rejected as rejected:
             dead.append(_dead_letter(record, str(rejected), source=source, now=now))
         except Exception as error:  # a record no check foresaw still must not stop the batch
@@ -123,20 +141,43 @@ def check_observations(records: Iterable[Mapping[str, Any]], stations: Mapping[s
     return kept, dead
 
 
+def client_record(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as a client sent it, without the keys onemap itself marks records with (``_row``,
+    ``_raw``, ``_reason``): a client cannot forge a dead letter's source or reason."""
+    return {key: value for key, value in item.items() if not str(key).startswith("_")}
+
+
 def _observation(record: Mapping[str, Any], stations: Mapping[str, StationInfo], *, latest: datetime, max_future_s: float) -> Observation:
     if not isinstance(record, Mapping):
         raise _Rejected(f"record is a {type(record).__name__}, not an object with station, time and value")
     if "_raw" in record:
-        raise _Rejected("payload is not a JSON object or a list of objects")
+        raise _Rejected(str(record.get("_reason") or "payload is not a JSON object or a list of objects"))
     station = _station(record, stations)
     time = _time(record.get("time"))
     if time >= latest:
         raise _Rejected(f"time {time.isoformat()} is {max_future_s:g} s or more in the future")
     value = _value(record.get("value"))
     unit = _unit(record.get("unit"), station)
-    quality = record.get("quality")
-    quality = None if _missing(quality) or str(quality).strip() == "" else str(quality).strip()
-    return Observation(station.station_id, time, value, unit, quality)
+    low, high = VALUE_RANGES[unit]
+    if not low <= value <= high:
+        what = "rain since the previous report" if unit == "mm" else "a water level"
+        raise _Rejected(f"value {value:g} {unit} is not {what} a gauge can give (from {low:g} to {high:g} {unit}): a broken gauge or a wrong scale")
+    return Observation(station.station_id, time, value, unit, _quality(record.get("quality")))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _quality(value: Any) -> str | None:
+    """A quality code: short text, or none."""
+    if _missing(value) or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise _Rejected(f"quality is a {type(value).__name__}: give a short text code")
+    text = str(value).strip()
+    if len(text) > MAX_QUALITY_CHARS or _CONTROL.search(text):
+        raise _Rejected(f"quality must be text of at most {MAX_QUALITY_CHARS} characters without control characters")
+    return text
 
 
 def _missing(value: Any) -> bool:
@@ -221,6 +262,17 @@ def _parse_time_text(text: str) -> datetime:
     return stamp.to_pydatetime()
 
 
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+"""A number as gauges write it: digits with a decimal point, maybe an exponent (no ``_``, no
+``nan``/``inf`` words: those are not readings)."""
+
+
+def _quoted(value: Any) -> str:
+    """A bad value for a reason: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
 def _value(value: Any) -> float:
     if value is None or value is pd.NaT:  # a NaN is there but not finite: said below
         raise _Rejected("value is missing")
@@ -230,10 +282,13 @@ def _value(value: Any) -> float:
         text = fold_text(value)
         if not text:
             raise _Rejected("value is missing")
-        try:
-            number = float(text.replace(",", ""))
-        except ValueError:
-            raise _Rejected(f"value {value!r} is not a number") from None
+        if "," in text or "，" in text:
+            raise _Rejected(f"value {_quoted(value)} has a comma: write the decimal point as '.' and no thousands separators")
+        if re.fullmatch(r"[+-]?(nan|inf|infinity)", text, re.IGNORECASE):
+            raise _Rejected(f"value {_quoted(value)} is not a finite number")
+        if not _NUMBER_TEXT.match(text):
+            raise _Rejected(f"value {_quoted(value)} is not a number")
+        number = float(text)
     elif isinstance(value, numbers.Real):
         number = float(value)
     else:
@@ -270,7 +325,8 @@ def _dead_letter(record: Any, reason: str, *, source: str, now: datetime) -> Dea
         payload = json.dumps(shown, ensure_ascii=False, default=str)
     else:
         payload = repr(record)
-    return DeadLetter(now, where, payload[:MAX_PAYLOAD_CHARS], reason)
+    where = where if len(where) <= 200 else where[:199] + "…"
+    return DeadLetter(now, where, payload[:MAX_PAYLOAD_CHARS], reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…")
 
 
 # --- files -------------------------------------------------------------------------------------

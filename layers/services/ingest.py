@@ -11,9 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from layers.catalogue import SOURCE_ID
-from layers.io.observations import KIND_UNITS, StationInfo, check_observations
+from layers.io.observations import (
+    KIND_UNITS,
+    MAX_PAYLOAD_CHARS,
+    DeadLetter,
+    StationInfo,
+    check_observations,
+)
 from layers.store.base import Store
 
+LIVE_MAX_AGE_DAYS = 31.0
+"""Live feeds (HTTP, MQTT) refuse readings older than this: a gauge sends what it measures now,
+and a platform catching up after an outage has a month; older records come from files."""
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -45,11 +54,19 @@ class IngestService:
             self._stations = (version, known)
         return known
 
-    def ingest(self, records: Iterable[Mapping[str, Any]], *, source: str, now: datetime | None = None) -> IngestResult:
-        """Check and store ``records``; never raises for bad records (they become dead letters)."""
-        good, bad = check_observations(records, self.stations(), source=source, now=now or datetime.now(UTC))
+    def ingest(self, records: Iterable[Mapping[str, Any]], *, source: str, now: datetime | None = None, max_age_days: float | None = None) -> IngestResult:
+        """Check and store ``records``; never raises for bad records (they become dead letters).
+        ``max_age_days``: live feeds (HTTP, MQTT) refuse readings older than that (files do not).
+        A station and time given twice counts once (the later value is kept, as stored)."""
+        received = now or datetime.now(UTC)
+        good, bad = check_observations(records, self.stations(), source=source, now=received, max_age_days=max_age_days)
+        good = list({(o.station_id, o.time): o for o in good}.values())
         if good:
-            self.store.upsert_observations(good)
+            try:
+                self.store.upsert_observations(good)
+            except ValueError as error:  # data no check foresaw that the store refuses: kept as dead letters, not lost
+                bad += [DeadLetter(received, source, repr(o)[:MAX_PAYLOAD_CHARS], f"the store refused the batch: {str(error)[:200]}") for o in good]
+                good = []
         if bad:
             self.store.add_dead_letters(bad)
         if good and self.on_written is not None:

@@ -146,7 +146,9 @@ def create_partitions(connection: Connection, schema: str, months: Iterable[date
 
 def write_observations(connection: Connection, schema: str, rows: Sequence[ObservationRow]) -> None:
     """COPY the rows into a temporary table, then one INSERT … ON CONFLICT into ``observations``
-    (a repeated (station_id, time) replaces value, unit, quality and received_at)."""
+    (a repeated (station_id, time) replaces value, unit, quality and received_at). Rows go in
+    in key order, so two batches touching the same keys lock them in the same order and never
+    deadlock."""
     connection.execute(text(
         "CREATE TEMPORARY TABLE IF NOT EXISTS onemap_observations_in "
         "(station_id text, time_ms bigint, value double precision, unit text, quality text) ON COMMIT DELETE ROWS"
@@ -158,7 +160,7 @@ def write_observations(connection: Connection, schema: str, rows: Sequence[Obser
     connection.execute(text(
         f'INSERT INTO "{schema}".{OBSERVATIONS} (station_id, time, value, unit, quality) '
         "SELECT station_id, timestamptz 'epoch' + time_ms * interval '1 millisecond', value, unit, quality "
-        "FROM onemap_observations_in "
+        "FROM onemap_observations_in ORDER BY station_id, time_ms "
         "ON CONFLICT (station_id, time) DO UPDATE SET value = EXCLUDED.value, unit = EXCLUDED.unit, "
         "quality = EXCLUDED.quality, received_at = EXCLUDED.received_at"
     ))

@@ -212,3 +212,27 @@ def test_cap_and_atom_stay_well_formed_whatever_a_station_is_named(gauged: Setti
         titles = [entry.findtext("{http://www.w3.org/2005/Atom}title") or "" for entry in ET.fromstring(atom.content).iter("{http://www.w3.org/2005/Atom}entry")]
         assert any("恶意<script>" in title for title in titles), titles
         assert not feedparser.parse(atom.content).bozo
+
+
+def test_acknowledging_and_resolving_honour_if_match_and_answer_the_new_etag(gauged: Settings) -> None:
+    """A stale If-Match (the rules upgraded the alert, or someone stepped it, meanwhile) is refused
+    with 412 and nothing written; each step answers the alert's new version in ETag, the one
+    GET /collections/alerts/items/{id} gives and the next step sends back."""
+    with TestClient(__import__("api.main", fromlist=["create_app"]).create_app(gauged)) as client:
+        client.post("/alerts/evaluate")
+        alert_id = next(a["id"] for a in client.get("/alerts").json()["alerts"] if a["station"] == RAIN)
+        read = client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"]
+        stale = client.post(f"/alerts/{alert_id}/ack", headers={"If-Match": '"0123456789abcdef"'})
+        assert stale.status_code == 412, stale.text
+        assert client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"] == read, "nothing written"
+        assert [a["status"] for a in client.get("/alerts").json()["alerts"] if a["id"] == alert_id] == ["已发布"]
+
+        acked = client.post(f"/alerts/{alert_id}/ack", headers={"If-Match": read})
+        assert acked.status_code == 200 and acked.json()["status"] == "已确认", acked.text
+        assert acked.headers["ETag"] == client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"] != read
+        assert client.post(f"/alerts/{alert_id}/resolve", headers={"If-Match": read}).status_code == 412, "the version before the acknowledgement"
+        resolved = client.post(f"/alerts/{alert_id}/resolve", headers={"If-Match": acked.headers["ETag"]})
+        assert resolved.status_code == 200 and resolved.json()["status"] == "已解除"
+        assert resolved.headers["ETag"] == client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"]
+        audit = [line["action"] for line in client.get("/audit").json()["entries"] if line["target"] == "alerts"]
+        assert audit.count("acknowledge") == 1 and audit.count("resolve") == 1, "the refused steps wrote no audit line"

@@ -253,12 +253,17 @@ def test_bad_payloads_reach_the_checks_as_dead_letters(broker: Broker) -> None:
         ("onemap/ST001/obs", f'{{"time": "{good}", "value": "high"}}'.encode()),
         ("onemap/ST999/obs", f'{{"time": "{good}", "value": 1.0}}'.encode()),
         ("onemap/ST002/obs", f'[{{"time": "{good}", "value": 1.5}}, {{"time": "{good}", "value": 2, "unit": "cm"}}, 7]'.encode()),
+        # messages that once stopped the ingest for good (never acknowledged, delivered again and again):
+        ("onemap/ST001/obs", b"[" * 100_000 + b"]" * 100_000),
+        ("onemap/ST001/obs", f'{{"time": "{good}", "value": 40, "quality": "bad\\u0000q"}}'.encode()),
+        ("onemap/ST001/obs", b"[" + b"0," * 10_000 + b"0]"),
+        ("onemap/ST001/obs", f'{{"time": "{(START + timedelta(minutes=1)).isoformat()}", "value": 35.0}}'.encode()),  # and the next one is stored
     ]
     with ingesting(broker.url, ingest, client_id="onemap-bad"), publisher(broker.url) as platform:
         for topic, payload in messages:
             platform.publish(topic, payload, qos=1)
-        wait_until(lambda: len(ingest.dead) >= 7, lambda: f"dead letters so far: {ingest.dead}; statuses {ingest.statuses}")
-    assert ingest.keys == {("ST002", START)}
+        wait_until(lambda: len(ingest.dead) >= 10 and len(ingest.keys) >= 2, lambda: f"dead letters so far: {ingest.dead}; statuses {ingest.statuses}")
+    assert ingest.keys == {("ST002", START), ("ST001", START + timedelta(minutes=1))}
     assert sorted((d.source, d.reason) for d in ingest.dead) == sorted(
         [
             ("mqtt onemap/ST001/obs", "payload is not a JSON object or a list of objects"),
@@ -268,6 +273,9 @@ def test_bad_payloads_reach_the_checks_as_dead_letters(broker: Broker) -> None:
             ("mqtt onemap/ST999/obs", "unknown station ST999"),
             ("mqtt onemap/ST002/obs", "unit cm does not match station ST002's unit mm (a length on another scale is not converted: the platform must send mm)"),
             ("mqtt onemap/ST002/obs", "payload is not a JSON object or a list of objects"),
+            ("mqtt onemap/ST001/obs", "payload is JSON nested too deep to be readings"),
+            ("mqtt onemap/ST001/obs", "quality must be text of at most 64 characters without control characters"),
+            ("mqtt onemap/ST001/obs", "10,001 readings in one message; at most 10,000: publish several"),
         ]
     )
     assert "water level 35.2" in {d.payload for d in ingest.dead}

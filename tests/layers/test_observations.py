@@ -17,9 +17,11 @@ from openpyxl import Workbook
 from layers.errors import InputError
 from layers.io.observations import (
     MAX_PAYLOAD_CHARS,
+    MAX_REASON_CHARS,
     Observation,
     StationInfo,
     check_observations,
+    client_record,
     read_observation_file,
 )
 
@@ -111,6 +113,16 @@ GOOD = {"station": "ST001", "time": "2024-07-01T08:00:00+08:00", "value": 35.2}
         ({"unit": "mm"}, r"^unit mm does not match station ST001's unit m \("),
         ({"unit": "kg"}, r"^unit kg does not match station ST001's unit m$"),
         ({"station": "ST002", "unit": "m"}, r"^unit m does not match station ST002's unit mm \("),
+        ({"value": "180,5"}, r"^value '180,5' has a comma: write the decimal point as '\.'"),  # not 1805
+        ({"value": "1,805.0"}, r"has a comma"),
+        ({"value": "2_5_0"}, r"^value '2_5_0' is not a number$"),  # Python's float() would say 250
+        ({"value": 1e308}, r"^value 1e\+308 m is not a water level a gauge can give \(from -500 to 9000 m\)"),
+        ({"value": -1000}, r"is not a water level a gauge can give"),
+        ({"station": "ST002", "value": -110}, r"^value -110 mm is not rain since the previous report a gauge can give \(from 0 to 2000 mm\)"),
+        ({"station": "ST002", "value": "1e9"}, r"is not rain since the previous report"),
+        ({"quality": "a\u0000b"}, r"^quality must be text of at most 64 characters without control characters$"),
+        ({"quality": "x" * 65}, r"^quality must be text of at most 64"),
+        ({"quality": {"a": [1, 2]}}, r"^quality is a dict: give a short text code$"),
     ],
 )
 def test_each_bad_field_becomes_a_dead_letter_that_names_it(change: dict[str, Any], reason: str) -> None:
@@ -123,6 +135,20 @@ def test_each_bad_field_becomes_a_dead_letter_that_names_it(change: dict[str, An
     assert letter.source == "mqtt onemap/ST001/obs"
     assert letter.received_at == NOW
     assert letter.payload == json.dumps(record, ensure_ascii=False, default=str)  # the record as received
+
+
+def test_a_live_feed_refuses_old_readings_and_a_file_does_not() -> None:
+    old = {**GOOD, "time": "2024-05-01T00:00:00Z"}
+    kept, dead = check_observations([old], STATIONS, source="http", now=NOW, max_age_days=31)
+    assert kept == [] and re.search(r"is more than 31 days old: a live feed sends what it measures now", dead[0].reason)
+    assert len(check(old)[0]) == 1, "a file may hold old records"
+
+
+def test_reasons_are_short_whatever_the_value_and_clients_cannot_forge_onemaps_own_keys() -> None:
+    _, dead = check({**GOOD, "value": "A" * 1_000_000, "station": "S" * 100_000})
+    assert len(dead[0].reason) <= MAX_REASON_CHARS and len(dead[0].payload) <= MAX_PAYLOAD_CHARS
+    forged = client_record({**GOOD, "_row": "<b>evil</b>\n\u0000", "_raw": "x", "_reason": "all fine"})
+    assert forged == GOOD
 
 
 def test_just_inside_the_future_limit_is_kept() -> None:
