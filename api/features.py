@@ -45,10 +45,23 @@ class GeoJSONResponse(JSONResponse):
 
 
 def public_base(request: Request) -> str:
-    """The server's address for links: ``ONEMAP_PUBLIC_URL`` when set, else what the request
-    was sent to (its Host header, which a client chooses)."""
+    """The server's address for links: ``ONEMAP_PUBLIC_URL`` when set, else the server's own
+    address (``own_address``) — never the request's Host header, which a client chooses."""
     configured: str | None = request.app.state.settings.public_url
-    return configured or str(request.base_url).rstrip("/")
+    return configured or own_address(request)
+
+
+def own_address(request: Request) -> str:
+    """The address the connection reached, as the server knows it: the socket it is bound to
+    (uvicorn's ``server`` in the ASGI scope; loopback when it has none, e.g. a Unix socket),
+    with the scheme and root path the server set."""
+    scheme = str(request.scope.get("scheme") or "http")
+    host, port = request.scope.get("server") or ("127.0.0.1", None)
+    host = str(host) if host and "/" not in str(host) else "127.0.0.1"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and int(port) != {"http": 80, "https": 443}.get(scheme):
+        netloc += f":{int(port)}"
+    return f"{scheme}://{netloc}{request.scope.get('root_path', '')}".rstrip("/")
 
 
 def _here(request: Request) -> URL:

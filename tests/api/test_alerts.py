@@ -236,3 +236,33 @@ def test_acknowledging_and_resolving_honour_if_match_and_answer_the_new_etag(gau
         assert resolved.headers["ETag"] == client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"]
         audit = [line["action"] for line in client.get("/audit").json()["entries"] if line["target"] == "alerts"]
         assert audit.count("acknowledge") == 1 and audit.count("resolve") == 1, "the refused steps wrote no audit line"
+
+
+def test_cap_and_atom_links_never_come_from_the_host_header(gauged: Settings) -> None:
+    """A client's ``Host: evil.example`` must not reach a published CAP document or feed: links use
+    ONEMAP_PUBLIC_URL, else the server's own address (the test client's, a real server's loopback)."""
+    import xml.etree.ElementTree as ET
+
+    import httpx
+
+    from tests.helpers import serving
+
+    evil = {"Host": "evil.example"}
+
+    def links(cap: bytes, atom: bytes) -> list[str]:
+        web = ET.fromstring(cap).findtext("{urn:oasis:names:tc:emergency:cap:1.2}info/{urn:oasis:names:tc:emergency:cap:1.2}web")
+        return [str(web), *(str(link.get("href")) for link in ET.fromstring(atom).iter("{http://www.w3.org/2005/Atom}link"))]
+
+    create_app = __import__("api.main", fromlist=["create_app"]).create_app
+    with TestClient(create_app(gauged)) as client:
+        client.post("/alerts/evaluate")
+        alert_id = client.get("/alerts").json()["alerts"][0]["id"]
+        found = links(client.get(f"/alerts/{alert_id}.cap", headers=evil).content, client.get("/alerts.atom", headers=evil).content)
+        assert len(found) >= 3 and all(link.startswith("http://testserver/") for link in found), found
+    with TestClient(create_app(gauged.model_copy(update={"public_url": "https://yjj.example.cn/onemap"}))) as client:
+        found = links(client.get(f"/alerts/{alert_id}.cap", headers=evil).content, client.get("/alerts.atom", headers=evil).content)
+        assert found[:2] == ["https://yjj.example.cn/onemap/map", "https://yjj.example.cn/onemap/alerts.atom"], found
+    with serving(gauged) as base:
+        cap, atom = (httpx.get(f"{base}{path}", headers=evil, timeout=30) for path in (f"/alerts/{alert_id}.cap", "/alerts.atom"))
+        found = links(cap.content, atom.content)
+        assert all(link.startswith(f"{base}/") for link in found) and "evil.example" not in cap.text + atom.text, found
