@@ -1,7 +1,8 @@
 """``GET /events``: server-sent events for open wall maps. Every quarter of a second one task
 looks at the live layers' change tokens (alerts, incidents, closures, reservoirs, stations, and the
 risk zoning's revision) for all open streams, and each stream sends a ``change`` event naming each
-layer that changed since it last sent (the page then refetches it); a comment every 15 s keeps proxies from closing the stream, and the server ends a
+layer that changed since it last sent (the page then refetches it; an alerts change carries the
+body of ``GET /alerts`` itself, computed once for all streams, so ten walls draw it at once); a comment every 15 s keeps proxies from closing the stream, and the server ends a
 stream after ``seconds`` (5 minutes) so that none lives forever. Pages
 reconnect (EventSource does), and poll ``/map/live`` when the stream is not to be had."""
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -29,22 +30,37 @@ class VersionWatch:
     """The live layers' change tokens, looked at every ``POLL_S`` by one task while any stream is
     open (not once per stream: ten wall maps cost what one does), waking the streams on a change."""
 
-    def __init__(self, service: MapService) -> None:
+    def __init__(self, service: MapService, bodies: dict[str, Callable[[], Any]] | None = None) -> None:
         self.service = service
+        self.bodies = bodies or {}
+        """Layers whose change event carries the layer's new body (computed once for all streams)."""
         self.versions: dict[str, str] = {}
+        self.carried: dict[str, Any] = {}
+        self._nudged = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Condition()
         self._listeners = 0
         self._task: asyncio.Task[None] | None = None
+
+    def nudge(self) -> None:
+        """Look now, not at the next tick (from any thread: the warning loop, after it wrote)."""
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._nudged.set)
 
     async def _run(self) -> None:
         try:
             while self._listeners > 0:
                 versions = await run_in_threadpool(self.service.versions)
                 if versions != self.versions:
+                    for layer, body in self.bodies.items():  # before the new tokens are seen: a stream sends a token with its body
+                        if versions.get(layer) != self.versions.get(layer):
+                            self.carried[layer] = await run_in_threadpool(body)
                     self.versions = versions
                     async with self._changed:
                         self._changed.notify_all()
-                await asyncio.sleep(POLL_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._nudged.wait(), POLL_S)
+                self._nudged.clear()
         finally:
             self._task = None
 
@@ -54,6 +70,7 @@ class VersionWatch:
         self._listeners += 1
         if self._task is None:
             self.versions = await run_in_threadpool(self.service.versions)
+            self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(self._run())
         try:
             yield
@@ -73,9 +90,12 @@ async def _changes(request: Request, watch: VersionWatch, seconds: float) -> Asy
     deadline = loop.time() + seconds
     async with watch.listening():
         while not await request.is_disconnected() and loop.time() < deadline:
-            versions = dict(watch.versions)
+            versions, carried = dict(watch.versions), dict(watch.carried)
             for layer in [layer for layer, token in versions.items() if sent.get(layer) != token]:
-                yield {"event": "change", "data": json.dumps({"layer": layer, "version": versions[layer], "first": layer not in sent})}
+                change = {"layer": layer, "version": versions[layer], "first": layer not in sent}
+                if layer in sent and layer in carried:
+                    change["body"] = carried[layer]  # the page draws it without asking again
+                yield {"event": "change", "data": json.dumps(change, ensure_ascii=False)}
             sent = versions
             await watch.wait(min(1.0, max(0.0, deadline - loop.time())))  # at least each second: a closed connection is noticed
 

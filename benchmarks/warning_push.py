@@ -4,8 +4,9 @@ context, its own event stream), and ``events`` readings posted one by one throug
 ``POST /observations`` with a sensor account's token, each over a different water gauge's
 thresholds. Per reading and page: the time from just before the POST to the moment the page's
 alert panel holds the gauge's alert (a MutationObserver in the page notes it; both clocks are this
-machine's). Also, per reading, when the alert is first visible to a client polling ``GET /alerts``
-every 20 ms — the server's share of the time. Target: p95 ≤ 1 s with 10 pages.
+machine's). Also, per reading, when the alert is stored — the alerts layer's change token moves,
+polled every 20 ms on ``/map/live`` — the server's share of the time. Target: p95 ≤ 1 s with 10
+pages.
 
 Used by ``bench_warning.py`` (``--only push``); needs Debian's chromium (``bash .ci/ensure-browser``).
 """
@@ -55,17 +56,21 @@ def _gauges(store: GeoPackageStore, count: int) -> list[tuple[str, float]]:
     return found[:count]
 
 
-def _api_sees(base: str, auth: dict[str, str], station: str, t0: float, timeout_s: float = 10.0) -> float:
-    """Milliseconds from ``t0`` until ``GET /alerts`` lists an alert of ``station``."""
-    with httpx.Client(base_url=base, headers=auth, timeout=10) as client:
-        while time.time() - t0 < timeout_s:
-            if any(a["station"] == station for a in client.get("/alerts").json()["alerts"]):
-                return (time.time() - t0) * 1000
-            time.sleep(0.02)
+def _alerts_token(client: httpx.Client) -> str:
+    return str(client.get("/map/live").json()["versions"]["alerts"])
+
+
+def _server_done(client: httpx.Client, before: str, t0: float, timeout_s: float = 10.0) -> float:
+    """Milliseconds from ``t0`` until the alerts layer's change token moves past ``before`` (the
+    alert is stored): polled every 20 ms on ``/map/live``, which costs the server next to nothing."""
+    while time.time() - t0 < timeout_s:
+        if _alerts_token(client) != before:
+            return (time.time() - t0) * 1000
+        time.sleep(0.02)
     return float("nan")
 
 
-def bench_push(pages: int = 10, events: int = 20) -> None:
+def bench_push(pages: int = 10, events: int = 20, *, verbose: bool = False) -> None:
     """Print the push latency figures (see the module docstring)."""
     from playwright.sync_api import sync_playwright
 
@@ -100,18 +105,22 @@ def bench_push(pages: int = 10, events: int = 20) -> None:
                 page.evaluate(WATCH)
             drawn: list[float] = []
             served: list[float] = []
+            watcher = httpx.Client(base_url=base, headers=viewer, timeout=10)
             for station, level in gauges:
+                before = _alerts_token(watcher)
                 t0 = time.time()
                 posted = httpx.post(f"{base}/observations", json=[{"station": station, "time": datetime.now(UTC).isoformat(), "value": level, "unit": "m"}], headers=sensor, timeout=30)
                 if posted.status_code != 200 or posted.json()["accepted"] != 1:
                     raise SystemExit(f"POST /observations answered {posted.status_code}: {posted.text[:300]}")
-                served.append(_api_sees(base, viewer, station, t0))
+                served.append(_server_done(watcher, before, t0))
                 for page in walls:
                     page.wait_for_function(f"'{station}' in window.__seen", timeout=30_000, polling=50)
                     drawn.append(page.evaluate(f"window.__seen['{station}']") - t0 * 1000)
+                if verbose:
+                    print(f"  {station}: stored {served[-1]:5.0f} ms, drawn {min(drawn[-pages:]):5.0f}–{max(drawn[-pages:]):5.0f} ms")
                 time.sleep(0.6)  # the evaluation loop settles for 0.5 s between evaluations
             browser.close()
     ms = np.array(drawn)
     p50, p95 = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
     print(f"drawn on the wall  p50 {p50:7.0f} ms  p95 {p95:7.0f} ms  max {ms.max():7.0f} ms  ({len(ms)} = {events} readings × {pages} pages; target p95 ≤ 1,000 ms: {'PASS' if p95 <= 1000 else 'FAIL'})")
-    print(f"listed by GET /alerts (polled every 20 ms)  median {statistics.median(served):7.0f} ms  max {max(served):7.0f} ms  — the server's share")
+    print(f"stored (the alerts token moved)  median {statistics.median(served):7.0f} ms  max {max(served):7.0f} ms  — the server's share")

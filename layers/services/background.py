@@ -11,11 +11,12 @@ logger = logging.getLogger(__name__)
 
 
 class Coalescer:
-    """Runs ``work`` in one background thread after each ``poke`` — pokes that come while it runs
-    make one more run, not one each. A failing run is logged and the thread carries on."""
+    """Runs ``work`` in one background thread ``delay_s`` after a ``poke`` — pokes that come
+    meanwhile or while it runs make one more run, not one each. A failing run is logged and the
+    thread carries on."""
 
-    def __init__(self, name: str, work: Callable[[], object]) -> None:
-        self.work = work
+    def __init__(self, name: str, work: Callable[[], object], *, delay_s: float = 0.0) -> None:
+        self.work, self.delay_s = work, delay_s
         self._poked, self._stop = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -31,7 +32,7 @@ class Coalescer:
     def _run(self) -> None:
         while True:
             self._poked.wait()
-            if self._stop.is_set():
+            if self._stop.is_set() or self._stop.wait(self.delay_s):
                 return
             self._poked.clear()
             try:

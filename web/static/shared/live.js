@@ -15,7 +15,8 @@ export function isChange(versions, layer, version) {
  * @param {object} options
  *   `eventsUrl` (/events), `pollUrl` (/map/live), `pollMs` (the polling interval);
  *   `poll(url)` resolves to the body of /map/live (null: the page is going away);
- *   `onVersion(layer, version)` for every token received, changed or not;
+ *   `onVersion(layer, version, change)` for every token received, changed or not (`change`: the
+ *   event's data, which may carry the layer's new `body`; undefined when polled);
  *   `onStatus(mode, error)`: mode "push" (stream open), "poll" (a poll answered), "error";
  *   `EventSourceImpl` (window.EventSource, or undefined when the browser has none);
  *   `maxFailures`: errors in a row, with no stream opened between, before falling back to polling;
@@ -59,7 +60,7 @@ export function subscribe(options) {
     source.addEventListener("open", () => { failures = 0; onStatus("push"); });
     source.addEventListener("change", (event) => {
       const data = JSON.parse(event.data);
-      onVersion(data.layer, data.version);
+      onVersion(data.layer, data.version, data);
     });
     source.addEventListener("error", () => {
       // The server ends each stream after its `seconds`; the browser reconnects by itself

@@ -96,6 +96,12 @@ export const alertMethods = {
       return;
     }
     if (seq !== this._alertSeq) return; // a newer load superseded this one
+    this._takeAlerts(body);
+  },
+
+  /** The body of GET /alerts (fetched, or carried by the change event): shown, and what is new said. */
+  _takeAlerts(body) {
+    this._alertSeq = (this._alertSeq || 0) + 1; // a load still in flight is older than this
     const fresh = newAlerts(this.alertIds, body.alerts);
     this.alertIds = new Set(body.alerts.map((a) => a.id));
     this._setAlerts(body.alerts);

@@ -4,6 +4,8 @@
 
 import { isChange, subscribe } from "../shared/live.js";
 
+const FIGURES_DELAY_MS = 800;
+
 export const liveMethods = {
   _startLive() {
     this.live = subscribe({
@@ -11,7 +13,7 @@ export const liveMethods = {
       pollUrl: "/map/live",
       pollMs: this.config.live_interval_ms,
       poll: (url) => this.api.poll(url),
-      onVersion: (layer, version) => this._onVersion(layer, version),
+      onVersion: (layer, version, change) => this._onVersion(layer, version, change),
       onStatus: (mode, error) => this._liveStatus(mode, error),
       EventSourceImpl: window.EventSource,
     });
@@ -32,12 +34,12 @@ export const liveMethods = {
   },
 
   /** A layer's change token: the first ones are where the page starts; a new one, a change. */
-  _onVersion(layer, version) {
+  _onVersion(layer, version, change) {
     const changed = isChange(this.versions, layer, version);
     this.versions = { ...(this.versions || {}), [layer]: version };
     if (this.status.dataset.mode === "push") this._liveStatus("push");
     if (changed && layer === "risk") this._riskChanged(version);
-    else if (changed) this._layerChanged(layer);
+    else if (changed) this._layerChanged(layer, change && change.body);
   },
 
   /** A new risk zoning (the gauges moved it): the tiles of the new one, the figures. */
@@ -47,10 +49,25 @@ export const liveMethods = {
     if (analysis && this.analyses.risk) this.analyses.risk.setUrl(`${analysis.url}?v=${encodeURIComponent(version)}`);
   },
 
-  async _layerChanged(layer) {
-    this._loadCounts([layer]);
-    this._loadFigures();
-    if (layer === "alerts") this._loadAlerts();
+  /** The counts and key figures, once for a burst of changes and a moment after them: what
+   * changed is drawn first, on every wall at once, before the figures are asked for. */
+  _afterChanges(layer) {
+    this._countsDue = new Set([...(this._countsDue || []), layer]);
+    clearTimeout(this._figuresTimer);
+    this._figuresTimer = setTimeout(() => {
+      const layers = [...this._countsDue];
+      this._countsDue = new Set();
+      this._loadCounts(layers);
+      this._loadFigures();
+    }, FIGURES_DELAY_MS);
+  },
+
+  /** `body`: the layer's new state when the event carried it (alerts), drawn without a fetch. */
+  async _layerChanged(layer, body) {
+    if (layer === "alerts") {
+      if (body) this._takeAlerts(body); else this._loadAlerts();
+    }
+    this._afterChanges(layer);
     if (!this.layers[layer]) return;
     const result = await this.loadLayer(layer, true);
     if (layer === "incidents" && result) {
