@@ -56,8 +56,13 @@ def sender(request: Request) -> str:
 @router.get("/alerts", summary="Alerts, gravest and newest first", **documented(Alerts, "The alerts and the unresolved count per colour"))
 def alerts(warning: WarningDep, level: Annotated[Level | None, Query(description="Only this colour.")] = None,
            status: Annotated[Status | None, Query(description="Only this status.")] = None) -> dict[str, Any]:
+    return alerts_body(warning, level=level, status=status)
+
+
+def alerts_body(warning: WarningService, *, level: str | None = None, status: str | None = None) -> dict[str, Any]:
+    """The body of ``GET /alerts`` (also carried by the event stream's alerts changes)."""
     found = warning.alerts(level=level, status=status)
-    active = warning.alerts()
+    active = found if level is None and status is None else warning.alerts()
     active = active[active["status"] != "已解除"] if not active.empty else active
     counts = {colour: int((active["level"] == colour).sum()) if not active.empty else 0 for colour in ("蓝", "黄", "橙", "红")}
     return {"alerts": alert_json(found) if not found.empty else [], "active": counts}
@@ -76,7 +81,7 @@ def alerts_feed(request: Request, warning: WarningDep) -> Response:
     found = warning.alerts()
     found = found[found["status"] != "已解除"] if not found.empty else found
     base, who = public_base(request), sender(request)
-    entries = [FeedEntry(warning.cap_message(alert_id, sender=who), f"{base}/alerts/{alert_id}.cap") for alert_id in (found[SOURCE_ID] if not found.empty else [])]
+    entries = [FeedEntry(message, f"{base}/alerts/{message.alert_id}.cap") for message in warning.cap_messages(found, sender=who)]
     body = to_atom(entries, feed_id=f"urn:{who}:alerts", title="预警信息 active alerts", self_url=f"{base}/alerts.atom", updated=datetime.now(UTC))
     return Response(body, media_type=ATOM)
 
@@ -87,6 +92,9 @@ def alert_cap(alert_id: str, request: Request, warning: WarningDep) -> Response:
     return Response(to_cap(message), media_type=CAP)
 
 
+STEPPED: dict[int | str, dict[str, Any]] = {**STALE, 409: {"description": "The alert has taken this step already (acknowledged, resolved): nothing was written"}}
+
+
 def stepped(frame: gpd.GeoDataFrame, response: Response) -> dict[str, Any]:
     """An alert after a step of its life, as ``AlertOut``; its new version goes in ``ETag`` (the
     If-Match of the next step)."""
@@ -94,14 +102,14 @@ def stepped(frame: gpd.GeoDataFrame, response: Response) -> dict[str, Any]:
     return alert_json(frame)[0]
 
 
-@editor_router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (已发布 → 已确认)", **documented(AlertOut, "The alert, acknowledged; its new version in ETag", also=STALE))
+@editor_router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (已发布 → 已确认)", **documented(AlertOut, "The alert, acknowledged; its new version in ETag", also=STEPPED))
 def acknowledge(alert_id: str, response: Response, warning: WarningDep, principal: EditorDep, if_match: IfMatch = None) -> dict[str, Any]:
     """With ``If-Match`` (the alert's ETag, from GET /collections/alerts/items/{id} or the last
     step), a change made meanwhile (an upgrade by the rules, someone's step) answers 412."""
     return stepped(warning.acknowledge(alert_id, actor=principal.username, if_match=if_match), response)
 
 
-@editor_router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert (→ 已解除)", **documented(AlertOut, "The alert, resolved; its new version in ETag", also=STALE))
+@editor_router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert (→ 已解除)", **documented(AlertOut, "The alert, resolved; its new version in ETag", also=STEPPED))
 def resolve(alert_id: str, response: Response, warning: WarningDep, principal: EditorDep, if_match: IfMatch = None) -> dict[str, Any]:
     """With ``If-Match`` (the alert's ETag), a change made meanwhile answers 412."""
     return stepped(warning.resolve(alert_id, actor=principal.username, if_match=if_match), response)

@@ -33,6 +33,7 @@ from layers.errors import (
 )
 from layers.services.jobs import RETRY_AFTER_S as JOB_RETRY_AFTER_S
 from layers.services.jobs import Computing
+from layers.services.warning import RepeatedStep
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ ERROR_STATUS: list[tuple[type[OnemapError], int, str]] = [
     (UnknownLayerError, 404, "NotFound"),
     (UnsupportedMediaTypeError, 415, "UnsupportedMediaType"),
     (NotFoundError, 404, "NotFound"),
+    (RepeatedStep, 409, "Conflict"),
     (InputError, 400, "InvalidParameterValue"),
     (StoreError, 503, "StoreUnavailable"),
     (OnemapError, 400, "InvalidRequest"),

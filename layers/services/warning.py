@@ -158,14 +158,17 @@ class WarningService:
         geometries: list[Any] = []
         ids = stations[SOURCE_ID].to_numpy()
         for family, judgement in judged.items():
-            previous = [latest_alerts.loc[(sid, family)] if (sid, family) in latest_alerts.index else None for sid in ids] if not alerts.empty else [None] * len(ids)
-            episode = np.array([-1 if p is None or bool(p["clearable"]) else warning_rank(p["level"]) for p in previous], np.int8)
-            open_alert = np.array([p is not None and p["status"] != "已解除" for p in previous])
+            previous = self._previous(latest_alerts, family, ids)
+            known = previous["level"].notna().to_numpy()
+            marked = previous["clearable"].fillna(False).astype(bool).to_numpy()
+            ranks = np.array([warning_rank(level) if isinstance(level, str) else -1 for level in previous["level"]], np.int8)
+            episode = np.where(known & ~marked, ranks, -1).astype(np.int8)
+            open_alert = known & (previous["status"] != "已解除").to_numpy()
             decided = decide(episode, open_alert, judgement)
             # Marked clearable once per episode, open or resolved alike (episode ≥ 0: not marked yet);
             # an alert already marked is not written again at every evaluation.
             for i in np.flatnonzero(decided.raise_ | decided.upgrade | (judgement.rearmed & (episode >= 0))):
-                row = self._alert_row(family, stations.iloc[i], judgement, int(i), moment, previous[i], decided.raise_[i], decided.upgrade[i])
+                row = self._alert_row(family, stations.iloc[i], judgement, int(i), moment, previous.iloc[i] if known[i] else None, decided.raise_[i], decided.upgrade[i])
                 changed.append(row)
                 geometries.append(stations.geometry.iloc[i])
                 (result.raised if decided.raise_[i] else result.upgraded if decided.upgrade[i] else result.clearable).append(row[SOURCE_ID])
@@ -203,6 +206,16 @@ class WarningService:
         self.store.upsert_many({"reservoirs": update}, audit=AuditLine(actor, "update", "reservoirs", before=ids, after=ids,
                                                                      detail={"current_level_m": dict(zip(ids, level[moved].round(3).tolist(), strict=True)), "from": "monitoring_stations"}))
         return ids
+
+    @staticmethod
+    def _previous(latest_alerts: pd.DataFrame, family: str, ids: NDArray[np.object_]) -> pd.DataFrame:
+        """Each station's latest alert of ``family`` (rows in ``ids`` order; all NaN where none),
+        aligned at once rather than looked up station by station."""
+        columns = ["level", "clearable", "status"]
+        if latest_alerts.empty:
+            return pd.DataFrame({name: [np.nan] * len(ids) for name in columns}, index=pd.Index(ids))
+        of_family = latest_alerts[latest_alerts.index.get_level_values("rule") == family].droplevel("rule")
+        return of_family.reindex(pd.Index(ids))
 
     def _alert_row(self, family: str, station: pd.Series, judged: Judgement, i: int, at: datetime, previous: pd.Series | None, raised: bool, upgraded: bool) -> dict[str, Any]:
         """The alert row to write: a new one, an upgrade of ``previous``, or ``previous`` marked clearable."""
@@ -252,7 +265,7 @@ class WarningService:
         def change(found: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             row = found.iloc[0]
             if order.index(row["status"]) >= order.index(to):
-                raise InputError(f"alert {alert_id} is {row['status']} already; it cannot become {to}")
+                raise RepeatedStep(f"alert {alert_id} is {row['status']} already; it cannot become {to}")
             moment = datetime.now(UTC).replace(microsecond=0)
             values = {k: row[k] for k in found.columns if k != "geometry"}
             stamp(values, moment)
@@ -266,27 +279,25 @@ class WarningService:
         """The alert's current CAP message: Alert at revision 1, Cancel once resolved, else Update;
         the area is the townships (乡镇街道) round the station, with their and their counties'
         adcodes, simplified to about 100 m for the polygon."""
-        found = self.store.get("alerts", alert_id)
-        row = found.iloc[0]
-        point = found.geometry.iloc[0]
-        areas = self.store.read("admin_areas", bbox=tuple(point.buffer(0.001).bounds))
-        towns = areas[(areas["level"] == "乡镇街道") & areas.intersects(point)] if not areas.empty else areas
-        rings = [list(polygon.exterior.coords) for geometry in towns.geometry for polygon in getattr(geometry.simplify(0.001), "geoms", [geometry.simplify(0.001)])]
-        adcodes = [*towns[SOURCE_ID], *sorted({str(a) for a in towns.get("parent_adcode", pd.Series(dtype=str)).dropna()})]
-        description = "、".join(towns["name"].astype(str)) if not towns.empty else f"{row['station_id']} 站周边"
-        revision = int(row["revision"] or 1)
-        msg_type = "Alert" if revision == 1 else "Cancel" if row["status"] == "已解除" else "Update"
-        previous = pd.Timestamp(row["previous_changed_at"] if pd.notna(row["previous_changed_at"]) else row["raised_at"]).to_pydatetime()
-        sent = pd.Timestamp(row["changed_at"] if pd.notna(row["changed_at"]) else row["raised_at"]).to_pydatetime()
-        family = str(row["rule"])
-        return CapMessage(
-            alert_id=alert_id, revision=revision, msg_type=msg_type, sent=sent, level=str(row["level"]),  # type: ignore[arg-type]
-            event=EVENTS[family], category="Infra" if family == "离线" else "Met", headline=str(row["headline"] or ""),
-            description=f"{row['headline']}。状态：{row['status']}。", instruction=INSTRUCTIONS[str(row["level"])],
-            area=CapArea(description, rings=rings, adcodes=adcodes), sender=sender,
-            references=[(f"{alert_id}.{revision - 1}", previous)] if revision > 1 else [], web=web,
-            parameters=[("站码", str(row["station_id"])), ("预警类别", family)],
-        )
+        return self.cap_messages(self.store.get("alerts", alert_id), sender=sender, web=web)[0]
+
+    def cap_messages(self, alerts: gpd.GeoDataFrame, *, sender: str, web: str | None = None) -> list[CapMessage]:
+        """The current CAP message of each alert (rows of the alerts layer, as read), in their
+        order, as ``cap_message`` writes it; the townships round all of them are read at once."""
+        towns = self._townships_at(alerts.geometry)
+        return [_cap_message(alerts.iloc[i], towns[i], sender=sender, web=web) for i in range(len(alerts))]
+
+    def _townships_at(self, points: gpd.GeoSeries) -> list[gpd.GeoDataFrame]:
+        """The townships (乡镇街道) each point lies in or on, in the store's order: one read of the
+        admin areas within 0.001° of the points, one spatial index query."""
+        if points.empty:
+            return []
+        minx, miny, maxx, maxy = points.total_bounds
+        areas = self.store.read("admin_areas", bbox=(minx - 0.001, miny - 0.001, maxx + 0.001, maxy + 0.001), filters={"level": "乡镇街道"})
+        if areas.empty:
+            return [areas] * len(points)
+        point_at, area_at = areas.sindex.query(points.to_numpy(), predicate="intersects")
+        return [areas.iloc[np.sort(area_at[point_at == i])] for i in range(len(points))]
 
     def acknowledge(self, alert_id: str, *, actor: str, if_match: str | None = None) -> gpd.GeoDataFrame:
         """已发布 → 已确认, by ``actor`` now."""
@@ -295,6 +306,33 @@ class WarningService:
     def resolve(self, alert_id: str, *, actor: str, if_match: str | None = None) -> gpd.GeoDataFrame:
         """已发布 or 已确认 → 已解除, by ``actor`` now."""
         return self._step(alert_id, to="已解除", actor=actor, if_match=if_match, stamp=lambda row, at: row.update(resolved_by=actor, resolved_at=at))
+
+
+class RepeatedStep(InputError):
+    """A step an alert has taken already (acknowledging one 已确认, resolving one 已解除, or going
+    back): the request conflicts with the alert's state (HTTP 409), nothing is written."""
+
+
+def _cap_message(row: pd.Series, towns: gpd.GeoDataFrame, *, sender: str, web: str | None) -> CapMessage:
+    """One alert's current CAP message (see ``WarningService.cap_message``), given the townships
+    its station lies in."""
+    alert_id = str(row[SOURCE_ID])
+    rings = [list(polygon.exterior.coords) for geometry in towns.geometry for polygon in getattr(geometry.simplify(0.001), "geoms", [geometry.simplify(0.001)])]
+    adcodes = [*towns[SOURCE_ID], *sorted({str(a) for a in towns.get("parent_adcode", pd.Series(dtype=str)).dropna()})]
+    description = "、".join(towns["name"].astype(str)) if not towns.empty else f"{row['station_id']} 站周边"
+    revision = int(row["revision"] or 1)
+    msg_type = "Alert" if revision == 1 else "Cancel" if row["status"] == "已解除" else "Update"
+    previous = pd.Timestamp(row["previous_changed_at"] if pd.notna(row["previous_changed_at"]) else row["raised_at"]).to_pydatetime()
+    sent = pd.Timestamp(row["changed_at"] if pd.notna(row["changed_at"]) else row["raised_at"]).to_pydatetime()
+    family = str(row["rule"])
+    return CapMessage(
+        alert_id=alert_id, revision=revision, msg_type=msg_type, sent=sent, level=str(row["level"]),  # type: ignore[arg-type]
+        event=EVENTS[family], category="Infra" if family == "离线" else "Met", headline=str(row["headline"] or ""),
+        description=f"{row['headline']}。状态：{row['status']}。", instruction=INSTRUCTIONS[str(row["level"])],
+        area=CapArea(description, rings=rings, adcodes=adcodes), sender=sender,
+        references=[(f"{alert_id}.{revision - 1}", previous)] if revision > 1 else [], web=web,
+        parameters=[("站码", str(row["station_id"])), ("预警类别", family)],
+    )
 
 
 def _only(judged: Judgement, applies: NDArray[np.bool_], none: Judgement) -> Judgement:

@@ -94,7 +94,7 @@ def test_alerts_are_raised_once_upgraded_acknowledged_and_resolved(gauged: Setti
         cancel = parser.from_bytes(client.get(f"/alerts/{ours[RAIN]['id']}.cap").content, Alert)
         assert cancel.msg_type.value == "Cancel"
         again = client.post(f"/alerts/{ours[RAIN]['id']}/ack")
-        assert again.status_code == 400 and "已解除" in again.text
+        assert again.status_code == 409 and again.json()["code"] == "Conflict" and "已解除" in again.text
 
         feed = feedparser.parse(client.get("/alerts.atom").content)
         assert not feed.bozo and [e.title for e in feed.entries if LAKE in e.links[0].href or "南阳湖" in e.title]
@@ -217,7 +217,8 @@ def test_cap_and_atom_stay_well_formed_whatever_a_station_is_named(gauged: Setti
 def test_acknowledging_and_resolving_honour_if_match_and_answer_the_new_etag(gauged: Settings) -> None:
     """A stale If-Match (the rules upgraded the alert, or someone stepped it, meanwhile) is refused
     with 412 and nothing written; each step answers the alert's new version in ETag, the one
-    GET /collections/alerts/items/{id} gives and the next step sends back."""
+    GET /collections/alerts/items/{id} gives and the next step sends back. A step taken already
+    (acknowledging an alert 已确认, resolving one 已解除) is a conflict: 409, nothing written."""
     with TestClient(__import__("api.main", fromlist=["create_app"]).create_app(gauged)) as client:
         client.post("/alerts/evaluate")
         alert_id = next(a["id"] for a in client.get("/alerts").json()["alerts"] if a["station"] == RAIN)
@@ -231,9 +232,13 @@ def test_acknowledging_and_resolving_honour_if_match_and_answer_the_new_etag(gau
         assert acked.status_code == 200 and acked.json()["status"] == "已确认", acked.text
         assert acked.headers["ETag"] == client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"] != read
         assert client.post(f"/alerts/{alert_id}/resolve", headers={"If-Match": read}).status_code == 412, "the version before the acknowledgement"
+        twice = client.post(f"/alerts/{alert_id}/ack")
+        assert twice.status_code == 409 and "已确认" in twice.json()["description"], "a repeated step conflicts with the alert's state"
         resolved = client.post(f"/alerts/{alert_id}/resolve", headers={"If-Match": acked.headers["ETag"]})
         assert resolved.status_code == 200 and resolved.json()["status"] == "已解除"
         assert resolved.headers["ETag"] == client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"]
+        assert client.post(f"/alerts/{alert_id}/resolve", headers={"If-Match": resolved.headers["ETag"]}).status_code == 409
+        assert client.get(f"/collections/alerts/items/{alert_id}").headers["ETag"] == resolved.headers["ETag"], "nothing written"
         audit = [line["action"] for line in client.get("/audit").json()["entries"] if line["target"] == "alerts"]
         assert audit.count("acknowledge") == 1 and audit.count("resolve") == 1, "the refused steps wrote no audit line"
 
@@ -266,3 +271,47 @@ def test_cap_and_atom_links_never_come_from_the_host_header(gauged: Settings) ->
         cap, atom = (httpx.get(f"{base}{path}", headers=evil, timeout=30) for path in (f"/alerts/{alert_id}.cap", "/alerts.atom"))
         found = links(cap.content, atom.content)
         assert all(link.startswith(f"{base}/") for link in found) and "evil.example" not in cap.text + atom.text, found
+
+
+def test_the_feed_reads_the_admin_areas_once_however_many_alerts(gauged: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET /alerts.atom builds every active alert's CAP message from one read of the alerts and one
+    of the townships (not one of each per alert: 154 alerts took 3 s on a GeoPackage), and each
+    message is the one GET /alerts/{id}.cap publishes."""
+    import threading
+    import xml.etree.ElementTree as ET
+    from collections.abc import Callable
+    from typing import Any
+
+    from layers.io.cap import to_cap
+
+    with TestClient(__import__("api.main", fromlist=["create_app"]).create_app(gauged)) as client:
+        assert client.get("/alerts.atom").status_code == 200, "no alert yet: an empty feed"
+        many = _stations().iloc[[2] * 6].assign(source_id=[f"ST-TEST-RAIN-{k}" for k in range(6)], name=[f"雨量测试站{k}" for k in range(6)])
+        many = many.set_geometry([shapely.Point(116.55 + 0.1 * k, 35.40 + 0.02 * k) for k in range(6)], crs=4326)
+        with open_store(gauged) as store:
+            store.upsert("monitoring_stations", gpd.GeoDataFrame(many, geometry="geometry", crs=4326))
+        _observe(gauged, [(f"ST-TEST-RAIN-{k}", NOW - timedelta(minutes=5 * m), 2.5, "mm") for k in range(6) for m in range(24)])
+        client.post("/alerts/evaluate")
+        warning = client.app.state.warning  # type: ignore[attr-defined]
+        reads: list[str] = []
+
+        def counted(name: str) -> Callable[..., Any]:
+            original = getattr(warning.store, name)
+
+            def call(layer: str, *args: Any, **kwargs: Any) -> Any:
+                if not threading.current_thread().name.startswith("onemap-"):  # not the app's own loops
+                    reads.append(f"{name} {layer}")
+                return original(layer, *args, **kwargs)
+            return call
+
+        for name in ("read", "get"):
+            monkeypatch.setattr(warning.store, name, counted(name))
+        feed = client.get("/alerts.atom")
+        monkeypatch.undo()
+        entries = list(ET.fromstring(feed.content).iter("{http://www.w3.org/2005/Atom}entry"))
+        assert len(entries) >= 8, "the lake, the rain gauge and six more"
+        assert sorted(reads) == ["read admin_areas", "read alerts"], reads
+        active = warning.alerts()
+        active = active[active["status"] != "已解除"]
+        assert [to_cap(m) for m in warning.cap_messages(active, sender="onemap.test")] == [to_cap(warning.cap_message(i, sender="onemap.test")) for i in active["source_id"]]
+        assert any(m.area.adcodes for m in warning.cap_messages(active, sender="onemap.test")), "townships found round the gauges"
