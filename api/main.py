@@ -96,10 +96,13 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.map_service = MapService(store, resolved, risk=app.state.risk)
         app.state.operations = Operations(store, resolved)
         app.state.warning = WarningService(store, resolved, read_warning_rules(resolved.warning_rules))
-        # The risk picture follows each evaluation in a thread of its own: an evaluation never waits for a re-zoning.
-        app.state.risk_follower = Coalescer("onemap-risk-follower", app.state.risk.refresh_live)
+        app.state.version_watch = events.VersionWatch(app.state.map_service, bodies={"alerts": lambda: alerts.alerts_body(app.state.warning)})
+        # The risk picture follows the evaluations in a thread of its own, 2 s after the first of a
+        # burst: an evaluation never waits for a re-zoning, and the alerts reach the walls first.
+        app.state.risk_follower = Coalescer("onemap-risk-follower", app.state.risk.refresh_live, delay_s=2.0)
 
         def follow(done: Evaluation) -> None:
+            app.state.version_watch.nudge()  # the walls hear of new alerts now, not at the next look
             app.state.risk.follow_rain(done.rain_warnings)
             app.state.risk_follower.poke()
 
@@ -110,7 +113,6 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.accounts = AccountStore.for_settings(resolved, store=store)
         app.state.jobs = Jobs()
         app.state.share_situations = ShareSituations(store)
-        app.state.version_watch = events.VersionWatch(app.state.map_service)
         logger.info("store opened: %s; city: %s, EPSG:%s", type(store).__name__, resolved.city_profile.name if resolved.city_profile else "no profile", resolved.work_epsg)
         if warm is not None:
             warm_up(app.state.risk, app.state.coverage, warm)

@@ -160,7 +160,7 @@ class WarningService:
         for family, judgement in judged.items():
             previous = self._previous(latest_alerts, family, ids)
             known = previous["level"].notna().to_numpy()
-            marked = previous["clearable"].fillna(False).astype(bool).to_numpy()
+            marked = previous["clearable"].eq(True).to_numpy()  # NaN (no alert yet) is not marked
             ranks = np.array([warning_rank(level) if isinstance(level, str) else -1 for level in previous["level"]], np.int8)
             episode = np.where(known & ~marked, ranks, -1).astype(np.int8)
             open_alert = known & (previous["status"] != "已解除").to_numpy()
@@ -266,7 +266,7 @@ class WarningService:
             row = found.iloc[0]
             if order.index(row["status"]) >= order.index(to):
                 raise RepeatedStep(f"alert {alert_id} is {row['status']} already; it cannot become {to}")
-            moment = datetime.now(UTC).replace(microsecond=0)
+            moment = _utc(None)  # rounded as an evaluation rounds: a step never precedes the alert it acts on
             values = {k: row[k] for k in found.columns if k != "geometry"}
             stamp(values, moment)
             values.update(status=to, changed_at=moment, previous_changed_at=values.get("changed_at"), revision=int(values.get("revision") or 0) + 1)
