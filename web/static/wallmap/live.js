@@ -46,7 +46,16 @@ export const liveMethods = {
   _riskChanged(version) {
     this._loadFigures();
     const analysis = this.config.analyses.find((a) => a.id === "risk");
-    if (analysis && this.analyses.risk) this.analyses.risk.setUrl(`${analysis.url}?v=${encodeURIComponent(version)}`);
+    const layer = this.analyses.risk;
+    if (!analysis || !layer) return;
+    // Not setUrl's own redraw: Leaflet 1.9's redraw takes the map's zoom unrounded, and the wall
+    // zooms in quarter steps (tiles of z 9.25 do not exist); taken off and put back, the layer
+    // asks for the new tiles at the tile zoom as always.
+    layer.setUrl(`${analysis.url}?v=${encodeURIComponent(version)}`, true);
+    if (this.map.hasLayer(layer)) {
+      layer.removeFrom(this.map);
+      layer.addTo(this.map);
+    }
   },
 
   /** The counts and key figures, once for a burst of changes and a moment after them: what
