@@ -4,7 +4,7 @@ document per alert and an Atom feed of the active ones."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
@@ -57,6 +57,22 @@ def sender(request: Request) -> str:
 def alerts(warning: WarningDep, level: Annotated[Level | None, Query(description="Only this colour.")] = None,
            status: Annotated[Status | None, Query(description="Only this status.")] = None) -> dict[str, Any]:
     return alerts_body(warning, level=level, status=status)
+
+
+def readings_body(warning: WarningService, *, hours: float = 24.0) -> dict[str, Any]:
+    """The latest reading of each station with an unresolved alert (carried by the event stream's
+    ``readings`` changes: a wall redraws the charts it has open for them)."""
+    alerts = warning.alerts()
+    alerting = sorted({str(s) for s in alerts.loc[alerts["status"] != "已解除", "station_id"]}) if not alerts.empty else []
+    if not alerting:
+        return {"readings": []}
+    until = datetime.now(UTC)
+    found = warning.store.read_observations(alerting, until - timedelta(hours=hours), until + timedelta(seconds=1))
+    if found.empty:
+        return {"readings": []}
+    last = found.sort_values("time").groupby("station_id").tail(1)
+    return {"readings": [{"station": str(station), "time": pd.Timestamp(time).isoformat(), "value": float(value), "unit": str(unit)}
+                         for station, time, value, unit in zip(last["station_id"], last["time"], last["value"], last["unit"], strict=True)]}
 
 
 def alerts_body(warning: WarningService, *, level: str | None = None, status: str | None = None) -> dict[str, Any]:

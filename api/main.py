@@ -93,10 +93,8 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.routing = RoutingService(store, resolved)
         app.state.coverage = CoverageService(store, resolved, app.state.routing)
         app.state.risk = RiskService(store, resolved, app.state.routing)
-        app.state.map_service = MapService(store, resolved, risk=app.state.risk)
         app.state.operations = Operations(store, resolved)
         app.state.warning = WarningService(store, resolved, read_warning_rules(resolved.warning_rules))
-        app.state.version_watch = events.VersionWatch(app.state.map_service, bodies={"alerts": lambda: alerts.alerts_body(app.state.warning)})
         # The risk picture follows the evaluations in a thread of its own, 2 s after the first of a
         # burst: an evaluation never waits for a re-zoning, and the alerts reach the walls first.
         app.state.risk_follower = Coalescer("onemap-risk-follower", app.state.risk.refresh_live, delay_s=2.0)
@@ -108,6 +106,9 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
 
         app.state.warning_loop = EvaluationLoop(app.state.warning, interval_s=resolved.warning_interval_s, then=follow)
         app.state.ingest = IngestService(store, on_written=app.state.warning_loop.poke)
+        app.state.map_service = MapService(store, resolved, risk=app.state.risk, ingest=app.state.ingest)
+        app.state.version_watch = events.VersionWatch(app.state.map_service, bodies={
+            "alerts": lambda: alerts.alerts_body(app.state.warning), "readings": lambda: alerts.readings_body(app.state.warning)})
         app.state.warning_loop.start()
         app.state.basemap = wallmap.BasemapCache()
         app.state.accounts = AccountStore.for_settings(resolved, store=store)

@@ -17,6 +17,7 @@ class LiveVersions(BaseModel):
     road_closures: str
     alerts: str
     monitoring_stations: str
+    readings: str | None = Field(default=None, description="Changes with each batch of gauge readings stored (redraw the open charts of alerting stations).")
     risk: str | None = Field(default=None, description="Changes with each risk zoning kept: computed, or brought up to date by the gauges (redraw the risk tiles).")
 
 

@@ -39,6 +39,8 @@ class IngestService:
     def __init__(self, store: Store, *, on_written: Callable[[], None] | None = None) -> None:
         self.store = store
         self.on_written = on_written
+        self.revision = 0
+        """Counts the batches that stored readings (the walls' ``readings`` change token)."""
         self._lock = threading.Lock()
         self._stations: tuple[str, dict[str, StationInfo]] | None = None
 
@@ -69,6 +71,9 @@ class IngestService:
                 good = []
         if bad:
             self.store.add_dead_letters(bad)
+        if good:
+            with self._lock:
+                self.revision += 1
         if good and self.on_written is not None:
             self.on_written()
         return IngestResult(len(good), len(bad), [f"{letter.source}: {letter.reason}" for letter in bad[:20]])

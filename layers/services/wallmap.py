@@ -18,6 +18,7 @@ from gis.crs import parse_angle
 from gis.nearby import box_around, residents_within
 from layers.catalogue import CATALOGUE, SOURCE_ID
 from layers.errors import InputError
+from layers.services.ingest import IngestService
 from layers.services.risk import RiskService
 from layers.settings import Settings
 from layers.store.base import Store
@@ -71,20 +72,24 @@ def parse_coordinates(text: str) -> tuple[float, float] | None:
 class MapService:
     """The wall map's queries on one store. Thread-safe."""
 
-    def __init__(self, store: Store, settings: Settings, *, risk: RiskService | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, *, risk: RiskService | None = None, ingest: IngestService | None = None) -> None:
         self.store = store
         self.settings = settings
         self.risk = risk
+        self.ingest = ingest
         self._lock = threading.Lock()
         self._names: dict[str, tuple[str, pd.DataFrame]] = {}
         self._to_work = Transformer.from_crs(4326, settings.work_epsg, always_xy=True)
 
     def versions(self, layers: Sequence[str] = LIVE_LAYERS) -> dict[str, str]:
-        """A short token per layer that changes whenever the layer's rows change, and ``risk``: one
-        that changes with each risk zoning kept (computed, or brought up to date by the gauges)."""
+        """A short token per layer that changes whenever the layer's rows change; ``risk``: one that
+        changes with each risk zoning kept (computed, or brought up to date by the gauges);
+        ``readings``: one that changes with each batch of gauge readings stored."""
         tokens = {layer: short_token(self.store.layer_version(layer)) for layer in layers}
         if self.risk is not None:
             tokens["risk"] = str(self.risk.revision)
+        if self.ingest is not None:
+            tokens["readings"] = str(self.ingest.revision)
         return tokens
 
     def _named(self, layer: str) -> pd.DataFrame:

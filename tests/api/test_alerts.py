@@ -139,16 +139,16 @@ def test_the_event_stream_names_each_live_layer_then_each_change(gauged: Setting
                 for line in stream.iter_lines():
                     if line.startswith("data:"):
                         seen.append(json.loads(line[5:]))
-                    if any(e["layer"] == "alerts" and not e["first"] for e in seen):
+                    if {"alerts", "readings"} <= {str(e["layer"]) for e in seen if not e["first"]}:
                         return
 
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         for _ in range(100):
-            if len(seen) >= 6:
+            if len(seen) >= 7:
                 break
             threading.Event().wait(0.1)
-        assert {e["layer"] for e in seen if e["first"]} == {"incidents", "reservoirs", "road_closures", "alerts", "monitoring_stations", "risk"}
+        assert {e["layer"] for e in seen if e["first"]} == {"incidents", "reservoirs", "road_closures", "alerts", "monitoring_stations", "risk", "readings"}
         refused = httpx.get(f"{base}/collections/shelters/items", headers=sensor, timeout=10)
         assert refused.status_code == 403, "a sensor account writes observations and nothing else"
         assert httpx.post(f"{base}/observations", json=[], headers=viewer, timeout=10).status_code == 403, "nor may a viewer write them"
@@ -157,7 +157,12 @@ def test_the_event_stream_names_each_live_layer_then_each_change(gauged: Setting
         assert posted.status_code == 200 and posted.json()["accepted"] == 1 and posted.json()["rejected"] == 1, posted.text
         assert "unknown station ST-NOPE" in posted.json()["reasons"][0]
         listener.join(timeout=15)
-        assert not listener.is_alive(), f"no alerts change event within 15 s: {seen}"
+        assert not listener.is_alive(), f"no alerts and readings change events within 15 s: {seen}"
+        pushed = [e for e in seen if not e["first"]]
+        alerts_pushed = next(e for e in pushed if e["layer"] == "alerts")["body"]
+        assert any(a["station"] == RAIN for a in alerts_pushed["alerts"]), "the alerts change carries GET /alerts"  # type: ignore[index]
+        readings_pushed = next(e for e in pushed if e["layer"] == "readings")["body"]
+        assert {"station": RAIN, "unit": "mm"}.items() <= next(r for r in readings_pushed["readings"] if r["station"] == RAIN).items(), "the readings change carries the alerting gauge's latest"  # type: ignore[index]
 
 
 def test_a_full_storm_raises_yellow_and_orange_alerts(sample_settings: Settings) -> None:

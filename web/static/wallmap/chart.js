@@ -78,6 +78,7 @@ export const chartMethods = {
     const legend = el("ul", { class: "om-thresholds" }, lines.map((l) =>
       el("li", { "data-threshold": l.key }, [el("span", { class: "om-swatch", style: `background:${l.colour}` }), document.createTextNode(`${l.label} ${l.value.toFixed(2)} ${body.unit}`)])));
     box.replaceChildren(title, plot, legend);
+    box.dataset.drawn = String(Number(box.dataset.drawn || 0) + 1); // how many times: a new reading draws it again
     if (!times.length) { plot.append(el("div", { class: "om-chart-note", text: "近 24 小时无数据" })); return; }
     const wide = this.config.wall ? 600 : 420;
     const series = rain

@@ -39,7 +39,18 @@ export const liveMethods = {
     this.versions = { ...(this.versions || {}), [layer]: version };
     if (this.status.dataset.mode === "push") this._liveStatus("push");
     if (changed && layer === "risk") this._riskChanged(version);
+    else if (changed && layer === "readings") this._takeReadings(change && change.body);
     else if (changed) this._layerChanged(layer, change && change.body);
+  },
+
+  /** New readings: the open charts of the alerting stations that reported are drawn again
+   * (`body.readings`: each such station's latest reading; polled pages get no body, and redraw
+   * every open chart). */
+  _takeReadings(body) {
+    const stations = body ? new Set(body.readings.map((r) => r.station)) : null;
+    for (const box of document.querySelectorAll(".om-chart[data-station]")) {
+      if (!stations || stations.has(box.dataset.station)) this._drawChart(box.dataset.station, box);
+    }
   },
 
   /** A new risk zoning (the gauges moved it): the tiles of the new one, the figures. */
