@@ -73,12 +73,15 @@ export const liveMethods = {
    * changed is drawn first, on every wall at once, before the figures are asked for. */
   _afterChanges(layer) {
     this._countsDue = new Set([...(this._countsDue || []), layer]);
-    clearTimeout(this._figuresTimer);
+    if (this._figuresTimer) clearTimeout(this._figuresTimer);
+    else this._busy(1); // not "ready" while figures are due (data-onemap-ready, for tests and the benchmark)
     this._figuresTimer = setTimeout(() => {
       const layers = [...this._countsDue];
       this._countsDue = new Set();
+      this._figuresTimer = null;
       this._loadCounts(layers);
       this._loadFigures();
+      this._busy(-1);
     }, FIGURES_DELAY_MS);
   },
 
