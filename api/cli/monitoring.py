@@ -91,7 +91,7 @@ def observe_import(ctx: click.Context, file: Path) -> None:
       onemap observe import 水位.csv
       onemap observe import 雨量_20260720.xlsx
     """
-    from layers.io.observations import read_observation_file
+    from layers.io.observation_files import read_observation_file
 
     done = _ingest(ctx).ingest(read_observation_file(file), source=f"file {file.name}")
     click.echo(f"{file.name}: stored {done.accepted:,} readings, {done.rejected:,} dead letters")

@@ -1,4 +1,4 @@
-"""The ingest checks every path shares (layers/io/observations.py): good records become
+"""The ingest checks every path shares (layers/io/observations.py, and the file reader in layers/io/observation_files.py): good records become
 observations with UTC times, every kind of bad record a dead letter that names the field, and
 the CSV/XLSX exports of monitoring platforms read back with their Chinese headers."""
 
@@ -15,6 +15,7 @@ import pytest
 from openpyxl import Workbook
 
 from layers.errors import InputError
+from layers.io.observation_files import read_observation_file
 from layers.io.observations import (
     MAX_PAYLOAD_CHARS,
     MAX_REASON_CHARS,
@@ -22,7 +23,6 @@ from layers.io.observations import (
     StationInfo,
     check_observations,
     client_record,
-    read_observation_file,
 )
 
 STATIONS = {
