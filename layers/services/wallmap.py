@@ -89,7 +89,9 @@ class MapService:
         if self.risk is not None:
             tokens["risk"] = str(self.risk.revision)
         if self.ingest is not None:
-            tokens["readings"] = str(self.ingest.revision)
+            # with the alerts' token: readings stored before the evaluation that raises their
+            # alert are carried again once it has, now of an alerting station
+            tokens["readings"] = f"{self.ingest.revision}-{tokens.get('alerts', '')}"
         return tokens
 
     def _named(self, layer: str) -> pd.DataFrame:
