@@ -149,6 +149,23 @@ def client(sample_settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+GCJ02_BASEMAP = {"title": "高德（测试）", "url": "/basemap/tiles/{z}/{x}/{y}.png", "offset": "gcj02"}
+
+
+@pytest.fixture(scope="session")
+def read_only_server(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One served copy of the sample city for the tests that only read it, with a GCJ-02 basemap
+    offered beside the local one. Its users carry ``@pytest.mark.xdist_group("read-only-server")``
+    so that they run on one worker and share it (``--dist loadgroup`` in .ci/run)."""
+    from tests.helpers import serving
+
+    copy = tmp_path_factory.mktemp("read-only") / "store.gpkg"
+    shutil.copy(sample_gpkg, copy)
+    settings = Settings(store=str(copy), risk_resolution_m=500.0, basemaps=[GCJ02_BASEMAP])
+    with serving(settings) as url:
+        yield url
+
+
 @pytest.fixture
 def live_server(sample_settings: Settings) -> Iterator[str]:
     """The sample city served by a real server on a loopback port."""

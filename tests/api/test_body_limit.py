@@ -15,6 +15,7 @@ from layers.settings import Settings
 from tests.helpers import secured_copy, serving
 
 CAP_MB = 1
+pytestmark = pytest.mark.xdist_group("capped")
 
 
 def _raw(url: str, head: str, body_chunks: list[bytes] | None = None) -> bytes:
@@ -40,9 +41,10 @@ def _raw(url: str, head: str, body_chunks: list[bytes] | None = None) -> bytes:
     return answer
 
 
-@pytest.fixture
-def capped(sample_gpkg: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    settings, accounts, tokens = secured_copy(sample_gpkg, tmp_path, {"ed": "editor"})
+@pytest.fixture(scope="module")
+def capped(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One capped server for this module's tests (on one worker); they only add an incident."""
+    settings, accounts, tokens = secured_copy(sample_gpkg, tmp_path_factory.mktemp("capped"), {"ed": "editor"})
     accounts.close()
     with serving(Settings(store=settings.store, auth="required", max_body_mb=CAP_MB)) as url:
         yield url, tokens["ed"]

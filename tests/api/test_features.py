@@ -12,10 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from layers.sample import generate_city
 from layers.settings import Settings
 from layers.store import open_store
-from tests.conftest import SAMPLE_SEED
 from tests.helpers import serving
 
 
@@ -113,8 +111,9 @@ def test_store_that_cannot_open_fails_at_start(tmp_path: Path) -> None:
         pass
 
 
-def test_gdal_oapif_reads_a_layer_from_a_real_server(live_server: str, sample_city: dict[str, gpd.GeoDataFrame]) -> None:
-    read = pyogrio.read_dataframe(f"OAPIF:{live_server}/collections/supply_depots")
+@pytest.mark.xdist_group("read-only-server")
+def test_gdal_oapif_reads_a_layer_from_a_real_server(read_only_server: str, sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    read = pyogrio.read_dataframe(f"OAPIF:{read_only_server}/collections/supply_depots")
     expected = sample_city["supply_depots"]
     assert len(read) == len(expected) == 672
     read = read.set_index("source_id").loc[expected["source_id"]]
@@ -124,10 +123,10 @@ def test_gdal_oapif_reads_a_layer_from_a_real_server(live_server: str, sample_ci
 
 
 @pytest.fixture
-def postgis_sample(pg_url: str, pg_schema: str) -> Settings:
+def postgis_sample(pg_url: str, pg_schema: str, sample_city: dict[str, gpd.GeoDataFrame]) -> Settings:
     settings = Settings(store=pg_url, pg_schema=pg_schema)
     with open_store(settings) as store:
-        store.upsert_many({k: v for k, v in generate_city(SAMPLE_SEED).items() if k in ("reservoirs", "admin_areas")})
+        store.upsert_many({k: v for k, v in sample_city.items() if k in ("reservoirs", "admin_areas")})
     return settings
 
 

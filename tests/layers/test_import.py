@@ -45,6 +45,11 @@ def _write_csv(path: Path, frame: pd.DataFrame, encoding: str = "utf-8") -> Path
     return path
 
 
+READ_BEFORE_WRITING = pytest.mark.parametrize("store_kind", ["gpkg"], indirect=True)
+"""For what is decided while the file is read, before the store is touched (how a file is parsed,
+reprojected, repaired, or refused whole): one store is enough. Writing, and a bad row refusing the
+whole import, run on both stores below (and in tests/layers/test_store_contract.py)."""
+
 # --- good files ----------------------------------------------------------------------------------
 
 
@@ -63,6 +68,7 @@ def test_xlsx_ledger_with_chinese_headers(store_settings: Settings, tmp_path: Pa
     assert again.exit_code == 0 and "0 new, 0 updated, 3 unchanged" in again.output
 
 
+@READ_BEFORE_WRITING
 def test_gcj02_csv_with_dms_strings(store_settings: Settings, tmp_path: Path) -> None:
     lon = np.array([r[4] for r in SHELTER_ROWS])
     lat = np.array([r[5] for r in SHELTER_ROWS])
@@ -80,6 +86,7 @@ def test_gcj02_csv_with_dms_strings(store_settings: Settings, tmp_path: Path) ->
     np.testing.assert_allclose(stored.geometry.y, lat, atol=1e-6)
 
 
+@READ_BEFORE_WRITING
 def test_gbk_shapefile_without_cpg(store_settings: Settings, tmp_path: Path) -> None:
     frame = gpd.GeoDataFrame(
         {"编号": ["S1", "S2"], "名称": ["微山湖避难场所", "曲阜孔庙广场"], "类型": ["固定", "紧急"], "面积": [50000.0, 4000.0]},
@@ -98,6 +105,7 @@ def test_gbk_shapefile_without_cpg(store_settings: Settings, tmp_path: Path) -> 
     assert names == {"微山湖避难场所", "曲阜孔庙广场"}
 
 
+@READ_BEFORE_WRITING
 def test_gauss_kruger_metres_with_zone_prefix_are_recognised(store_settings: Settings, tmp_path: Path) -> None:
     to_4527 = Transformer.from_crs(4326, 4527, always_xy=True)
     frame = _ledger().rename(columns={"经度": "X", "纬度": "Y"})
@@ -110,6 +118,7 @@ def test_gauss_kruger_metres_with_zone_prefix_are_recognised(store_settings: Set
     assert stored.loc["BN-3"].geometry.x == pytest.approx(116.6203, abs=1e-8)
 
 
+@READ_BEFORE_WRITING
 def test_column_map_option(store_settings: Settings, tmp_path: Path) -> None:
     frame = _ledger().rename(columns={"有效避难面积": "占地可用", "场所类型": "种类"})
     path = _write_csv(tmp_path / "odd.csv", frame)
@@ -120,6 +129,7 @@ def test_column_map_option(store_settings: Settings, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "has no field 'kind_of'" in bad.output
 
 
+@READ_BEFORE_WRITING
 def test_geotiff_population(store_settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "pop.tif"
     values = np.array([[0, 10, 20], [30, 0, 50]], dtype="float32")
@@ -134,6 +144,7 @@ def test_geotiff_population(store_settings: Settings, tmp_path: Path) -> None:
     np.testing.assert_allclose(area, 1e6, rtol=1e-6)
 
 
+@READ_BEFORE_WRITING
 def test_invalid_polygon_is_repaired_and_reported(store_settings: Settings, tmp_path: Path) -> None:
     bowtie = shapely.Polygon([(117.0, 35.5), (117.1, 35.6), (117.1, 35.5), (117.0, 35.6)])
     frame = gpd.GeoDataFrame({"source_id": ["F1"], "name": ["蝴蝶区"], "kind": ["易涝区"]}, geometry=[bowtie], crs=4326)
@@ -241,6 +252,7 @@ def _unchanged(store_settings: Settings, before: gpd.GeoDataFrame) -> None:
     assert before.geometry.geom_equals_exact(after.geometry, tolerance=0).all()
 
 
+@READ_BEFORE_WRITING
 @pytest.mark.parametrize(("case", "make", "options", "message"), FILE_ERRORS, ids=[c[0] for c in FILE_ERRORS])
 def test_unimportable_files(case: str, make: BadFile, options: list[str], message: str, store_settings: Settings, populated: gpd.GeoDataFrame, tmp_path: Path) -> None:
     path = make(tmp_path)

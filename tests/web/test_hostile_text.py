@@ -12,7 +12,10 @@ without inline script.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +29,8 @@ from tests.web.test_wallmap import CENTRE, RESOURCES, Page
 
 PAYLOAD = "<img src=x onerror=\"window.__xss=1\"></script><script>window.__xss=2</script><svg onload=alert(3)>名'&\""
 """Three ways in: an attribute handler, a script-element breakout, an inline SVG handler."""
+pytestmark = pytest.mark.xdist_group("hostile")
+
 INJECTED = "img[src='x'], svg[onload], script:not([src]):not([type='application/json'])"
 """What the payload would create if parsed as markup (our pages have no inline script of their own)."""
 
@@ -45,11 +50,27 @@ def _hostile_store(settings: Settings) -> None:
             store.upsert(name, frame)
 
 
+@dataclass(frozen=True)
+class Hostile:
+    settings: Settings
+    url: str
+
+
+@pytest.fixture(scope="module")
+def hostile(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+    """One served copy of the sample city with the payload in every free-text field, shared by this
+    module's tests (on one worker: ``xdist_group("hostile")``); they only add to it."""
+    copy = tmp_path_factory.mktemp("hostile") / "store.gpkg"
+    shutil.copy(sample_gpkg, copy)
+    settings = Settings(store=str(copy), risk_resolution_m=500.0)  # a short zoning job
+    _hostile_store(settings)
+    with serving(settings) as url:
+        yield Hostile(settings, url)
+
+
 @pytest.fixture
-def hostile_server(sample_settings: Settings) -> Iterator[str]:
-    _hostile_store(sample_settings)
-    with serving(sample_settings.model_copy(update={"risk_resolution_m": 500.0})) as url:  # a short zoning job
-        yield url
+def hostile_server(hostile: Hostile) -> str:
+    return hostile.url
 
 
 def _no_script_ran(page: Any, dialogs: list[str]) -> None:
@@ -160,3 +181,59 @@ def test_hostile_names_in_every_layer_never_run_on_the_wall_map(browser: Any, ho
     _no_script_ran(phone.page, phone_dialogs)
     wall.page.close()
     phone.page.close()
+
+
+HOSTILE = f"{PAYLOAD}<img src=x onerror=alert(1)><script>alert(2)</script>'; DROP TABLE shelters; --"
+"""The payload and an SQL injection (the payload first: the other test here finds it in every text)."""
+
+
+def test_hostile_text_in_every_field_is_stored_verbatim_and_shown_inert(browser: Any, hostile: Hostile, tmp_path: Path) -> None:
+    from layers.catalogue import get_layer
+    from tests.helpers import run_cli
+    from web.wallmap import VIEWS
+
+    sample_settings = hostile.settings
+    wall = Page(browser, hostile.url)
+    written: dict[str, tuple[str, dict[str, str]]] = {}
+    with open_store(sample_settings) as store:
+        for view in VIEWS:
+            spec = get_layer(view.id)
+            text_fields = [f.name for f in spec.fields if f.type == "str" and f.enum is None]
+            frame = store.read(view.id, bbox=(116.55, 35.37, 116.63, 35.45), limit=1)
+            if frame.empty or not text_fields:
+                continue
+            values = {name: f"{HOSTILE} {name}" for name in text_fields}
+            store.upsert(view.id, frame.assign(**values))
+            written[view.id] = (str(frame["source_id"].iloc[0]), values)
+    csv = tmp_path / "shelters.csv"
+    csv.write_text(f'编号,名称,类型,经度,纬度,容纳人数\nSH-X,"{HOSTILE.replace(chr(34), chr(34) * 2)}",紧急,116.592,35.412,500\n', encoding="utf-8")
+    assert run_cli(sample_settings, "import", "shelters", str(csv)).exit_code == 0
+    written["shelters-import"] = ("SH-X", {"name": HOSTILE})
+    with open_store(sample_settings) as store:
+        for layer, (source_id, values) in written.items():
+            row = store.get(layer.removesuffix("-import"), source_id).iloc[0]
+            assert {name: row[name] for name in values} == values, "stored verbatim"
+    posted = httpx.post(f"{wall.base}/incidents", json={"lon": 116.59, "lat": 35.41, "kind": "其他", "name": HOSTILE, "description": HOSTILE}, timeout=30)
+    written["incidents"] = (posted.json()["id"], {"name": HOSTILE, "description": HOSTILE})
+
+    dialogs: list[str] = []
+    wall.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    layers = ",".join(v.id for v in VIEWS)
+    page = wall.open(f"/map#14/35.41000/116.59000/layers={layers}")
+    assert len(written) >= 6, sorted(written)
+    for layer, (source_id, values) in written.items():
+        opened = page.evaluate("""([layer, id]) => { const state = window.onemap.layers[layer];
+            const found = state.container.getLayers().find((l) => l.featureId === id);
+            if (!found) return false; if (state.container.zoomToShowLayer) { state.container.zoomToShowLayer(found, () => found.openPopup()); } else { found.openPopup(); } return true; }""",
+            [layer.removesuffix("-import"), source_id])
+        assert opened, f"{layer} {source_id} is drawn"
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        text = popup.inner_text()
+        for value in values.values():
+            assert value in text, (layer, value)
+        assert popup.locator("img, script").count() == 0, "markup from the data is not markup"
+        page.evaluate("() => { window.onemap.map.closePopup(); }")
+        page.wait_for_selector(".leaflet-popup", state="detached")
+    assert dialogs == [] and wall.errors == []
+    wall.page.close()

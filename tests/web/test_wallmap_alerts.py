@@ -18,7 +18,7 @@ import pytest
 from layers.store import open_store
 from tests.helpers import TEST_PASSWORD, run_cli, secured_copy, serving
 
-pytestmark = pytest.mark.slow  # a browser on a served wall map
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("storm")]  # a browser on a served wall map; one storm, one worker
 
 READY = "document.documentElement.dataset.onemapReady === '1' && window.onemap && window.onemap.versions !== null"
 HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>马寨乡雨量站"
