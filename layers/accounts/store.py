@@ -16,6 +16,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -221,7 +222,7 @@ class AccountStore:
         if "\x00" not in username:  # no account has one; PostgreSQL text cannot even hold it
             with self.engine.connect() as connection:
                 row = connection.execute(select(self._table("users")).where(self._table("users").c.username == username)).mappings().first()
-        stored = row["password_hash"] if row else _DUMMY_HASH
+        stored = row["password_hash"] if row else _dummy_hash()
         try:
             _HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):
@@ -367,4 +368,8 @@ class AccountStore:
                  "before_ids": json.loads(r["before_ids"]), "after_ids": json.loads(r["after_ids"]), "detail": json.loads(r["detail"])} for r in rows]
 
 
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password, checked for unknown names; made on first use, not at import
+    (an Argon2 hash costs ~0.1 s of CPU in every process that imports this module)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
