@@ -122,10 +122,10 @@ def residents_in_zones(
     adcodes, code = np.unique(townships["adcode"].astype(str).to_numpy(), return_inverse=True)
     town_name = townships["name"].to_numpy()[np.unique(code, return_index=True)[1]]
     rows, row_of = np.unique(np.column_stack([piece_zone[inside], code[piece_town[inside]]]), axis=0, return_inverse=True)
-    residents = np.bincount(row_of.ravel(), weights=in_piece[inside], minlength=len(rows))
+    residents = np.bincount(row_of.ravel(), weights=in_piece[inside], minlength=len(rows)).astype(float)
     by_township = pd.DataFrame({"adcode": adcodes[rows[:, 1]], "name": town_name[rows[:, 1]], "zone": names[rows[:, 0]], "residents": residents, "displaced": residents * zone_rate[rows[:, 0]]})
-    zone_total = np.bincount(piece_zone, weights=in_piece, minlength=names.size)
-    outside = np.bincount(piece_zone[~inside], weights=in_piece[~inside], minlength=names.size)
+    zone_total = np.bincount(piece_zone, weights=in_piece, minlength=names.size).astype(float)
+    outside = np.bincount(piece_zone[~inside], weights=in_piece[~inside], minlength=names.size).astype(float)
     by_zone = pd.DataFrame({"zone": names, "residents": zone_total, "displaced": zone_total * zone_rate, "outside_townships": outside})
     return Impact(by_township, by_zone)
 
