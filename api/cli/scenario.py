@@ -1,0 +1,150 @@
+"""``onemap scenario plume`` and ``onemap scenario area``: a hazard's footprint, the people it
+reaches, the facilities inside and what the displaced need."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from api.cli.app import _fail_cleanly, _pad, _settings, _store, _width, main
+
+if TYPE_CHECKING:
+    from gis.scenario.needs import NeedsProfile
+    from layers.services.scenarios import ScenarioOutcome
+
+
+@main.group()
+def scenario() -> None:
+    """What a hazard would reach: the footprint, residents and displaced per township, the
+    shelters, rescue stations and depots inside, and the displaced persons' minimum needs.
+
+    \b
+    Examples:
+      onemap scenario plume --at 116.59,35.41 --wind-from 45 --wind-speed 3 --stability D --rate 1000 --thresholds 58,5.8,1.5
+      onemap scenario area flood_extent.geojson --zone-field depth_class --json
+
+    Not in this version yet: the dam-break footprint, needs set against depot stocks, and
+    stored scenarios.
+    """
+
+
+_profile_option = click.option("--profile", "profile_name", default="inasafe", show_default=True,
+                               help="Minimum-needs profile: inasafe (InaSAFE's defaults), china (the Chinese relief norms found), or a YAML file.")
+_days_option = click.option("--days", type=click.FloatRange(min=0, min_open=True), help="Days of needs (default: the profile's).")
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON: id, kind, zones, impact, facilities_inside, needs, shortfalls.")
+
+
+def _profile(name: str) -> NeedsProfile:
+    from layers.io.needs_profile import SHIPPED_PROFILES, read_needs_profile, shipped_needs_profile
+
+    return shipped_needs_profile(name) if name in SHIPPED_PROFILES else read_needs_profile(Path(name))
+
+
+def _point(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give LON,LAT in degrees, e.g. 116.59,35.41") from None
+    return lon, lat
+
+
+def _numbers(text: str, what: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give {what} as numbers separated by commas") from None
+
+
+@scenario.command("plume")
+@click.option("--at", "at", required=True, help="Release point LON,LAT (degrees, WGS 84).")
+@click.option("--wind-from", type=float, required=True, help="Direction the wind blows FROM, degrees clockwise from north (45 = north-east wind: the gas goes south-west).")
+@click.option("--wind-speed", type=float, required=True, help="Wind speed at the release height, m/s (≥ 0.5).")
+@click.option("--stability", required=True, help="Pasquill–Gifford stability class A (very unstable) … D (neutral, overcast) … F (stable, clear night).")
+@click.option("--rate", type=float, required=True, help="Release rate, g/s.")
+@click.option("--thresholds", required=True, help="Concentrations bounding the three zones, mg/m³, most severe first (e.g. AEGL-3,AEGL-2,AEGL-1 of the substance).")
+@click.option("--duration", "duration_min", type=float, help="How long the release lasts, minutes (default: it goes on).")
+@click.option("--height", "height_m", type=float, default=0.0, show_default=True, help="Release height above ground, m.")
+@_profile_option
+@_days_option
+@_json_option
+@click.pass_context
+@_fail_cleanly
+def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, as_json: bool) -> None:
+    """A chemical release as a Gaussian plume (Briggs open-country dispersion, ground reflection):
+    zones where the ground-level concentration reaches each threshold; everyone inside is
+    counted as displaced.
+
+    \b
+    Examples:
+      onemap scenario plume --at 116.59,35.41 --wind-from 45 --wind-speed 3 --stability D --rate 1000 --thresholds 58,5.8,1.5
+      onemap scenario plume --at 116.59,35.41 --wind-from 270 --wind-speed 2 --stability F --rate 500 --duration 30 --thresholds 58,5.8,1.5 --json
+    (58, 5.8 and 1.5 mg/m³ are chlorine's 60-minute AEGL-3, -2 and -1.)
+    """
+    from layers.services.scenarios import plume_scenario
+
+    lon, lat = _point(at)
+    outcome = plume_scenario(_store(ctx), _settings(ctx), lon=lon, lat=lat, wind_from_deg=wind_from, wind_speed_ms=wind_speed, stability=stability,
+                             release_g_s=rate, thresholds_mg_m3=_numbers(thresholds, "thresholds"), duration_min=duration_min, release_height_m=height_m,
+                             profile=_profile(profile_name), days=days)
+    _show(outcome, as_json)
+
+
+@scenario.command("area")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--zone-field", help="The field that classes the polygons (a depth class, a zone name); default: zone, depth_class, 水深等级, 水深, 等级 or 分区, else one zone.")
+@click.option("--order", help="The zone values, most severe first, comma-separated (default: as they first appear in the file).")
+@click.option("--displaced", "displaced_rate", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share of the residents of every zone who are displaced (InaSAFE's rate for a high/medium zone is 1).")
+@_profile_option
+@_days_option
+@_json_option
+@click.pass_context
+@_fail_cleanly
+def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, as_json: bool) -> None:
+    """A drawn or imported hazard area (a flood extent, a waterlogging polygon) in any GIS file and
+    CRS, with depth classes or zone names where its features carry them.
+
+    \b
+    Examples:
+      onemap scenario area flood_extent.geojson
+      onemap scenario area waterlogging.gpkg --zone-field 水深 --order ">3m,1.5-3m,0.5-1.5m" --json
+    """
+    from layers.io.hazard_area import read_hazard_area
+    from layers.services.scenarios import area_scenario
+
+    zones = read_hazard_area(path, zone_field=zone_field, order=[z.strip() for z in order.split(",")] if order else None)
+    outcome = area_scenario(_store(ctx), _settings(ctx), zones, source=str(path), profile=_profile(profile_name), days=days, displacement=displaced_rate)
+    _show(outcome, as_json)
+
+
+def _show(outcome: ScenarioOutcome, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False))
+        return
+    for warning in outcome.warnings:
+        click.secho(f"注意 warning: {warning}", fg="yellow", err=True)
+    impact = outcome.impact
+    click.echo(f"情景 scenario {outcome.id}: 影响人口 residents {impact.total_residents:,.0f} 人, 需转移 displaced {impact.total_displaced:,.0f} 人")
+    rows = [(str(z.zone), f"{z.area_km2:.2f}") for z in outcome.zones.itertuples()]
+    _table(("分区 zone", "面积 km²"), rows, right=(1,))
+    towns = [(str(r["name"]), str(r["zone"]), f"{r['residents']:,.0f}", f"{r['displaced']:,.0f}") for r in impact.by_township.to_dict("records")]
+    if towns:
+        _table(("乡镇街道 township", "分区 zone", "人口 residents", "转移 displaced"), towns, right=(2, 3))
+    from layers.catalogue import get_layer
+
+    facilities = [(get_layer(str(r["layer"])).title_zh, str(r["name"]), str(r["zone"])) for r in outcome.facilities.drop(columns="geometry").to_dict("records")]
+    if facilities:
+        click.echo("区内设施 facilities inside (shelters there cannot be used):")
+        _table(("图层 layer", "名称 name", "分区 zone"), facilities, right=())
+    needs = [(str(r["name_zh"]), f"{r['quantity']:,.1f}".removesuffix(".0"), str(r["unit"])) for r in outcome.needs.to_dict("records")]
+    click.echo(f"基本生活需求 minimum needs, {outcome.days:g} 天 days ({outcome.profile.name}):")
+    _table(("物资 item", "数量 quantity", "单位 unit"), needs, right=(1,))
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], *, right: tuple[int, ...]) -> None:
+    widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(_pad(cell, widths[i], right=i in right) for i, cell in enumerate(row)))

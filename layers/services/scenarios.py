@@ -1,0 +1,211 @@
+"""Scenarios over one store: a footprint (a chemical plume, a drawn or imported hazard area) → the
+residents per township in each zone, the displaced, the facilities inside, and what the displaced
+need for the profile's days.
+
+The footprint is built and assessed in the city's work CRS (metres); what leaves here (zones,
+facilities) is in longitude/latitude (EPSG:4326), as stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gis.scenario import ScenarioInputError
+from gis.scenario.impact import DEFAULT_DISPLACEMENT_RATE, Impact, residents_in_zones
+from gis.scenario.needs import NeedsProfile, needs_for
+from gis.scenario.plume import PlumeParams, plume_footprint
+from layers.errors import InputError
+from layers.settings import Settings
+from layers.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+TOWNSHIP_LEVEL = "乡镇街道"
+FACILITY_LAYERS = ("shelters", "rescue_stations", "supply_depots")
+"""Facilities flagged when a footprint covers them: shelters become unusable, stations and depots
+are in the hazard."""
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """What a scenario reaches: ``zones`` (zone, area_km2, geometry; EPSG:4326, most severe first),
+    the ``impact`` by township and zone, the ``facilities`` inside (layer, source_id, name, zone;
+    EPSG:4326), and the ``needs`` of all displaced for ``days`` days under ``profile``."""
+
+    kind: str
+    parameters: dict[str, Any]
+    zones: gpd.GeoDataFrame
+    impact: Impact
+    facilities: gpd.GeoDataFrame
+    needs: pd.DataFrame
+    profile: NeedsProfile
+    days: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        """A name for this scenario that its kind and parameters decide (the same inputs give the
+        same id); scenarios are not stored yet."""
+        digest = hashlib.sha256(json.dumps([self.kind, self.parameters], sort_keys=True, default=str).encode()).hexdigest()
+        return f"{self.kind}-{digest[:10]}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The scenario as JSON: id, kind, parameters, zones (name, area km², GeoJSON geometry),
+        impact (residents, displaced, by_zone, by_township), facilities inside, needs; persons
+        rounded to whole people."""
+        zones = [{"zone": row.zone, "area_km2": round(float(row.area_km2), 3), "geometry": shapely.geometry.mapping(row.geometry)} for row in self.zones.itertuples()]
+        by_zone = [{"zone": r["zone"], "residents": round(float(r["residents"])), "displaced": round(float(r["displaced"]))} for r in self.impact.by_zone.to_dict("records")]
+        by_township = [{"adcode": r["adcode"], "name": r["name"], "zone": r["zone"], "residents": round(float(r["residents"])), "displaced": round(float(r["displaced"]))} for r in self.impact.by_township.to_dict("records")]
+        facilities = [{"layer": r.layer, "source_id": r.source_id, "name": r.name, "zone": r.zone, "lon": r.geometry.x, "lat": r.geometry.y} for r in self.facilities.itertuples()]
+        needs = [{"item": r["item"], "name_zh": r["name_zh"], "unit": r["unit"], "quantity": _quantity(float(r["quantity"]))} for r in self.needs.to_dict("records")]
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "parameters": self.parameters,
+            "zones": zones,
+            "impact": {"residents": round(self.impact.total_residents), "displaced": round(self.impact.total_displaced), "by_zone": by_zone, "by_township": by_township},
+            "facilities_inside": facilities,
+            "needs": {"profile": self.profile.name, "source": self.profile.source, "days": self.days, "items": needs},
+            "shortfalls": None,
+            "warnings": [*self.warnings, "needs are not yet set against depot stocks (the depot_stocks table comes later): shortfalls is null, not zero"],
+        }
+
+
+def _quantity(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(float(value), 1)
+
+
+def _input_errors(function: F) -> F:
+    """A scenario's wrong parameters (gis raises ScenarioInputError, a ValueError) become the
+    InputError every entry point reports (exit 2, HTTP 400)."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ScenarioInputError as error:
+            raise InputError(str(error)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_input_errors
+def plume_scenario(
+    store: Store,
+    settings: Settings,
+    *,
+    lon: float,
+    lat: float,
+    wind_from_deg: float,
+    wind_speed_ms: float,
+    stability: str,
+    release_g_s: float,
+    thresholds_mg_m3: list[float],
+    duration_min: float | None = None,
+    release_height_m: float = 0.0,
+    profile: NeedsProfile,
+    days: float | None = None,
+) -> ScenarioOutcome:
+    """A continuous chemical release at (lon, lat) (degrees, WGS 84) as a Gaussian plume; its zones
+    are where the ground-level concentration reaches each threshold (mg/m³, most severe first).
+    Everyone in a zone counts as displaced (evacuated), the rate InaSAFE uses for a high zone."""
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ScenarioInputError(f"the release point must be longitude, latitude in degrees (got {lon}, {lat})")
+    x, y = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).to_crs(settings.work_epsg).iloc[0].coords[0]
+    params = PlumeParams(
+        source_xy=(x, y), release_g_s=release_g_s, wind_ms=wind_speed_ms, wind_from_deg=wind_from_deg, stability=stability,
+        release_height_m=release_height_m, duration_s=None if duration_min is None else duration_min * 60.0, epsg=settings.work_epsg,
+    )
+    footprint = plume_footprint(params, thresholds_mg_m3=thresholds_mg_m3)
+    zones = gpd.GeoDataFrame({"zone": [z.name for z in footprint.zones]}, geometry=[z.polygon for z in footprint.zones], crs=settings.work_epsg)
+    parameters = {
+        "lon": lon, "lat": lat, "wind_from_deg": wind_from_deg, "wind_speed_ms": wind_speed_ms, "stability": params.stability,
+        "release_g_s": release_g_s, "duration_min": duration_min, "release_height_m": release_height_m,
+        "thresholds_mg_m3": [float(t) for t in thresholds_mg_m3], "method": "Gaussian plume, Briggs (1973) open-country σy/σz, ground reflection",
+    }
+    return assess(store, settings, "plume", parameters, zones, profile=profile, days=days, displacement=1.0)
+
+
+@_input_errors
+def area_scenario(store: Store, settings: Settings, zones: gpd.GeoDataFrame, *, source: str, profile: NeedsProfile, days: float | None = None, displacement: float | dict[str, float] = DEFAULT_DISPLACEMENT_RATE) -> ScenarioOutcome:
+    """A drawn or imported hazard area: ``zones`` with a ``zone`` column (depth class or name;
+    most severe first) and polygons, in any CRS (reprojected to the work CRS)."""
+    if zones.crs is None:
+        raise InputError(f"{source}: the file has no CRS; save it with one (EPSG:4326 for longitude/latitude)")
+    polygons = zones.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    if zones.empty or not polygons.all():
+        bad = "no features" if zones.empty else f"row {int((~polygons).to_numpy().argmax()) + 1} is a {zones.geometry.geom_type[~polygons].iloc[0]}"
+        raise InputError(f"{source}: a hazard area must be polygons ({bad})")
+    work = zones.to_crs(settings.work_epsg)
+    parameters = {"source": source, "zones": [str(z) for z in work["zone"].unique()], "displacement": displacement}
+    return assess(store, settings, "area", parameters, work[["zone", "geometry"]], profile=profile, days=days, displacement=displacement)
+
+
+def assess(
+    store: Store,
+    settings: Settings,
+    kind: str,
+    parameters: dict[str, Any],
+    zones: gpd.GeoDataFrame,
+    *,
+    profile: NeedsProfile,
+    days: float | None,
+    displacement: float | dict[str, float],
+) -> ScenarioOutcome:
+    """The impact of a footprint whose ``zones`` (zone, polygons; work CRS, most severe first)
+    are given: residents and displaced per township × zone from the population cells, the
+    facilities inside, and the needs of the displaced."""
+    warnings: list[str] = []
+    live = zones[~zones.geometry.is_empty]
+    if live.empty:
+        warnings.append("no zone has an area: the release or hazard reaches none of its thresholds")
+        cells, towns = _empty(settings.work_epsg, ["persons"]), _empty(settings.work_epsg, ["adcode", "name"])
+        facilities = _empty(4326, ["layer", "source_id", "name", "zone"])
+    else:
+        west, south, east, north = (float(v) for v in live.to_crs(4326).total_bounds)
+        bbox = (west, south, east, north)
+        cells = _work(store.read("population", bbox=bbox), settings)
+        towns = _work(store.read("admin_areas", bbox=bbox, filters={"level": TOWNSHIP_LEVEL}), settings)
+        if cells.empty:
+            warnings.append("the population layer has no cells under the footprint: residents are 0 (import a population grid to count them)")
+        facilities = _facilities_inside(store, settings, live, bbox)
+    impact = residents_in_zones(live, cells, towns, displacement=displacement)
+    used_days = float(days if days is not None else profile.days)
+    needs = needs_for(impact.total_displaced, profile, days=used_days)
+    zones_out = zones.assign(area_km2=zones.geometry.area / 1e6).to_crs(4326)
+    return ScenarioOutcome(kind, parameters, zones_out, impact, facilities, needs, profile, used_days, warnings)
+
+
+def _work(frame: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
+    return frame.to_crs(settings.work_epsg) if frame.crs is not None else frame.set_crs(4326).to_crs(settings.work_epsg)
+
+
+def _empty(epsg: int, columns: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=epsg)
+
+
+def _facilities_inside(store: Store, settings: Settings, zones: gpd.GeoDataFrame, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """The facilities of FACILITY_LAYERS inside a zone, each with its most severe zone."""
+    found = []
+    for layer in FACILITY_LAYERS:
+        frame = store.read(layer, bbox=bbox)
+        if frame.empty:
+            continue
+        points = _work(frame, settings).geometry.representative_point()
+        zone = pd.Series(pd.NA, index=frame.index, dtype=object)
+        for row in zones.iloc[::-1].itertuples():  # the most severe zone last, so it wins
+            zone[points.within(row.geometry).to_numpy()] = row.zone
+        inside = zone.notna().to_numpy()
+        if inside.any():
+            found.append(gpd.GeoDataFrame({"layer": layer, "source_id": frame["source_id"][inside].astype(str), "name": frame["name"][inside], "zone": zone[inside]},
+                                          geometry=frame.geometry[inside].representative_point(), crs=4326))
+    return pd.concat(found, ignore_index=True) if found else _empty(4326, ["layer", "source_id", "name", "zone"])

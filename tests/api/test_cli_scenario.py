@@ -1,0 +1,108 @@
+"""``onemap scenario plume|area`` on the sample city (issue 16, first part): the footprint's
+residents against an independent geopandas overlay, facilities inside, InaSAFE's needs, and bad
+input refused with exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from layers.settings import Settings
+from tests.helpers import run_cli, snapshot
+
+PLUME = ["scenario", "plume", "--at", "116.59,35.41", "--wind-from", "45", "--wind-speed", "3", "--stability", "D", "--rate", "1000", "--thresholds", "58,5.8,1.5"]
+
+
+def _json(settings: Settings, *args: str) -> dict[str, Any]:
+    result = run_cli(settings, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+def _overlay_residents(settings: Settings, footprint: shapely.Geometry) -> float:
+    """Persons in ``footprint`` (EPSG:4326) by an independent overlay: each cell's persons × the
+    share of its area inside, in the work CRS."""
+    cells = snapshot(settings, "population").to_crs(4548)
+    area = gpd.GeoDataFrame(geometry=[footprint], crs=4326).to_crs(4548)
+    pieces = gpd.overlay(cells.assign(cell_area=cells.area), area, how="intersection")
+    return float((pieces["persons"] * pieces.area / pieces["cell_area"]).sum())
+
+
+def test_a_plume_reaches_the_residents_an_overlay_counts_and_needs_what_inasafe_says(sample_settings: Settings) -> None:
+    body = _json(sample_settings, *PLUME)
+    assert {"id", "kind", "zones", "impact", "needs", "shortfalls"} <= set(body) and body["kind"] == "plume"
+    zones = [shapely.geometry.shape(z["geometry"]) for z in body["zones"]]
+    assert [z["zone"] for z in body["zones"]] == ["红区", "橙区", "黄区"]
+    assert zones[0].area < zones[1].area < zones[2].area
+    assert zones[0].difference(zones[1]).area < 1e-4 * zones[0].area and zones[1].difference(zones[2]).area < 1e-4 * zones[1].area, "nested"
+    centre = shapely.unary_union(zones).centroid
+    assert centre.x < 116.59 and centre.y < 35.41, "a north-east wind carries the gas south-west"
+
+    impact = body["impact"]
+    expected = _overlay_residents(sample_settings, zones[2])
+    assert impact["residents"] == pytest.approx(expected, rel=1e-6, abs=1)
+    assert impact["residents"] > 1000 and impact["displaced"] == impact["residents"]
+    assert sum(t["residents"] for t in impact["by_township"]) == pytest.approx(impact["residents"], abs=len(impact["by_township"]))
+    assert {t["zone"] for t in impact["by_township"]} == {"红区", "橙区", "黄区"}
+
+    for facility in body["facilities_inside"]:
+        assert zones[2].contains(shapely.Point(facility["lon"], facility["lat"]))
+    depots = snapshot(sample_settings, "supply_depots")
+    inside = depots[depots.within(zones[2])]
+    assert sorted(f["source_id"] for f in body["facilities_inside"] if f["layer"] == "supply_depots") == sorted(inside["source_id"])
+
+    needs = {n["item"]: n["quantity"] for n in body["needs"]["items"]}
+    displaced = impact["displaced"]
+    assert body["needs"]["days"] == 7
+    assert needs["rice"] == pytest.approx(2.8 * displaced, rel=1e-3), "InaSAFE: 2.8 kg of rice per person per week"
+    assert needs["toilet"] == -(-displaced // 20), "one toilet per 20 persons, rounded up"
+    assert body["shortfalls"] is None and any("depot_stocks" in w for w in body["warnings"])
+
+
+def test_a_hazard_area_in_another_crs_with_depth_classes(sample_settings: Settings, tmp_path: Path) -> None:
+    centre = gpd.GeoSeries([shapely.Point(116.59, 35.41)], crs=4326).to_crs(4548).iloc[0]
+    deep, shallow = centre.buffer(800), centre.buffer(2000).difference(centre.buffer(800))
+    path = tmp_path / "flood.gpkg"
+    gpd.GeoDataFrame({"水深": ["0.5-1.5m", ">1.5m"]}, geometry=[shallow, deep], crs=4548).to_file(path)
+    body = _json(sample_settings, "scenario", "area", str(path), "--zone-field", "水深", "--order", ">1.5m,0.5-1.5m", "--displaced", "0.5")
+    assert [z["zone"] for z in body["zones"]] == [">1.5m", "0.5-1.5m"]
+    by_zone = {z["zone"]: z for z in body["impact"]["by_zone"]}
+    whole = gpd.GeoSeries([centre.buffer(2000)], crs=4548).to_crs(4326).iloc[0]
+    assert body["impact"]["residents"] == pytest.approx(_overlay_residents(sample_settings, whole), rel=1e-6, abs=1)
+    assert by_zone[">1.5m"]["displaced"] == pytest.approx(by_zone[">1.5m"]["residents"] * 0.5, abs=1)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--wind-speed", "0"], "wind_ms must be > 0"),
+        (["--rate", "-5"], "release_g_s must be > 0"),
+        (["--stability", "Q"], "stability"),
+        (["--thresholds", "1.5,5.8,58"], "strictly decreasing"),
+    ],
+)
+def test_bad_plume_input_is_exit_2_with_the_reason(sample_settings: Settings, change: list[str], message: str) -> None:
+    args = list(PLUME)
+    option = args.index(change[0])
+    args[option + 1] = change[1]
+    result = run_cli(sample_settings, *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_a_needs_profile_with_an_unknown_unit_is_named(sample_settings: Settings, tmp_path: Path) -> None:
+    profile = tmp_path / "needs.yaml"
+    profile.write_text("name: test\nsource: a test\ndays: 3\nitems:\n  - {item: rice, name_zh: 大米, unit: catty, quantity: 1, period: day}\n", encoding="utf-8")
+    result = run_cli(sample_settings, *PLUME, "--profile", str(profile))
+    assert result.exit_code == 2 and "needs.yaml" in result.output and "catty" in result.output and "kg" in result.output, result.output
+
+
+def test_an_area_file_of_points_is_refused(sample_settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.Point(116.59, 35.41)], crs=4326).to_file(path)
+    result = run_cli(sample_settings, "scenario", "area", str(path))
+    assert result.exit_code == 2 and "points.geojson" in result.output and "must be polygons" in result.output, result.output
