@@ -60,10 +60,14 @@ class Impact:
     ``by_township``: one row per township × zone that overlap (adcode, name, zone, residents,
     displaced), zones in severity order; ``by_zone``: zone, residents, displaced and
     ``outside_townships`` (residents of the zone that no township polygon covers, included in
-    the zone's residents). Persons, as floats (area weighting splits cells)."""
+    the zone's residents); ``by_cell``: per population cell (evacuation starts there). Persons,
+    as floats (area weighting splits cells)."""
 
     by_township: pd.DataFrame
     by_zone: pd.DataFrame
+    by_cell: pd.DataFrame
+    """One row per population cell with anyone inside the footprint: ``cell`` (row position in
+    the cells given), residents and displaced inside (all zones together)."""
 
     @property
     def total_residents(self) -> float:
@@ -114,8 +118,16 @@ def residents_in_zones(
     names, bands = _severity_bands(zones["zone"].astype(str).to_numpy(), _valid(zone_geoms))
     rates = _rates(displacement, names)
     pieces, piece_zone, piece_town = _pieces(bands, _valid(town_geoms))
-    in_piece = _weighted_persons(pieces, cell_geoms, persons, cells.index)
     zone_rate = np.array([rates[n] for n in names])
+    piece, cell, weighted = _weighted_persons(pieces, cell_geoms, persons, cells.index)
+    in_piece = np.bincount(piece, weights=weighted, minlength=pieces.size).astype(float)
+    cell_rows, cell_of = np.unique(cell, return_inverse=True)
+    by_cell = pd.DataFrame({
+        "cell": cell_rows,
+        "residents": np.bincount(cell_of, weights=weighted, minlength=cell_rows.size).astype(float),
+        "displaced": np.bincount(cell_of, weights=weighted * zone_rate[piece_zone[piece]], minlength=cell_rows.size).astype(float),
+    })
+    by_cell = by_cell[by_cell["residents"] > 0].reset_index(drop=True)  # cells that only touch a zone's edge
 
     # One row per zone × adcode (a township given as several rows is summed), severity then adcode.
     inside = piece_town >= 0
@@ -127,7 +139,7 @@ def residents_in_zones(
     zone_total = np.bincount(piece_zone, weights=in_piece, minlength=names.size).astype(float)
     outside = np.bincount(piece_zone[~inside], weights=in_piece[~inside], minlength=names.size).astype(float)
     by_zone = pd.DataFrame({"zone": names, "residents": zone_total, "displaced": zone_total * zone_rate, "outside_townships": outside})
-    return Impact(by_township, by_zone)
+    return Impact(by_township, by_zone, by_cell)
 
 
 def _geometries(frame: gpd.GeoDataFrame, label: str, columns: tuple[str, ...]) -> NDArray[np.object_]:
@@ -208,23 +220,27 @@ def _pieces(bands: NDArray[np.object_], towns: NDArray[np.object_]) -> tuple[NDA
     return pieces[keep], zone_of[keep].astype(np.int64), town_of[keep].astype(np.int64)
 
 
-def _weighted_persons(pieces: NDArray[np.object_], geoms: NDArray[np.object_], persons: NDArray[np.float64], index: pd.Index) -> NDArray[np.float64]:
-    """Persons in each piece: Σ persons · area(cell ∩ piece) / area(cell)."""
+def _weighted_persons(pieces: NDArray[np.object_], geoms: NDArray[np.object_], persons: NDArray[np.float64], index: pd.Index) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Each (piece, cell) overlap with its persons, persons(cell) · area(cell ∩ piece) / area(cell):
+    piece positions, cell row positions in ``geoms``, persons."""
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if pieces.size == 0:
-        return np.zeros(0)
+        return none
     # Only cells in the pieces' box with people and area enter the tree (a missing cell's area is NaN).
     x0, y0, x1, y1 = shapely.total_bounds(pieces)
     box = shapely.bounds(geoms)
     near = np.flatnonzero((persons > 0) & (box[:, 0] <= x1) & (box[:, 2] >= x0) & (box[:, 1] <= y1) & (box[:, 3] >= y0))
     _check_polygons(geoms[near], index[near], "cells")
     near = near[shapely.area(geoms[near]) > 0]
+    if near.size == 0:
+        return none
     persons, geoms = persons[near], geoms[near]
     shapely.prepare(pieces)
     piece, cell = shapely.STRtree(geoms).query(pieces, predicate="intersects")
     share = np.ones(piece.size)
     crossing = ~shapely.contains_properly(pieces[piece], geoms[cell])
     share[crossing] = _crossing_shares(pieces, piece[crossing], geoms[cell[crossing]])
-    return np.bincount(piece, weights=persons[cell] * share, minlength=pieces.size).astype(float)
+    return piece.astype(np.int64), near[cell].astype(np.int64), persons[cell] * share
 
 
 def _crossing_shares(pieces: NDArray[np.object_], piece: NDArray[np.int64], cells: NDArray[np.object_]) -> NDArray[np.float64]:

@@ -118,6 +118,20 @@ def test_depth_classes_take_their_own_rates(small_case: tuple[gpd.GeoDataFrame, 
     np.testing.assert_allclose(by_zone["displaced"], by_zone["residents"] * [0.05, 0.01])
 
 
+def test_per_cell_figures_add_up_to_the_zones_and_match_an_overlay_cell_by_cell(small_case: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
+    zones, cells, townships = small_case
+    zones = zones.assign(zone=["high", "low"])
+    impact = residents_in_zones(zones, cells, townships, displacement=INASAFE_FLOOD_DEPTH_RATES)
+    assert impact.by_cell["residents"].sum() == pytest.approx(impact.total_residents)
+    assert impact.by_cell["displaced"].sum() == pytest.approx(impact.total_displaced)
+    footprint = shapely.union_all(zones.geometry.to_numpy())
+    overlay = cells.geometry.intersection(footprint).area / cells.geometry.area * cells["persons"]
+    expected = overlay[overlay > 0]
+    got = impact.by_cell.set_index("cell")["residents"]
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-9)
+    assert list(got.index) == [cells.index.get_loc(i) for i in expected.index]
+
+
 @pytest.fixture(scope="module")
 def metric_city(sample_city: dict[str, gpd.GeoDataFrame]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The sample city's 500 m population cells and its townships (level 乡镇街道), EPSG:4548."""
