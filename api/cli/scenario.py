@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 @main.group()
 def scenario() -> None:
     """What a hazard would reach: the footprint, residents and displaced per township, the
-    shelters, rescue stations and depots inside, and the displaced persons' minimum needs.
+    shelters, rescue stations and depots inside, where the displaced walk to (usable shelters
+    with room, within 60 minutes), and the displaced persons' minimum needs.
 
     \b
     Examples:
@@ -139,6 +140,12 @@ def _show(outcome: ScenarioOutcome, as_json: bool) -> None:
     if facilities:
         click.echo("区内设施 facilities inside (shelters there cannot be used):")
         _table(("图层 layer", "名称 name", "分区 zone"), facilities, right=())
+    evacuation = outcome.evacuation
+    if impact.total_displaced > 0:
+        click.echo(f"转移安置 evacuation (≤ {evacuation.walk_min:g} 分钟步行 min walk): 安置 placed {evacuation.placed:,.0f} 人, 未安置 unplaced {evacuation.unplaced:,.0f} 人")
+        shelters = [(str(r["name"]), str(r["shelter_type"]), f"{r['assigned']:,.0f}", f"{r['capacity']:,.0f}") for r in evacuation.shelters.to_dict("records")]
+        if shelters:
+            _table(("避难场所 shelter", "类型 type", "安置 assigned", "容量 capacity"), shelters, right=(2, 3))
     needs = [(str(r["name_zh"]), f"{r['quantity']:,.1f}".removesuffix(".0"), str(r["unit"])) for r in outcome.needs.to_dict("records")]
     click.echo(f"基本生活需求 minimum needs, {outcome.days:g} 天 days ({outcome.profile.name}):")
     _table(("物资 item", "数量 quantity", "单位 unit"), needs, right=(1,))

@@ -17,6 +17,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -35,6 +36,34 @@ FACILITY_LAYERS = ("shelters", "rescue_stations", "supply_depots")
 are in the hazard."""
 
 
+EVACUATION_WALK_MIN = 60.0
+"""How long the displaced may walk to a shelter, minutes on the walking network (the longest
+default reach of a shelter type, 中心避难场所)."""
+
+
+@dataclass(frozen=True)
+class Evacuation:
+    """Where the displaced go: ``shelters`` (source_id, name, shelter_type, capacity, assigned
+    persons, lon, lat; the usable shelters that receive anyone), persons ``placed`` and
+    ``unplaced`` (no usable shelter with room within ``walk_min`` minutes' walk), and the mean
+    walk of the placed, minutes. Shelters inside the footprint are not used."""
+
+    shelters: pd.DataFrame
+    placed: float
+    unplaced: float
+    mean_walk_min: float
+    walk_min: float
+
+    def to_json(self) -> dict[str, Any]:
+        rows = [{"source_id": r["source_id"], "name": r["name"], "shelter_type": r["shelter_type"], "capacity": round(float(r["capacity"])),
+                 "assigned": round(float(r["assigned"])), "lon": float(r["lon"]), "lat": float(r["lat"])} for r in self.shelters.to_dict("records")]
+        mean = None if math.isnan(self.mean_walk_min) else round(self.mean_walk_min, 1)
+        return {"placed": round(self.placed), "unplaced": round(self.unplaced), "mean_walk_min": mean, "walk_min": self.walk_min, "shelters": rows}
+
+
+NO_EVACUATION = Evacuation(pd.DataFrame(columns=["source_id", "name", "shelter_type", "capacity", "assigned", "lon", "lat"]), 0.0, 0.0, float("nan"), EVACUATION_WALK_MIN)
+
+
 @dataclass(frozen=True)
 class ScenarioOutcome:
     """What a scenario reaches: ``zones`` (zone, area_km2, geometry; EPSG:4326, most severe first),
@@ -49,6 +78,7 @@ class ScenarioOutcome:
     needs: pd.DataFrame
     profile: NeedsProfile
     days: float
+    evacuation: Evacuation
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -74,6 +104,7 @@ class ScenarioOutcome:
             "zones": zones,
             "impact": {"residents": round(self.impact.total_residents), "displaced": round(self.impact.total_displaced), "by_zone": by_zone, "by_township": by_township},
             "facilities_inside": facilities,
+            "evacuation": self.evacuation.to_json(),
             "needs": {"profile": self.profile.name, "source": self.profile.source, "days": self.days, "items": needs},
             "shortfalls": None,
             "warnings": [*self.warnings, "needs are not yet set against depot stocks (the depot_stocks table comes later): shortfalls is null, not zero"],
@@ -179,10 +210,11 @@ def assess(
             warnings.append("the population layer has no cells under the footprint: residents are 0 (import a population grid to count them)")
         facilities = _facilities_inside(store, settings, live, bbox)
     impact = residents_in_zones(live, cells, towns, displacement=displacement)
+    evacuation = _evacuate(store, settings, impact, cells, live, warnings) if impact.total_displaced > 0 else NO_EVACUATION
     used_days = float(days if days is not None else profile.days)
     needs = needs_for(impact.total_displaced, profile, days=used_days)
     zones_out = zones.assign(area_km2=zones.geometry.area / 1e6).to_crs(4326)
-    return ScenarioOutcome(kind, parameters, zones_out, impact, facilities, needs, profile, used_days, warnings)
+    return ScenarioOutcome(kind, parameters, zones_out, impact, facilities, needs, profile, used_days, evacuation, warnings)
 
 
 def _work(frame: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
@@ -209,3 +241,47 @@ def _facilities_inside(store: Store, settings: Settings, zones: gpd.GeoDataFrame
             found.append(gpd.GeoDataFrame({"layer": layer, "source_id": frame["source_id"][inside].astype(str), "name": frame["name"][inside], "zone": zone[inside]},
                                           geometry=frame.geometry[inside].representative_point(), crs=4326))
     return pd.concat(found, ignore_index=True) if found else _empty(4326, ["layer", "source_id", "name", "zone"])
+
+
+def _evacuate(store: Store, settings: Settings, impact: Impact, cells: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, warnings: list[str]) -> Evacuation:
+    """The displaced of each population cell walk to the usable shelters (outside the footprint)
+    within EVACUATION_WALK_MIN on the walking network, as many placed as the shelters' whole
+    capacity allows, then the least walking: the coverage analysis' capacity-aware assignment."""
+    from gis.arraytools import anchor_points
+    from gis.coverage import CoverageInputError, serving_shelters
+    from gis.coverage.assignment import assign_evacuees
+    from gis.coverage.reach import network_reach
+    from layers.services.routing import RoutingService
+
+    params = settings.coverage_params()
+    cells_xy = shapely.get_coordinates(shapely.centroid(cells.geometry.to_numpy()[impact.by_cell["cell"].to_numpy()]))
+    reach_m = EVACUATION_WALK_MIN / 60.0 * params.walk_kmh * 1000.0
+    x0, y0 = cells_xy.min(axis=0) - reach_m
+    x1, y1 = cells_xy.max(axis=0) + reach_m
+    west, south, east, north = gpd.GeoSeries([shapely.box(x0, y0, x1, y1)], crs=settings.work_epsg).to_crs(4326).total_bounds
+    shelters = store.read("shelters", bbox=(float(west), float(south), float(east), float(north)))
+    try:
+        usable = serving_shelters(shelters, "紧急", params) if not shelters.empty else shelters
+    except CoverageInputError as error:
+        raise InputError(f"shelters: {error}") from None
+    if not usable.empty:
+        anchors = anchor_points(_work(usable, settings).geometry.to_numpy())
+        footprint = shapely.union_all(zones.geometry.to_numpy())
+        usable = usable[~shapely.intersects(footprint, anchors)].reset_index(drop=True)
+    if usable.empty:
+        warnings.append(f"no usable shelter within {EVACUATION_WALK_MIN:g} min walk of the footprint: every displaced person is unplaced")
+        return Evacuation(NO_EVACUATION.shelters, 0.0, impact.total_displaced, float("nan"), EVACUATION_WALK_MIN)
+    shelters_xy = shapely.get_coordinates(anchor_points(_work(usable, settings).geometry.to_numpy()))
+    graph = RoutingService(store, settings).walking_graph(params.walk_kmh)
+    reach = network_reach(graph, cells_xy, shelters_xy, np.full(len(usable), EVACUATION_WALK_MIN), walk_kmh=params.walk_kmh, max_snap_m=params.max_snap_m, nearest=False)
+    demand = impact.by_cell["displaced"].to_numpy(dtype=float)
+    capacity = usable["capacity"].to_numpy(dtype=float)
+    plan = assign_evacuees(reach, demand, capacity)
+    lonlat = usable.geometry.representative_point()
+    table = pd.DataFrame({"source_id": usable["source_id"].astype(str), "name": usable["name"], "shelter_type": usable["shelter_type"], "capacity": capacity,
+                          "assigned": plan.assigned, "lon": lonlat.x.to_numpy(), "lat": lonlat.y.to_numpy()})
+    table = table[table["assigned"] > 0].sort_values("assigned", ascending=False).reset_index(drop=True)
+    unplaced = float(plan.unplaced.sum())
+    if unplaced > 0.5:
+        warnings.append(f"{unplaced:,.0f} displaced persons find no usable shelter with room within {EVACUATION_WALK_MIN:g} min walk")
+    return Evacuation(table, float(plan.placed.sum()), unplaced, plan.mean_minutes, EVACUATION_WALK_MIN)

@@ -76,6 +76,17 @@ def test_a_hazard_area_in_another_crs_with_depth_classes(sample_settings: Settin
     assert body["impact"]["residents"] == pytest.approx(_overlay_residents(sample_settings, whole), rel=1e-6, abs=1)
     assert by_zone[">1.5m"]["displaced"] == pytest.approx(by_zone[">1.5m"]["residents"] * 0.5, abs=1)
 
+    # the displaced go to shelters outside the water, none over its capacity
+    evacuation = body["evacuation"]
+    assert evacuation["placed"] + evacuation["unplaced"] == pytest.approx(body["impact"]["displaced"], abs=2)
+    flooded = {f["source_id"] for f in body["facilities_inside"] if f["layer"] == "shelters"}
+    assert flooded, "the 2 km disc holds shelters, which cannot be used"
+    used = {s["source_id"] for s in evacuation["shelters"]}
+    assert used and not used & flooded
+    assert all(s["assigned"] <= s["capacity"] for s in evacuation["shelters"])
+    assert sum(s["assigned"] for s in evacuation["shelters"]) == pytest.approx(evacuation["placed"], abs=len(used))
+    assert 0 < evacuation["mean_walk_min"] <= 60
+
 
 @pytest.mark.parametrize(
     ("change", "message"),
