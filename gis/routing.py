@@ -304,6 +304,21 @@ def _seconds_to(graph: RoadGraph, target: Snaps, sources: Snaps, field: TimeFiel
     return seconds
 
 
+def travel_seconds(graph: RoadGraph, index: ResourceIndex, targets: Sequence[shapely.Point], *, closed: NDArray[np.bool_] | None = None, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> NDArray[np.float64]:
+    """Driving seconds from every resource of ``index`` to each target (points in EPSG:4326):
+    an array (resources × targets); inf where a resource cannot get there (roads cut, off the
+    network) or the target is more than ``max_snap_m`` from any open road. One reverse search
+    per target, as ``nearest_resources`` does, with no limit."""
+    seconds = np.full((len(index.ids), len(targets)), np.inf)
+    for column, target_point in enumerate(targets):
+        target = snap_points(graph, np.array([to_metric(target_point, epsg=graph.epsg)], dtype=object), closed=closed, max_snap_m=max_snap_m)
+        if target.edge[0] < 0:
+            continue
+        field = time_field(graph, target, 0, toward=True, closed=closed, limit=np.inf)
+        seconds[:, column] = _seconds_to(graph, target, index.snaps, field, closed)
+    return seconds
+
+
 NEAREST_COLUMNS = ["rank", "resource_id", "layer", "name", "reachable", "travel_time_min", "distance_km", "snap_m_incident", "snap_m_resource"]
 
 

@@ -27,6 +27,7 @@ def scenario() -> None:
     Examples:
       onemap scenario plume --at 116.59,35.41 --wind-from 45 --wind-speed 3 --stability D --rate 1000 --thresholds 58,5.8,1.5
       onemap scenario area flood_extent.geojson --zone-field depth_class --json
+      onemap scenario area flood_extent.geojson --stocks 库存台账.xlsx
 
     Not in this version yet: the dam-break footprint, needs set against depot stocks, and
     stored scenarios.
@@ -36,6 +37,8 @@ def scenario() -> None:
 _profile_option = click.option("--profile", "profile_name", default="inasafe", show_default=True,
                                help="Minimum-needs profile: inasafe (InaSAFE's defaults), china (the Chinese relief norms found), or a YAML file.")
 _days_option = click.option("--days", type=click.FloatRange(min=0, min_open=True), help="Days of needs (default: the profile's).")
+_stocks_option = click.option("--stocks", "stocks_path", type=click.Path(path_type=Path),
+                              help="A depot stock ledger (CSV/XLSX: 储备库 depot id or name, 物资 item, 数量 quantity, 单位 unit): sends the needs from the depots by road and says what is short.")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON: id, kind, zones, impact, facilities_inside, needs, shortfalls.")
 
 
@@ -71,10 +74,11 @@ def _numbers(text: str, what: str) -> list[float]:
 @click.option("--height", "height_m", type=float, default=0.0, show_default=True, help="Release height above ground, m.")
 @_profile_option
 @_days_option
+@_stocks_option
 @_json_option
 @click.pass_context
 @_fail_cleanly
-def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, as_json: bool) -> None:
+def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
     """A chemical release as a Gaussian plume (Briggs open-country dispersion, ground reflection):
     zones where the ground-level concentration reaches each threshold; everyone inside is
     counted as displaced.
@@ -90,7 +94,7 @@ def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: fl
     lon, lat = _point(at)
     outcome = plume_scenario(_store(ctx), _settings(ctx), lon=lon, lat=lat, wind_from_deg=wind_from, wind_speed_ms=wind_speed, stability=stability,
                              release_g_s=rate, thresholds_mg_m3=_numbers(thresholds, "thresholds"), duration_min=duration_min, release_height_m=height_m,
-                             profile=_profile(profile_name), days=days)
+                             profile=_profile(profile_name), days=days, stocks_path=stocks_path)
     _show(outcome, as_json)
 
 
@@ -101,10 +105,11 @@ def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: fl
 @click.option("--displaced", "displaced_rate", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share of the residents of every zone who are displaced (InaSAFE's rate for a high/medium zone is 1).")
 @_profile_option
 @_days_option
+@_stocks_option
 @_json_option
 @click.pass_context
 @_fail_cleanly
-def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, as_json: bool) -> None:
+def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
     """A drawn or imported hazard area (a flood extent, a waterlogging polygon) in any GIS file and
     CRS, with depth classes or zone names where its features carry them.
 
@@ -117,7 +122,7 @@ def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order:
     from layers.services.scenarios import area_scenario
 
     zones = read_hazard_area(path, zone_field=zone_field, order=[z.strip() for z in order.split(",")] if order else None)
-    outcome = area_scenario(_store(ctx), _settings(ctx), zones, source=str(path), profile=_profile(profile_name), days=days, displacement=displaced_rate)
+    outcome = area_scenario(_store(ctx), _settings(ctx), zones, source=str(path), profile=_profile(profile_name), days=days, displacement=displaced_rate, stocks_path=stocks_path)
     _show(outcome, as_json)
 
 
@@ -149,6 +154,16 @@ def _show(outcome: ScenarioOutcome, as_json: bool) -> None:
     needs = [(str(r["name_zh"]), f"{r['quantity']:,.1f}".removesuffix(".0"), str(r["unit"])) for r in outcome.needs.to_dict("records")]
     click.echo(f"基本生活需求 minimum needs, {outcome.days:g} 天 days ({outcome.profile.name}):")
     _table(("物资 item", "数量 quantity", "单位 unit"), needs, right=(1,))
+    if outcome.allocation is not None:
+        names = {i.item: i.name_zh for i in outcome.profile.items}
+        stock_rows = [(names.get(str(r["item"]), str(r["item"])), _amount(r["needed"]), _amount(r["available"]), _amount(r["sent"]), _amount(r["short"]), str(r["unit"]))
+                for r in outcome.allocation.by_item.to_dict("records")]
+        click.echo("库存调拨 from depot stocks (by road, around the closures and the footprint):")
+        _table(("物资 item", "需求 needed", "库存 available", "调拨 sent", "缺口 short", "单位 unit"), stock_rows, right=(1, 2, 3, 4))
+
+
+def _amount(value: object) -> str:
+    return f"{float(str(value)):,.1f}".removesuffix(".0")
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], *, right: tuple[int, ...]) -> None:

@@ -32,6 +32,7 @@ from gis.routing import (
     closed_edges,
     index_resources,
     nearest_resources,
+    travel_seconds,
 )
 from gis.service_areas import service_areas
 from layers.catalogue import CLOSURE_IN_FORCE, ROAD_CLASS_SPEED_KMH, get_layer
@@ -290,6 +291,16 @@ class RoutingService:
             return nearest_resources(graph, shapely.Point(lon, lat), index, k=k, max_minutes=max_minutes, closed=self._closed(graph, closures), max_snap_m=self.settings.max_snap_m)
         except RoutingError as error:
             raise InputError(str(error)) from None
+
+    def travel_minutes(self, layer: str, targets: Sequence[tuple[float, float]], *, closures: Closures | None = None) -> pd.DataFrame:
+        """Driving minutes from every feature of ``layer`` to each target (lon, lat): a frame
+        indexed by the features' source_id, one column per target (inf: cannot get there)."""
+        for lon, lat in targets:
+            _check_lonlat(lon, lat)
+        graph = self.graph()
+        index = self.resources(parse_layers([layer]))
+        seconds = travel_seconds(graph, index, [shapely.Point(lon, lat) for lon, lat in targets], closed=self._closed(graph, closures), max_snap_m=self.settings.max_snap_m)
+        return pd.DataFrame(seconds / 60.0, index=pd.Index(index.ids.astype(str), name="source_id"))
 
     def route(self, origin: tuple[float, float], destination: tuple[float, float], *, closures: Closures | None = None) -> gpd.GeoDataFrame:
         """The fastest drive from ``origin`` to ``destination`` (lon, lat): one row as

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -22,8 +23,9 @@ import pandas as pd
 import shapely
 
 from gis.scenario import ScenarioInputError
+from gis.scenario.allocation import Allocation, allocate_supplies
 from gis.scenario.impact import DEFAULT_DISPLACEMENT_RATE, Impact, residents_in_zones
-from gis.scenario.needs import NeedsProfile, needs_for
+from gis.scenario.needs import NeedsProfile, needs_by_shelter, needs_for
 from gis.scenario.plume import PlumeParams, plume_footprint
 from layers.errors import InputError
 from layers.settings import Settings
@@ -79,6 +81,7 @@ class ScenarioOutcome:
     profile: NeedsProfile
     days: float
     evacuation: Evacuation
+    allocation: Allocation | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +90,12 @@ class ScenarioOutcome:
         same id); scenarios are not stored yet."""
         digest = hashlib.sha256(json.dumps([self.kind, self.parameters], sort_keys=True, default=str).encode()).hexdigest()
         return f"{self.kind}-{digest[:10]}"
+
+    def _deliveries(self) -> list[dict[str, Any]] | None:
+        return _deliveries_json(self.allocation)
+
+    def _shortfalls(self) -> list[dict[str, Any]] | None:
+        return _shortfalls_json(self.allocation)
 
     def to_json(self) -> dict[str, Any]:
         """The scenario as JSON: id, kind, parameters, zones (name, area km², GeoJSON geometry),
@@ -106,9 +115,24 @@ class ScenarioOutcome:
             "facilities_inside": facilities,
             "evacuation": self.evacuation.to_json(),
             "needs": {"profile": self.profile.name, "source": self.profile.source, "days": self.days, "items": needs},
-            "shortfalls": None,
-            "warnings": [*self.warnings, "needs are not yet set against depot stocks (the depot_stocks table comes later): shortfalls is null, not zero"],
+            "deliveries": self._deliveries(),
+            "shortfalls": self._shortfalls(),
+            "warnings": self.warnings if self.allocation is not None else [*self.warnings, "no stock ledger was given (--stocks): needs are not set against depot stocks, shortfalls is null, not zero"],
         }
+
+
+def _deliveries_json(allocation: Allocation | None) -> list[dict[str, Any]] | None:
+    if allocation is None:
+        return None
+    return [{"depot_id": r["depot_id"], "shelter_id": r["shelter_id"], "item": r["item"], "quantity": _quantity(float(r["quantity"])), "unit": r["unit"],
+             "travel_time_min": round(float(r["travel_time_min"]), 1)} for r in allocation.flows.to_dict("records")]
+
+
+def _shortfalls_json(allocation: Allocation | None) -> list[dict[str, Any]] | None:
+    if allocation is None:
+        return None
+    return [{"item": r["item"], "unit": r["unit"], "needed": _quantity(float(r["needed"])), "available": _quantity(float(r["available"])),
+             "sent": _quantity(float(r["sent"])), "short": _quantity(float(r["short"]))} for r in allocation.by_item.to_dict("records")]
 
 
 def _quantity(value: float) -> float | int:
@@ -145,6 +169,7 @@ def plume_scenario(
     release_height_m: float = 0.0,
     profile: NeedsProfile,
     days: float | None = None,
+    stocks_path: Path | None = None,
 ) -> ScenarioOutcome:
     """A continuous chemical release at (lon, lat) (degrees, WGS 84) as a Gaussian plume; its zones
     are where the ground-level concentration reaches each threshold (mg/m³, most severe first).
@@ -163,11 +188,12 @@ def plume_scenario(
         "release_g_s": release_g_s, "duration_min": duration_min, "release_height_m": release_height_m,
         "thresholds_mg_m3": [float(t) for t in thresholds_mg_m3], "method": "Gaussian plume, Briggs (1973) open-country σy/σz, ground reflection",
     }
-    return assess(store, settings, "plume", parameters, zones, profile=profile, days=days, displacement=1.0)
+    return assess(store, settings, "plume", parameters, zones, profile=profile, days=days, displacement=1.0, stocks_path=stocks_path)
 
 
 @_input_errors
-def area_scenario(store: Store, settings: Settings, zones: gpd.GeoDataFrame, *, source: str, profile: NeedsProfile, days: float | None = None, displacement: float | dict[str, float] = DEFAULT_DISPLACEMENT_RATE) -> ScenarioOutcome:
+def area_scenario(store: Store, settings: Settings, zones: gpd.GeoDataFrame, *, source: str, profile: NeedsProfile, days: float | None = None,
+                  displacement: float | dict[str, float] = DEFAULT_DISPLACEMENT_RATE, stocks_path: Path | None = None) -> ScenarioOutcome:
     """A drawn or imported hazard area: ``zones`` with a ``zone`` column (depth class or name;
     most severe first) and polygons, in any CRS (reprojected to the work CRS)."""
     if zones.crs is None:
@@ -178,7 +204,7 @@ def area_scenario(store: Store, settings: Settings, zones: gpd.GeoDataFrame, *, 
         raise InputError(f"{source}: a hazard area must be polygons ({bad})")
     work = zones.to_crs(settings.work_epsg)
     parameters = {"source": source, "zones": [str(z) for z in work["zone"].unique()], "displacement": displacement}
-    return assess(store, settings, "area", parameters, work[["zone", "geometry"]], profile=profile, days=days, displacement=displacement)
+    return assess(store, settings, "area", parameters, work[["zone", "geometry"]], profile=profile, days=days, displacement=displacement, stocks_path=stocks_path)
 
 
 def assess(
@@ -191,6 +217,7 @@ def assess(
     profile: NeedsProfile,
     days: float | None,
     displacement: float | dict[str, float],
+    stocks_path: Path | None = None,
 ) -> ScenarioOutcome:
     """The impact of a footprint whose ``zones`` (zone, polygons; work CRS, most severe first)
     are given: residents and displaced per township × zone from the population cells, the
@@ -214,7 +241,8 @@ def assess(
     used_days = float(days if days is not None else profile.days)
     needs = needs_for(impact.total_displaced, profile, days=used_days)
     zones_out = zones.assign(area_km2=zones.geometry.area / 1e6).to_crs(4326)
-    return ScenarioOutcome(kind, parameters, zones_out, impact, facilities, needs, profile, used_days, evacuation, warnings)
+    allocation = _allocate(store, settings, stocks_path, evacuation, zones_out, profile, used_days, warnings) if stocks_path is not None else None
+    return ScenarioOutcome(kind, parameters, zones_out, impact, facilities, needs, profile, used_days, evacuation, allocation, warnings)
 
 
 def _work(frame: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
@@ -285,3 +313,25 @@ def _evacuate(store: Store, settings: Settings, impact: Impact, cells: gpd.GeoDa
     if unplaced > 0.5:
         warnings.append(f"{unplaced:,.0f} displaced persons find no usable shelter with room within {EVACUATION_WALK_MIN:g} min walk")
     return Evacuation(table, float(plan.placed.sum()), unplaced, plan.mean_minutes, EVACUATION_WALK_MIN)
+
+
+def _allocate(store: Store, settings: Settings, stocks_path: Path, evacuation: Evacuation, zones: gpd.GeoDataFrame, profile: NeedsProfile, days: float, warnings: list[str]) -> Allocation:
+    """The depots' stocks (the ledger at ``stocks_path``) sent to the shelters that receive the
+    displaced, by road around the closures in force and the footprint itself (its roads are
+    cut), fastest first: what each depot sends where, and what is short."""
+    from layers.io.stock_ledger import read_stock_ledger
+    from layers.services.routing import Closures, RoutingService
+
+    stocks, ledger_warnings = read_stock_ledger(stocks_path, store.read("supply_depots"), profile)
+    warnings.extend(ledger_warnings)
+    receiving = evacuation.shelters
+    demand = needs_by_shelter(pd.Series(receiving["assigned"].to_numpy(dtype=float), index=receiving["source_id"]), profile, days=days)
+    routing = RoutingService(store, settings)
+    footprint = tuple(g for g in zones.geometry if not g.is_empty)
+    travel = routing.travel_minutes("supply_depots", list(zip(receiving["lon"], receiving["lat"], strict=True)), closures=routing.closures(Closures(footprint)))
+    travel.columns = receiving["source_id"].to_numpy()
+    travel = travel.loc[stocks["depot_id"].drop_duplicates().tolist()]
+    cut_off = travel.index[~np.isfinite(travel.to_numpy()).any(axis=1)]
+    if len(cut_off):
+        warnings.append(f"stock at {len(cut_off)} depot(s) cannot be sent (inside the footprint or cut off by closed roads): {', '.join(cut_off[:10])}")
+    return allocate_supplies(stocks, demand, travel)

@@ -5,6 +5,7 @@ input refused with exit 2."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_a_plume_reaches_the_residents_an_overlay_counts_and_needs_what_inasafe_
     assert body["needs"]["days"] == 7
     assert needs["rice"] == pytest.approx(2.8 * displaced, rel=1e-3), "InaSAFE: 2.8 kg of rice per person per week"
     assert needs["toilet"] == -(-displaced // 20), "one toilet per 20 persons, rounded up"
-    assert body["shortfalls"] is None and any("depot_stocks" in w for w in body["warnings"])
+    assert body["shortfalls"] is None and any("--stocks" in w for w in body["warnings"]), "without a ledger, shortfalls are unknown, not zero"
 
 
 def test_a_hazard_area_in_another_crs_with_depth_classes(sample_settings: Settings, tmp_path: Path) -> None:
@@ -117,3 +118,64 @@ def test_an_area_file_of_points_is_refused(sample_settings: Settings, tmp_path: 
     gpd.GeoDataFrame(geometry=[shapely.Point(116.59, 35.41)], crs=4326).to_file(path)
     result = run_cli(sample_settings, "scenario", "area", str(path))
     assert result.exit_code == 2 and "points.geojson" in result.output and "must be polygons" in result.output, result.output
+
+
+def _flood(tmp_path: Path) -> Path:
+    centre = gpd.GeoSeries([shapely.Point(116.59, 35.41)], crs=4326).to_crs(4548).iloc[0]
+    path = tmp_path / "flood.gpkg"
+    gpd.GeoDataFrame({"水深": ["0.5-1.5m", ">1.5m"]}, geometry=[centre.buffer(2000).difference(centre.buffer(800)), centre.buffer(800)], crs=4548).to_file(path)
+    return path
+
+
+def _ledger(tmp_path: Path, rows: Sequence[tuple[object, ...]]) -> Path:
+    import pandas as pd
+
+    path = tmp_path / "库存台账.xlsx"
+    pd.DataFrame(rows, columns=["储备库", "物资", "数量", "单位"]).to_excel(path, index=False)
+    return path
+
+
+def test_stocks_are_sent_by_road_around_the_flood_and_shortfalls_add_up(sample_settings: Settings, tmp_path: Path) -> None:
+    from layers.services.routing import Closures, RoutingService
+    from layers.store import open_store
+
+    depots = snapshot(sample_settings, "supply_depots")
+    flood = _flood(tmp_path)
+    footprint = gpd.read_file(flood).to_crs(4326).union_all()
+    drowned = depots.loc[depots.within(footprint), "source_id"].iloc[0]
+    rows = [("WZ0001", "大米", 20000, "千克"), ("任城区应急物资储备库", "rice", 5000, "kg"), ("WZ0003", "饮用水", 100000, "升"), ("WZ0005", "厕所", 300, "个"), (drowned, "大米", 99999, "公斤"), ("WZ0005", "帐篷", 50, "顶")]
+    body = _json(sample_settings, "scenario", "area", str(flood), "--zone-field", "水深", "--stocks", str(_ledger(tmp_path, rows)))
+    short = {r["item"]: r for r in body["shortfalls"]}
+    assert short["rice"]["available"] == 20000 + 5000 + 99999
+    assert short["rice"]["sent"] == 25000, "the depot under water sends nothing"
+    assert any(drowned in w for w in body["warnings"]) and any("帐篷" in w for w in body["warnings"])
+    for row in short.values():
+        assert row["sent"] + row["short"] == pytest.approx(row["needed"], rel=1e-9)
+        assert row["sent"] <= row["available"]
+    assert short["clean_water"]["sent"] == 0 and short["clean_water"]["short"] == short["clean_water"]["needed"]
+    received: dict[str, float] = {}
+    for delivery in body["deliveries"]:
+        received[delivery["item"]] = received.get(delivery["item"], 0) + delivery["quantity"]
+    assert received["rice"] == 25000 and received["toilet"] == 300
+
+    # one delivery's time, again by the routing service's own route around the same closures
+    delivery = body["deliveries"][0]
+    shelter = next(s for s in body["evacuation"]["shelters"] if s["source_id"] == delivery["shelter_id"])
+    depot = depots.set_index("source_id").geometry[delivery["depot_id"]]
+    with open_store(sample_settings) as store:
+        routing = RoutingService(store, sample_settings)
+        route = routing.route((depot.x, depot.y), (shelter["lon"], shelter["lat"]), closures=routing.closures(Closures(tuple(gpd.read_file(flood).to_crs(4326).geometry))))
+    assert delivery["travel_time_min"] == pytest.approx(route["travel_time_min"].iloc[0], abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (("WZ9999", "大米", 10, "千克"), "row 2 储备库: no supply depot has the id or name 'WZ9999'"),
+        (("WZ0001", "大米", 10, "升"), "row 2 单位: 大米 is counted in kg"),
+        (("WZ0001", "大米", -3, "千克"), "row 2 数量"),
+    ],
+)
+def test_a_bad_stock_ledger_names_the_row_and_field(sample_settings: Settings, tmp_path: Path, row: tuple[object, ...], message: str) -> None:
+    result = run_cli(sample_settings, "scenario", "area", str(_flood(tmp_path)), "--stocks", str(_ledger(tmp_path, [row])))
+    assert result.exit_code == 2 and message in result.output and "库存台账.xlsx" in result.output, result.output
