@@ -13,12 +13,11 @@ The reference makes the zones disjoint the same way (each zone minus the more se
 intersection's share of the cell's area and sums per township × zone. Both must agree within
 1e-6 relative; printed: best-of-N CPU seconds of each and the ratio reference / onemap (target ≥ 5).
 
-Run: ``.venv/bin/python benchmarks/bench_impact_overlay.py [--repeat 7]``.
+Run by ``benchmarks/bench_impact.py`` (``--only overlay``).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from functools import partial
@@ -97,11 +96,8 @@ def best_of(repeat: int, run: Callable[[], T]) -> tuple[float, T]:
     return min(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each method; the best counts (default 5)")
-    arguments = parser.parse_args()
-
+def compare_with_overlay(repeat: int) -> None:
+    """Print, for 500 m and 100 m cells, both times and the ratio overlay / onemap."""
     city = generate_city(370800)
     population = city["population"].to_crs(EPSG)[["persons", "geometry"]]
     admin = city["admin_areas"]
@@ -110,8 +106,8 @@ def main() -> None:
     print(f"footprint {shapely.area(zones.geometry.iloc[-1]) / 1e6:.1f} km², {len(townships)} townships")
 
     for label, cells in (("500 m (sample cells)", population), ("100 m (fine grid)", fine_cells(population, zones.geometry.iloc[-1], 100.0))):
-        ours_s, impact = best_of(arguments.repeat, partial(residents_in_zones, zones, cells, townships))
-        reference_s, reference = best_of(arguments.repeat, partial(overlay_reference, zones, cells, townships))
+        ours_s, impact = best_of(repeat, partial(residents_in_zones, zones, cells, townships))
+        reference_s, reference = best_of(repeat, partial(overlay_reference, zones, cells, townships))
         ours = impact.by_township.set_index(["zone", "adcode"])["residents"]
         joined = pd.concat([ours.rename("onemap"), reference.rename("overlay")], axis=1).fillna(0.0)
         worst = float(((joined["onemap"] - joined["overlay"]).abs() / joined["overlay"].abs().clip(lower=1e-9)).max())
@@ -121,6 +117,3 @@ def main() -> None:
             f"ratio overlay/onemap {reference_s / ours_s:.1f}× (target ≥ 5), worst relative difference {worst:.1e}"
         )
 
-
-if __name__ == "__main__":
-    main()
