@@ -18,9 +18,11 @@ Run by ``benchmarks/bench_impact.py`` (``--only overlay``).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 import geopandas as gpd
@@ -32,6 +34,9 @@ from shapely import affinity
 
 from gis.scenario.impact import residents_in_zones
 from layers.sample import generate_city
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root, for the tests' reference
+from tests.gis.test_scenario_impact import overlay_residents  # noqa: E402  (timed here as the tests check against it)
 
 EPSG = 4548
 CENTRE_LONLAT = (116.59, 35.41)
@@ -70,21 +75,6 @@ def fine_cells(population: gpd.GeoDataFrame, around: shapely.Polygon, cell_m: fl
     return gpd.GeoDataFrame({"persons": persons}, geometry=boxes, crs=EPSG)
 
 
-def overlay_reference(zones: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, townships: gpd.GeoDataFrame) -> pd.Series:
-    """Residents per (zone, adcode) through geopandas.overlay."""
-    bands, covered = [], shapely.Polygon()
-    for geometry in zones.geometry:
-        bands.append(geometry.difference(covered))
-        covered = covered.union(geometry)
-    disjoint = gpd.GeoDataFrame({"zone": zones["zone"].to_numpy()}, geometry=bands, crs=zones.crs)
-    pieces = gpd.overlay(disjoint, townships[["adcode", "name", "geometry"]], how="intersection", keep_geom_type=True)
-    weighted = cells[["persons", "geometry"]].copy()
-    weighted["cell_area"] = weighted.area
-    parts = gpd.overlay(weighted, pieces, how="intersection", keep_geom_type=True)
-    parts["residents"] = parts["persons"] * parts.area / parts["cell_area"]
-    return parts.groupby(["zone", "adcode"])["residents"].sum()
-
-
 def best_of(repeat: int, run: Callable[[], T]) -> tuple[float, T]:
     """The shortest of ``repeat`` runs in CPU seconds of this process (both methods run on one
     thread; CPU time is steadier than wall time on a shared machine), and the last result."""
@@ -107,7 +97,7 @@ def compare_with_overlay(repeat: int) -> None:
 
     for label, cells in (("500 m (sample cells)", population), ("100 m (fine grid)", fine_cells(population, zones.geometry.iloc[-1], 100.0))):
         ours_s, impact = best_of(repeat, partial(residents_in_zones, zones, cells, townships))
-        reference_s, reference = best_of(repeat, partial(overlay_reference, zones, cells, townships))
+        reference_s, reference = best_of(repeat, partial(overlay_residents, zones, cells, townships))
         ours = impact.by_township.set_index(["zone", "adcode"])["residents"]
         joined = pd.concat([ours.rename("onemap"), reference.rename("overlay")], axis=1).fillna(0.0)
         worst = float(((joined["onemap"] - joined["overlay"]).abs() / joined["overlay"].abs().clip(lower=1e-9)).max())

@@ -4,13 +4,15 @@ reaches, the facilities inside and what the displaced need."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from api.cli.app import _fail_cleanly, _pad, _settings, _store, _width, main
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
     from gis.scenario.needs import NeedsProfile
@@ -40,6 +42,14 @@ _days_option = click.option("--days", type=click.FloatRange(min=0, min_open=True
 _stocks_option = click.option("--stocks", "stocks_path", type=click.Path(path_type=Path),
                               help="A depot stock ledger (CSV/XLSX: 储备库 depot id or name, 物资 item, 数量 quantity, 单位 unit): sends the needs from the depots by road and says what is short.")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON: id, kind, zones, impact, facilities_inside, needs, shortfalls.")
+
+
+def _common(command: F) -> F:
+    """What every scenario command takes besides its footprint: profile, days, stocks, --json."""
+    decorated: Any = command
+    for decorate in (_fail_cleanly, click.pass_context, _json_option, _stocks_option, _days_option, _profile_option):
+        decorated = decorate(decorated)
+    return decorated
 
 
 def _profile(name: str) -> NeedsProfile:
@@ -72,12 +82,7 @@ def _numbers(text: str, what: str) -> list[float]:
 @click.option("--thresholds", required=True, help="Concentrations bounding the three zones, mg/m³, most severe first (e.g. AEGL-3,AEGL-2,AEGL-1 of the substance).")
 @click.option("--duration", "duration_min", type=float, help="How long the release lasts, minutes (default: it goes on).")
 @click.option("--height", "height_m", type=float, default=0.0, show_default=True, help="Release height above ground, m.")
-@_profile_option
-@_days_option
-@_stocks_option
-@_json_option
-@click.pass_context
-@_fail_cleanly
+@_common
 def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
     """A chemical release as a Gaussian plume (Briggs open-country dispersion, ground reflection):
     zones where the ground-level concentration reaches each threshold; everyone inside is
@@ -103,12 +108,7 @@ def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: fl
 @click.option("--zone-field", help="The field that classes the polygons (a depth class, a zone name); default: zone, depth_class, 水深等级, 水深, 等级 or 分区, else one zone.")
 @click.option("--order", help="The zone values, most severe first, comma-separated (default: as they first appear in the file).")
 @click.option("--displaced", "displaced_rate", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share of the residents of every zone who are displaced (InaSAFE's rate for a high/medium zone is 1).")
-@_profile_option
-@_days_option
-@_stocks_option
-@_json_option
-@click.pass_context
-@_fail_cleanly
+@_common
 def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
     """A drawn or imported hazard area (a flood extent, a waterlogging polygon) in any GIS file and
     CRS, with depth classes or zone names where its features carry them.
