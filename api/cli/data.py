@@ -98,9 +98,10 @@ def _load_sample(store: Store, seed: int) -> None:
 
 @main.command()
 @click.option("--seed", type=int, default=None, help="Generator seed (default $ONEMAP_SAMPLE_SEED, 370800). Same seed, same city.")
+@click.option("--dem", "dem_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the sample city's synthetic DEM (90 m, EPSG:4548) to this GeoTIFF, for dam breaks and the slope factor.")
 @click.pass_context
 @_fail_cleanly
-def sample(ctx: click.Context, seed: int | None) -> None:
+def sample(ctx: click.Context, seed: int | None, dem_path: Path | None) -> None:
     """Write the sample city (a synthetic Jining) to the store.
 
     Real where facts are known (county towns, Nansi Lake, the hilly east, the published counts:
@@ -111,8 +112,17 @@ def sample(ctx: click.Context, seed: int | None) -> None:
     Examples:
       onemap sample
       onemap --store ./var/test.gpkg sample --seed 7
+      onemap sample --dem var/sample-dem.tif
     """
-    _load_sample(_store(ctx), seed if seed is not None else _settings(ctx).sample_seed)
+    chosen = seed if seed is not None else _settings(ctx).sample_seed
+    _load_sample(_store(ctx), chosen)
+    if dem_path is not None:
+        from layers.io.dem_file import to_dem_tiff
+        from layers.sample import sample_dem
+
+        dem = sample_dem(chosen)
+        to_dem_tiff(dem_path, dem.elevation, dem.transform, dem.epsg)
+        click.echo(f"sample DEM (synthetic, {dem.transform.a:g} m, EPSG:{dem.epsg}): {dem_path}", err=True)
 
 
 IMPORT_HELP = """Import FILE into LAYER: GeoJSON, GeoPackage, Shapefile, CSV, XLSX (or a GeoTIFF into population).

@@ -30,9 +30,10 @@ def scenario() -> None:
       onemap scenario plume --at 116.59,35.41 --wind-from 45 --wind-speed 3 --stability D --rate 1000 --thresholds 58,5.8,1.5
       onemap scenario area flood_extent.geojson --zone-field depth_class --json
       onemap scenario area flood_extent.geojson --stocks 库存台账.xlsx
+      onemap scenario dam-break --reservoir SK0001 --dem var/sample-dem.tif
 
-    Not in this version yet: the dam-break footprint, needs set against depot stocks, and
-    stored scenarios.
+    Not in this version yet: stored scenarios and depot stocks (a ledger file is read with
+    --stocks), the footprint on the wall map, the PDF brief.
     """
 
 
@@ -123,6 +124,32 @@ def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order:
 
     zones = read_hazard_area(path, zone_field=zone_field, order=[z.strip() for z in order.split(",")] if order else None)
     outcome = area_scenario(_store(ctx), _settings(ctx), zones, source=str(path), profile=_profile(profile_name), days=days, displacement=displaced_rate, stocks_path=stocks_path)
+    _show(outcome, as_json)
+
+
+@scenario.command("dam-break")
+@click.option("--reservoir", "reservoir_id", required=True, help="The reservoir's source id (编号) in the store.")
+@click.option("--dem", "dem_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="A DEM GeoTIFF (any CRS it declares) over the dam and its valley; onemap sample --dem FILE writes the sample city's.")
+@click.option("--cell", "cell_m", type=click.FloatRange(min=5, max=500), default=30.0, show_default=True, help="Cell size the DEM is read at around the dam, m.")
+@click.option("--level", "level_m", type=float, help="Water level at the dam, m (same datum as the DEM); default: the reservoir's current level in the store, else its capacity alone.")
+@click.option("--reach-km", type=click.FloatRange(min=1, max=200), default=40.0, show_default=True, help="How far downstream the flood is followed, km.")
+@_common
+def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, cell_m: float, level_m: float | None, reach_km: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
+    """A dam break: the downstream flood from the DEM by a simplified, volume-limited method
+    (Froehlich's peak outflow, attenuating downstream, depths by height above the flow path,
+    the released volume never exceeded), in depth classes with arrival-time bands. A first
+    estimate for planning, not a hydraulic model.
+
+    \b
+    Examples:
+      onemap sample --dem var/sample-dem.tif
+      onemap scenario dam-break --reservoir SK0001 --dem var/sample-dem.tif
+      onemap scenario dam-break --reservoir SK0001 --dem dem.tif --level 152.5 --stocks 库存台账.xlsx --json
+    """
+    from layers.services.dam_break_scenario import dam_break_scenario
+
+    outcome = dam_break_scenario(_store(ctx), _settings(ctx), reservoir_id=reservoir_id, dem_path=dem_path, cell_m=cell_m, level_m=level_m, reach_km=reach_km,
+                                 profile=_profile(profile_name), days=days, stocks_path=stocks_path)
     _show(outcome, as_json)
 
 

@@ -77,6 +77,15 @@ DIRECT_CELLS = 2_500_000
 """Above this many cells in the dam's box, a coarse first pass narrows the window."""
 
 
+class LevelBelowBedError(ScenarioInputError):
+    """The level given is not above the DEM's streambed at the dam (another height datum?)."""
+
+    def __init__(self, level_m: float, bed_m: float) -> None:
+        super().__init__(f"the level {level_m:g} m is not above the streambed at the dam ({bed_m:.1f} m on the DEM): "
+                         "give the level in the DEM's height datum, or leave it out and give dam_height_m")
+        self.level_m, self.bed_m = level_m, bed_m
+
+
 @dataclass(frozen=True)
 class Reservoir:
     """The reservoir behind the dam.
@@ -321,10 +330,7 @@ def _release(reservoir: Reservoir, capacity: float, bed_m: float, params: DamBre
     if level is not None and math.isfinite(level):
         depth = level - bed_m
         if depth <= 0:
-            raise ScenarioInputError(
-                f"the level {level:g} m is not above the streambed at the dam ({bed_m:.1f} m on the DEM): "
-                "give the level in the DEM's height datum, or leave it out and give dam_height_m"
-            )
+            raise LevelBelowBedError(level, bed_m)
         if height is None:
             notes.append(f"no dam height: the whole capacity ({capacity:,.0f} m³) is taken as released at the level's head of {depth:.1f} m")
             return capacity, depth

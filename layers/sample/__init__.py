@@ -21,6 +21,7 @@ from layers.catalogue import ROAD_CLASSES, get_layer
 from layers.city import make_profile, profile_rows
 from layers.io.validate import derive_geometric_fields
 from layers.sample import facilities
+from layers.sample.dem import Dem, build_dem
 from layers.sample.geography import CITY_ADCODE, CITY_NAME
 from layers.sample.land import (
     CELL_SIZE_M,
@@ -134,6 +135,22 @@ def _city_profile(admin_areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     city = admin_areas.loc[admin_areas["level"] == "市"].iloc[0]
     profile = make_profile(name=CITY_NAME, adcode=CITY_ADCODE, outline=city.geometry, region_buffer_km=REGION_BUFFER_KM, work_epsg=WORK_EPSG, source_file="onemap sample")
     return profile_rows(profile)
+
+
+SAMPLE_DEM_SEED = 7
+"""The seed of the sample DEM's landscape (its valleys still follow the city's own reservoirs)."""
+
+
+def sample_dem(seed: int, *, cell_m: float = 90.0) -> Dem:
+    """The sample city's synthetic DEM (EPSG:4548, whole city + 5 km, ``cell_m`` cells): the land
+    and reservoirs drawn as ``generate_city`` draws them, each reservoir in a valley draining to
+    the lake (layers/sample/dem.py). Heights in metres."""
+    rng = np.random.default_rng(seed)
+    land = build_land(rng)
+    population = build_population(land, rng)
+    townships = build_townships(land, population, rng)
+    reservoirs = facilities.reservoirs(land, population, townships, rng)
+    return build_dem(land, cell_m=cell_m, seed=SAMPLE_DEM_SEED, valley_points=shapely.get_coordinates(np.asarray(reservoirs["geometry"])))
 
 
 def generate_city(seed: int, *, progress: Progress | None = None) -> dict[str, gpd.GeoDataFrame]:

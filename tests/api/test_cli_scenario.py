@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 
@@ -179,3 +180,52 @@ def test_stocks_are_sent_by_road_around_the_flood_and_shortfalls_add_up(sample_s
 def test_a_bad_stock_ledger_names_the_row_and_field(sample_settings: Settings, tmp_path: Path, row: tuple[object, ...], message: str) -> None:
     result = run_cli(sample_settings, "scenario", "area", str(_flood(tmp_path)), "--stocks", str(_ledger(tmp_path, [row])))
     assert result.exit_code == 2 and message in result.output and "库存台账.xlsx" in result.output, result.output
+
+
+@pytest.fixture(scope="module")
+def dem_sample(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    """A copy of the sample city and its synthetic DEM, written by ``onemap sample --dem``."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("dem-sample")
+    shutil.copy(sample_gpkg, folder / "store.gpkg")
+    settings = Settings(store=str(folder / "store.gpkg"))
+    result = run_cli(settings, "sample", "--dem", str(folder / "dem.tif"))
+    assert result.exit_code == 0 and "sample DEM (synthetic, 90 m, EPSG:4548)" in result.output, result.output
+    return settings, folder / "dem.tif"
+
+
+def test_a_dam_break_floods_downstream_within_the_released_volume(dem_sample: tuple[Settings, Path]) -> None:
+    settings, dem = dem_sample
+    body = _json(settings, "scenario", "dam-break", "--reservoir", "SK0001", "--dem", str(dem))
+    assert body["kind"] == "dam-break" and body["parameters"]["name"] == "尼山水库"
+    flood = body["dam_break"]
+    assert 0 < flood["flooded_volume_m3"] <= flood["released_volume_m3"] == 107_757_000
+    assert flood["peak_outflow_m3s"] > 0
+    assert any("not above the DEM's streambed" in w for w in body["warnings"]), "the ledger's level and the DEM disagree: said, not hidden"
+    zones = [shapely.geometry.shape(z["geometry"]) for z in body["zones"]]
+    assert [z["zone"] for z in body["zones"]][0].startswith("水深 >") and len(zones) == 4
+    assert body["arrival_bands"] and all(b["area_km2"] >= 0 for b in body["arrival_bands"])
+    whole = shapely.unary_union([b for b in zones if not b.is_empty])
+    arrivals = shapely.unary_union([shapely.geometry.shape(b["geometry"]) for b in body["arrival_bands"]])
+    assert abs(whole.area - arrivals.area) < 0.01 * whole.area, "the arrival bands cover the flood"
+    dam = snapshot(settings, "reservoirs").set_index("source_id").geometry["SK0001"]
+    assert whole.distance(dam) < 0.01, "the flood starts at the dam"
+    # depth classes are disjoint (cells of one raster): their overlays add up to the flood's residents
+    assert body["impact"]["residents"] == pytest.approx(sum(_overlay_residents(settings, zone) for zone in zones), rel=1e-4, abs=1)
+
+    level = _json(settings, "scenario", "dam-break", "--reservoir", "SK0001", "--dem", str(dem), "--level", "300")
+    assert level["parameters"]["level_m"] == 300 and not any("streambed" in w for w in level["warnings"])
+
+
+def test_a_dem_that_misses_the_dam_or_an_unknown_reservoir_is_exit_2(dem_sample: tuple[Settings, Path], tmp_path: Path) -> None:
+    from affine import Affine
+
+    from layers.io.dem_file import to_dem_tiff
+
+    settings, dem = dem_sample
+    far = to_dem_tiff(tmp_path / "beijing.tif", np.full((20, 20), 50.0), Affine(0.01, 0, 116.3, 0, -0.01, 40.0), 4326)
+    result = run_cli(settings, "scenario", "dam-break", "--reservoir", "SK0001", "--dem", str(far))
+    assert result.exit_code == 2 and "beijing.tif" in result.output and "misses the reservoir" in result.output, result.output
+    unknown = run_cli(settings, "scenario", "dam-break", "--reservoir", "SK9999", "--dem", str(dem))
+    assert unknown.exit_code == 2 and "no feature with source_id 'SK9999'" in unknown.output, unknown.output
