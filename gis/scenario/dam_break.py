@@ -60,16 +60,15 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 import shapely
 from affine import Affine
 from numpy.typing import NDArray
-from rasterio import features
-from shapely.geometry.base import BaseGeometry
 
 from gis.scenario import ScenarioInputError
+from gis.scenario.flood_zones import FloodZone, flood_zones
 from gis.scenario.terrain import flow_grid, height_above_drainage, lowest_near, path_extent, trace
 
 PeakFormula = Literal["froehlich1995", "macdonald1984"]
@@ -138,19 +137,6 @@ class DamBreakParams:
             if not breaks or any(b <= 0 for b in breaks) or any(a >= b for a, b in zip(breaks, breaks[1:], strict=False)):
                 raise ScenarioInputError(f"{name} must be positive and increasing, e.g. (0.5, 1.5, 3.0); got {breaks}")
             object.__setattr__(self, name, breaks)
-
-
-@dataclass(frozen=True)
-class FloodZone:
-    """One depth class (m) or arrival band (minutes): cells with ``lower`` < value ≤ ``upper``,
-    as polygons in the DEM's CRS (metres)."""
-
-    name: str
-    kind: Literal["depth", "arrival"]
-    lower: float
-    upper: float
-    polygon: shapely.Polygon | shapely.MultiPolygon
-    area_km2: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,7 +267,7 @@ def dam_break(
     arrival = np.where(depth.ravel() > 0, timing[np.maximum(along, 0)], np.nan).reshape(flow.shape)
     xs, ys = window.c + (path % cols + 0.5) * dx, window.f - (path // cols + 0.5) * dy
     return DamBreakResult(
-        zones=_zones(depth, arrival, window, params), depth_m=depth.astype(np.float32), arrival_min=arrival.astype(np.float32),
+        zones=flood_zones(depth, arrival, window, depth_breaks_m=params.depth_breaks_m, arrival_breaks_min=params.arrival_breaks_min), depth_m=depth.astype(np.float32), arrival_min=arrival.astype(np.float32),
         transform=window, path=shapely.LineString(np.column_stack([xs, ys])) if path.size > 1 else shapely.LineString(),
         path_distance_m=distance, path_stage_m=stage, path_arrival_min=timing, peak_outflow_m3s=peak,
         released_volume_m3=volume, flooded_volume_m3=flooded, head_m=head, volume_limited=limited,
@@ -413,41 +399,3 @@ def _level_for(h: NDArray[np.float64], total: NDArray[np.float64], target: float
     at = cell_area * (counts * h - total[1:])  # volume when the level reaches each h
     i = max(int(np.searchsorted(at, target, side="right")) - 1, 0)
     return float(h[i] + (target - at[i]) / (cell_area * (i + 1)))
-
-
-def _zones(depth: NDArray[np.float64], arrival: NDArray[np.float64], transform: Affine, params: DamBreakParams) -> tuple[FloodZone, ...]:
-    """Depth classes (deepest first) and arrival bands (earliest first) as polygons."""
-    wet = depth > 0
-    cell_km2 = abs(transform.a * transform.e) / 1e6
-    specs: list[tuple[Literal["depth", "arrival"], NDArray[np.float64], tuple[float, ...], str]] = [
-        ("depth", depth, params.depth_breaks_m, "m"), ("arrival", arrival, params.arrival_breaks_min, "min")]
-    if wet.any():
-        rows, cols = np.nonzero(wet)
-        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    zones: list[FloodZone] = []
-    for kind, values, breaks, unit in specs:
-        edges = (0.0, *breaks, math.inf)
-        classes = np.where(wet, np.digitize(np.nan_to_num(values), breaks, right=True) + 1, 0).astype(np.uint8)
-        parts: dict[int, list[BaseGeometry]] = {}
-        if wet.any():
-            crop = classes[r0:r1, c0:c1]
-            for geometry, value in features.shapes(crop, mask=crop > 0, transform=transform @ Affine.translation(c0, r0)):
-                parts.setdefault(int(value), []).append(shapely.geometry.shape(geometry))
-        found = []
-        for k in range(1, len(edges)):
-            polygons = parts.get(k, [])
-            polygon = shapely.MultiPolygon(cast(list[shapely.Polygon], polygons))
-            area = float((classes == k).sum() * cell_km2)
-            found.append(FloodZone(_label(edges[k - 1], edges[k], unit), kind, edges[k - 1], edges[k], polygon, area))
-        zones.extend(reversed(found) if kind == "depth" else found)
-    return tuple(zones)
-
-
-def _label(lower: float, upper: float, unit: str) -> str:
-    """"< 0.5 m", "0.5–1.5 m", "> 3 m"; "≤ 30 min", "30–60 min", "1–2 h", "> 2 h"."""
-    if unit == "min":
-        scale, unit = (60.0, "h") if (lower if math.isinf(upper) else upper) > 60 else (1.0, "min")
-        lower, upper = lower / scale, upper / scale
-    if lower == 0:
-        return f"{'<' if unit == 'm' else '≤'} {upper:g} {unit}"
-    return f"> {lower:g} {unit}" if math.isinf(upper) else f"{lower:g}–{upper:g} {unit}"
