@@ -64,11 +64,16 @@ class ScenarioOutcome:
         digest = hashlib.sha256(json.dumps([self.kind, self.parameters], sort_keys=True, default=str).encode()).hexdigest()
         return f"{self.kind}-{digest[:10]}"
 
-    def _deliveries(self) -> list[dict[str, Any]] | None:
+    def _deliveries(self) -> list[dict[str, Any]]:
         return _deliveries_json(self.allocation)
 
-    def _shortfalls(self) -> list[dict[str, Any]] | None:
-        return _shortfalls_json(self.allocation)
+    def _shortfalls(self) -> list[dict[str, Any]]:
+        """Needs against stock per item; with no stock ledger nothing counts as available, so
+        every item is short by all that is needed (and a warning says why)."""
+        if self.allocation is not None:
+            return _shortfalls_json(self.allocation)
+        return [{"item": r["item"], "unit": r["unit"], "needed": _quantity(float(r["quantity"])), "available": 0, "sent": 0, "short": _quantity(float(r["quantity"]))}
+                for r in self.needs.to_dict("records")]
 
     def to_json(self) -> dict[str, Any]:
         """The scenario as JSON: id, kind, parameters, zones (name, area km², GeoJSON geometry),
@@ -88,23 +93,22 @@ class ScenarioOutcome:
             "impact": {"residents": round(self.impact.total_residents), "displaced": round(self.impact.total_displaced), "by_zone": by_zone, "by_township": by_township},
             "facilities_inside": facilities,
             "evacuation": self.evacuation.to_json(),
-            "needs": {"profile": self.profile.name, "source": self.profile.source, "days": self.days, "items": needs},
+            "needs": needs,
+            "needs_profile": {"name": self.profile.name, "source": self.profile.source, "days": self.days},
             "deliveries": self._deliveries(),
             "shortfalls": self._shortfalls(),
-            "warnings": self.warnings if self.allocation is not None else [*self.warnings, "no stock ledger was given (--stocks): needs are not set against depot stocks, shortfalls is null, not zero"],
+            "warnings": self.warnings if self.allocation is not None else [*self.warnings, "no stock ledger was given (--stocks): no stock counts as available, so every need is short in full"],
         }
 
 
-def _deliveries_json(allocation: Allocation | None) -> list[dict[str, Any]] | None:
+def _deliveries_json(allocation: Allocation | None) -> list[dict[str, Any]]:
     if allocation is None:
-        return None
+        return []
     return [{"depot_id": r["depot_id"], "shelter_id": r["shelter_id"], "item": r["item"], "quantity": _quantity(float(r["quantity"])), "unit": r["unit"],
              "travel_time_min": round(float(r["travel_time_min"]), 1)} for r in allocation.flows.to_dict("records")]
 
 
-def _shortfalls_json(allocation: Allocation | None) -> list[dict[str, Any]] | None:
-    if allocation is None:
-        return None
+def _shortfalls_json(allocation: Allocation) -> list[dict[str, Any]]:
     return [{"item": r["item"], "unit": r["unit"], "needed": _quantity(float(r["needed"])), "available": _quantity(float(r["available"])),
              "sent": _quantity(float(r["sent"])), "short": _quantity(float(r["short"]))} for r in allocation.by_item.to_dict("records")]
 
@@ -204,6 +208,10 @@ def assess(
         cells, towns = _empty(settings.work_epsg, ["persons"]), _empty(settings.work_epsg, ["adcode", "name"])
         facilities = _empty(4326, ["layer", "source_id", "name", "zone"])
     else:
+        footprint = shapely.union_all(live.to_crs(4326).geometry.to_numpy())
+        if not footprint.within(settings.region_geometry()):
+            where = "lies outside" if not footprint.intersects(settings.region_geometry()) else "reaches beyond"
+            warnings.append(f"the footprint {where} the city's region ({settings.region_label()}): residents and facilities beyond it are not in the store and not counted")
         west, south, east, north = (float(v) for v in live.to_crs(4326).total_bounds)
         bbox = (west, south, east, north)
         cells = work_crs(store.read("population", bbox=bbox), settings)

@@ -58,12 +58,13 @@ def test_a_plume_reaches_the_residents_an_overlay_counts_and_needs_what_inasafe_
     inside = depots[depots.within(zones[2])]
     assert sorted(f["source_id"] for f in body["facilities_inside"] if f["layer"] == "supply_depots") == sorted(inside["source_id"])
 
-    needs = {n["item"]: n["quantity"] for n in body["needs"]["items"]}
+    needs = {n["item"]: n["quantity"] for n in body["needs"]}
     displaced = impact["displaced"]
-    assert body["needs"]["days"] == 7
+    assert body["needs_profile"]["days"] == 7
     assert needs["rice"] == pytest.approx(2.8 * displaced, rel=1e-3), "InaSAFE: 2.8 kg of rice per person per week"
     assert needs["toilet"] == -(-displaced // 20), "one toilet per 20 persons, rounded up"
-    assert body["shortfalls"] is None and any("--stocks" in w for w in body["warnings"]), "without a ledger, shortfalls are unknown, not zero"
+    assert any("--stocks" in w for w in body["warnings"]), "without a ledger nothing is available: said"
+    assert {s["item"]: (s["available"], s["short"]) for s in body["shortfalls"]} == {item: (0, quantity) for item, quantity in needs.items()}
 
 
 def test_a_hazard_area_in_another_crs_with_depth_classes(sample_settings: Settings, tmp_path: Path) -> None:
@@ -112,6 +113,11 @@ def test_a_needs_profile_with_an_unknown_unit_is_named(sample_settings: Settings
     profile.write_text("name: test\nsource: a test\ndays: 3\nitems:\n  - {item: rice, name_zh: 大米, unit: catty, quantity: 1, period: day}\n", encoding="utf-8")
     result = run_cli(sample_settings, *PLUME, "--profile", str(profile))
     assert result.exit_code == 2 and "needs.yaml" in result.output and "catty" in result.output and "kg" in result.output, result.output
+
+
+def test_a_footprint_outside_the_city_is_said(sample_settings: Settings) -> None:
+    body = _json(sample_settings, "scenario", "plume", "--at", "113.0,30.0", *PLUME[4:])
+    assert body["impact"]["residents"] == 0 and any("lies outside the city's region" in w for w in body["warnings"])
 
 
 def test_an_area_file_of_points_is_refused(sample_settings: Settings, tmp_path: Path) -> None:
