@@ -109,7 +109,6 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.map_service = MapService(store, resolved, risk=app.state.risk, ingest=app.state.ingest)
         app.state.version_watch = events.VersionWatch(app.state.map_service, bodies={
             "alerts": lambda: alerts.alerts_body(app.state.warning), "readings": lambda: alerts.readings_body(app.state.warning)})
-        app.state.warning_loop.start()
         app.state.basemap = wallmap.BasemapCache()
         app.state.accounts = AccountStore.for_settings(resolved, store=store)
         app.state.jobs = Jobs()
@@ -117,9 +116,11 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         logger.info("store opened: %s; city: %s, EPSG:%s", type(store).__name__, resolved.city_profile.name if resolved.city_profile else "no profile", resolved.work_epsg)
         if warm is not None:
             warm_up(app.state.risk, app.state.coverage, warm)
-        if on_ready is not None:
-            on_ready()
+        # Started last: a start-up that fails above leaves no loop judging a store nobody closes.
+        app.state.warning_loop.start()
         try:
+            if on_ready is not None:
+                on_ready()
             yield
         finally:
             app.state.warning_loop.close()
