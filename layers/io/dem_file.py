@@ -10,7 +10,10 @@ part of the file under them is read, so a large file costs the window, not the f
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -72,27 +75,12 @@ def read_dem(
         The file is missing or not a raster, has no CRS, holds no data where asked, or does not
         cover ``bounds``; the message names the file.
     """
-    import rasterio
-    from rasterio.errors import RasterioIOError
     from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
     from rasterio.windows import Window, from_bounds
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: DEM file not found")
-    try:
-        work = CRS.from_epsg(work_epsg)
-    except CRSError:
-        raise InputError(f"EPSG:{work_epsg} is not a known CRS; give the city's work CRS (EPSG:4548 for Jining)") from None
-    if not work.is_projected:
-        raise InputError(f"EPSG:{work_epsg} is not projected: the DEM is read onto a grid in metres (e.g. EPSG:4548)")
-    try:
-        source = rasterio.open(path)
-    except RasterioIOError as error:
-        raise InputError(f"{path}: not a readable raster ({str(error).splitlines()[0]})") from None
-    with source:
-        if source.crs is None:
-            raise InputError(f"{path}: the DEM has no CRS; assign one (gdal_edit.py -a_srs EPSG:4326 {path.name}) and read it again")
+    work = _work_crs(work_epsg)
+    with _open(path) as source:
         footprint = _footprint(source.bounds, source.crs.to_wkt(), work)
         if bounds is None:
             bounds = footprint.bounds
@@ -125,6 +113,42 @@ def read_dem(
     if not np.isfinite(heights).any():
         raise InputError(f"{path}: the DEM holds no data over the asked area (every cell is nodata)")
     return heights, transform
+
+
+def dem_footprint(path: str | Path, *, work_epsg: int) -> shapely.Polygon:
+    """The area a DEM GeoTIFF covers, as a polygon in the work CRS (metres), checked as
+    ``read_dem`` checks the file (an InputError names it when missing, unreadable or without a CRS)."""
+    work = _work_crs(work_epsg)
+    with _open(Path(path)) as source:
+        return _footprint(source.bounds, source.crs.to_wkt(), work)
+
+
+def _work_crs(work_epsg: int) -> CRS:
+    try:
+        work = CRS.from_epsg(work_epsg)
+    except CRSError:
+        raise InputError(f"EPSG:{work_epsg} is not a known CRS; give the city's work CRS (EPSG:4548 for Jining)") from None
+    if not work.is_projected:
+        raise InputError(f"EPSG:{work_epsg} is not projected: the DEM is read onto a grid in metres (e.g. EPSG:4548)")
+    return work
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[Any]:
+    """The DEM file open with rasterio, or an InputError: missing, not a raster, no CRS."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    if not path.exists():
+        raise InputError(f"{path}: DEM file not found")
+    try:
+        source = rasterio.open(path)
+    except RasterioIOError as error:
+        raise InputError(f"{path}: not a readable raster ({str(error).splitlines()[0]})") from None
+    with source:
+        if source.crs is None:
+            raise InputError(f"{path}: the DEM has no CRS; assign one (gdal_edit.py -a_srs EPSG:4326 {path.name}) and read it again")
+        yield source
 
 
 def _footprint(bounds: tuple[float, float, float, float], crs_wkt: str, work: CRS) -> shapely.Polygon:

@@ -13,9 +13,10 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from gis.crs import to_lonlat, to_metric
 from gis.scenario.needs import NeedsProfile
 from layers.errors import InputError
-from layers.services.scenarios import ScenarioOutcome, assess, input_errors, work_crs
+from layers.services.scenarios import ScenarioOutcome, assess, input_errors
 from layers.settings import Settings
 from layers.store import Store
 
@@ -46,7 +47,7 @@ def dam_break_scenario(
 
     row = store.get("reservoirs", reservoir_id).iloc[0]  # NotFoundError when there is none
     capacity, level = _number(row.get("capacity_m3")), level_m if level_m is not None else _number(row.get("current_level_m"))
-    dam = gpd.GeoSeries([row.geometry], crs=4326).to_crs(settings.work_epsg).iloc[0]
+    dam = to_metric(row.geometry, epsg=settings.work_epsg)
     params = DamBreakParams(reach_km=reach_km)
     reach = (params.reach_km + params.margin_km) * 1000.0
     elevation, transform = _dem_around(dem_path, settings, dam, reach, cell_m)
@@ -86,23 +87,14 @@ def _number(value: Any) -> float | None:
 
 def _dem_around(path: Path, settings: Settings, dam: shapely.Point, reach_m: float, cell_m: float) -> tuple[NDArray[np.float32], Any]:
     """The DEM within ``reach_m`` of the dam (as much of it as the file covers), work CRS."""
-    import rasterio
-    from rasterio.warp import transform_bounds
-
-    from layers.io.dem_file import read_dem
+    from layers.io.dem_file import dem_footprint, read_dem
 
     if not Path(path).exists():
         raise InputError(f"{path}: DEM file not found (onemap sample --dem FILE writes the sample city's)")
-    try:
-        with rasterio.open(path) as source:
-            covered = shapely.box(*transform_bounds(source.crs, f"EPSG:{settings.work_epsg}", *source.bounds)) if source.crs else None
-    except rasterio.errors.RasterioIOError as error:
-        raise InputError(f"{path}: not a readable raster ({str(error).splitlines()[0]})") from None
-    if covered is None:
-        raise InputError(f"{path}: the DEM has no CRS; assign one (gdal_edit.py -a_srs EPSG:4326 {Path(path).name})")
-    wanted = shapely.box(dam.x - reach_m, dam.y - reach_m, dam.x + reach_m, dam.y + reach_m)
+    covered = dem_footprint(path, work_epsg=settings.work_epsg)
     if not covered.contains(dam):
         raise InputError(f"{path}: the DEM misses the reservoir (its dam at {dam.x:.0f}, {dam.y:.0f} in EPSG:{settings.work_epsg} is outside it); give a DEM that covers the dam and its valley downstream")
+    wanted = shapely.box(dam.x - reach_m, dam.y - reach_m, dam.x + reach_m, dam.y + reach_m)
     window = wanted.intersection(covered.buffer(-2 * cell_m))
     return read_dem(path, work_epsg=settings.work_epsg, bounds=window.bounds, cell_m=cell_m)
 
@@ -110,11 +102,11 @@ def _dem_around(path: Path, settings: Settings, dam: shapely.Point, reach_m: flo
 def _water_mask(store: Store, settings: Settings, shape: tuple[int, ...], transform: Any, features: Any) -> NDArray[np.bool_] | None:
     """True on the cells of the water_bodies layer (the lake ends a dam-break flood)."""
     rows, cols = shape
-    west, south, east, north = gpd.GeoSeries([shapely.box(transform.c, transform.f + transform.e * rows, transform.c + transform.a * cols, transform.f)], crs=settings.work_epsg).to_crs(4326).total_bounds
-    water = store.read("water_bodies", bbox=(float(west), float(south), float(east), float(north)))
+    grid = shapely.box(transform.c, transform.f + transform.e * rows, transform.c + transform.a * cols, transform.f)
+    water = store.read("water_bodies", bbox=to_lonlat(grid, epsg=settings.work_epsg).bounds)
     if water.empty:
         return None
-    shapes = [(g, 1) for g in work_crs(water, settings).geometry if g is not None and not g.is_empty]
+    shapes = [(g, 1) for g in water.to_crs(settings.work_epsg).geometry if g is not None and not g.is_empty]
     return np.asarray(features.rasterize(shapes, out_shape=shape, transform=transform, fill=0, dtype="uint8") == 1)
 
 

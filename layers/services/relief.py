@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.crs import to_lonlat
 from gis.scenario.allocation import Allocation, allocate_supplies
 from gis.scenario.impact import Impact
 from gis.scenario.needs import NeedsProfile, needs_by_shelter
@@ -49,9 +50,9 @@ class Evacuation:
 NO_EVACUATION = Evacuation(pd.DataFrame(columns=["source_id", "name", "shelter_type", "capacity", "assigned", "lon", "lat"]), 0.0, 0.0, float("nan"), EVACUATION_WALK_MIN)
 
 
-def evacuate(store: Store, settings: Settings, impact: Impact, cells: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, warnings: list[str]) -> Evacuation:
-    """The displaced of each population cell walk to the usable shelters (outside the footprint)
-    within EVACUATION_WALK_MIN on the walking network, as many placed as the shelters' whole
+def evacuate(store: Store, settings: Settings, impact: Impact, cells: gpd.GeoDataFrame, unusable: set[str], warnings: list[str]) -> Evacuation:
+    """The displaced of each population cell walk to the usable shelters (all but ``unusable``, the
+    source ids of those inside the footprint) within EVACUATION_WALK_MIN on the walking network, as many placed as the shelters' whole
     capacity allows, then the least walking: the coverage analysis' capacity-aware assignment."""
     from gis.arraytools import anchor_points
     from gis.coverage import CoverageInputError, serving_shelters
@@ -64,16 +65,12 @@ def evacuate(store: Store, settings: Settings, impact: Impact, cells: gpd.GeoDat
     reach_m = EVACUATION_WALK_MIN / 60.0 * params.walk_kmh * 1000.0
     x0, y0 = cells_xy.min(axis=0) - reach_m
     x1, y1 = cells_xy.max(axis=0) + reach_m
-    west, south, east, north = gpd.GeoSeries([shapely.box(x0, y0, x1, y1)], crs=settings.work_epsg).to_crs(4326).total_bounds
-    shelters = store.read("shelters", bbox=(float(west), float(south), float(east), float(north)))
+    shelters = store.read("shelters", bbox=to_lonlat(shapely.box(x0, y0, x1, y1), epsg=settings.work_epsg).bounds)
+    shelters = shelters[~shelters["source_id"].astype(str).isin(unusable)] if not shelters.empty else shelters
     try:
         usable = serving_shelters(shelters, "紧急", params) if not shelters.empty else shelters
     except CoverageInputError as error:
         raise InputError(f"shelters: {error}") from None
-    if not usable.empty:
-        anchors = anchor_points(usable.to_crs(settings.work_epsg).geometry.to_numpy())
-        footprint = shapely.union_all(zones.geometry.to_numpy())
-        usable = usable[~shapely.intersects(footprint, anchors)].reset_index(drop=True)
     if usable.empty:
         warnings.append(f"no usable shelter within {EVACUATION_WALK_MIN:g} min walk of the footprint: every displaced person is unplaced")
         return Evacuation(NO_EVACUATION.shelters, 0.0, impact.total_displaced, float("nan"), EVACUATION_WALK_MIN)

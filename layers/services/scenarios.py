@@ -21,6 +21,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from gis.crs import to_lonlat, to_metric
 from gis.scenario import ScenarioInputError
 from gis.scenario.allocation import Allocation
 from gis.scenario.impact import DEFAULT_DISPLACEMENT_RATE, Impact, residents_in_zones
@@ -64,9 +65,6 @@ class ScenarioOutcome:
         digest = hashlib.sha256(json.dumps([self.kind, self.parameters], sort_keys=True, default=str).encode()).hexdigest()
         return f"{self.kind}-{digest[:10]}"
 
-    def _deliveries(self) -> list[dict[str, Any]]:
-        return _deliveries_json(self.allocation)
-
     def _shortfalls(self) -> list[dict[str, Any]]:
         """Needs against stock per item; with no stock ledger nothing counts as available, so
         every item is short by all that is needed (and a warning says why)."""
@@ -95,7 +93,7 @@ class ScenarioOutcome:
             "evacuation": self.evacuation.to_json(),
             "needs": needs,
             "needs_profile": {"name": self.profile.name, "source": self.profile.source, "days": self.days},
-            "deliveries": self._deliveries(),
+            "deliveries": _deliveries_json(self.allocation),
             "shortfalls": self._shortfalls(),
             "warnings": self.warnings if self.allocation is not None else [*self.warnings, "no stock ledger was given (--stocks): no stock counts as available, so every need is short in full"],
         }
@@ -154,7 +152,7 @@ def plume_scenario(
     Everyone in a zone counts as displaced (evacuated), the rate InaSAFE uses for a high zone."""
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise ScenarioInputError(f"the release point must be longitude, latitude in degrees (got {lon}, {lat})")
-    x, y = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).to_crs(settings.work_epsg).iloc[0].coords[0]
+    x, y = to_metric(shapely.Point(lon, lat), epsg=settings.work_epsg).coords[0]
     params = PlumeParams(
         source_xy=(x, y), release_g_s=release_g_s, wind_ms=wind_speed_ms, wind_from_deg=wind_from_deg, stability=stability,
         release_height_m=release_height_m, duration_s=None if duration_min is None else duration_min * 60.0, epsg=settings.work_epsg,
@@ -208,28 +206,24 @@ def assess(
         cells, towns = _empty(settings.work_epsg, ["persons"]), _empty(settings.work_epsg, ["adcode", "name"])
         facilities = _empty(4326, ["layer", "source_id", "name", "zone"])
     else:
-        footprint = shapely.union_all(live.to_crs(4326).geometry.to_numpy())
+        footprint = to_lonlat(shapely.union_all(live.geometry.to_numpy()), epsg=settings.work_epsg)
         if not footprint.within(settings.region_geometry()):
             where = "lies outside" if not footprint.intersects(settings.region_geometry()) else "reaches beyond"
             warnings.append(f"the footprint {where} the city's region ({settings.region_label()}): residents and facilities beyond it are not in the store and not counted")
-        west, south, east, north = (float(v) for v in live.to_crs(4326).total_bounds)
-        bbox = (west, south, east, north)
-        cells = work_crs(store.read("population", bbox=bbox), settings)
-        towns = work_crs(store.read("admin_areas", bbox=bbox, filters={"level": TOWNSHIP_LEVEL}), settings)
+        bbox = footprint.bounds
+        cells = store.read("population", bbox=bbox).to_crs(settings.work_epsg)
+        towns = store.read("admin_areas", bbox=bbox, filters={"level": TOWNSHIP_LEVEL}).to_crs(settings.work_epsg)
         if cells.empty:
             warnings.append("the population layer has no cells under the footprint: residents are 0 (import a population grid to count them)")
         facilities = _facilities_inside(store, settings, live, bbox)
     impact = residents_in_zones(live, cells, towns, displacement=displacement)
-    evacuation = evacuate(store, settings, impact, cells, live, warnings) if impact.total_displaced > 0 else NO_EVACUATION
+    unusable = set(facilities.loc[facilities["layer"] == "shelters", "source_id"])
+    evacuation = evacuate(store, settings, impact, cells, unusable, warnings) if impact.total_displaced > 0 else NO_EVACUATION
     used_days = float(days if days is not None else profile.days)
     needs = needs_for(impact.total_displaced, profile, days=used_days)
     zones_out = zones.assign(area_km2=zones.geometry.area / 1e6).to_crs(4326)
     allocation = allocate(store, settings, stocks_path, evacuation, zones_out, profile, used_days, warnings) if stocks_path is not None else None
     return ScenarioOutcome(kind, parameters, zones_out, impact, facilities, needs, profile, used_days, evacuation, allocation, warnings, details or {})
-
-
-def work_crs(frame: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
-    return frame.to_crs(settings.work_epsg) if frame.crs is not None else frame.set_crs(4326).to_crs(settings.work_epsg)
 
 
 def _empty(epsg: int, columns: list[str]) -> gpd.GeoDataFrame:
@@ -243,7 +237,7 @@ def _facilities_inside(store: Store, settings: Settings, zones: gpd.GeoDataFrame
         frame = store.read(layer, bbox=bbox)
         if frame.empty:
             continue
-        points = work_crs(frame, settings).geometry.representative_point()
+        points = frame.to_crs(settings.work_epsg).geometry.representative_point()
         zone = pd.Series(pd.NA, index=frame.index, dtype=object)
         for row in zones.iloc[::-1].itertuples():  # the most severe zone last, so it wins
             zone[points.within(row.geometry).to_numpy()] = row.zone
