@@ -80,7 +80,7 @@ def read_dem(
 
     path = Path(path)
     work = _work_crs(work_epsg)
-    with _open(path) as source:
+    with open_dem(path) as source:
         footprint = _footprint(source.bounds, source.crs.to_wkt(), work)
         if bounds is None:
             bounds = footprint.bounds
@@ -119,7 +119,7 @@ def dem_footprint(path: str | Path, *, work_epsg: int) -> shapely.Polygon:
     """The area a DEM GeoTIFF covers, as a polygon in the work CRS (metres), checked as
     ``read_dem`` checks the file (an InputError names it when missing, unreadable or without a CRS)."""
     work = _work_crs(work_epsg)
-    with _open(Path(path)) as source:
+    with open_dem(Path(path)) as source:
         return _footprint(source.bounds, source.crs.to_wkt(), work)
 
 
@@ -134,8 +134,9 @@ def _work_crs(work_epsg: int) -> CRS:
 
 
 @contextmanager
-def _open(path: Path) -> Iterator[Any]:
-    """The DEM file open with rasterio, or an InputError: missing, not a raster, no CRS."""
+def open_dem(path: Path) -> Iterator[Any]:
+    """The DEM file open with rasterio (a DatasetReader), or an InputError naming the file:
+    missing, not a raster, no CRS."""
     import rasterio
     from rasterio.errors import RasterioIOError
 

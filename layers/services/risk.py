@@ -56,20 +56,11 @@ def read_config(path: str | Path | None) -> RiskConfig:
 
 
 def read_dem(path: str | Path) -> Dem:
-    """A DEM GeoTIFF (any CRS, which it must declare); the first band, metres."""
-    import rasterio
-    from rasterio.errors import RasterioIOError
+    """A DEM GeoTIFF (any CRS, which it must declare) as it is in the file; the first band, metres."""
+    from layers.io.dem_file import open_dem
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: DEM file not found")
-    try:
-        with rasterio.open(path) as source:
-            if source.crs is None:
-                raise InputError(f"{path}: the DEM has no CRS; assign one (gdal_edit.py -a_srs EPSG:4326 {path.name})")
-            return Dem(source.read(1).astype(np.float64), source.transform, source.crs, source.nodata)
-    except RasterioIOError as error:
-        raise InputError(f"{path}: not a readable raster ({str(error).splitlines()[0]})") from None
+    with open_dem(Path(path)) as source:
+        return Dem(source.read(1).astype(np.float64), source.transform, source.crs, source.nodata)
 
 
 def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[np.float64]) -> NDArray[np.float32]:
