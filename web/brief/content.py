@@ -145,7 +145,7 @@ class BriefMap:
     ``None``: plain land). ``extent`` is (west, south, east, north) in lon/lat degrees, or ``None``
     to fit the layers with a margin; either way it is widened to the frame's shape."""
 
-    layers: list[MapLayer]
+    layers: Sequence[MapLayer]
     basemap: BasemapData | None = None
     extent: tuple[float, float, float, float] | None = None
     caption: str = ""
@@ -168,22 +168,22 @@ class BriefTable:
     """
 
     title: str
-    columns: list[str]
-    rows: list[list[Cell]]
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
     note: str | None = None
     numeric_columns: frozenset[str] | None = None
     decimals: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.columns:
-            raise InputError(f"table {self.title!r}: no columns")
+        if isinstance(self.columns, str) or not self.columns:
+            raise InputError(f"table {self.title!r}: no columns (a list of column names)")
         for index, row in enumerate(self.rows):
             if len(row) != len(self.columns):
                 raise InputError(f"table {self.title!r}: row {index} has {len(row)} cells for {len(self.columns)} columns")
         unknown = set(self.numeric_columns or ()) | set(self.decimals)
         unknown -= set(self.columns)
         if unknown:
-            raise InputError(f"table {self.title!r}: {', '.join(sorted(unknown))} not among its columns {self.columns}")
+            raise InputError(f"table {self.title!r}: {', '.join(sorted(unknown))} not among its columns {list(self.columns)}")
 
     def is_numeric(self, column: int) -> bool:
         """Whether column ``column`` (index) holds numbers."""
@@ -205,13 +205,16 @@ class Brief:
     title: str
     made_at: datetime
     author: str
-    summary: list[str]
+    summary: Sequence[str]
     map: BriefMap | None
-    tables: list[BriefTable]
-    notes: list[str] = field(default_factory=list)
+    tables: Sequence[BriefTable]
+    notes: Sequence[str] = ()
     review_number: str = "审图号：待审"
 
     def __post_init__(self) -> None:
+        for name in ("summary", "notes"):
+            if isinstance(getattr(self, name), str):
+                raise InputError(f"brief {name}: a list of sentences, not one string")
         if self.made_at.tzinfo is None or self.made_at.utcoffset() is None:
             raise InputError(f"brief made_at {self.made_at.isoformat()} has no timezone: pass an aware datetime")
 

@@ -57,7 +57,9 @@ _HALF_WORLD = 20037508.342789244
 @dataclass(frozen=True)
 class MapImage:
     """A rendered map. ``extent`` (west, south, east, north, lon/lat degrees) is what the image
-    shows edge to edge; ``metres_per_px`` the ground distance of a pixel along the centre latitude."""
+    shows edge to edge; ``metres_per_px`` the ground distance of a pixel along the centre latitude;
+    ``legend_box`` (left, top, right, bottom) pixels, ``None`` without layers; ``labels_dropped``
+    the point texts left out for lack of room."""
 
     png: bytes
     width_px: int
@@ -66,6 +68,7 @@ class MapImage:
     zoom: int
     metres_per_px: float
     scale_bar: ScaleBar
+    legend_box: tuple[int, int, int, int] | None
     labels_dropped: int
 
 
@@ -137,7 +140,8 @@ def render_map_image(brief_map: BriefMap, *, size_px: tuple[int, int] = FRAME_PX
     centre_lat = _to_lonlat().transform((view.west + view.east) / 2, (view.south + view.north) / 2)[1]
     metres_per_px = view.res * math.cos(math.radians(centre_lat))
     draw = ImageDraw.Draw(image)
-    taken = [legend.draw(draw, corner(covered, legend.size, ("bottom-right", "bottom-left", "top-right", "top-left")))]
+    legend_box = legend.draw(draw, corner(covered, legend.size, ("bottom-right", "bottom-left", "top-right", "top-left")))
+    taken = [legend_box]
     bar, bar_box = draw_scale_bar(draw, covered, metres_per_px, taken)
     taken.append(bar_box)
     taken.append(draw_north_arrow(draw, covered, taken))
@@ -148,7 +152,9 @@ def render_map_image(brief_map: BriefMap, *, size_px: tuple[int, int] = FRAME_PX
     east, north = _to_lonlat().transform(view.east, view.north)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=3)
-    return MapImage(buffer.getvalue(), width, height, (west, south, east, north), zoom, metres_per_px, bar, dropped)
+    left, top, right, bottom = (int(value) for value in legend_box)
+    return MapImage(buffer.getvalue(), width, height, (west, south, east, north), zoom, metres_per_px, bar,
+                    (left, top, right, bottom) if legend.labels else None, dropped)
 
 
 def _project(layer: MapLayer) -> BaseGeometry:

@@ -26,13 +26,15 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import (
+    BaseDocTemplate,
     CondPageBreak,
     Flowable,
+    Frame,
     HRFlowable,
     Image,
     KeepTogether,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
@@ -132,7 +134,7 @@ def _run(text: str, in_fallback: bool) -> str:
 def _footer(pages: int | None) -> Any:
     """The page callback drawing the rule and "第 N 页 / 共 M 页" at the foot of a page."""
 
-    def draw(page: canvas.Canvas, document: SimpleDocTemplate) -> None:
+    def draw(page: canvas.Canvas, document: BaseDocTemplate) -> None:
         page.saveState()
         page.setFont(FONT, 8)
         page.setFillColor(_MUTED)
@@ -174,10 +176,13 @@ def _build(brief: Brief, map_png: bytes | None, *, pages: int | None) -> tuple[b
         story += [CondPageBreak(25 * mm), Paragraph("说明", styles["heading"])]
         story += [Paragraph(_text(note), styles["notes"], bulletText=f"{number}.") for number, note in enumerate(brief.notes, start=1)]
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN_MM * mm, rightMargin=MARGIN_MM * mm, topMargin=MARGIN_MM * mm,
-                                 bottomMargin=MARGIN_MM * mm, title=clean_text(brief.title), author=clean_text(brief.author),
-                                 subject="应急一张图 简报", creator="onemap", invariant=True, lang="zh-CN")
-    document.build(story, onFirstPage=_footer(pages), onLaterPages=_footer(pages))
+    document = BaseDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN_MM * mm, rightMargin=MARGIN_MM * mm, topMargin=MARGIN_MM * mm,
+                               bottomMargin=MARGIN_MM * mm, title=clean_text(brief.title), author=clean_text(brief.author),
+                               subject="应急一张图 简报", creator="onemap", invariant=True, lang="zh-CN")
+    # A frame without reportlab's default 6 pt padding: the text block is exactly the page less the margins.
+    frame = Frame(document.leftMargin, document.bottomMargin, document.width, document.height, leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    document.addPageTemplates([PageTemplate("page", [frame], onPage=_footer(pages))])
+    document.build(story)
     return buffer.getvalue(), document.page
 
 
