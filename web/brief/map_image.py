@@ -196,9 +196,12 @@ def _fit(brief_map: BriefMap, geometries: list[BaseGeometry], size: tuple[int, i
     if room != (0, 0):
         beside = max(span_x / max(width - 3 * pad - room[0], 0.2 * width), span_y / (height - 2 * pad))
         below = max(span_x / (width - 2 * pad), span_y / max(height - 3 * pad - room[1], 0.2 * height))
-        if min(beside, below) <= 1.35 * over:  # the layers to one side, the legend in the room left
+        if min(beside, below) <= 1.35 * over:  # the layers moved aside just enough for the legend
             res = min(beside, below)
-            shift = ((width - 2 * pad - span_x / res) / 2, 0.0) if beside <= below else (0.0, (height - 2 * pad - span_y / res) / 2)
+            if beside <= below:
+                shift = (min(max(room[0] + 2 * pad - (width - span_x / res) / 2, 0.0), (width - span_x / res) / 2 - pad), 0.0)
+            else:
+                shift = (0.0, min(max(room[1] + 2 * pad - (height - span_y / res) / 2, 0.0), (height - span_y / res) / 2 - pad))
     half_w, half_h = width * res / 2, height * res / 2
     cx, cy = cx + shift[0] * res, cy - shift[1] * res
     return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)

@@ -173,8 +173,8 @@ def _build(brief: Brief, map_png: bytes | None, *, pages: int | None) -> tuple[b
     for table in brief.tables:
         story += _table(table, styles, width)
     if brief.notes:
-        story += [CondPageBreak(25 * mm), Paragraph("说明", styles["heading"])]
-        story += [Paragraph(_text(note), styles["notes"], bulletText=f"{number}.") for number, note in enumerate(brief.notes, start=1)]
+        notes = [Paragraph(_text(note), styles["notes"], bulletText=f"{number}.") for number, note in enumerate(brief.notes, start=1)]
+        story.append(KeepTogether([Paragraph("说明", styles["heading"]), *notes]))  # on one page when they fit on one
     buffer = io.BytesIO()
     document = BaseDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN_MM * mm, rightMargin=MARGIN_MM * mm, topMargin=MARGIN_MM * mm,
                                bottomMargin=MARGIN_MM * mm, title=clean_text(brief.title), author=clean_text(brief.author),
