@@ -17,6 +17,7 @@ import logging
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -45,6 +46,10 @@ from .fonts import find_cjk_font, find_fallback_font
 from .map_image import FRAME_MM, render_map_image
 
 logger = logging.getLogger(__name__)
+
+# Binary streams rather than ASCII85: reportlab's ASCII85 runs in pure Python without its
+# optional C accelerator, 0.15 s per map image, and makes the file a quarter larger.
+rl_config.useA85 = 0
 
 FONT = "OnemapCJK"
 FALLBACK_FONT = "OnemapFallback"
@@ -153,7 +158,7 @@ def render_brief_pdf(brief: Brief) -> bytes:
     Laid out twice: the first pass counts the pages for the footers of the second (the footer
     sits in the margin, so the count does not change the layout)."""
     map_png = render_map_image(brief.map).png if brief.map is not None else None
-    _, pages = _build(brief, map_png, pages=None)
+    _, pages = _build(brief, None, pages=None)
     pdf, _ = _build(brief, map_png, pages=pages)
     return pdf
 
@@ -168,7 +173,7 @@ def _build(brief: Brief, map_png: bytes | None, *, pages: int | None) -> tuple[b
         HRFlowable(width="100%", thickness=0.8, color=_RULE, spaceBefore=1 * mm, spaceAfter=3 * mm),
     ]
     story += [Paragraph(_text(sentence), styles["summary"], bulletText="•") for sentence in brief.summary]
-    if brief.map is not None and map_png is not None:
+    if brief.map is not None:
         story += _map(map_png, brief.map.caption, brief.review_number, styles, width)
     for table in brief.tables:
         story += _table(table, styles, width)
@@ -186,9 +191,11 @@ def _build(brief: Brief, map_png: bytes | None, *, pages: int | None) -> tuple[b
     return buffer.getvalue(), document.page
 
 
-def _map(png: bytes, caption: str, review_number: str, styles: dict[str, ParagraphStyle], width: float) -> list[Flowable]:
-    """The map image at its frame size, the caption on the left and the 审图号 on the right under it."""
-    picture = Image(io.BytesIO(png), width=FRAME_MM[0] * mm, height=FRAME_MM[1] * mm)
+def _map(png: bytes | None, caption: str, review_number: str, styles: dict[str, ParagraphStyle], width: float) -> list[Flowable]:
+    """The map image at its frame size, the caption on the left and the 审图号 on the right under it
+    (``png`` None: a blank of the same size, for the pass that only counts pages)."""
+    size = (FRAME_MM[0] * mm, FRAME_MM[1] * mm)
+    picture = Image(io.BytesIO(png), width=size[0], height=size[1]) if png is not None else Spacer(*size)
     label = Paragraph(f"图 1　{_text(caption or '态势图')}", styles["caption"])
     under = Table([[label, Paragraph(_text(review_number), styles["review"])]], colWidths=[width * 0.7, width * 0.3])
     under.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
