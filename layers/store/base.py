@@ -27,6 +27,7 @@ from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
 from layers.errors import NotFoundError, PreconditionFailed
 from layers.io.observations import DeadLetter, Observation
 from layers.store.frames import Rows, frame_from_rows, rows_from_frame
+from layers.store.scenario_rows import ScenarioRecord
 from layers.store.selection import BBox, Filters, Selection, check_text, select_features
 
 
@@ -44,18 +45,20 @@ class LayerInfo:
 
 @dataclass(frozen=True)
 class WriteCounts:
-    """What an upsert did to one layer."""
+    """What an upsert did to one layer (or table); ``deleted``: rows the write removed, where it
+    removes any (``write_depot_stocks(replace_depots=True)``)."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
 
     @property
     def written(self) -> int:
         return self.inserted + self.updated
 
     def __add__(self, other: WriteCounts) -> WriteCounts:
-        return WriteCounts(self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged)
+        return WriteCounts(self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged, self.deleted + other.deleted)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,11 @@ class Transaction(ABC):
     def audit(self, line: AuditLine) -> None:
         """Append ``line`` to the audit log, committed with the rows."""
 
+    @abstractmethod
+    def put_scenario(self, record: ScenarioRecord) -> None:
+        """Insert ``record``, or replace the stored scenario with its id (``InputError`` naming the
+        field when the record is bad)."""
+
 
 class Store(ABC):
     """A place the layers live. Use as a context manager, or call ``close()``.
@@ -211,6 +219,52 @@ class Store(ABC):
     def read_dead_letters(self, limit: int = 100) -> pd.DataFrame:
         """The newest ``limit`` dead letters, newest first: columns id, received_at
         (``datetime64[ms, UTC]``), source, payload, reason."""
+
+    # Depot stocks: what each supply depot holds of each needs-profile item (key (depot_id, item);
+    # quantity ≥ 0 in unit: kg, l, piece…). Times are UTC to the millisecond; a bad row raises
+    # InputError naming its 1-based position in the batch and the field, and nothing is written.
+
+    @abstractmethod
+    def read_depot_stocks(self, depot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Stocks of the given depots (None: all): columns depot_id, item, quantity (float), unit,
+        updated_at (``datetime64[ms, UTC]``), updated_by; sorted by depot_id, item."""
+
+    @abstractmethod
+    def write_depot_stocks(self, rows: pd.DataFrame, *, replace_depots: bool = False, actor: str, audit: AuditLine | None = None) -> WriteCounts:
+        """Upsert ``rows`` (depot_id, item, quantity, unit) by (depot_id, item) in ONE transaction
+        with ``audit``; the same quantity and unit is unchanged (its updated_at kept). With
+        ``replace_depots``, each depot's stored items missing from ``rows`` are deleted (a ledger is
+        the whole stock of its depots). Concurrent writers never lose each other's rows."""
+
+    @abstractmethod
+    def delete_depot_stock(self, depot_id: str, item: str, *, audit: AuditLine | None = None) -> int:
+        """Delete one depot's item (with ``audit`` when a row goes); returns 0 or 1."""
+
+    @abstractmethod
+    def depot_stocks_version(self) -> str:
+        """A token that changes whenever depot_stocks changes (for caches); cheap."""
+
+    # Scenarios (``ScenarioRecord``): footprints in EPSG:4326, times aware UTC to the millisecond.
+
+    @abstractmethod
+    def get_scenario(self, scenario_id: str) -> ScenarioRecord:
+        """The scenario with its result; ``NotFoundError`` naming the id when there is none."""
+
+    @abstractmethod
+    def list_scenarios(self, *, status: str | None = None, incident_id: str | None = None, bbox: BBox | None = None, limit: int = 100) -> list[ScenarioRecord]:
+        """Scenarios WITHOUT their result (None), newest created_at first; ``bbox`` (lon/lat
+        degrees) selects those whose footprint intersects it."""
+
+    def save_scenario(self, record: ScenarioRecord, *, batches: Mapping[str, gpd.GeoDataFrame] | None = None, audit: AuditLine | None = None) -> None:
+        """Insert or replace ``record`` by id, upsert the catalogue layers' ``batches`` (e.g.
+        ``{"road_closures": frame}``) and write ``audit``, all in ONE transaction: all or nothing."""
+        prepared = [(get_layer(name), rows_from_frame(get_layer(name), frame)) for name, frame in (batches or {}).items()]
+        with self._begin() as transaction:
+            transaction.put_scenario(record)
+            for spec, rows in prepared:
+                transaction.upsert(spec, rows)
+            if audit is not None:
+                transaction.audit(audit)
 
     def count(self, layer: str, *, bbox: BBox | None = None, filters: Filters | None = None) -> int:
         """How many features match (same selection as ``read`` without paging)."""

@@ -25,9 +25,9 @@ import shapely
 
 from layers.accounts.tables import AuditLine
 from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
-from layers.errors import StoreError
+from layers.errors import NotFoundError, StoreError
 from layers.io.observations import DeadLetter, Observation
-from layers.store import gpkg_observations
+from layers.store import gpkg_observations, gpkg_scenarios, gpkg_stocks
 from layers.store import observation_rows as rows_of
 from layers.store.base import (
     BBox,
@@ -42,6 +42,19 @@ from layers.store.frames import Rows, datetime_to_gpkg
 from layers.store.gpkg_accounts import insert_audit_line
 from layers.store.gpkg_schema import open_gpkg
 from layers.store.gpkg_sqlite import blob_wkb, encode_gpkg_blob, immediate_transaction, quote
+from layers.store.scenario_rows import (
+    ScenarioRecord,
+    check_id,
+    record_from_row,
+    scenario_filter,
+    scenario_row,
+)
+from layers.store.stock_rows import (
+    check_depot_ids,
+    depot_stock_rows,
+    depot_stocks_frame,
+    required_text,
+)
 
 _BULK_INSERT_ROWS = 2_000
 """From this many new rows in one batch on, the R-tree is filled in bulk (see ``_bulk_insert``)."""
@@ -173,6 +186,47 @@ class GeoPackageStore(Store):
         with self._lock:
             return rows_of.dead_letters_frame(gpkg_observations.read_dead_letters(self._connection, limit))
 
+    # --- depot stocks and scenarios (see gpkg_stocks, gpkg_scenarios) ----------------------
+
+    def read_depot_stocks(self, depot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        ids = check_depot_ids(depot_ids)
+        with self._lock:
+            return depot_stocks_frame(gpkg_stocks.read_stocks(self._connection, ids))
+
+    def write_depot_stocks(self, rows: pd.DataFrame, *, replace_depots: bool = False, actor: str, audit: AuditLine | None = None) -> WriteCounts:
+        checked = depot_stock_rows(rows)
+        by = required_text(actor, what="actor")
+        with self._lock, immediate_transaction(self._connection) as cursor:
+            plan = gpkg_stocks.write_stocks(cursor, checked, by, replace_depots=replace_depots)
+            if audit is not None:
+                insert_audit_line(cursor, audit)
+        return WriteCounts(len(plan.inserts), len(plan.updates), plan.unchanged, len(plan.deletes))
+
+    def delete_depot_stock(self, depot_id: str, item: str, *, audit: AuditLine | None = None) -> int:
+        key = (required_text(depot_id, what="depot_id"), required_text(item, what="item"))
+        with self._lock, immediate_transaction(self._connection) as cursor:
+            deleted = gpkg_stocks.delete_stock(cursor, key)
+            if deleted and audit is not None:
+                insert_audit_line(cursor, audit)
+        return deleted
+
+    def depot_stocks_version(self) -> str:
+        with self._lock:
+            return gpkg_stocks.stocks_version(self._connection)
+
+    def get_scenario(self, scenario_id: str) -> ScenarioRecord:
+        with self._lock:
+            row = gpkg_scenarios.get_scenario(self._connection, check_id(scenario_id, what="scenario id"))
+        if row is None:
+            raise NotFoundError(f"no scenario with id {scenario_id!r}")
+        return record_from_row(row)
+
+    def list_scenarios(self, *, status: str | None = None, incident_id: str | None = None, bbox: BBox | None = None, limit: int = 100) -> list[ScenarioRecord]:
+        selected = scenario_filter(status, incident_id, bbox, limit)
+        with self._lock:
+            rows = gpkg_scenarios.list_scenarios(self._connection, selected)
+        return [record_from_row(row) for row in rows]
+
 
 class _GeoPackageTransaction(Transaction):
     """A ``BEGIN IMMEDIATE`` transaction of a GeoPackage store; ``touched``: the layers whose
@@ -224,6 +278,9 @@ class _GeoPackageTransaction(Transaction):
 
     def audit(self, line: AuditLine) -> None:
         insert_audit_line(self._cursor, line)
+
+    def put_scenario(self, record: ScenarioRecord) -> None:
+        gpkg_scenarios.put_scenario(self._cursor, scenario_row(record))
 
 
 def _rtree(spec: LayerSpec) -> str:

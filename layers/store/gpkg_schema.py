@@ -4,7 +4,8 @@
 brings it up to ``SCHEMA_VERSION``: every catalogue layer (made by GDAL through pyogrio, so the
 file carries the standard GeoPackage tables, R-tree spatial indexes and triggers; geometries in
 EPSG:4326), every catalogue field as a column, a unique index on each layer's ``source_id``, the
-account tables, the observation tables, an older store's accounts sidecar adopted.
+account tables, the observation tables, the depot stocks and scenarios tables, an older store's
+accounts sidecar adopted.
 """
 
 from __future__ import annotations
@@ -20,18 +21,21 @@ from layers.errors import StoreError
 from layers.store.frames import empty_frame
 from layers.store.gpkg_accounts import adopt_accounts_sidecar, create_account_tables
 from layers.store.gpkg_observations import create_observation_tables
+from layers.store.gpkg_scenarios import create_scenario_tables
 from layers.store.gpkg_sqlite import immediate_transaction, quote, register_gpkg_functions
+from layers.store.gpkg_stocks import create_stock_tables
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The GeoPackage store's schema version, kept in its ``onemap_meta`` table. 1: the layers only
 (before the table existed; accounts beside it in ``<name>.accounts.sqlite``). 2: accounts and
 the audit log inside the file, the audit log registered as an attribute table. 3: the
 monitoring_stations and alerts layers, and the observations and observation_dead_letters tables
-(``gpkg_observations``). Opening an older file backs it up (``<name>.v<old>.bak.gpkg``), then
-upgrades it: missing layers and columns, indexes, the account and observation tables, the old
-sidecar adopted."""
+(``gpkg_observations``). 4: the depot_stocks and scenarios tables (``gpkg_stocks``,
+``gpkg_scenarios``). Opening an older file backs it up (``<name>.v<old>.bak.gpkg``), then
+upgrades it: missing layers and columns, indexes, the account, observation, stock and scenario
+tables, the old sidecar adopted."""
 
 _GDAL_GEOMETRY_TYPES = {
     "Point": "Point",
@@ -80,6 +84,8 @@ def open_gpkg(path: Path) -> tuple[sqlite3.Connection, Path | None]:
         _ensure_source_id_indexes(cursor)
         create_account_tables(cursor)
         create_observation_tables(cursor)
+        create_stock_tables(cursor)
+        create_scenario_tables(cursor)
     adopt_accounts_sidecar(connection, path)
     if found != SCHEMA_VERSION:
         _record_schema_version(connection, path, found)

@@ -38,10 +38,31 @@ from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError, OnemapError, StoreError
 from layers.io.observations import DeadLetter, Observation
 from layers.store import observation_rows as rows_of
-from layers.store import pg_observations
-from layers.store.base import LayerInfo, Selection, Store, Transaction, WriteCounts, plan_upsert
+from layers.store import pg_observations, pg_scenarios, pg_stocks
+from layers.store.base import (
+    BBox,
+    LayerInfo,
+    Selection,
+    Store,
+    Transaction,
+    WriteCounts,
+    plan_upsert,
+)
 from layers.store.frames import Rows, frame_from_rows
 from layers.store.pg_tables import build_metadata
+from layers.store.scenario_rows import (
+    ScenarioRecord,
+    check_id,
+    record_from_row,
+    scenario_filter,
+    scenario_row,
+)
+from layers.store.stock_rows import (
+    check_depot_ids,
+    depot_stock_rows,
+    depot_stocks_frame,
+    required_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +112,8 @@ class PostGISStore(Store):
         self._tables = build_metadata(schema).tables
         self._audit_log = accounts_metadata(schema).tables[f"{schema}.audit_log"]
         self._dead_letters = pg_observations.observation_metadata(schema).tables[f"{schema}.{pg_observations.DEAD_LETTERS}"]
+        self._stocks = pg_stocks.stock_metadata(schema).tables[f"{schema}.{pg_stocks.DEPOT_STOCKS}"]
+        self._scenarios = pg_scenarios.scenario_metadata(schema).tables[f"{schema}.{pg_scenarios.SCENARIOS}"]
         self._months: set[date] = set()
         """Months whose observation partition exists (or stays in DEFAULT), as this store has seen."""
         try:
@@ -245,6 +268,47 @@ class PostGISStore(Store):
         with self._reading() as connection:
             return rows_of.dead_letters_frame([tuple(r) for r in connection.execute(statement)])
 
+    # --- depot stocks and scenarios (see pg_stocks, pg_scenarios) --------------------------
+
+    def read_depot_stocks(self, depot_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        ids = check_depot_ids(depot_ids)
+        with self._reading() as connection:
+            return depot_stocks_frame(pg_stocks.read_stocks(connection, self._stocks, ids))
+
+    def write_depot_stocks(self, rows: pd.DataFrame, *, replace_depots: bool = False, actor: str, audit: AuditLine | None = None) -> WriteCounts:
+        checked = depot_stock_rows(rows)
+        by = required_text(actor, what="actor")
+        with self._writing() as connection:
+            plan = pg_stocks.write_stocks(connection, self.schema, self._stocks, checked, by, replace_depots=replace_depots)
+            if audit is not None:
+                connection.execute(insert(self._audit_log).values(audit.row()))
+        return WriteCounts(len(plan.inserts), len(plan.updates), plan.unchanged, len(plan.deletes))
+
+    def delete_depot_stock(self, depot_id: str, item: str, *, audit: AuditLine | None = None) -> int:
+        key = (required_text(depot_id, what="depot_id"), required_text(item, what="item"))
+        with self._writing() as connection:
+            deleted = pg_stocks.delete_stock(connection, self.schema, self._stocks, key)
+            if deleted and audit is not None:
+                connection.execute(insert(self._audit_log).values(audit.row()))
+        return deleted
+
+    def depot_stocks_version(self) -> str:
+        with self._reading() as connection:
+            return pg_stocks.stocks_version(connection, self._stocks)
+
+    def get_scenario(self, scenario_id: str) -> ScenarioRecord:
+        with self._reading() as connection:
+            row = pg_scenarios.get_scenario(connection, self._scenarios, check_id(scenario_id, what="scenario id"))
+        if row is None:
+            raise NotFoundError(f"no scenario with id {scenario_id!r}")
+        return record_from_row(row)
+
+    def list_scenarios(self, *, status: str | None = None, incident_id: str | None = None, bbox: BBox | None = None, limit: int = 100) -> list[ScenarioRecord]:
+        selected = scenario_filter(status, incident_id, bbox, limit)
+        with self._reading() as connection:
+            rows = pg_scenarios.list_scenarios(connection, self._scenarios, selected)
+        return [record_from_row(row) for row in rows]
+
 
 def _select_rows(spec: LayerSpec, table: Table) -> Select[Any]:
     """The spec's columns and the geometry as WKB (EPSG:4326)."""
@@ -305,3 +369,6 @@ class _PostGISTransaction(Transaction):
 
     def audit(self, line: AuditLine) -> None:
         self._connection.execute(insert(self._store._audit_log).values(line.row()))
+
+    def put_scenario(self, record: ScenarioRecord) -> None:
+        pg_scenarios.put_scenario(self._connection, self._store._scenarios, scenario_row(record))
