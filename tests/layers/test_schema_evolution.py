@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import shapely
 from alembic import command
 from alembic.config import Config
 from geoalchemy2 import WKBElement
 from sqlalchemy import MetaData, create_engine, insert, text
 
 from layers.accounts.store import AccountStore
-from layers.accounts.tables import accounts_metadata
+from layers.accounts.tables import AuditLine, accounts_metadata
 from layers.catalogue import CATALOGUE
 from layers.io.observations import Observation
 from layers.services.routing import RoutingService
@@ -33,8 +34,11 @@ from layers.store import open_store
 from layers.store.gpkg import GeoPackageStore
 from layers.store.gpkg_schema import SCHEMA_VERSION, stored_schema_version
 from layers.store.pg_observations import default_partition_sql, observation_metadata
+from layers.store.pg_scenarios import scenario_metadata
+from layers.store.pg_stocks import stock_metadata
 from layers.store.pg_tables import build_metadata
 from layers.store.postgis import MIGRATIONS_DIR, PostGISStore, sqlalchemy_url
+from layers.store.scenario_rows import ScenarioRecord
 from tests.data.schema_0005 import RELEASED_0005
 from tests.helpers import TEST_PASSWORD
 
@@ -73,6 +77,8 @@ def test_a_fresh_postgis_schema_is_exactly_the_catalogue(pg_url: str, pg_schema:
             accounts_metadata(reference).create_all(connection)
             observation_metadata(reference).create_all(connection)
             connection.execute(text(default_partition_sql(reference)))
+            stock_metadata(reference).create_all(connection)
+            scenario_metadata(reference).create_all(connection)
         with engine.connect() as connection:
             migrated, expected = _described(connection, pg_schema), _described(connection, reference)
         for part in ("columns", "indexes", "comments"):
@@ -135,6 +141,7 @@ def test_a_postgis_store_as_released_upgrades_with_data_and_answers_unchanged(pg
     with open_store(settings) as store:  # opening upgrades to head
         _same_data(store, frames)
         answers = _answers(store, settings)
+        assert store.read_depot_stocks().empty and store.list_scenarios() == []
     pd.testing.assert_frame_equal(answers, _reference_answers(frames, tmp_path))
 
 
@@ -201,10 +208,11 @@ def test_a_geopackage_of_version_2_is_backed_up_then_gains_the_monitoring_tables
         assert store.upsert_observations([Observation("ST1", at, 1.5, "m", None)]) == 1
         assert list(store.read_observations(["ST1"], at, at + timedelta(hours=1))["value"]) == [1.5]
         assert store.dead_letter_count() == 0
+        _stocks_and_scenarios_work(store)
     with sqlite3.connect(path) as upgraded:
         assert upgraded.execute("SELECT * FROM audit_log").fetchall() == audit_before
     listed = {str(name) for name, _ in pyogrio.list_layers(path)}
-    assert "observations" not in listed and "observation_dead_letters" not in listed, "machine records, not layers"
+    assert not listed & {"observations", "observation_dead_letters", "depot_stocks", "scenarios"}, "records, not layers"
     assert {"monitoring_stations", "alerts", "reservoirs"} <= listed
     accounts = AccountStore.for_settings(Settings(store=str(path)))
     try:
@@ -212,6 +220,40 @@ def test_a_geopackage_of_version_2_is_backed_up_then_gains_the_monitoring_tables
         assert user is not None and user.role == "editor"
     finally:
         accounts.close()
+
+
+def _stocks_and_scenarios_work(store: GeoPackageStore) -> None:
+    """The depot_stocks and scenarios tables (schema version 4) are there, empty and usable."""
+    assert store.read_depot_stocks().empty and store.list_scenarios() == []
+    stocks = pd.DataFrame({"depot_id": ["D1"], "item": ["rice"], "quantity": [500.0], "unit": ["kg"]})
+    assert store.write_depot_stocks(stocks, actor="zhang").inserted == 1
+    at = datetime(2026, 7, 1, tzinfo=UTC)
+    store.save_scenario(ScenarioRecord("SC1", "area", "积水", "预案", None, None, at, "zhang", None, {"depth_m": 0.5}, {"residents": 3},
+                                       shapely.box(116.5, 35.3, 116.6, 35.4), 3, 0))
+    assert store.get_scenario("SC1").result == {"residents": 3}
+
+
+def test_a_geopackage_of_version_3_is_backed_up_then_gains_the_stock_and_scenario_tables(tmp_path: Path, sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+    """A version-3 store (this release's file without the two tables, as issue 15 wrote it)."""
+    path = tmp_path / "v3.gpkg"
+    with GeoPackageStore(path) as store:
+        store.upsert_many({layer: sample_city[layer].head(20) for layer in ("shelters", "supply_depots")}, audit=AuditLine("zhang", "import", "shelters"))
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE depot_stocks")
+        connection.execute("DROP TABLE scenarios")
+        connection.execute("UPDATE onemap_meta SET value = '3' WHERE key = 'schema_version'")
+    assert stored_schema_version(path) == 3
+    with sqlite3.connect(path) as original:
+        before = "\n".join(original.iterdump())
+    with GeoPackageStore(path) as store:
+        assert store.backup == tmp_path / "v3.v3.bak.gpkg"
+        with sqlite3.connect(store.backup) as copy:
+            assert "\n".join(copy.iterdump()) == before, "the file as it was, kept first"
+        assert stored_schema_version(path) == SCHEMA_VERSION == 4
+        _same_data(store, {layer: sample_city[layer].head(20) for layer in ("shelters", "supply_depots")})
+        _stocks_and_scenarios_work(store)
+    with GeoPackageStore(path) as again:
+        assert again.backup is None and len(again.read_depot_stocks()) == 1 and again.get_scenario("SC1").status == "预案"
 
 
 def test_a_geopackage_newer_than_onemap_is_refused(tmp_path: Path) -> None:
