@@ -4,7 +4,8 @@ Operations: list layers with counts and extents, read by bbox / attribute filter
 get by source id, upsert a batch (several layers at once) in one transaction, delete. Geometries go
 in and come out in EPSG:4326; bbox is (min_lon, min_lat, max_lon, max_lat) in degrees and selects
 features whose geometry intersects the box. Results are ordered by insertion (the store's fid).
-Analyses never see a store: callers read frames and pass them on.
+Beside the layers, plain tables: gauge observations, depot stocks (``stock_rows``) and scenarios
+(``scenario_rows``). Analyses never see a store: callers read frames and pass them on.
 """
 
 from __future__ import annotations
