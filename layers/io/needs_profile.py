@@ -4,9 +4,10 @@ or a bureau's own copy."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from gis.scenario.needs import NeedsProfile, NeedsProfileError
+from gis.scenario.needs import NeedItem, NeedsProfile, NeedsProfileError
 from layers.errors import InputError
 from layers.io.yaml_file import read_yaml
 
@@ -32,3 +33,14 @@ def shipped_needs_profile(name: str = DEFAULT_PROFILE) -> NeedsProfile:
     if name not in SHIPPED_PROFILES:
         raise InputError(f"unknown needs profile {name!r}; shipped: {', '.join(SHIPPED_PROFILES)}")
     return read_needs_profile(SHIPPED_PROFILES[name])
+
+
+def stock_items() -> NeedsProfile:
+    """Every item of the shipped profiles (the first profile's unit where both name one): what a
+    depot stock ledger is matched against when no profile is given."""
+    profiles = [shipped_needs_profile(name) for name in SHIPPED_PROFILES]
+    items: dict[str, NeedItem] = {}
+    for profile in profiles:
+        for item in profile.items:
+            items.setdefault(item.item, item)
+    return dataclasses.replace(profiles[0], name="shipped items", source=", ".join(p.name for p in profiles), items=tuple(items.values()))

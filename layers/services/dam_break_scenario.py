@@ -67,7 +67,7 @@ def dam_break_scenario(
     zones = gpd.GeoDataFrame({"zone": [f"水深 {z.name}" for z in depth]}, geometry=[z.polygon for z in depth], crs=settings.work_epsg)
     arrival = result.zones_of("arrival")
     bands = gpd.GeoSeries([z.polygon for z in arrival], crs=settings.work_epsg).to_crs(4326)
-    parameters = {"reservoir_id": reservoir_id, "name": name, "capacity_m3": capacity, "level_m": level, "dem": str(dem_path), "cell_m": cell_m,
+    parameters = {"reservoir_id": reservoir_id, "name": name, "lon": round(float(row.geometry.x), 6), "lat": round(float(row.geometry.y), 6), "capacity_m3": capacity, "level_m": level, "dem": str(dem_path), "cell_m": cell_m,
                   "reach_km": reach_km, "method": "simplified volume-limited dam break: Froehlich (1995) peak, USBR (1989) attenuation, HAND rating curves (Zheng et al. 2018), kinematic-wave arrival"}
     details = {
         "dam_break": {"peak_outflow_m3s": round(result.peak_outflow_m3s, 1), "released_volume_m3": round(result.released_volume_m3), "flooded_volume_m3": round(result.flooded_volume_m3),

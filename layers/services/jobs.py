@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -71,9 +71,13 @@ class Jobs:
         self._lock = threading.Lock()
         self._jobs: OrderedDict[Hashable, _Job] = OrderedDict()
 
-    def result(self, key: Hashable, label: str, compute: Callable[[Progress], T]) -> T:
+    def result(self, key: Hashable, label: str, compute: Callable[[Progress], T], *, wait_s: float = 0.0, once: bool = False) -> T:
         """The finished result of the job ``key``; else start it (once) and raise ``Computing``.
-        ``compute`` gets a progress callback that names the current step."""
+        ``compute`` gets a progress callback that names the current step. ``wait_s``: how long
+        (s) the caller waits for a job that finishes quickly before being told to come back (the
+        job still runs on the job thread, never the caller's). ``once``: a job that makes
+        something (a stored scenario) is forgotten once its result is given, so the same request
+        made again later makes a new one."""
         with self._lock:
             job = self._jobs.get(key)
             if job is None:
@@ -101,13 +105,16 @@ class Jobs:
                     if not oldest.future.done():
                         break
                     del self._jobs[oldest_key]
+        if wait_s > 0:
+            wait([job.future], timeout=wait_s)
         if not job.future.done():
             raise Computing(job.status)
         error = job.future.exception()
-        if error is not None:
+        if error is not None or once:
             with self._lock:
                 if self._jobs.get(key) is job:
-                    del self._jobs[key]  # the next request tries again
+                    del self._jobs[key]  # the next request tries again (or makes a new one)
+        if error is not None:
             raise error
         return job.future.result()
 

@@ -128,6 +128,13 @@ class Operations:
 
     def create_closure(self, geometry: BaseGeometry, *, cause: str, name: str | None = None, actor: str) -> gpd.GeoDataFrame:
         """Close the roads inside a polygon (EPSG:4326) until it is lifted."""
+        source_id, frame = self.closure_frame(geometry, cause=cause, name=name)
+        self.store.upsert_many({"road_closures": frame}, audit=AuditLine(actor, "create", "road_closures", after=[source_id], detail={"cause": cause}))
+        return self.store.get("road_closures", source_id)
+
+    def closure_frame(self, geometry: BaseGeometry, *, cause: str, name: str | None = None, source_id: str | None = None) -> tuple[str, gpd.GeoDataFrame]:
+        """A new closure in force, checked (a valid polygon of at most ``MAX_CLOSURE_AREA_KM2``
+        inside the region) but not written: its source id and one-row frame (EPSG:4326)."""
         if isinstance(geometry, shapely.Polygon):
             geometry = shapely.MultiPolygon([geometry])
         if geometry.geom_type != "MultiPolygon":
@@ -140,8 +147,8 @@ class Operations:
             raise InputError(f"the closure covers {area_km2:,.0f} km², more than {MAX_CLOSURE_AREA_KM2:,.0f} km²: draw the cut area itself")
         self._check_in_region(geometry, "the closure")
         row = self._row("road_closures", {"name": name or f"{cause}封闭 {now_beijing():%m-%d %H:%M}", "cause": cause, "status": "封闭中", "created_at": now_beijing()})
-        source_id = new_source_id("CL")
-        return self._create("road_closures", source_id, row, shapely.orient_polygons(geometry), AuditLine(actor, "create", "road_closures", after=[source_id], detail={"cause": cause}))
+        source_id = source_id or new_source_id("CL")
+        return source_id, self._frame("road_closures", source_id, row, shapely.orient_polygons(geometry))
 
     def lift_closure(self, source_id: str, *, actor: str, if_match: str | None = None) -> gpd.GeoDataFrame:
         """Reopen the roads of a closure (kept, with the time it was lifted)."""
@@ -152,6 +159,17 @@ class Operations:
             row.update(status="已解除", lifted_at=now_beijing())
 
         return self._edit("road_closures", source_id, change, AuditLine(actor, "lift", "road_closures", before=[source_id], after=[source_id]), if_match)
+
+    def lifted_closure_frame(self, source_id: str) -> gpd.GeoDataFrame | None:
+        """The closure ``source_id`` lifted now, as a one-row frame to write (None when it is gone
+        or lifted already)."""
+        found = self.store.read("road_closures", filters={SOURCE_ID: source_id}, limit=1)
+        if found.empty or found["status"].iloc[0] == "已解除":
+            return None
+        record = found.iloc[0]
+        row = {name: (None if is_missing(record[name]) else record[name]) for name in get_layer("road_closures").field_names}
+        row.update(status="已解除", lifted_at=now_beijing())
+        return self._frame("road_closures", source_id, self._row("road_closures", row), found.geometry.iloc[0])
 
     def active_closures(self) -> list[BaseGeometry]:
         """Polygons of the closures in force (EPSG:4326)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -90,15 +89,12 @@ def evacuate(store: Store, settings: Settings, impact: Impact, cells: gpd.GeoDat
     return Evacuation(table, float(plan.placed.sum()), unplaced, plan.mean_minutes, EVACUATION_WALK_MIN)
 
 
-def allocate(store: Store, settings: Settings, stocks_path: Path, evacuation: Evacuation, zones: gpd.GeoDataFrame, profile: NeedsProfile, days: float, warnings: list[str]) -> Allocation:
-    """The depots' stocks (the ledger at ``stocks_path``) sent to the shelters that receive the
-    displaced, by road around the closures in force and the footprint itself (its roads are
-    cut), fastest first: what each depot sends where, and what is short."""
-    from layers.io.stock_ledger import read_stock_ledger
+def allocate(store: Store, settings: Settings, stocks: pd.DataFrame, evacuation: Evacuation, zones: gpd.GeoDataFrame, profile: NeedsProfile, days: float, warnings: list[str]) -> Allocation:
+    """The depots' ``stocks`` (depot_id, item, quantity, unit in the profile's units) sent to the
+    shelters that receive the displaced, by road around the closures in force and the footprint
+    itself (its roads are cut), fastest first: what each depot sends where, and what is short."""
     from layers.services.routing import Closures, RoutingService
 
-    stocks, ledger_warnings = read_stock_ledger(stocks_path, store.read("supply_depots"), profile)
-    warnings.extend(ledger_warnings)
     receiving = evacuation.shelters
     demand = needs_by_shelter(pd.Series(receiving["assigned"].to_numpy(dtype=float), index=receiving["source_id"]), profile, days=days)
     routing = RoutingService(store, settings)

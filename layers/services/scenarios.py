@@ -57,11 +57,15 @@ class ScenarioOutcome:
     allocation: Allocation | None = None
     warnings: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    stored_id: str | None = None
+    """The id it is stored under (``layers/services/scenario_records.py``), once saved."""
 
     @property
     def id(self) -> str:
-        """A name for this scenario that its kind and parameters decide (the same inputs give the
-        same id); scenarios are not stored yet."""
+        """The stored id; before it is saved, a name that its kind and parameters decide (the
+        same inputs give the same name)."""
+        if self.stored_id is not None:
+            return self.stored_id
         digest = hashlib.sha256(json.dumps([self.kind, self.parameters], sort_keys=True, default=str).encode()).hexdigest()
         return f"{self.kind}-{digest[:10]}"
 
@@ -95,7 +99,7 @@ class ScenarioOutcome:
             "needs_profile": {"name": self.profile.name, "source": self.profile.source, "days": self.days},
             "deliveries": _deliveries_json(self.allocation),
             "shortfalls": self._shortfalls(),
-            "warnings": self.warnings if self.allocation is not None else [*self.warnings, "no stock ledger was given (--stocks): no stock counts as available, so every need is short in full"],
+            "warnings": self.warnings if self.allocation is not None else [*self.warnings, "no depot stocks are stored (onemap stocks import LEDGER) and no ledger was given (--stocks): no stock counts as available, so every need is short in full"],
         }
 
 
@@ -222,8 +226,25 @@ def assess(
     used_days = float(days if days is not None else profile.days)
     needs = needs_for(impact.total_displaced, profile, days=used_days)
     zones_out = zones.assign(area_km2=zones.geometry.area / 1e6).to_crs(4326)
-    allocation = allocate(store, settings, stocks_path, evacuation, zones_out, profile, used_days, warnings) if stocks_path is not None else None
+    stocks = _stocks(store, profile, stocks_path, warnings)
+    allocation = allocate(store, settings, stocks, evacuation, zones_out, profile, used_days, warnings) if stocks is not None else None
     return ScenarioOutcome(kind, parameters, zones_out, impact, facilities, needs, profile, used_days, evacuation, allocation, warnings, details or {})
+
+
+def _stocks(store: Store, profile: NeedsProfile, stocks_path: Path | None, warnings: list[str]) -> pd.DataFrame | None:
+    """The depot stocks to send: the ledger file at ``stocks_path`` when given, else the stored
+    ``depot_stocks``; None (and nothing counts as available) when there are none."""
+    from layers.io.stock_ledger import read_stock_ledger, stocks_for_profile
+
+    if stocks_path is not None:
+        stocks, found = read_stock_ledger(stocks_path, store.read("supply_depots"), profile)
+    else:
+        stored = store.read_depot_stocks()
+        if stored.empty:
+            return None
+        stocks, found = stocks_for_profile(stored, profile)
+    warnings.extend(found)
+    return stocks
 
 
 def _empty(epsg: int, columns: list[str]) -> gpd.GeoDataFrame:
