@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     risk_config: str | None = Field(
         default=None, description="YAML risk config (weights or AHP, factor parameters) the API uses."
     )
+    dem: str | None = Field(
+        default=None, description="GeoTIFF DEM (any CRS) that dam-break scenarios read (POST /scenarios; the CLI takes --dem). "
+        "`onemap sample --dem var/sample-dem.tif` writes the sample city's.",
+    )
     warning_interval_s: float = Field(
         default=60.0, ge=0, description="The server judges every station this often (s) besides right after new readings, "
         "so that a gauge that goes quiet is noticed; 0: only after new readings.",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from api.cli.app import _fail_cleanly, _pad, _settings, _store, _width, main
+from api.cli.app import _cli_actor, _fail_cleanly, _pad, _settings, _store, _width, main
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,8 +32,16 @@ def scenario() -> None:
       onemap scenario area flood_extent.geojson --stocks 库存台账.xlsx
       onemap scenario dam-break --reservoir SK0001 --dem var/sample-dem.tif
 
-    Not in this version yet: stored scenarios and depot stocks (a ledger file is read with
-    --stocks), the footprint on the wall map, the PDF brief.
+    Every scenario is stored (as a 预案, a what-if) and its id printed: the wall map and
+    GET /scenarios/{id} show it, onemap brief --scenario ID writes its brief. --activate makes
+    it 生效中 at once: the roads inside its footprint close (routing avoids them) until
+    onemap scenario end ID. --no-save only prints. Depot stocks come from the store (onemap
+    stocks import), or from a ledger file given with --stocks.
+
+    
+      onemap scenario list
+      onemap scenario activate SC20261203221500-1a2b3c
+      onemap scenario end SC20261203221500-1a2b3c
     """
 
 
@@ -43,14 +51,36 @@ _days_option = click.option("--days", type=click.FloatRange(min=0, min_open=True
 _stocks_option = click.option("--stocks", "stocks_path", type=click.Path(path_type=Path),
                               help="A depot stock ledger (CSV/XLSX: 储备库 depot id or name, 物资 item, 数量 quantity, 单位 unit): sends the needs from the depots by road and says what is short.")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON: id, kind, zones, impact, facilities_inside, needs, shortfalls.")
+_name_option = click.option("--name", help="The scenario's name (default: its kind, place and time).")
+_incident_option = click.option("--incident", "incident_id", help="The incident (source id) this scenario belongs to; its brief includes it.")
+_activate_option = click.option("--activate", is_flag=True, help="Store it as 生效中 (active): the roads inside the footprint close until onemap scenario end ID.")
+_no_save_option = click.option("--no-save", is_flag=True, help="Only print: store nothing.")
 
 
 def _common(command: F) -> F:
-    """What every scenario command takes besides its footprint: profile, days, stocks, --json."""
+    """What every scenario command takes besides its footprint: profile, days, stocks, --json,
+    and how it is stored (--name, --incident, --activate, --no-save)."""
     decorated: Any = command
-    for decorate in (_fail_cleanly, click.pass_context, _json_option, _stocks_option, _days_option, _profile_option):
+    for decorate in (_fail_cleanly, click.pass_context, _no_save_option, _activate_option, _incident_option, _name_option,
+                     _json_option, _stocks_option, _days_option, _profile_option):
         decorated = decorate(decorated)
     return decorated
+
+
+def _finish(ctx: click.Context, outcome: ScenarioOutcome, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
+    """Store the outcome (unless --no-save), then print it."""
+    if no_save:
+        if activate or incident_id:
+            raise click.UsageError("--activate and --incident store the scenario: leave out --no-save")
+        _show(outcome, as_json)
+        return
+    from layers.services.scenario_records import save_outcome
+
+    stored, record = save_outcome(_store(ctx), _settings(ctx), outcome, name=name, incident_id=incident_id, active=activate, actor=_cli_actor())
+    _show(stored, as_json)
+    if not as_json:
+        closed = f"; 道路封闭 roads closed: {record.closure_id}" if record.closure_id else ""
+        click.echo(f"已保存 stored as {record.id} ({record.status}){closed}. 简报 brief: onemap brief --scenario {record.id} --out brief.pdf")
 
 
 def _profile(name: str) -> NeedsProfile:
@@ -84,7 +114,7 @@ def _numbers(text: str, what: str) -> list[float]:
 @click.option("--duration", "duration_min", type=float, help="How long the release lasts, minutes (default: it goes on).")
 @click.option("--height", "height_m", type=float, default=0.0, show_default=True, help="Release height above ground, m.")
 @_common
-def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
+def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
     """A chemical release as a Gaussian plume (Briggs open-country dispersion, ground reflection):
     zones where the ground-level concentration reaches each threshold; everyone inside is
     counted as displaced.
@@ -101,7 +131,7 @@ def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: fl
     outcome = plume_scenario(_store(ctx), _settings(ctx), lon=lon, lat=lat, wind_from_deg=wind_from, wind_speed_ms=wind_speed, stability=stability,
                              release_g_s=rate, thresholds_mg_m3=_numbers(thresholds, "thresholds"), duration_min=duration_min, release_height_m=height_m,
                              profile=_profile(profile_name), days=days, stocks_path=stocks_path)
-    _show(outcome, as_json)
+    _finish(ctx, outcome, as_json, name, incident_id, activate, no_save)
 
 
 @scenario.command("area")
@@ -110,7 +140,7 @@ def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: fl
 @click.option("--order", help="The zone values, most severe first, comma-separated (default: as they first appear in the file).")
 @click.option("--displaced", "displaced_rate", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share of the residents of every zone who are displaced (InaSAFE's rate for a high/medium zone is 1).")
 @_common
-def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
+def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
     """A drawn or imported hazard area (a flood extent, a waterlogging polygon) in any GIS file and
     CRS, with depth classes or zone names where its features carry them.
 
@@ -124,7 +154,7 @@ def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order:
 
     zones = read_hazard_area(path, zone_field=zone_field, order=[z.strip() for z in order.split(",")] if order else None)
     outcome = area_scenario(_store(ctx), _settings(ctx), zones, source=str(path), profile=_profile(profile_name), days=days, displacement=displaced_rate, stocks_path=stocks_path)
-    _show(outcome, as_json)
+    _finish(ctx, outcome, as_json, name, incident_id, activate, no_save)
 
 
 @scenario.command("dam-break")
@@ -134,7 +164,7 @@ def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order:
 @click.option("--level", "level_m", type=float, help="Water level at the dam, m (same datum as the DEM); default: the reservoir's current level in the store, else its capacity alone.")
 @click.option("--reach-km", type=click.FloatRange(min=1, max=200), default=40.0, show_default=True, help="How far downstream the flood is followed, km.")
 @_common
-def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, cell_m: float, level_m: float | None, reach_km: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool) -> None:
+def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, cell_m: float, level_m: float | None, reach_km: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
     """A dam break: the downstream flood from the DEM by a simplified, volume-limited method
     (Froehlich's peak outflow, attenuating downstream, depths by height above the flow path,
     the released volume never exceeded), in depth classes with arrival-time bands. A first
@@ -150,7 +180,51 @@ def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, ce
 
     outcome = dam_break_scenario(_store(ctx), _settings(ctx), reservoir_id=reservoir_id, dem_path=dem_path, cell_m=cell_m, level_m=level_m, reach_km=reach_km,
                                  profile=_profile(profile_name), days=days, stocks_path=stocks_path)
-    _show(outcome, as_json)
+    _finish(ctx, outcome, as_json, name, incident_id, activate, no_save)
+
+
+@scenario.command("list")
+@click.option("--status", type=click.Choice(["预案", "生效中", "已结束"]), help="Only scenarios of this status.")
+@click.option("--incident", "incident_id", help="Only the scenarios of this incident.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.pass_context
+@_fail_cleanly
+def scenario_list(ctx: click.Context, status: str | None, incident_id: str | None, limit: int) -> None:
+    """The stored scenarios, newest first: id, kind, status, residents and displaced, name."""
+    from layers.services.scenario_records import SCENARIO_KINDS_ZH
+
+    records = _store(ctx).list_scenarios(status=status, incident_id=incident_id, limit=limit)
+    if not records:
+        click.echo("没有情景 no scenarios stored (make one: onemap scenario plume|area|dam-break …)")
+        return
+    rows = [(r.id, SCENARIO_KINDS_ZH.get(r.kind, r.kind), r.status, f"{r.residents:,}", f"{r.displaced:,}", r.incident_id or "", f"{r.created_at:%Y-%m-%d %H:%M}", r.name)
+            for r in records]
+    _table(("情景 id", "类型 kind", "状态 status", "人口 residents", "转移 displaced", "事件 incident", "创建 created", "名称 name"), rows, right=(3, 4))
+
+
+@scenario.command("activate")
+@click.argument("scenario_id")
+@click.pass_context
+@_fail_cleanly
+def scenario_activate(ctx: click.Context, scenario_id: str) -> None:
+    """Make a stored 预案 scenario active: the roads inside its footprint close (routing, coverage
+    and the wall map avoid them) until it ends."""
+    from layers.services.scenario_records import activate_scenario
+
+    record = activate_scenario(_store(ctx), _settings(ctx), scenario_id, actor=_cli_actor())
+    click.echo(f"{record.id}: {record.status}" + (f", 道路封闭 roads closed: {record.closure_id}" if record.closure_id else ", no roads inside the region to close"))
+
+
+@scenario.command("end")
+@click.argument("scenario_id")
+@click.pass_context
+@_fail_cleanly
+def scenario_end(ctx: click.Context, scenario_id: str) -> None:
+    """End a scenario: its road closure, if still in force, is lifted with it."""
+    from layers.services.scenario_records import end_scenario
+
+    record = end_scenario(_store(ctx), _settings(ctx), scenario_id, actor=_cli_actor())
+    click.echo(f"{record.id}: {record.status}" + (f", 道路封闭 {record.closure_id} lifted" if record.closure_id else ""))
 
 
 def _show(outcome: ScenarioOutcome, as_json: bool) -> None:
