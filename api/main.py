@@ -32,6 +32,7 @@ from web.wallmap import basemap_providers
 from . import (
     alerts,
     auth,
+    brief,
     coverage,
     events,
     features,
@@ -39,7 +40,9 @@ from . import (
     operations,
     risk,
     routing,
+    scenarios,
     shares,
+    stocks,
     wallmap,
 )
 from .auth import RequireEditor, RequireViewer
@@ -158,6 +161,11 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
     app.include_router(alerts.router, dependencies=[RequireViewer])
     app.include_router(alerts.editor_router, dependencies=[RequireEditor])
     app.include_router(observations.router)  # sensor accounts and editors (require_observation_writer)
+    app.include_router(scenarios.router, dependencies=[RequireViewer])
+    app.include_router(scenarios.editor_router, dependencies=[RequireEditor])
+    app.include_router(brief.router, dependencies=[RequireViewer])
+    app.include_router(stocks.router, dependencies=[RequireViewer])
+    app.include_router(stocks.editor_router, dependencies=[RequireEditor])
     app.include_router(shares.router, dependencies=[RequireEditor])
     app.include_router(shares.public_router)
     wallmap.install_static(app)
