@@ -60,6 +60,10 @@ _CSS = (
     ("onemap_wallmap_css", "/static/onemap/wallmap.css"),
 )
 
+SCENARIO_ZONE_COLOURS = ("#d7191c", "#f17c0e", "#f5c400")
+"""A scenario's zones, most severe first (a plume's 红区/橙区/黄区; a flood's deepest class first):
+red, orange, yellow, filled at 35 % on the wall map."""
+
 GROUPS = (("hazard", "危险源"), ("resource", "应急资源"), ("operations", "事件处置"), ("analysis", "分析"), ("basemap", "底图"))
 
 
@@ -140,6 +144,8 @@ def wall_map_config(*, providers: list[dict[str, Any]], live_interval_s: float, 
             {"id": "risk", "title": "风险等级", "kind": "tiles", "url": "/risk/tiles/{z}/{x}/{y}.png", "ready": "/risk/summary", "legend": [[level, RISK_LEVEL_COLOURS[level]] for level in RISK_LEVELS]},
             {"id": "coverage_gaps", "title": "避难场所覆盖缺口", "kind": "geojson", "url": "/coverage/gaps", "colour": "#e6550d"},
             {"id": "service_areas", "title": "事件服务范围", "kind": "incident"},  # legend: the time bands of shared/colours.js
+            {"id": "scenarios", "title": "情景推演（生效中）", "kind": "scenarios", "colours": list(SCENARIO_ZONE_COLOURS),
+             "legend": [[name, colour] for name, colour in zip(("红区（最严重）", "橙区", "黄区"), SCENARIO_ZONE_COLOURS, strict=True)]},
         ],
         "basemaps": providers,
         "titles": {name: spec.title_zh for name, spec in CATALOGUE.items()},

@@ -5,6 +5,7 @@
 
 import { debounce, el } from "../shared/dom.js";
 import { gcjToWgs, wgsToGcj } from "../shared/gcj02.js";
+import { isChange } from "../shared/live.js";
 import { alertMethods } from "./alerts.js";
 import { analysisMethods } from "./analyses.js";
 import { Api } from "./api.js";
@@ -18,6 +19,8 @@ import { layerMethods } from "./layers.js";
 import { liveMethods } from "./live.js";
 import { panelMethods } from "./panel.js";
 import { formatPermalink, parsePermalink } from "./permalink.js";
+import { plumeMethods } from "./plume_tool.js";
+import { scenarioMethods } from "./scenarios.js";
 import { searchMethods } from "./search.js";
 
 export class WallMap {
@@ -46,9 +49,11 @@ export class WallMap {
     this._buildBasemaps();
     this._buildDataLayers();
     this._buildAnalyses();
+    this._buildScenarios();
     this._buildPanel();
     this._buildSearch();
     this._buildToolbar();
+    this._buildPlumeTool();
     this._buildCoordinates();
     this._buildSide();
     this._buildAlerts();
@@ -63,6 +68,17 @@ export class WallMap {
     this._loadCounts();
     this._loadLabels();
     this._startLive();
+  }
+
+  // -- observed state: the editors' tools follow the role (panel.js sets `me`); the scenarios are
+  //    loaded again when the road closures' change token moves (live.js sets `versions`) --
+  get me() { return this._me; }
+  set me(me) { this._me = me; this._roleChanged(); }
+  get versions() { return this._versions; }
+  set versions(versions) {
+    const before = this._versions;
+    this._versions = versions;
+    if (versions && isChange(before, "road_closures", versions.road_closures)) this._loadScenarios();
   }
 
   // -- state for tests and the benchmark: data-onemap-ready = "1" when nothing is loading --
@@ -127,6 +143,7 @@ export class WallMap {
     if (labels && !this.map.hasLayer(this.labelLayer)) this.labelLayer.addTo(this.map);
     if (!labels && this.map.hasLayer(this.labelLayer)) this.map.removeLayer(this.labelLayer);
     this._drawLabels();
+    this._followScenarioOffset();
     this._syncPanel();
   }
 
@@ -169,4 +186,4 @@ export class WallMap {
   }
 }
 
-Object.assign(WallMap.prototype, basemapMethods, layerMethods, analysisMethods, panelMethods, searchMethods, drawingMethods, incidentMethods, liveMethods, exportMethods, alertMethods, chartMethods, figureMethods);
+Object.assign(WallMap.prototype, basemapMethods, layerMethods, analysisMethods, panelMethods, searchMethods, drawingMethods, incidentMethods, liveMethods, exportMethods, alertMethods, chartMethods, figureMethods, scenarioMethods, plumeMethods);
