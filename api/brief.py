@@ -15,6 +15,7 @@ from web.brief.workbook import render_brief_xlsx
 
 from .auth import ViewerDep
 from .jobs import ACCEPTED
+from .schemas import binary
 
 router = APIRouter(tags=["Brief (简报)"])
 
@@ -23,7 +24,7 @@ BRIEF_WAIT_S = 8.0
 Format = Literal["pdf", "xlsx"]
 MEDIA = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 Id = Annotated[str, Path(max_length=100)]
-FILE_RESPONSES = {200: {"content": {MEDIA["pdf"]: {}, MEDIA["xlsx"]: {}}, "description": "The brief (PDF) or its tables (XLSX)."}, **ACCEPTED}
+FILE_RESPONSES = {**binary(MEDIA["pdf"], MEDIA["xlsx"], description="The brief (PDF) or its tables (XLSX)."), **ACCEPTED}
 
 
 def _brief(request: Request, what: str, ident: str, fmt: str, author: str) -> Response:

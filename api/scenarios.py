@@ -38,6 +38,7 @@ from .auth import EditorDep
 from .dependencies import StrictBody
 from .features import GeoJSONResponse
 from .jobs import ACCEPTED
+from .schemas import Scenario, ScenarioFeature, ScenarioList
 
 router = APIRouter(prefix="/scenarios", tags=["Scenarios (footprint, impact, needs)"])
 editor_router = APIRouter(prefix="/scenarios", tags=["Scenarios (footprint, impact, needs)"])
@@ -101,7 +102,8 @@ def _created(record_json: dict[str, Any]) -> GeoJSONResponse:
     return GeoJSONResponse(record_json, status_code=201, headers={"Location": f"/scenarios/{record_json['id']}"})
 
 
-@editor_router.post("", status_code=201, response_class=GeoJSONResponse, summary="Make and store a scenario (plume, area or dam break)", responses=ACCEPTED)
+@editor_router.post("", status_code=201, response_class=GeoJSONResponse, summary="Make and store a scenario (plume, area or dam break)",
+                    responses={201: {"model": Scenario, "description": "The stored scenario, as GET /scenarios/{id}"}, **ACCEPTED})
 def create_scenario(body: ScenarioBody, request: Request, principal: EditorDep) -> GeoJSONResponse:
     """The footprint, the residents and displaced per township and zone, the facilities inside,
     the evacuation to usable shelters, the needs and what the stored depot stocks can send. With
@@ -159,7 +161,8 @@ def _features(geometry: dict[str, Any]) -> gpd.GeoDataFrame:
         raise InputError(f"geometry: not GeoJSON polygons ({type(error).__name__}: {error})") from None
 
 
-@router.get("", response_class=GeoJSONResponse, summary="Stored scenarios, newest first (footprints, without their results)")
+@router.get("", response_class=GeoJSONResponse, summary="Stored scenarios, newest first (footprints, without their results)",
+            responses={200: {"model": ScenarioList, "description": "Footprints (GeoJSON) with each scenario's record"}})
 def list_scenarios(
     request: Request,
     status: Annotated[Literal[SCENARIO_STATUSES] | None, Query(description="预案, 生效中 or 已结束.")] = None,  # type: ignore[valid-type]
@@ -177,20 +180,23 @@ def list_scenarios(
     return GeoJSONResponse(scenarios_geojson(store.list_scenarios(status=status, incident_id=incident_id, bbox=box, limit=limit)))
 
 
-@router.get("/{scenario_id}", response_class=GeoJSONResponse, summary="A stored scenario: its zones as GeoJSON, with parameters, impact, needs and shortfalls")
+@router.get("/{scenario_id}", response_class=GeoJSONResponse, summary="A stored scenario: its zones as GeoJSON, with parameters, impact, needs and shortfalls",
+            responses={200: {"model": Scenario, "description": "The zones (GeoJSON) and the scenario"}})
 def get_scenario(scenario_id: Annotated[str, Field(max_length=100)], request: Request) -> GeoJSONResponse:
     store: Store = request.app.state.store
     return GeoJSONResponse(scenario_geojson(store.get_scenario(scenario_id)))
 
 
-@editor_router.post("/{scenario_id}/activate", response_class=GeoJSONResponse, summary="Make a saved scenario active: the roads inside its footprint close")
+@editor_router.post("/{scenario_id}/activate", response_class=GeoJSONResponse, summary="Make a saved scenario active: the roads inside its footprint close",
+                    responses={200: {"model": ScenarioFeature, "description": "The scenario's footprint and record"}})
 def activate(scenario_id: str, request: Request, principal: EditorDep) -> GeoJSONResponse:
     record = activate_scenario(request.app.state.store, request.app.state.settings, scenario_id, actor=principal.username)
     request.app.state.version_watch.nudge()
     return GeoJSONResponse(scenarios_geojson([record])["features"][0])
 
 
-@editor_router.post("/{scenario_id}/end", response_class=GeoJSONResponse, summary="End a scenario: its road closure is lifted")
+@editor_router.post("/{scenario_id}/end", response_class=GeoJSONResponse, summary="End a scenario: its road closure is lifted",
+                    responses={200: {"model": ScenarioFeature, "description": "The scenario's footprint and record"}})
 def end(scenario_id: str, request: Request, principal: EditorDep) -> GeoJSONResponse:
     record = end_scenario(request.app.state.store, request.app.state.settings, scenario_id, actor=principal.username)
     request.app.state.version_watch.nudge()

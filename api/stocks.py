@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from layers.services.stocks import delete_stock, set_stock, stock_records
@@ -13,6 +13,7 @@ from layers.store import Store
 
 from .auth import EditorDep
 from .dependencies import StrictBody
+from .schemas import DeletedStock, DepotStock, DepotStocks, documented
 
 router = APIRouter(prefix="/depot-stocks", tags=["Depot stocks"])
 editor_router = APIRouter(prefix="/depot-stocks", tags=["Depot stocks"])
@@ -29,21 +30,21 @@ def _store(request: Request) -> Store:
     return store
 
 
-@router.get("", summary="What the depots hold (depot, item, quantity, unit)")
+@router.get("", summary="What the depots hold (depot, item, quantity, unit)", **documented(DepotStocks, "The stocks, by depot and item"))
 def list_stocks(request: Request, depot_id: Annotated[list[str] | None, Query(max_length=500)] = None) -> dict[str, Any]:
     store = _store(request)
     stocks = store.read_depot_stocks(depot_id)
     return {"stocks": stock_records(stocks, store.read("supply_depots")), "numberReturned": len(stocks)}
 
 
-@editor_router.put("/{depot_id}/{item}", summary="Set what one depot holds of one item")
+@editor_router.put("/{depot_id}/{item}", summary="Set what one depot holds of one item", **documented(DepotStock, "The stored stock"))
 def put_stock(depot_id: Key, item: Key, body: StockIn, request: Request, principal: EditorDep) -> dict[str, Any]:
     store = _store(request)
     row = set_stock(store, depot_id, item, body.quantity, body.unit, actor=principal.username)
     return stock_records(row, store.read("supply_depots", filters={"source_id": depot_id}))[0]
 
 
-@editor_router.delete("/{depot_id}/{item}", status_code=204, summary="Remove one item of one depot")
-def remove_stock(depot_id: Key, item: Key, request: Request, principal: EditorDep) -> Response:
+@editor_router.delete("/{depot_id}/{item}", summary="Remove one item of one depot", **documented(DeletedStock, "What was removed"))
+def remove_stock(depot_id: Key, item: Key, request: Request, principal: EditorDep) -> dict[str, Any]:
     delete_stock(_store(request), depot_id, item, actor=principal.username)
-    return Response(status_code=204)
+    return {"depot_id": depot_id, "item": item, "deleted": True}

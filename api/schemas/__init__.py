@@ -3,7 +3,8 @@ the schemathesis test, which checks every answer against them) know its shape. T
 they do not filter: the routes build their bodies themselves (see ``documented``).
 
 One module per API module: ``geojson`` (features, tiles), ``features`` (OGC documents),
-``auth``, ``shares``, ``wallmap``, ``coverage``, ``risk`` and ``jobs`` (the 202 answer).
+``auth``, ``shares``, ``wallmap``, ``coverage``, ``risk``, ``scenarios`` (with depot stocks and
+the brief) and ``jobs`` (the 202 answer).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .features import Collection, Collections, Conformance, LandingPage, Link
 from .geojson import CREATED_FEATURE, FEATURE, FEATURES, PNG_TILE, Feature, FeatureCollection
 from .jobs import JobAccepted
 from .risk import RiskAt, RiskSummary
+from .scenarios import DeletedStock, DepotStock, DepotStocks, Scenario, ScenarioFeature, ScenarioList, binary
 from .shares import CreatedShare, ShareLive, ShareRoute, Shares, ShareSnapshot, ShareSummary
 from .wallmap import Live, Places, SearchResults, Situation
 
@@ -24,4 +26,5 @@ __all__ = [
     "DocumentedJSON", "Feature", "FeatureCollection", "JobAccepted", "LandingPage", "Link", "Live", "Me", "Places",
     "Responses", "RiskAt", "RiskSummary", "SearchResults", "ShareLive", "ShareRoute", "ShareSnapshot", "ShareSummary", "Shares",
     "Situation", "Users", "documented",
+    "DeletedStock", "DepotStock", "DepotStocks", "Scenario", "ScenarioFeature", "ScenarioList", "binary",
 ]

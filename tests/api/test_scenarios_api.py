@@ -126,5 +126,5 @@ def test_stocks_set_by_hand_are_sent_to_the_scenario(client: TestClient, sample_
     body = _create(client, PLUME).json()
     rice = next(s for s in body["shortfalls"] if s["item"] == "rice")
     assert rice["available"] == 1200 and rice["sent"] + rice["short"] == pytest.approx(rice["needed"], abs=0.1)
-    assert client.delete(f"/depot-stocks/{depot}/rice").status_code == 204
+    assert client.delete(f"/depot-stocks/{depot}/rice").json() == {"depot_id": depot, "item": "rice", "deleted": True}
     assert client.delete(f"/depot-stocks/{depot}/rice").status_code == 404

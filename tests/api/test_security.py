@@ -64,8 +64,10 @@ PUBLIC = {("GET", "/"), ("GET", "/conformance"), ("GET", "/login"), ("POST", "/l
 EDITOR = {("POST", "/incidents"), ("PATCH", "/incidents/{incident_id}"), ("POST", "/reservoirs/{reservoir_id}/level"), ("POST", "/closures"),
           ("POST", "/closures/{closure_id}/lift"), ("GET", "/shares"), ("POST", "/shares"), ("POST", "/shares/{share_id}/revoke"),
           ("POST", "/alerts/{alert_id}/ack"), ("POST", "/alerts/{alert_id}/resolve"), ("POST", "/alerts/evaluate"),
-          ("POST", "/observations")}  # observations: also sensor accounts (tests/api/test_alerts.py)
+          ("POST", "/observations"), ("POST", "/scenarios"), ("POST", "/scenarios/{scenario_id}/activate"), ("POST", "/scenarios/{scenario_id}/end"),
+          ("PUT", "/depot-stocks/{depot_id}/{item}"), ("DELETE", "/depot-stocks/{depot_id}/{item}")}  # observations: also sensor accounts (tests/api/test_alerts.py)
 ADMIN = {("GET", "/users"), ("POST", "/users"), ("GET", "/audit")}
+PLUME = {"kind": "plume", "lon": 116.59, "lat": 35.41, "wind_from_deg": 45, "wind_speed_ms": 3, "stability": "D", "release_g_s": 1000, "thresholds_mg_m3": [58, 5.8, 1.5]}
 READS_WITH_POST = {("POST", "/coverage/site"), ("POST", "/routing/nearest"), ("POST", "/routing/areas")}
 """Computations, not writes: viewers may ask where new shelters would go, or route with what-if closures."""
 
@@ -94,7 +96,7 @@ def _request(secured: Secured, method: str, path: str, role: str | None, fixture
     """A plausible request for each route: path parameters from real features, small valid bodies."""
     values = {"layer": "shelters", "feature_id": fixtures["shelter"], "incident_id": fixtures["incident"], "reservoir_id": fixtures["reservoir"],
               "closure_id": fixtures["closure"], "share_id": fixtures["share"], "token": fixtures["token"], "z": "12", "x": "3421", "y": "1623",
-              "alert_id": "ALT-none", "station_id": "ST-none"}
+              "alert_id": "ALT-none", "station_id": "ST-none", "scenario_id": fixtures["scenario"], "depot_id": fixtures["depot"], "item": "rice", "fmt": "pdf"}
     url = path.format(**{k: v for k, v in values.items() if "{" + k + "}" in path})
     query = {"/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": "5"},
              "/risk/at": {"lon": 116.59, "lat": 35.41}, "/map/situation": {"lon": 116.59, "lat": 35.41}, "/map/search": {"q": "尼山"},
@@ -103,7 +105,7 @@ def _request(secured: Secured, method: str, path: str, role: str | None, fixture
             "/closures": {"geometry": SQUARE, "cause": "洪水"}, "/shares": {"lon": 116.59, "lat": 35.41, "service_areas": False},
             "/users": {"username": f"u{new_token()[:8]}".replace("-", "x"), "password": PASSWORD, "role": "viewer"}, "/coverage/site": {"p": 1},
             "/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": [5]},
-            "/observations": []}.get(path)
+            "/observations": [], "/scenarios": PLUME, "/depot-stocks/{depot_id}/{item}": {"quantity": 10, "unit": "kg"}}.get(path)
     secured.client.cookies.clear()  # each request speaks only for its role
     if path == "/login" and method == "POST":
         return secured.client.post(url, data={"username": "viewer", "password": PASSWORD}, follow_redirects=False)
@@ -119,7 +121,10 @@ def _fixtures(secured: Secured) -> dict[str, str]:
     share = client.post("/shares", json={"incident_id": incident, "service_areas": False}, headers=admin).json()
     shelter = client.get("/collections/shelters/items", params={"limit": 1}, headers=admin).json()["features"][0]["id"]
     reservoir = client.get("/collections/reservoirs/items", params={"limit": 1}, headers=admin).json()["features"][0]["id"]
-    return {"incident": incident, "closure": closure, "share": share["id"], "token": share["url"].rsplit("/", 1)[1], "shelter": shelter, "reservoir": reservoir}
+    depot = client.get("/collections/supply_depots/items", params={"limit": 1}, headers=admin).json()["features"][0]["id"]
+    scenario = client.post("/scenarios", json={**PLUME, "incident_id": incident}, headers=admin).json()["id"]
+    return {"incident": incident, "closure": closure, "share": share["id"], "token": share["url"].rsplit("/", 1)[1], "shelter": shelter, "reservoir": reservoir,
+            "depot": depot, "scenario": scenario}
 
 
 def test_every_route_for_every_role(secured: Secured) -> None:
