@@ -32,6 +32,13 @@ MAX_CLOSURE_AREA_KM2 = 5_000.0
 """A closure larger than this (half the city) is almost surely a drawing mistake."""
 
 
+def _polygons_of(geometry: BaseGeometry) -> BaseGeometry:
+    """The polygons of ``geometry`` (lines and points of a collection dropped), as a MultiPolygon."""
+    parts = [p for p in shapely.get_parts(geometry) if isinstance(p, shapely.Polygon | shapely.MultiPolygon)]
+    flat = [q for p in parts for q in (p.geoms if isinstance(p, shapely.MultiPolygon) else [p])]
+    return shapely.MultiPolygon(flat)
+
+
 def now_beijing() -> datetime:
     """The current time in Beijing time, to the second."""
     return datetime.now(BEIJING).replace(microsecond=0)
@@ -132,9 +139,13 @@ class Operations:
         self.store.upsert_many({"road_closures": frame}, audit=AuditLine(actor, "create", "road_closures", after=[source_id], detail={"cause": cause}))
         return self.store.get("road_closures", source_id)
 
-    def closure_frame(self, geometry: BaseGeometry, *, cause: str, name: str | None = None, source_id: str | None = None) -> tuple[str, gpd.GeoDataFrame]:
+    def closure_frame(self, geometry: BaseGeometry, *, cause: str, name: str | None = None, source_id: str | None = None, clip_to_region: bool = False) -> tuple[str, gpd.GeoDataFrame]:
         """A new closure in force, checked (a valid polygon of at most ``MAX_CLOSURE_AREA_KM2``
-        inside the region) but not written: its source id and one-row frame (EPSG:4326)."""
+        inside the region) but not written: its source id and one-row frame (EPSG:4326).
+        ``clip_to_region``: the part inside the region is taken instead (a scenario's footprint
+        may reach beyond the city; the roads outside are not in the store)."""
+        if clip_to_region:
+            geometry = _polygons_of(shapely.intersection(shapely.make_valid(geometry), self.settings.region_geometry()))
         if isinstance(geometry, shapely.Polygon):
             geometry = shapely.MultiPolygon([geometry])
         if geometry.geom_type != "MultiPolygon":
@@ -145,7 +156,8 @@ class Operations:
         area_km2 = gpd.GeoSeries([geometry], crs=4326).to_crs(self.settings.work_epsg).area.iloc[0] / 1e6
         if area_km2 > MAX_CLOSURE_AREA_KM2:  # before the region: a drawing mistake says so first
             raise InputError(f"the closure covers {area_km2:,.0f} km², more than {MAX_CLOSURE_AREA_KM2:,.0f} km²: draw the cut area itself")
-        self._check_in_region(geometry, "the closure")
+        if not clip_to_region:
+            self._check_in_region(geometry, "the closure")
         row = self._row("road_closures", {"name": name or f"{cause}封闭 {now_beijing():%m-%d %H:%M}", "cause": cause, "status": "封闭中", "created_at": now_beijing()})
         source_id = source_id or new_source_id("CL")
         return source_id, self._frame("road_closures", source_id, row, shapely.orient_polygons(geometry))

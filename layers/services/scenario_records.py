@@ -83,14 +83,13 @@ def end_scenario(store: Store, settings: Settings, scenario_id: str, *, actor: s
 
 
 def _activated(store: Store, settings: Settings, record: ScenarioRecord) -> tuple[ScenarioRecord, dict[str, gpd.GeoDataFrame]]:
-    """The record made active and the closure of its footprint's roads (none when the footprint
-    has no area inside the region)."""
-    inside = record.footprint.intersection(settings.region_geometry()) if not record.footprint.is_empty else record.footprint
-    polygons = _polygonal(shapely.simplify(inside, CLOSURE_SIMPLIFY_DEG, preserve_topology=True))
-    if polygons.is_empty:
+    """The record made active and the closure of its footprint's roads within the region (none
+    when the footprint has no area inside it)."""
+    simplified = _polygonal(shapely.simplify(record.footprint, CLOSURE_SIMPLIFY_DEG, preserve_topology=True))
+    if simplified.is_empty or shapely.intersection(simplified, settings.region_geometry()).area == 0:
         return dataclasses.replace(record, status=ACTIVE), {}
     closure_id, frame = Operations(store, settings).closure_frame(
-        polygons, cause=CLOSURE_CAUSES_BY_KIND.get(record.kind, "其他"), name=f"情景封闭 {record.name}"[:200], source_id=f"CL-{record.id}")
+        simplified, cause=CLOSURE_CAUSES_BY_KIND.get(record.kind, "其他"), name=f"情景封闭 {record.name}"[:200], source_id=f"CL-{record.id}", clip_to_region=True)
     return dataclasses.replace(record, status=ACTIVE, closure_id=closure_id), {"road_closures": frame}
 
 

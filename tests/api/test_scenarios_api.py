@@ -72,6 +72,21 @@ def test_an_active_scenario_closes_its_roads_until_it_ends(client: TestClient, s
     assert client.get("/scenarios", params={"status": "生效中"}).json()["features"] == []
 
 
+def test_a_footprint_beyond_the_region_closes_the_roads_inside_it(client: TestClient, sample_settings: Settings) -> None:
+    from layers.city import read_city_profile
+    from layers.store import open_store as opened
+
+    body = {**PLUME, "lon": 116.8929, "lat": 35.4370, "wind_from_deg": 90, "wind_speed_ms": 2, "stability": "E", "release_g_s": 2000, "active": True}
+    created = _create(client, body)
+    assert created.status_code == 201, created.text
+    with opened(sample_settings) as store:
+        region = sample_settings.with_profile(read_city_profile(store)).region_geometry()
+    footprint = shapely.union_all([shapely.geometry.shape(f["geometry"]) for f in created.json()["features"]])
+    closure = snapshot(sample_settings, "road_closures").geometry.iloc[0]
+    assert not region.covers(footprint), "the plume reaches beyond the region"
+    assert closure.difference(region).area < 1e-9 and closure.area == pytest.approx(footprint.intersection(region).area, rel=0.01)
+
+
 def test_a_saved_scenario_can_be_made_active_later(client: TestClient, sample_settings: Settings) -> None:
     created = _create(client, PLUME).json()
     activated = client.post(f"/scenarios/{created['id']}/activate")

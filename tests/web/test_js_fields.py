@@ -63,6 +63,12 @@ def answers(client: TestClient) -> dict[str, Any]:
     share = client.post("/shares", json={"incident_id": incident.json()["id"], "layers": ["shelters"], "k": 1})
     assert share.status_code == 201, share.text
     got["POST /shares"] = share.json()
+    plume = {"kind": "plume", "lon": LON, "lat": LAT, "wind_from_deg": 45, "wind_speed_ms": 3, "stability": "D", "release_g_s": 1000, "thresholds_mg_m3": [58, 5.8, 1.5], "active": True}
+    scenario = when_ready(lambda: client.post("/scenarios", json=plume))
+    assert scenario.status_code == 201, scenario.text
+    got["GET /scenarios"] = client.get("/scenarios", params={"status": "生效中"}).json()
+    got["GET /scenarios/{id}"] = client.get(f"/scenarios/{scenario.json()['id']}").json()
+    got["POST /scenarios/{id}/end"] = client.post(f"/scenarios/{scenario.json()['id']}/end").json()
     error = client.get("/collections/no_such_layer/items")
     assert error.status_code == 404
     got["an error answer"] = error.json()

@@ -40,6 +40,13 @@ export const API_FIELDS = {
   "GET /events": ["change.layer", "change.version"],
   "POST /incidents": ["id", "properties.name"],
   "POST /shares": ["url", "expires_at"],
+  "GET /scenarios": ["features[].id", "features[].properties.status"],
+  "GET /scenarios/{id}": [
+    "id", "kind", "kind_zh", "name", "status", "residents", "displaced", "parameters.lon", "parameters.lat",
+    "features[].geometry", "features[].properties.part", "features[].properties.zone", "features[].properties.area_km2",
+    "needs[].item", "needs[].name_zh", "needs[].unit", "needs[].quantity", "shortfalls[].item", "shortfalls[].short", "warnings",
+  ],
+  "POST /scenarios/{id}/end": ["properties.status"],
   "an error answer": ["description"],
   "a 202 answer (computing)": ["job", "step", "elapsed_s"],
 };
