@@ -16,7 +16,15 @@ from .features import Collection, Collections, Conformance, LandingPage, Link
 from .geojson import CREATED_FEATURE, FEATURE, FEATURES, PNG_TILE, Feature, FeatureCollection
 from .jobs import JobAccepted
 from .risk import RiskAt, RiskSummary
-from .scenarios import DeletedStock, DepotStock, DepotStocks, Scenario, ScenarioFeature, ScenarioList, binary
+from .scenarios import (
+    DeletedStock,
+    DepotStock,
+    DepotStocks,
+    Scenario,
+    ScenarioFeature,
+    ScenarioList,
+    binary,
+)
 from .shares import CreatedShare, ShareLive, ShareRoute, Shares, ShareSnapshot, ShareSummary
 from .wallmap import Live, Places, SearchResults, Situation
 
