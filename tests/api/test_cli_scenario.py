@@ -106,6 +106,14 @@ def test_bad_plume_input_is_exit_2_with_the_reason(sample_settings: Settings, ch
     args[option + 1] = change[1]
     result = run_cli(sample_settings, *args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+    _nothing_stored(sample_settings)
+
+
+def _nothing_stored(settings: Settings) -> None:
+    from layers.store import open_store
+
+    with open_store(settings) as store:
+        assert store.list_scenarios() == [] and snapshot(settings, "road_closures").empty, "a refused scenario writes nothing"
 
 
 def test_a_needs_profile_with_an_unknown_unit_is_named(sample_settings: Settings, tmp_path: Path) -> None:
@@ -235,3 +243,20 @@ def test_a_dem_that_misses_the_dam_or_an_unknown_reservoir_is_exit_2(dem_sample:
     assert result.exit_code == 2 and "beijing.tif" in result.output and "misses the reservoir" in result.output, result.output
     unknown = run_cli(settings, "scenario", "dam-break", "--reservoir", "SK9999", "--dem", str(dem))
     assert unknown.exit_code == 2 and "no feature with source_id 'SK9999'" in unknown.output, unknown.output
+
+
+def test_a_reservoir_without_capacity_is_exit_2_and_nothing_is_stored(dem_sample: tuple[Settings, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from layers.store import open_store
+
+    settings, dem = dem_sample
+    copy = settings.model_copy(update={"store": str(tmp_path / "store.gpkg")})
+    shutil.copy(settings.store, copy.store)
+    with open_store(copy) as store:
+        reservoir = store.get("reservoirs", "SK0001")
+        reservoir["capacity_m3"] = None
+        store.upsert("reservoirs", reservoir)
+    result = run_cli(copy, "scenario", "dam-break", "--reservoir", "SK0001", "--dem", str(dem), "--activate")
+    assert result.exit_code == 2 and "capacity" in result.output and "Traceback" not in result.output, result.output
+    _nothing_stored(copy)

@@ -123,3 +123,31 @@ def test_a_brief_of_nothing_is_refused(sample_settings: Settings, tmp_path: Path
     result = run_cli(sample_settings, "brief", *args, "--out", str(tmp_path / "b.pdf"))
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "b.pdf").exists()
+
+
+def test_a_township_brief_states_its_risk_and_coverage(sample_settings: Settings, tmp_path: Path) -> None:
+    from gis.crs import to_metric
+    from layers.services.coverage import CoverageService
+    from layers.services.risk import RiskService
+    from layers.services.routing import RoutingService
+
+    settings = sample_settings.model_copy(update={"risk_resolution_m": 500.0})
+    towns = snapshot(settings, "admin_areas").query("level == '乡镇街道'")
+    town = towns.iloc[0]
+    out = tmp_path / "town.pdf"
+    result = run_cli(settings, "brief", "--township", str(town["adcode"]), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    text = _pdf_text(out)
+    assert "乡镇街道规划简报" in text and str(town["name"]) in text and "风险等级" in text and "避难场所覆盖" in text
+    with open_store(settings) as store:
+        routing = RoutingService(store, settings)
+        risk = RiskService(store, settings, routing).current()
+        coverage = CoverageService(store, settings, routing).result()
+    areas = risk.areas.query("adcode == @town.adcode and level == '乡镇街道'").iloc[0]
+    levels = ["重大", "较大", "一般", "低"]
+    for level in levels:
+        assert f"{areas[f'area_km2_{level}']:,.2f}" in text and f"{round(areas[f'residents_{level}']):,}" in text
+    township_km2 = to_metric(town.geometry, epsg=settings.work_epsg).area / 1e6
+    assert sum(areas[f"area_km2_{level}"] for level in levels) == pytest.approx(township_km2, rel=0.15), "the levels cover the township (500 m cells)"
+    covered = coverage.areas.query("adcode == @town.adcode").iloc[0]
+    assert f"{round(covered['residents']):,}" in text and f"{round(covered['residents_covered']):,}" in text

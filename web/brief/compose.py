@@ -118,13 +118,14 @@ def _rows(frame: pd.DataFrame, columns: list[str]) -> list[list[str | int | floa
 
 
 def _number(value: object) -> str | int | float | None:
-    """A cell: whole persons as int, other numbers as float, missing as None, the rest as text."""
+    """A cell: numbers as they are (ints print whole, floats with their column's decimals),
+    missing as None, the rest as text."""
     if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
         return None
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | float):
-        return int(value) if float(value).is_integer() else float(value)
+        return value
     if hasattr(value, "item"):
         return _number(value.item())
     return str(value)
