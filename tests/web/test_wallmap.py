@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,6 +170,13 @@ def test_an_incident_placed_in_the_ui_gets_the_routing_apis_answer(wall: Page, s
     assert "/s/" in link
     shared = httpx.get(link, timeout=30)
     assert shared.status_code == 200 and "罐区泄漏" in httpx.get(link + "/data", timeout=30).json()["title"]
+
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#om-brief")
+    brief = download.value.path()
+    text = subprocess.run(["pdftotext", "-layout", str(brief), "-"], check=True, capture_output=True, text=True).stdout
+    assert "突发事件简报" in text and "<img src=x onerror=alert(1)>罐区泄漏" in text and "最近救援力量" in text, "the brief of this incident, its name as text"
+    assert download.value.suggested_filename.endswith(".pdf")
 
     page.select_option("#om-k", "5")
     page.wait_for_function("document.querySelectorAll('tr.om-eta-row').length === 15", timeout=60_000)

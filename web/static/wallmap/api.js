@@ -31,22 +31,40 @@ export class Api {
     this.waiting = waiting;
   }
 
+  /** The answer to `url` once it is no longer 202: an analysis (or a brief) computed in the
+   * background says which step it is at; wait as Retry-After asks, and ask again. */
+  async _settled(url, options) {
+    let response = await fetch(url, options);
+    while (response.status === 202) {
+      const body = await readBody(response);
+      this.waiting(`正在计算：${body.job || ""}（${body.step || ""}，已 ${Math.round(body.elapsed_s || 0)} 秒）`);
+      const wait = Number(response.headers.get("Retry-After")) || 3;
+      await new Promise((resolve) => { setTimeout(resolve, wait * 1000); });
+      response = await fetch(url, options);
+    }
+    return response;
+  }
+
   /** GET (or `options.method`) `url` as JSON; rejects with the server's description. */
   async fetchJSON(url, options) {
     this.busy(1);
     try {
-      let response = await fetch(url, options);
-      let body = await readBody(response);
-      while (response.status === 202) {
-        // An analysis computed in the background (risk zoning, coverage): say which step, wait, ask again.
-        this.waiting(`正在计算：${body.job || ""}（${body.step || ""}，已 ${Math.round(body.elapsed_s || 0)} 秒）`);
-        const wait = Number(response.headers.get("Retry-After")) || 3;
-        await new Promise((resolve) => { setTimeout(resolve, wait * 1000); });
-        response = await fetch(url, options);
-        body = await readBody(response);
-      }
+      const response = await this._settled(url, options);
+      const body = await readBody(response);
       if (!response.ok) throw answerError(response, body);
       return body;
+    } finally {
+      this.busy(-1);
+    }
+  }
+
+  /** GET `url` as a file (a brief's PDF): a Blob; rejects with the server's description. */
+  async fetchFile(url) {
+    this.busy(1);
+    try {
+      const response = await this._settled(url);
+      if (!response.ok) throw answerError(response, await readBody(response));
+      return await response.blob();
     } finally {
       this.busy(-1);
     }

@@ -51,7 +51,8 @@ export const incidentMethods = {
     const kSelect = el("select", { id: "om-k", onchange: (e) => { this.k = Number(e.target.value); this.analyse(this.incident); } },
       [1, 3, 5, 10].map((k) => el("option", { value: k, text: `每类 ${k} 个`, selected: k === this.k })));
     const share = incident.id ? el("button", { class: "om-button", type: "button", id: "om-share", text: "分享给现场", title: "生成只读链接（24 小时有效），发给现场队伍", onclick: () => this.shareIncident(incident) }) : null;
-    const children = [close, share, el("h2", { text: `事件：${incident.name || ""}` }), el("div", { class: "om-sub", id: "om-closures-used", text: `${formatCoordinates(lon, lat)}${closed ? ` · 已避开 ${closed} 处封闭区` : ""}` }), kSelect];
+    const brief = incident.id ? el("button", { class: "om-button", type: "button", id: "om-brief", text: "简报 PDF", title: "生成本事件的 A4 简报（地图、影响人口、物资缺口、最近救援力量、封闭道路）", onclick: () => this.downloadBrief(incident) }) : null;
+    const children = [close, share, brief, el("h2", { text: `事件：${incident.name || ""}` }), el("div", { class: "om-sub", id: "om-closures-used", text: `${formatCoordinates(lon, lat)}${closed ? ` · 已避开 ${closed} 处封闭区` : ""}` }), kSelect];
     children.push(this._riskBox(risk));
     children.push(...this._residents(situation, here));
     const bounds = L.latLngBounds([here]);
@@ -158,6 +159,21 @@ export const incidentMethods = {
         box.append(el("div", { class: "om-sub", text: `未能自动复制（${error.message}），请手动复制` }));
       }
     }
+  },
+
+  async downloadBrief(incident) {
+    let file;
+    try {
+      file = await this.api.fetchFile(`/incidents/${encodeURIComponent(incident.id)}/brief.pdf`);
+    } catch (error) {
+      this.notify(`简报未生成：${error.message}`, true);
+      return;
+    }
+    const link = el("a", { href: URL.createObjectURL(file), download: `简报-${incident.name || incident.id}.pdf` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
   },
 
   clearIncident() {
