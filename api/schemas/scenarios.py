@@ -66,6 +66,7 @@ class Need(BaseModel):
     item: str
     name_zh: str
     unit: str
+    unit_zh: str = Field(description="The unit in Chinese (千克, 升, 包 …).")
     quantity: float
 
 

@@ -30,6 +30,9 @@ AMOUNT_UNITS = ("kg", "g", "t", "l", "ml", "m3", "m2")
 COUNT_UNITS = ("piece", "set", "kit", "box", "bag", "bottle")
 """Units counted in whole items: quantities are rounded up."""
 UNITS = AMOUNT_UNITS + COUNT_UNITS
+UNITS_ZH = {"kg": "千克", "g": "克", "t": "吨", "l": "升", "ml": "毫升", "m3": "立方米", "m2": "平方米",
+            "piece": "个", "set": "套", "kit": "包", "box": "箱", "bag": "袋", "bottle": "瓶"}
+"""Each unit as a Chinese reader writes it (the brief, the wall map)."""
 PERIOD_DAYS: dict[str, int | None] = {"day": 1, "week": 7, "once": None}
 """Days per period; ``once`` does not scale with the days."""
 

@@ -25,7 +25,7 @@ from gis.crs import to_lonlat, to_metric
 from gis.scenario import ScenarioInputError
 from gis.scenario.allocation import Allocation
 from gis.scenario.impact import DEFAULT_DISPLACEMENT_RATE, Impact, residents_in_zones
-from gis.scenario.needs import NeedsProfile, needs_for
+from gis.scenario.needs import UNITS_ZH, NeedsProfile, needs_for
 from gis.scenario.plume import PlumeParams, plume_footprint
 from layers.errors import InputError
 from layers.services.relief import NO_EVACUATION, Evacuation, allocate, evacuate
@@ -85,7 +85,8 @@ class ScenarioOutcome:
         by_zone = [{"zone": r["zone"], "residents": round(float(r["residents"])), "displaced": round(float(r["displaced"]))} for r in self.impact.by_zone.to_dict("records")]
         by_township = [{"adcode": r["adcode"], "name": r["name"], "zone": r["zone"], "residents": round(float(r["residents"])), "displaced": round(float(r["displaced"]))} for r in self.impact.by_township.to_dict("records")]
         facilities = [{"layer": r.layer, "source_id": r.source_id, "name": r.name, "zone": r.zone, "lon": r.geometry.x, "lat": r.geometry.y} for r in self.facilities.itertuples()]
-        needs = [{"item": r["item"], "name_zh": r["name_zh"], "unit": r["unit"], "quantity": _quantity(float(r["quantity"]))} for r in self.needs.to_dict("records")]
+        needs = [{"item": r["item"], "name_zh": r["name_zh"], "unit": r["unit"], "unit_zh": UNITS_ZH.get(str(r["unit"]), str(r["unit"])), "quantity": _quantity(float(r["quantity"]))}
+                 for r in self.needs.to_dict("records")]
         return {
             "id": self.id,
             "kind": self.kind,

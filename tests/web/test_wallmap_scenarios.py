@@ -139,7 +139,7 @@ def test_an_editor_sets_the_wind_by_dragging_the_arrow_and_computes_a_plume(brow
     short = {s["item"]: s["short"] for s in scenario["shortfalls"]}
     first = scenario["needs"][0]
     row = popup.locator(f".om-needs tr[data-item='{first['item']}'] td").all_inner_texts()
-    assert row[0] == first["name_zh"] and row[3] == first["unit"] and row[2].replace(",", "") == f"{short[first['item']]:g}"
+    assert row[0] == first["name_zh"] and row[3] == first["unit_zh"] == "千克" and row[2].replace(",", "") == f"{short[first['item']]:g}"
     assert popup.locator("button[data-action=activate]").inner_text() == "生效"
     assert popup.locator("button[data-action=end]").inner_text() == "结束"
     page.screenshot(path=str(SCREENSHOT))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import shapely
 
+from gis.scenario.needs import UNITS_ZH
 from layers.catalogue import get_layer
 from layers.errors import UnknownLayerError
 from layers.services.brief_facts import BriefFacts
@@ -27,8 +28,6 @@ ZONE_COLOURS = ("#d7191c", "#fd8d3c", "#fecc5c", "#ffffb2", "#c7e9b4")
 """Zones, most severe first: red, orange, yellow, then paler."""
 RISK_COLOURS = {"重大": "#FF0000", "较大": "#FF9900", "一般": "#FFFF00", "低": "#0070FF"}
 """The four official risk-level colours."""
-UNITS_ZH = {"kg": "千克", "g": "克", "t": "吨", "l": "升", "ml": "毫升", "m3": "立方米", "m2": "平方米", "piece": "个", "set": "套", "kit": "包", "box": "箱", "bag": "袋", "bottle": "瓶"}
-"""The needs profiles' units as a Chinese reader writes them."""
 LAYER_LABELS = {"rescue_stations": "救援站", "supply_depots": "物资储备库", "shelters": "避难场所"}
 
 

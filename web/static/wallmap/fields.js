@@ -44,7 +44,7 @@ export const API_FIELDS = {
   "GET /scenarios/{id}": [
     "id", "kind", "kind_zh", "name", "status", "residents", "displaced", "parameters.lon", "parameters.lat",
     "features[].geometry", "features[].properties.part", "features[].properties.zone", "features[].properties.area_km2",
-    "needs[].item", "needs[].name_zh", "needs[].unit", "needs[].quantity", "shortfalls[].item", "shortfalls[].short", "warnings",
+    "needs[].item", "needs[].name_zh", "needs[].unit", "needs[].unit_zh", "needs[].quantity", "shortfalls[].item", "shortfalls[].short", "warnings",
   ],
   "POST /scenarios/{id}/end": ["properties.status"],
   "an error answer": ["description"],

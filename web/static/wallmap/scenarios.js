@@ -133,7 +133,7 @@ export const scenarioMethods = {
     ]);
   },
 
-  /** The needs (物资, 需求, 缺口, 单位), a need short of stock in red. */
+  /** The needs (物资, 需求, 缺口, 单位 in Chinese), a need short of stock in red. */
   _needsTable(scenario) {
     const needs = scenario.needs || [];
     if (!needs.length) return [];
@@ -144,7 +144,7 @@ export const scenarioMethods = {
         el("td", { text: need.name_zh || need.item }),
         el("td", { class: "om-num", text: NUMBER.format(need.quantity) }),
         el("td", { class: "om-num", text: short === undefined ? "—" : NUMBER.format(short) }),
-        el("td", { text: need.unit }),
+        el("td", { text: need.unit_zh || need.unit }),
       ]);
     });
     return [el("h5", { text: "物资需求与缺口" }), el("table", { class: "om-needs" }, [el("tr", {}, ["物资", "需求", "缺口", "单位"].map((h) => el("th", { text: h }))), ...rows])];
