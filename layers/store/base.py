@@ -30,6 +30,7 @@ from layers.io.observations import DeadLetter, Observation
 from layers.store.frames import Rows, frame_from_rows, rows_from_frame
 from layers.store.scenario_rows import ScenarioRecord
 from layers.store.selection import BBox, Filters, Selection, check_text, select_features
+from layers.store.tile_plan import TilePlan
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,11 @@ class Store(ABC):
     @abstractmethod
     def layer_version(self, layer: str) -> str:
         """A token that changes whenever the layer's rows change (for caches keyed by the data)."""
+
+    @abstractmethod
+    def vector_tile(self, plan: TilePlan) -> bytes:
+        """The Mapbox Vector Tile of ``plan`` (EPSG:3857, extent 4096; see ``tile_plan``): the
+        same features and properties from every store; empty bytes when none reaches the tile."""
 
     @abstractmethod
     def close(self) -> None:

@@ -27,7 +27,7 @@ from layers.accounts.tables import AuditLine
 from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from layers.errors import NotFoundError, StoreError
 from layers.io.observations import DeadLetter, Observation
-from layers.store import gpkg_observations, gpkg_scenarios, gpkg_stocks
+from layers.store import gpkg_observations, gpkg_scenarios, gpkg_stocks, gpkg_tiles
 from layers.store import observation_rows as rows_of
 from layers.store.base import (
     BBox,
@@ -55,6 +55,7 @@ from layers.store.stock_rows import (
     depot_stocks_frame,
     required_text,
 )
+from layers.store.tile_plan import TilePlan
 
 _BULK_INSERT_ROWS = 2_000
 """From this many new rows in one batch on, the R-tree is filled in bulk (see ``_bulk_insert``)."""
@@ -147,6 +148,16 @@ class GeoPackageStore(Store):
         # (routing graphs in a shared ONEMAP_CACHE_DIR) serve both; the row count and the
         # millisecond of the last change tell different contents apart.
         return f"gpkg:{spec.name}:{count}:{last}"
+
+    def vector_tile(self, plan: TilePlan) -> bytes:
+        """Read through the R-tree, one read per kept value (equality filters), then encode."""
+        if plan.keep is None:
+            frame = self.read(plan.layer, bbox=plan.search_deg)
+        else:
+            column, values = plan.keep
+            parts = [self.read(plan.layer, bbox=plan.search_deg, filters={column: value}) for value in values]
+            frame = pd.concat(parts, ignore_index=True) if parts else self.read(plan.layer, limit=0)
+        return gpkg_tiles.frame_tile(frame, plan)
 
     def close(self) -> None:
         with self._lock:

@@ -38,7 +38,7 @@ from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError, OnemapError, StoreError
 from layers.io.observations import DeadLetter, Observation
 from layers.store import observation_rows as rows_of
-from layers.store import pg_observations, pg_scenarios, pg_stocks
+from layers.store import pg_observations, pg_scenarios, pg_stocks, pg_tiles
 from layers.store.base import (
     BBox,
     LayerInfo,
@@ -63,6 +63,7 @@ from layers.store.stock_rows import (
     depot_stocks_frame,
     required_text,
 )
+from layers.store.tile_plan import TilePlan
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,11 @@ class PostGISStore(Store):
         with self._reading() as connection:
             count, last, top = connection.execute(select(func.count(), func.max(table.c.updated_at), func.max(table.c.fid))).one()
         return f"postgis:{self._safe_url()}:{self.schema}.{layer}:{count}:{last}:{top}"
+
+    def vector_tile(self, plan: TilePlan) -> bytes:
+        spec, _ = self._table(plan.layer)
+        with self._reading() as connection:
+            return pg_tiles.vector_tile(connection, spec, self.schema, plan)
 
     def close(self) -> None:
         self._engine.dispose()
