@@ -36,6 +36,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    # OGC API - Tiles Part 1, the layers' vector tiles (api/vector_tiles.py)
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 _RESERVED_PARAMETERS = {"bbox", "limit", "offset", "f", "bbox-crs", "crs"}
 
@@ -87,6 +93,7 @@ def _collection(base: str, info: LayerInfo) -> dict[str, Any]:
         "links": [
             {"href": f"{base}/collections/{spec.name}", "rel": "self", "type": "application/json", "title": spec.title_zh},
             {"href": f"{base}/collections/{spec.name}/items", "rel": "items", "type": GEOJSON, "title": f"{spec.title_zh} features"},
+            {"href": f"{base}/collections/{spec.name}/tiles", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json", "title": f"{spec.title_zh} vector tiles"},
         ],
     }
 

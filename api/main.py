@@ -43,6 +43,7 @@ from . import (
     scenarios,
     shares,
     stocks,
+    vector_tiles,
     wallmap,
 )
 from .auth import RequireEditor, RequireViewer
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
     app.include_router(auth.router)
     app.include_router(features.public_router)
     app.include_router(features.router, dependencies=[RequireViewer])
+    app.include_router(vector_tiles.router, dependencies=[RequireViewer])
     app.include_router(routing.router, dependencies=[RequireViewer])
     app.include_router(coverage.router, dependencies=[RequireViewer])
     app.include_router(risk.router, dependencies=[RequireViewer])

@@ -3,7 +3,7 @@ the schemathesis test, which checks every answer against them) know its shape. T
 they do not filter: the routes build their bodies themselves (see ``documented``).
 
 One module per API module: ``geojson`` (features, tiles), ``features`` (OGC documents),
-``auth``, ``shares``, ``wallmap``, ``coverage``, ``risk``, ``scenarios`` (with depot stocks and
+``auth``, ``shares``, ``wallmap``, ``coverage``, ``risk``, ``tiles`` (vector tilesets), ``scenarios`` (with depot stocks and
 the brief) and ``jobs`` (the 202 answer).
 """
 
@@ -26,6 +26,7 @@ from .scenarios import (
     binary,
 )
 from .shares import CreatedShare, ShareLive, ShareRoute, Shares, ShareSnapshot, ShareSummary
+from .tiles import TileSet, TileSets
 from .wallmap import Live, Places, SearchResults, Situation
 
 __all__ = [
@@ -33,6 +34,6 @@ __all__ = [
     "AuditEntry", "AuditLog", "Collection", "Collections", "Conformance", "CoverageSummary", "CreatedShare", "CreatedUser",
     "DocumentedJSON", "Feature", "FeatureCollection", "JobAccepted", "LandingPage", "Link", "Live", "Me", "Places",
     "Responses", "RiskAt", "RiskSummary", "SearchResults", "ShareLive", "ShareRoute", "ShareSnapshot", "ShareSummary", "Shares",
-    "Situation", "Users", "documented",
+    "Situation", "TileSet", "TileSets", "Users", "documented",
     "DeletedStock", "DepotStock", "DepotStocks", "Scenario", "ScenarioFeature", "ScenarioList", "binary",
 ]

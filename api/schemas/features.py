@@ -27,7 +27,7 @@ class LandingPage(BaseModel):
 class Conformance(BaseModel):
     """``GET /conformance``: the OGC conformance classes implemented."""
 
-    conformsTo: list[str] = Field(description="Conformance class URIs (OGC API - Features Part 1: core, oas30, geojson).")
+    conformsTo: list[str] = Field(description="Conformance class URIs (OGC API - Features Part 1: core, oas30, geojson; OGC API - Tiles Part 1: core, tileset, tilesets-list, geodata-tilesets, mvt).")
 
 
 class SpatialExtent(BaseModel):

@@ -96,7 +96,8 @@ def _request(secured: Secured, method: str, path: str, role: str | None, fixture
     """A plausible request for each route: path parameters from real features, small valid bodies."""
     values = {"layer": "shelters", "feature_id": fixtures["shelter"], "incident_id": fixtures["incident"], "reservoir_id": fixtures["reservoir"],
               "closure_id": fixtures["closure"], "share_id": fixtures["share"], "token": fixtures["token"], "z": "12", "x": "3421", "y": "1623",
-              "alert_id": "ALT-none", "station_id": "ST-none", "scenario_id": fixtures["scenario"], "depot_id": fixtures["depot"], "item": "rice", "fmt": "pdf"}
+              "alert_id": "ALT-none", "station_id": "ST-none", "scenario_id": fixtures["scenario"], "depot_id": fixtures["depot"], "item": "rice", "fmt": "pdf",
+              "tileMatrixSetId": "WebMercatorQuad", "tileMatrix": "12", "tileRow": "1623", "tileCol": "3374"}
     url = path.format(**{k: v for k, v in values.items() if "{" + k + "}" in path})
     query = {"/routing/nearest": {"lon": 116.59, "lat": 35.41, "k": 1}, "/routing/areas": {"lon": 116.59, "lat": 35.41, "minutes": "5"},
              "/risk/at": {"lon": 116.59, "lat": 35.41}, "/map/situation": {"lon": 116.59, "lat": 35.41}, "/map/search": {"q": "尼山"},
