@@ -6,7 +6,7 @@ Mapbox Vector Tile, EPSG:3857, extent 4096).
 
 How a tile is generalised is decided here (``plan_tile``), from the one tile grid
 (``web.tile_grid``) and the basemap's road classes (``web.basemap.ROAD_STYLE``): every geometry
-is simplified by one pixel of its tile (1/256 of its side, topology preserved); roads below zoom
+is simplified by half a pixel of its tile (``SIMPLIFY_PX``, topology preserved); roads below zoom
 13 keep only the classes the basemap draws at that zoom; a point layer, or the population grid,
 whose tile would hold more than ``MAX_FEATURES`` features is aggregated into cells of
 ``CELL_PX`` pixels, each with a ``count`` (and the population's summed ``persons``).
@@ -49,6 +49,9 @@ MAX_ZOOM = 22
 """The deepest tileMatrix served: WebMercatorQuad's z22 tiles are ~10 m wide, finer than any layer."""
 MAX_FEATURES = 2_000
 """A point or population tile holding more features than this is aggregated into cells."""
+SIMPLIFY_PX = 0.5
+"""The simplification tolerance in pixels of a 256-px tile: invisible, and small enough that the
+two stores' simplifications (from slightly different projections) stay within a pixel."""
 CELL_PX = 8
 """The side of an aggregation cell in pixels of a 256-px tile (32 × 32 cells per tile)."""
 ALL_ROADS_ZOOM = max(lowest for lowest, _, _ in ROAD_STYLE.values())
@@ -93,7 +96,7 @@ def plan_tile(spec: LayerSpec, z: int, x: int, y: int, *, restricted: bool) -> T
         search_deg=(low.x, low.y, high.x, high.y),
         columns=spec.visible_columns(restricted=restricted),
         keep=("road_class", classes) if classes is not None else None,
-        tolerance_m=(east - west) / TILE_PX,
+        tolerance_m=(east - west) * SIMPLIFY_PX / TILE_PX,
         aggregate_over=MAX_FEATURES if dense else None,
         cell_m=(east - west) * CELL_PX / TILE_PX,
         sums=SUMMED.get(spec.name, ()),
@@ -121,7 +124,7 @@ def _links_of_tileset(base: str, layer: str) -> list[dict[str, Any]]:
 
 
 def _generalisation(spec: LayerSpec) -> str:
-    notes = [f"Simplified by one pixel of the tile (1/{TILE_PX} of its side); EPSG:3857, extent {EXTENT}, buffer {BUFFER}."]
+    notes = [f"Simplified by {SIMPLIFY_PX:g} px of a {TILE_PX}-px tile; EPSG:3857, extent {EXTENT}, buffer {BUFFER}."]
     if spec.name == "roads":
         notes.append("Road classes by zoom: " + ", ".join(f"{name} from z{lowest}" for name, (lowest, _, _) in ROAD_STYLE.items()) + ".")
     if spec.geometry_type == "Point" or spec.name in SUMMED:

@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid  # type: ignore[import-untyped]
 
+from layers.catalogue import SOURCE_ID, get_layer
 from layers.store.tile_plan import BUFFER, EXTENT, TIME_FORMAT_PY, TilePlan
 
 
@@ -39,7 +40,11 @@ def _plain(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan) -> t
     """Each feature simplified (metres), with its properties."""
     simplified = shapely.simplify(geometries, plan.tolerance_m, preserve_topology=True) if plan.tolerance_m > 0 else geometries
     columns = list(plan.columns)
-    properties = [{name: _value(v) for name, v in zip(columns, row, strict=True)} for row in frame[columns].astype(object).to_numpy()]
+    spec = get_layer(plan.layer)
+    # An int field with empty values comes out of a frame as floats: back to ints, as stored.
+    ints = [name != SOURCE_ID and spec.field(name).type == "int" for name in columns]
+    properties = [{name: (int(v) if whole and v is not None else v) for name, whole, v in zip(columns, ints, map(_value, row), strict=True)}
+                  for row in frame[columns].astype(object).to_numpy()]
     return np.asarray(simplified, dtype=object), properties
 
 
@@ -70,17 +75,31 @@ def _aggregated(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan)
     return shapes, properties
 
 
+def _polygons_of(geometry: Any) -> Any:
+    """The polygonal part of a geometry (a made-valid polygon may hold lines or points too)."""
+    parts = [part for part in shapely.get_parts(geometry) if part.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
 def _in_tile_units(shapes: np.ndarray, plan: TilePlan) -> np.ndarray:
     """Metres → tile units (y up), snapped to the unit grid and made valid, then clipped to the
-    tile with its buffer: ST_AsMVTGeom's order, so what it drops (a line shorter than a unit, a
-    sliver, a piece touching the buffer's edge) comes out empty here too."""
+    tile with its buffer: ST_AsMVTGeom's order, so what it drops (smaller than half a unit, a
+    line shorter than a unit, a sliver, a piece touching the buffer's edge) is dropped here too."""
     west, south, east, _ = plan.bounds_m
     scale = EXTENT / (east - west)
     units = shapely.transform(shapes, lambda xy: (xy - (west, south)) * scale)
-    snapped = shapely.set_precision(units, 1.0)
-    clipped = snapped if plan.points else shapely.clip_by_rect(snapped, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+    bounds = shapely.bounds(units)
+    tiny = (bounds[:, 2] - bounds[:, 0] < 0.5) & (bounds[:, 3] - bounds[:, 1] < 0.5) & (shapely.get_type_id(units) != 0)
+    snapped = shapely.transform(units, np.rint)  # to the grid, half to even, as lwgeom_grid
+    polygonal = np.isin(shapely.get_type_id(snapped), (3, 6))
+    broken = polygonal & ~shapely.is_valid(snapped)
+    if broken.any():  # made valid, polygons only (ST_AsMVTGeom keeps the basic type)
+        snapped[broken] = [_polygons_of(g) for g in shapely.make_valid(snapped[broken])]
+    # Points are kept or dropped whole (clip_by_rect would drop one lying on the buffer's edge).
+    points = np.isin(shapely.get_type_id(snapped), (0, 4))
+    clipped = np.where(points, snapped, shapely.clip_by_rect(snapped, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER))
     inside = shapely.intersects(clipped, shapely.box(-BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER))
-    degenerate = shapely.is_empty(clipped) | ~inside
+    degenerate = shapely.is_empty(clipped) | ~inside | tiny
     lines = np.isin(shapely.get_type_id(clipped), (1, 5))
     polygons = np.isin(shapely.get_type_id(clipped), (3, 6))
     degenerate |= (lines & (shapely.length(clipped) == 0)) | (polygons & (shapely.area(clipped) == 0))

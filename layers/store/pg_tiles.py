@@ -1,5 +1,6 @@
 """A layer's Mapbox Vector Tile from PostGIS in one query: ``ST_TileEnvelope`` for the tile,
-``ST_Intersects`` against the layer's GiST index (in EPSG:4326, the stored CRS) for the search,
+``ST_Intersects`` against the layer's GiST index with the plan's search box (EPSG:4326, the
+stored CRS; the tile and its buffer, cut at the world's edges — the same box the GeoPackage reads),
 ``ST_Transform`` to EPSG:3857, ``ST_SimplifyPreserveTopology``, ``ST_AsMVTGeom`` (extent 4096,
 buffer 64, clipped) and ``ST_AsMVT``. Dense tiles are aggregated in the same query (see
 ``TilePlan``), so the server never ships the rows to Python.
@@ -34,7 +35,8 @@ def tile_sql(spec: LayerSpec, schema: str, plan: TilePlan) -> tuple[str, dict[st
     table = f"{_quote(schema)}.{_quote(spec.name)}"
     properties = ", ".join(_property(spec, c) for c in plan.columns)
     params: dict[str, Any] = {
-        "z": plan.z, "x": plan.x, "y": plan.y, "margin": BUFFER / EXTENT, "tolerance": plan.tolerance_m, "name": spec.name,
+        "z": plan.z, "x": plan.x, "y": plan.y, "tolerance": plan.tolerance_m, "name": spec.name,
+        "w": plan.search_deg[0], "s": plan.search_deg[1], "e": plan.search_deg[2], "n": plan.search_deg[3],
     }
     where = "ST_Intersects(l.geom, env.search)"
     if plan.keep is not None:
@@ -47,8 +49,7 @@ def tile_sql(spec: LayerSpec, schema: str, plan: TilePlan) -> tuple[str, dict[st
         ") t WHERE t.geom IS NOT NULL"
     )
     sql = (
-        "WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS box, "
-        "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326) AS search), "
+        "WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS box, ST_MakeEnvelope(:w, :s, :e, :n, 4326) AS search), "
         f"f AS (SELECT l.fid, {', '.join('l.' + _quote(c) for c in dict.fromkeys((*plan.columns, *plan.sums)))}, ST_Transform(l.geom, 3857) AS g "
         f"FROM {table} l, env WHERE {where}) "
     )

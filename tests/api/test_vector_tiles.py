@@ -36,6 +36,8 @@ CENTRE = (116.59, 35.41)
 """The sample city's centre (lon, lat): its densest roads and population."""
 PIXEL = 4096 / 256
 """One pixel of a 256-px tile in MVT units."""
+ROUNDING = 1.0
+"""Each store rounds to whole units: two renderings of a vertex may be a unit apart."""
 LIMIT_BYTES = 500 * 1024
 
 
@@ -84,7 +86,7 @@ def _same_tile(gpkg: bytes, postgis: bytes, layer: str, key: str) -> int:
             assert value == (pytest.approx(expected, rel=1e-9) if isinstance(expected, float) else expected), (name, prop)
         a, b = shape(feature["geometry"]), shape(other["geometry"])
         assert a.geom_type.removeprefix("Multi") == b.geom_type.removeprefix("Multi"), name
-        assert shapely.hausdorff_distance(a, b) <= PIXEL, (name, a.wkt[:200], b.wkt[:200])
+        assert shapely.hausdorff_distance(a, b) <= PIXEL + ROUNDING, (name, a.wkt[:200], b.wkt[:200])
     return len(left)
 
 
@@ -101,6 +103,23 @@ def test_both_stores_give_the_same_tiles(clients: dict[str, TestClient], layer: 
         key = "count" if layer == "population" and z == 9 else "source_id"
         features += _same_tile(bodies["gpkg"], bodies["postgis"], layer, key) if key == "source_id" else len(_decode(bodies["gpkg"], layer))
     assert features > 0
+
+
+def test_every_layer_alike_in_both_stores_from_z6_to_z15(pg_sample: Settings, sample_gpkg: Path) -> None:
+    """Every layer, every zoom from 6 to 15, at the centre and in the north-east of the city
+    (below z6 the city is a few dozen units across, and which sub-unit slivers survive the snap
+    to the grid differs between the encoders)."""
+    places = (CENTRE, (117.3, 35.8))
+    compared = 0
+    with open_store(pg_sample) as postgis, open_store(Settings(store=str(sample_gpkg))) as gpkg:
+        for layer in CATALOGUE:
+            for z in range(6, 16):
+                for lon, lat in places:
+                    plan = plan_tile(get_layer(layer), z, *tile_of(lon, lat, z), restricted=True)
+                    left, right = gpkg.vector_tile(plan), postgis.vector_tile(plan)
+                    aggregated = plan.aggregate_over is not None and any("count" in f["properties"] for f in _decode(left, layer))
+                    compared += len(_decode(left, layer)) if aggregated else _same_tile(left, right, layer, "source_id")
+    assert compared > 5_000
 
 
 def test_dense_layers_are_aggregated_alike_in_both_stores(clients: dict[str, TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,7 +267,7 @@ def test_plans_state_their_generalisation() -> None:
     x, y = tile_of(*CENTRE, 10)
     plan = plan_tile(get_layer("roads"), 10, x, y, restricted=False)
     west, _, east, _ = plan.bounds_m
-    assert plan.tolerance_m == pytest.approx((east - west) / 256) and plan.keep == ("road_class", ("高速公路", "国道", "省道", "县道"))
+    assert plan.tolerance_m == pytest.approx((east - west) / 512) and plan.keep == ("road_class", ("高速公路", "国道", "省道", "县道"))
     assert plan_tile(get_layer("population"), 10, x, y, restricted=False).sums == ("persons",)
     assert plan_tile(get_layer("admin_areas"), 10, x, y, restricted=False).aggregate_over is None
     lon0, lat0, lon1, lat1 = plan.search_deg
