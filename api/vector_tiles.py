@@ -15,6 +15,12 @@ Roles apply as on ``/items``: restricted fields go into editors' and admins' til
 carries an ``ETag`` (it moves when a write changes the layer) and ``Cache-Control: private,
 no-cache``; ``If-None-Match`` with the current tag gets a 304. A tile no feature reaches is a
 200 with an empty body (an MVT with no layers), never a 204.
+
+Bad addresses: a tileMatrix beyond 0..22 or a row/column outside the pyramid is a 400 stating
+the limits; a tile matrix set other than WebMercatorQuad is a 404 (that tileset is not a
+resource here, as an unknown layer is not); a name that is not a layer is a 404 as on
+``/items``. No collection lacks geometry — every catalogue layer declares its geometry type, and
+``/collections`` lists catalogue layers only — so the "layer without geometry" 400 has no case.
 """
 
 from __future__ import annotations
