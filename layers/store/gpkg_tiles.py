@@ -11,14 +11,40 @@ import math
 from typing import Any
 
 import geopandas as gpd
-import mapbox_vector_tile  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 import shapely
-from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid  # type: ignore[import-untyped]
+from mapbox_vector_tile.encoder import VectorTile, on_invalid_geometry_make_valid  # type: ignore[import-untyped]
 
 from layers.catalogue import SOURCE_ID, get_layer
 from layers.store.tile_plan import BUFFER, EXTENT, TIME_FORMAT_PY, TilePlan
+
+
+class _TypedKeys(dict[Any, int]):
+    """A value index keyed by type and value: 12320 and 12320.0 are equal in Python, so a plain
+    dict gives them one MVT value, and an int field could come out as a double."""
+
+    def __contains__(self, value: object) -> bool:
+        return super().__contains__((type(value), value))
+
+    def __getitem__(self, value: Any) -> int:
+        return super().__getitem__((type(value), value))
+
+    def __setitem__(self, value: Any, index: int) -> None:
+        super().__setitem__((type(value), value), index)
+
+
+class _TypedValuesTile(VectorTile):
+    """mapbox-vector-tile's encoder with its per-layer value index (``seen_values_idx``, reset
+    for each layer) keyed by type too, so each property keeps its type as ST_AsMVT keeps it."""
+
+    @property
+    def seen_values_idx(self) -> _TypedKeys:
+        return self._typed_values
+
+    @seen_values_idx.setter
+    def seen_values_idx(self, values: dict[Any, int]) -> None:
+        self._typed_values = _TypedKeys(values)
 
 
 def _value(value: Any) -> Any:
@@ -126,6 +152,6 @@ def frame_tile(frame: gpd.GeoDataFrame, plan: TilePlan) -> bytes:
                 for shape, props in zip(tiled, properties, strict=True) if shape is not None]
     if not features:
         return b""
-    layer = {"name": plan.layer, "features": features}
-    options = {"extents": EXTENT, "on_invalid_geometry": on_invalid_geometry_make_valid}
-    return bytes(mapbox_vector_tile.encode([layer], default_options=options))
+    tile = _TypedValuesTile(default_options={"extents": EXTENT, "on_invalid_geometry": on_invalid_geometry_make_valid})
+    tile.add_layer(name=plan.layer, features=features)
+    return bytes(tile.tile.SerializeToString())

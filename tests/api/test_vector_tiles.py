@@ -83,7 +83,7 @@ def _same_tile(gpkg: bytes, postgis: bytes, layer: str, key: str) -> int:
         assert feature["properties"].keys() == other["properties"].keys(), name
         for prop, value in feature["properties"].items():
             expected = other["properties"][prop]
-            assert value == (pytest.approx(expected, rel=1e-9) if isinstance(expected, float) else expected), (name, prop)
+            assert type(value) is type(expected) and value == (pytest.approx(expected, rel=1e-9) if isinstance(expected, float) else expected), (name, prop)
         a, b = shape(feature["geometry"]), shape(other["geometry"])
         assert a.geom_type.removeprefix("Multi") == b.geom_type.removeprefix("Multi"), name
         assert shapely.hausdorff_distance(a, b) <= PIXEL + ROUNDING, (name, a.wkt[:200], b.wkt[:200])
