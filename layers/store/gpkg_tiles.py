@@ -1,10 +1,12 @@
 """A layer's Mapbox Vector Tile from a frame, for the GeoPackage store (SQLite has no MVT
 encoder): the features intersecting the tile are read through the R-tree (``Store.read`` with the
-plan's search box), projected to EPSG:3857, simplified with the topology preserved, clipped to the
-tile with its buffer, aggregated when dense — the same steps, in the same order, as
-``pg_tiles``'s SQL — and encoded by ``mapbox-vector-tile`` (extent 4096, y down).
+plan's search box), projected to EPSG:3857, simplified with the topology preserved (or aggregated
+when dense), put in tile units, snapped to the grid, made valid and clipped to the tile with its
+buffer — the steps of ``pg_tiles``'s SQL and ST_AsMVTGeom, in their order — and encoded by
+``mapbox-vector-tile`` (extent 4096, y down). From z6 up both stores give the same features,
+properties and types, geometries within a pixel (tests/api/test_vector_tiles.py); below, where a
+city is a few dozen units across, they may differ in which sub-unit slivers survive the snap.
 """
-
 from __future__ import annotations
 
 import math
