@@ -9,17 +9,21 @@ answers 202 with the step, and sending the same body again collects it (201) onc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import shapely
 import shapely.geometry
 from fastapi import APIRouter, Query, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic_core import PydanticSerializationError
 
 from layers.errors import InputError
-from layers.io.hazard_area import hazard_zones
+from layers.io.hazard_area import ZONE_FIELDS, hazard_zones
 from layers.io.needs_profile import shipped_needs_profile
 from layers.services.scenario_records import (
     SCENARIO_STATUSES,
@@ -48,10 +52,20 @@ QUICK_WAIT_S = 3.0
 city's data takes well under this."""
 Text = Annotated[str, Field(max_length=200)]
 Id = Annotated[str, Field(min_length=1, max_length=100)]
+REACH_KM = 100.0
+"""How far (km) from the city's region a release point or a drawn area may lie: a plume reaches
+at most 100 km, and beyond that the city's work CRS (a 3° Gauss-Krüger zone) no longer measures
+lengths and areas truly, and nothing there is in the store."""
+MAX_AREA_POLYGONS = 10_000
+"""Polygons a drawn area may hold over HTTP (each costs about 0.6 ms of the one job thread; a
+bigger area is a file for ``onemap scenario area FILE``)."""
 
 
 class ScenarioIn(StrictBody):
-    """What every scenario takes besides its hazard."""
+    """What every scenario takes besides its hazard. Strict: a number is a JSON number (``true``
+    or ``"116.5"`` is refused, not read as 1.0 or 116.5), a flag is ``true``/``false``."""
+
+    model_config = ConfigDict(strict=True)
 
     name: Text | None = Field(default=None, description="名称 (default: the kind, place and time).")
     incident_id: Id | None = Field(default=None, description="The incident this scenario belongs to (its brief includes it).")
@@ -67,10 +81,13 @@ class PlumeIn(ScenarioIn):
     lon: float = Field(ge=-180, le=180, description="Release point longitude, degrees (WGS 84).")
     lat: float = Field(ge=-90, le=90, description="Release point latitude, degrees (WGS 84).")
     wind_from_deg: float = Field(ge=0, le=360, description="Direction the wind blows FROM, degrees clockwise from north.")
-    wind_speed_ms: float = Field(description="Wind speed at the release height, m/s (≥ 0.5).")
+    wind_speed_ms: float = Field(le=100, description="Wind speed at the release height, m/s (≥ 0.5).")
     stability: Annotated[str, Field(max_length=1)] = Field(description="Pasquill–Gifford stability class A … F.")
-    release_g_s: float = Field(description="Release rate, g/s (> 0).")
-    thresholds_mg_m3: Annotated[list[float], Field(min_length=1, max_length=3)] = Field(description="Concentrations bounding the zones, mg/m³, most severe first (AEGL-3, -2, -1).")
+    # Bounded so that the concentrations stay finite: 1e308 g/s or a threshold of 5e-324 mg/m³
+    # overflowed to infinity and came back as zones of no area.
+    release_g_s: float = Field(le=1e9, description="Release rate, g/s (> 0; at most 1e9, a thousand tonnes a second).")
+    thresholds_mg_m3: Annotated[list[Annotated[float, Field(ge=1e-6, le=1e6)]], Field(min_length=1, max_length=3)] = Field(
+        description="Concentrations bounding the zones, mg/m³ (1e-6 … 1e6), most severe first (AEGL-3, -2, -1).")
     duration_min: float | None = Field(default=None, gt=0, le=10_000, description="How long the release lasts, minutes (default: it goes on).")
     release_height_m: float = Field(default=0.0, ge=0, le=500, description="Release height above ground, m.")
 
@@ -111,11 +128,19 @@ def create_scenario(body: ScenarioBody, request: Request, principal: EditorDep) 
     /scenarios/{id}``); 202 while it is being computed — send the same body again."""
     store: Store = request.app.state.store
     settings: Settings = request.app.state.settings
-    key = ("scenario", principal.username, hashlib.sha256(body.model_dump_json().encode()).hexdigest())
+    try:
+        dumped = body.model_dump_json()
+    except PydanticSerializationError:  # a lone surrogate (\ud800) in the free-form GeoJSON: typed fields refuse it themselves
+        raise InputError("geometry: text must be valid Unicode (a lone surrogate such as \\ud800 is not)") from None
+    key = ("scenario", principal.username, hashlib.sha256(dumped.encode()).hexdigest())
+    # Checked here, in the request: a wrong body is refused at once and never occupies the job thread.
+    if isinstance(body, PlumeIn):
+        _check_near_city(settings, (body.lon, body.lat, body.lon, body.lat), what=f"the release point ({body.lon:g}, {body.lat:g})")
+    area = _area_zones(body, settings) if isinstance(body, AreaIn) else None
 
     def compute(progress: Any) -> dict[str, Any]:
         progress("情景计算 computing the footprint and impact")
-        outcome = _outcome(store, settings, body)
+        outcome = _outcome(store, settings, body, area)
         progress("保存 storing")
         _, record = save_outcome(store, settings, outcome, name=body.name, incident_id=body.incident_id, active=body.active, actor=principal.username)
         return scenario_geojson(record)
@@ -124,23 +149,94 @@ def create_scenario(body: ScenarioBody, request: Request, principal: EditorDep) 
     return _created(request.app.state.jobs.result(key, label, compute, wait_s=QUICK_WAIT_S, once=True))
 
 
-def _outcome(store: Store, settings: Settings, body: PlumeIn | AreaIn | DamBreakIn) -> ScenarioOutcome:
+def _outcome(store: Store, settings: Settings, body: PlumeIn | AreaIn | DamBreakIn, area: tuple[gpd.GeoDataFrame, list[str]] | None) -> ScenarioOutcome:
     profile = shipped_needs_profile(body.profile)
     if isinstance(body, PlumeIn):
         return plume_scenario(store, settings, lon=body.lon, lat=body.lat, wind_from_deg=body.wind_from_deg, wind_speed_ms=body.wind_speed_ms,
                               stability=body.stability, release_g_s=body.release_g_s, thresholds_mg_m3=body.thresholds_mg_m3,
                               duration_min=body.duration_min, release_height_m=body.release_height_m, profile=profile, days=body.days)
     if isinstance(body, AreaIn):
-        zones = hazard_zones(_features(body.geometry), source="geometry", zone_field=body.zone_field, order=body.order)
-        return area_scenario(store, settings, zones, source="geometry", profile=profile, days=body.days, displacement=body.displaced_rate)
+        assert area is not None
+        zones, repairs = area
+        outcome = area_scenario(store, settings, zones, source="geometry", profile=profile, days=body.days, displacement=body.displaced_rate)
+        return dataclasses.replace(outcome, warnings=[*repairs, *outcome.warnings]) if repairs else outcome
     from pathlib import Path
 
     from layers.services.dam_break_scenario import dam_break_scenario
 
     if settings.dem is None:
         raise InputError("no DEM is configured for dam breaks: set ONEMAP_DEM to a GeoTIFF (onemap sample --dem var/sample-dem.tif writes the sample city's)")
-    return dam_break_scenario(store, settings, reservoir_id=body.reservoir_id, dem_path=Path(settings.dem), cell_m=body.cell_m, level_m=body.level_m,
-                              reach_km=body.reach_km, profile=profile, days=body.days)
+    try:
+        return dam_break_scenario(store, settings, reservoir_id=body.reservoir_id, dem_path=Path(settings.dem), cell_m=body.cell_m, level_m=body.level_m,
+                                  reach_km=body.reach_km, profile=profile, days=body.days)
+    except InputError as error:  # the server's file system is the operator's: say ONEMAP_DEM, not where it points
+        raise InputError(str(error).replace(str(settings.dem), "ONEMAP_DEM")) from None
+
+
+def _check_near_city(settings: Settings, bounds: tuple[float, float, float, float], *, what: str) -> None:
+    """``InputError`` when the lon/lat ``bounds`` reach more than REACH_KM beyond the region's box."""
+    west, south, east, north = settings.region_geometry().bounds
+    lat_margin = REACH_KM / 110.57
+    lon_margin = REACH_KM / (111.32 * math.cos(math.radians(min(89.0, max(abs(south), abs(north)) + lat_margin))))
+    if not (west - lon_margin <= bounds[0] and bounds[2] <= east + lon_margin and south - lat_margin <= bounds[1] and bounds[3] <= north + lat_margin):
+        raise InputError(f"{what} lies more than {REACH_KM:g} km from the city's region ({settings.region_label()}): nothing there is in the store and "
+                         f"the city's work CRS (EPSG:{settings.work_epsg}) cannot measure it; check that longitude and latitude are not swapped or zero")
+
+
+def _area_zones(body: AreaIn, settings: Settings) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The drawn area as zones (EPSG:4326), checked feature by feature, and the warnings of the
+    polygons repaired. Refused: anything but polygons, a feature without area, coordinates that are
+    not lon/lat or lie far from the city, a polygon across the antimeridian, more than
+    MAX_AREA_POLYGONS polygons, a zone value that is not a text or a number. An invalid polygon
+    (a bow-tie, overlapping parts, a hole outside its shell) is repaired: its area and residents
+    would disagree otherwise, and the union of the zones fails on it."""
+    frame = _features(body.geometry)
+    if frame.empty:
+        raise InputError("geometry: no features; draw or export the hazard area as polygons")
+    shapes = frame.geometry.to_numpy()
+    kinds = shapely.get_type_id(shapes)
+    for n, (shape, kind) in enumerate(zip(shapes, kinds, strict=True), start=1):
+        if kind not in (3, 6):  # Polygon, MultiPolygon
+            raise InputError(f"geometry: feature {n} is {'empty' if shape is None else shape.geom_type}; a hazard area must be polygons")
+    polygons = int(shapely.get_num_geometries(shapes).sum())
+    if polygons > MAX_AREA_POLYGONS:
+        raise InputError(f"geometry: {polygons:,} polygons, more than {MAX_AREA_POLYGONS:,}: dissolve them by zone or simplify them, or give the file to onemap scenario area FILE")
+    bounds = shapely.bounds(shapes)
+    for n, (shape, (west, south, east, north)) in enumerate(zip(shapes, bounds.tolist(), strict=True), start=1):
+        if shape.is_empty:
+            raise InputError(f"geometry: feature {n} has no coordinates; draw the hazard area as polygons")
+        if not (np.isfinite([west, south, east, north]).all() and -180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+            raise InputError(f"geometry: feature {n} has coordinates outside longitude −180…180, latitude −90…90 (bounds {[west, south, east, north]}); give the area in lon/lat (EPSG:4326)")
+        if east - west > 180:
+            raise InputError(f"geometry: feature {n} spans {east - west:.0f}° of longitude: a polygon across the antimeridian must be split at 180° (RFC 7946 §3.1.9)")
+    _check_near_city(settings, tuple(float(v) for v in (bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max())), what="the area")  # type: ignore[arg-type]
+    repairs = []
+    fixed = list(shapes)
+    for n in map(int, np.flatnonzero(~shapely.is_valid(shapes))):
+        reason = shapely.is_valid_reason(shapes[n])
+        valid = shapely.make_valid(shapes[n])
+        parts = [p for p in shapely.get_parts(valid) if p.geom_type in ("Polygon", "MultiPolygon")]
+        fixed[n] = shapely.union_all(parts) if parts else shapely.Polygon()
+        repairs.append(f"geometry: feature {n + 1} was not a valid polygon ({reason}); repaired to its area")
+    for n, shape in enumerate(fixed, start=1):
+        if shape.is_empty or shape.area == 0:
+            raise InputError(f"geometry: feature {n} has no area; draw the hazard area as polygons")
+    frame = frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=4326))
+    _check_zone_values(frame, body.zone_field)
+    return hazard_zones(frame, source="geometry", zone_field=body.zone_field, order=body.order), repairs
+
+
+def _check_zone_values(frame: gpd.GeoDataFrame, zone_field: str | None) -> None:
+    """Every feature's zone a text (≤ 200 characters, no NUL) or a number, not null, a list or an object."""
+    field = zone_field or next((name for name in ZONE_FIELDS if name in frame.columns), None)
+    if field is None or field not in frame.columns:
+        return  # one zone for all (or hazard_zones names the missing field)
+    for n, value in enumerate(frame[field], start=1):
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or (isinstance(value, float) and not math.isfinite(value)):
+            shown = "null" if value is None or (isinstance(value, float) and math.isnan(value)) else type(value).__name__
+            raise InputError(f"geometry: feature {n} has {field} = {shown}; each feature's {field} must be a text or a number (its zone, e.g. a depth class)")
+        if isinstance(value, str) and (len(value) > 200 or "\x00" in value):
+            raise InputError(f"geometry: feature {n}: {field} must be at most 200 characters, without NUL characters")
 
 
 def _features(geometry: dict[str, Any]) -> gpd.GeoDataFrame:
