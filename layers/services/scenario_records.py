@@ -11,6 +11,7 @@ Geometries are EPSG:4326.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 import geopandas as gpd
@@ -28,6 +29,11 @@ from layers.store.scenario_rows import SCENARIO_STATUSES, ScenarioRecord
 PLANNED, ACTIVE, ENDED = SCENARIO_STATUSES
 SCENARIO_KINDS_ZH = {"plume": "危化品泄漏", "area": "灾害范围", "dam-break": "溃坝"}
 CLOSURE_CAUSES_BY_KIND = {"plume": "事故", "area": "洪水", "dam-break": "洪水"}
+_STATUS_CHANGES = threading.Lock()
+"""Held while a scenario's status is read, checked and written (activate, end): without it an
+activate and an end at the same moment both read 预案 and both wrote, so the end was lost or an
+ended scenario kept its closure in force. It serialises the changes of one process (the
+server); the stores have no conditional write of a scenario that would cover other processes."""
 CLOSURE_SIMPLIFY_DEG = 2e-5
 """Tolerance (degrees, ≈ 2 m) by which a footprint is simplified into its closure polygon: a
 dam break's raster outline has a vertex every cell, which routing need not test one by one."""
@@ -59,26 +65,28 @@ def save_outcome(store: Store, settings: Settings, outcome: ScenarioOutcome, *, 
 
 def activate_scenario(store: Store, settings: Settings, scenario_id: str, *, actor: str) -> ScenarioRecord:
     """Make a 预案 scenario active: its roads close (``CL-<id>``)."""
-    record = store.get_scenario(scenario_id)
-    if record.status != PLANNED:
-        raise InputError(f"scenario {scenario_id} is {record.status}: only a 预案 (saved) scenario can be made active")
-    record, batches = _activated(store, settings, record)
-    store.save_scenario(record, batches=batches, audit=AuditLine(actor, "activate", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}))
+    with _STATUS_CHANGES:
+        record = store.get_scenario(scenario_id)
+        if record.status != PLANNED:
+            raise InputError(f"scenario {scenario_id} is {record.status}: only a 预案 (saved) scenario can be made active")
+        record, batches = _activated(store, settings, record)
+        store.save_scenario(record, batches=batches, audit=AuditLine(actor, "activate", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}))
     return record
 
 
 def end_scenario(store: Store, settings: Settings, scenario_id: str, *, actor: str) -> ScenarioRecord:
     """End a scenario (预案 or 生效中): its closure, if still in force, is lifted with it."""
-    record = store.get_scenario(scenario_id)
-    if record.status == ENDED:
-        raise InputError(f"scenario {scenario_id} already ended at {record.ended_at:%Y-%m-%d %H:%M}")
-    batches: dict[str, gpd.GeoDataFrame] = {}
-    if record.closure_id is not None:
-        lifted = Operations(store, settings).lifted_closure_frame(record.closure_id)
-        if lifted is not None:
-            batches["road_closures"] = lifted
-    ended = dataclasses.replace(record, status=ENDED, ended_at=now_beijing())
-    store.save_scenario(ended, batches=batches, audit=AuditLine(actor, "end", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}))
+    with _STATUS_CHANGES:
+        record = store.get_scenario(scenario_id)
+        if record.status == ENDED:
+            raise InputError(f"scenario {scenario_id} already ended at {record.ended_at:%Y-%m-%d %H:%M}")
+        batches: dict[str, gpd.GeoDataFrame] = {}
+        if record.closure_id is not None:
+            lifted = Operations(store, settings).lifted_closure_frame(record.closure_id)
+            if lifted is not None:
+                batches["road_closures"] = lifted
+        ended = dataclasses.replace(record, status=ENDED, ended_at=now_beijing())
+        store.save_scenario(ended, batches=batches, audit=AuditLine(actor, "end", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}))
     return ended
 
 
@@ -88,8 +96,12 @@ def _activated(store: Store, settings: Settings, record: ScenarioRecord) -> tupl
     simplified = _polygonal(shapely.simplify(record.footprint, CLOSURE_SIMPLIFY_DEG, preserve_topology=True))
     if simplified.is_empty or shapely.intersection(simplified, settings.region_geometry()).area == 0:
         return dataclasses.replace(record, status=ACTIVE), {}
-    closure_id, frame = Operations(store, settings).closure_frame(
-        simplified, cause=CLOSURE_CAUSES_BY_KIND.get(record.kind, "其他"), name=f"情景封闭 {record.name}"[:200], source_id=f"CL-{record.id}", clip_to_region=True)
+    try:
+        closure_id, frame = Operations(store, settings).closure_frame(
+            simplified, cause=CLOSURE_CAUSES_BY_KIND.get(record.kind, "其他"), name=f"情景封闭 {record.name}"[:200], source_id=f"CL-{record.id}", clip_to_region=True)
+    except InputError as error:  # e.g. a footprint of most of the city: no closure is that big
+        raise InputError(f"scenario {record.name!r} cannot be made active, its roads cannot close: {error}; save it as a 预案 (active: false) "
+                         "and close the roads that must close with POST /closures") from None
     return dataclasses.replace(record, status=ACTIVE, closure_id=closure_id), {"road_closures": frame}
 
 
