@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from layers.services.stocks import delete_stock, set_stock, stock_records
 from layers.store import Store
@@ -21,6 +21,10 @@ Key = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class StockIn(StrictBody):
+    """Strict: the quantity is a JSON number (``true`` or ``"5"`` is refused, not stored as 1 or 5)."""
+
+    model_config = ConfigDict(strict=True)
+
     quantity: float = Field(ge=0, le=1e12, description="How much the depot holds, in unit.")
     unit: Annotated[str, Field(min_length=1, max_length=20)] = Field(description="The item's unit in the needs profiles (kg, l, kit, piece; 千克, 升 … are understood).")
 

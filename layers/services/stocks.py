@@ -44,7 +44,8 @@ def import_stock_ledger(store: Store, path: Path, *, profile: NeedsProfile | Non
 
 def set_stock(store: Store, depot_id: str, item: str, quantity: float, unit: str, *, actor: str) -> pd.DataFrame:
     """Set what depot ``depot_id`` holds of ``item`` (a quantity ≥ 0 in ``unit``, the item's unit
-    in the needs profiles; Chinese units such as 千克 are understood). Returns the stored row."""
+    in the needs profiles; Chinese units such as 千克 are understood). Returns the row written (as
+    stored, or as written when another writer has already changed or removed it)."""
     known = {i.item: i for i in stock_items().items}
     if item not in known:
         raise InputError(f"item {item!r} is not an item of the needs profiles; items: {', '.join(known)}")
@@ -59,7 +60,13 @@ def set_stock(store: Store, depot_id: str, item: str, quantity: float, unit: str
         raise InputError(f"depot_id: there is no supply depot {depot_id!r}") from None
     rows = pd.DataFrame([(depot_id, item, float(quantity), unit)], columns=["depot_id", "item", "quantity", "unit"])
     store.write_depot_stocks(rows, actor=actor, audit=AuditLine(actor, "update", "depot_stocks", after=[f"{depot_id}/{item}"], detail={"quantity": quantity, "unit": unit}))
-    return store.read_depot_stocks([depot_id]).query("item == @item")
+    stored = store.read_depot_stocks([depot_id])
+    stored = stored[stored["item"] == item]
+    if not stored.empty and float(stored["quantity"].iloc[0]) == float(quantity) and stored["unit"].iloc[0] == unit:
+        return stored
+    # Another writer changed or removed it between the write and this read (a DELETE at the same
+    # moment left nothing to read: a 500): answer what this write stored.
+    return rows.assign(updated_at=pd.Timestamp.now(tz="UTC"), updated_by=actor)
 
 
 def delete_stock(store: Store, depot_id: str, item: str, *, actor: str) -> None:
