@@ -5,6 +5,7 @@ that takes longer than the short wait answers 202 — ask again after Retry-Afte
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -36,8 +37,15 @@ def _brief(request: Request, what: str, ident: str, fmt: str, author: str) -> Re
         return render_brief_pdf(document) if fmt == "pdf" else render_brief_xlsx(document)
 
     body = request.app.state.jobs.result(("brief", what, ident, fmt, author), f"简报 brief ({what} {ident})", compute, wait_s=BRIEF_WAIT_S, once=True)
-    filename = f"brief-{ident}.{fmt}"
-    return Response(body, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+    return Response(body, media_type=MEDIA[fmt], headers={"Content-Disposition": _attachment(f"brief-{ident}.{fmt}"), "Cache-Control": "no-store"})
+
+
+def _attachment(filename: str) -> str:
+    """Content-Disposition for ``filename`` (RFC 6266): an ASCII fallback and the name itself as
+    UTF-8 (RFC 8187). An id is any text a ledger held: 事件-01 could not be sent as a header at
+    all (a 500), and a quote ended the filename early."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;%' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.get("/incidents/{incident_id}/brief.{fmt}", response_class=Response, responses=FILE_RESPONSES, summary="An incident's brief: A4 PDF in Chinese, or the XLSX of its tables")
