@@ -33,7 +33,8 @@ _STATUS_CHANGES = threading.Lock()
 """Held while a scenario's status is read, checked and written (activate, end): without it an
 activate and an end at the same moment both read 预案 and both wrote, so the end was lost or an
 ended scenario kept its closure in force. It serialises the changes of one process (the
-server); the stores have no conditional write of a scenario that would cover other processes."""
+server); across processes (the CLI beside the server) the store's conditional write
+(``expected_status``) refuses the second change."""
 CLOSURE_SIMPLIFY_DEG = 2e-5
 """Tolerance (degrees, ≈ 2 m) by which a footprint is simplified into its closure polygon: a
 dam break's raster outline has a vertex every cell, which routing need not test one by one."""
@@ -70,7 +71,8 @@ def activate_scenario(store: Store, settings: Settings, scenario_id: str, *, act
         if record.status != PLANNED:
             raise InputError(f"scenario {scenario_id} is {record.status}: only a 预案 (saved) scenario can be made active")
         record, batches = _activated(store, settings, record)
-        store.save_scenario(record, batches=batches, audit=AuditLine(actor, "activate", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}))
+        store.save_scenario(record, batches=batches, audit=AuditLine(actor, "activate", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}),
+                            expected_status=PLANNED)
     return record
 
 
@@ -86,7 +88,8 @@ def end_scenario(store: Store, settings: Settings, scenario_id: str, *, actor: s
             if lifted is not None:
                 batches["road_closures"] = lifted
         ended = dataclasses.replace(record, status=ENDED, ended_at=now_beijing())
-        store.save_scenario(ended, batches=batches, audit=AuditLine(actor, "end", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}))
+        store.save_scenario(ended, batches=batches, audit=AuditLine(actor, "end", "scenarios", before=[scenario_id], after=[scenario_id], detail={"closure_id": record.closure_id}),
+                            expected_status=record.status)
     return ended
 
 

@@ -154,9 +154,11 @@ class Transaction(ABC):
         """Append ``line`` to the audit log, committed with the rows."""
 
     @abstractmethod
-    def put_scenario(self, record: ScenarioRecord) -> None:
+    def put_scenario(self, record: ScenarioRecord, *, expected_status: str | None = None) -> None:
         """Insert ``record``, or replace the stored scenario with its id (``InputError`` naming the
-        field when the record is bad)."""
+        field when the record is bad). ``expected_status``: the stored scenario's status must
+        still be this one, read under the transaction's lock (else ``InputError`` saying what it
+        is now): a status change made from two processes at once lands once."""
 
 
 class Store(ABC):
@@ -262,12 +264,14 @@ class Store(ABC):
         """Scenarios WITHOUT their result (None), newest created_at first; ``bbox`` (lon/lat
         degrees) selects those whose footprint intersects it."""
 
-    def save_scenario(self, record: ScenarioRecord, *, batches: Mapping[str, gpd.GeoDataFrame] | None = None, audit: AuditLine | None = None) -> None:
+    def save_scenario(self, record: ScenarioRecord, *, batches: Mapping[str, gpd.GeoDataFrame] | None = None, audit: AuditLine | None = None,
+                      expected_status: str | None = None) -> None:
         """Insert or replace ``record`` by id, upsert the catalogue layers' ``batches`` (e.g.
-        ``{"road_closures": frame}``) and write ``audit``, all in ONE transaction: all or nothing."""
+        ``{"road_closures": frame}``) and write ``audit``, all in ONE transaction: all or nothing.
+        ``expected_status``: see ``Transaction.put_scenario``."""
         prepared = [(get_layer(name), rows_from_frame(get_layer(name), frame)) for name, frame in (batches or {}).items()]
         with self._begin() as transaction:
-            transaction.put_scenario(record)
+            transaction.put_scenario(record, expected_status=expected_status)
             for spec, rows in prepared:
                 transaction.upsert(spec, rows)
             if audit is not None:

@@ -45,6 +45,7 @@ from layers.store.gpkg_sqlite import blob_wkb, encode_gpkg_blob, immediate_trans
 from layers.store.scenario_rows import (
     ScenarioRecord,
     check_id,
+    check_status,
     record_from_row,
     scenario_filter,
     scenario_row,
@@ -290,7 +291,9 @@ class _GeoPackageTransaction(Transaction):
     def audit(self, line: AuditLine) -> None:
         insert_audit_line(self._cursor, line)
 
-    def put_scenario(self, record: ScenarioRecord) -> None:
+    def put_scenario(self, record: ScenarioRecord, *, expected_status: str | None = None) -> None:
+        if expected_status is not None:  # BEGIN IMMEDIATE holds the write lock: no one changes it meanwhile
+            check_status(record.id, gpkg_scenarios.stored_status(self._cursor, record.id), expected_status)
         gpkg_scenarios.put_scenario(self._cursor, scenario_row(record))
 
 

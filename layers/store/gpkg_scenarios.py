@@ -52,6 +52,12 @@ def put_scenario(cursor: sqlite3.Cursor, row: ScenarioRow) -> None:
     )
 
 
+def stored_status(cursor: sqlite3.Cursor, scenario_id: str) -> str | None:
+    """The stored scenario's status inside the caller's transaction; None when there is none."""
+    row = cursor.execute("SELECT status FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def get_scenario(connection: sqlite3.Connection, scenario_id: str) -> tuple[Any, ...] | None:
     """The row in ``SCENARIO_READ_COLUMNS`` order, with its result; None when there is none."""
     row: tuple[Any, ...] | None = connection.execute(

@@ -94,6 +94,13 @@ def _selected(table: Table, *, with_result: bool) -> Any:
     )
 
 
+def locked_status(connection: Connection, table: Table, scenario_id: str) -> str | None:
+    """The stored scenario's status, its row locked until the caller's transaction ends (FOR
+    UPDATE: a second status change waits, then reads the first one's); None when there is none."""
+    value = connection.execute(select(table.c.status).where(table.c.id == scenario_id).with_for_update()).scalar()
+    return None if value is None else str(value)
+
+
 def get_scenario(connection: Connection, table: Table, scenario_id: str) -> tuple[Any, ...] | None:
     """The row in ``SCENARIO_READ_COLUMNS`` order, with its result; None when there is none."""
     row = connection.execute(_selected(table, with_result=True).where(table.c.id == scenario_id)).first()

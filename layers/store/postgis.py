@@ -53,6 +53,7 @@ from layers.store.pg_tables import build_metadata
 from layers.store.scenario_rows import (
     ScenarioRecord,
     check_id,
+    check_status,
     record_from_row,
     scenario_filter,
     scenario_row,
@@ -376,5 +377,7 @@ class _PostGISTransaction(Transaction):
     def audit(self, line: AuditLine) -> None:
         self._connection.execute(insert(self._store._audit_log).values(line.row()))
 
-    def put_scenario(self, record: ScenarioRecord) -> None:
+    def put_scenario(self, record: ScenarioRecord, *, expected_status: str | None = None) -> None:
+        if expected_status is not None:
+            check_status(record.id, pg_scenarios.locked_status(self._connection, self._store._scenarios, record.id), expected_status)
         pg_scenarios.put_scenario(self._connection, self._store._scenarios, scenario_row(record))

@@ -234,3 +234,11 @@ def footprint_hits(rows: list[tuple[Any, ...]], bbox: BBox) -> list[tuple[Any, .
     selection by envelope."""
     box = shapely.box(*bbox)
     return [row for row in rows if row[-1] is not None and shapely.from_wkb(bytes(row[-1])).intersects(box)]
+
+
+def check_status(scenario_id: str, stored: str | None, expected: str) -> None:
+    """``InputError`` unless the stored status is ``expected`` (someone changed it meanwhile)."""
+    if stored is None:
+        raise InputError(f"scenario {scenario_id} is not stored: nothing to change")
+    if stored != expected:
+        raise InputError(f"scenario {scenario_id} was changed meanwhile: it is {stored} now, not {expected}; reload it")

@@ -257,6 +257,8 @@ def test_a_reservoir_without_capacity_is_exit_2_and_nothing_is_stored(dem_sample
         reservoir = store.get("reservoirs", "SK0001")
         reservoir["capacity_m3"] = None
         store.upsert("reservoirs", reservoir)
+        before = len(store.list_scenarios(limit=1000)), len(store.read("road_closures"))
     result = run_cli(copy, "scenario", "dam-break", "--reservoir", "SK0001", "--dem", str(dem), "--activate")
     assert result.exit_code == 2 and "capacity" in result.output and "Traceback" not in result.output, result.output
-    _nothing_stored(copy)
+    with open_store(copy) as store:
+        assert (len(store.list_scenarios(limit=1000)), len(store.read("road_closures"))) == before, "a refused dam break writes nothing"

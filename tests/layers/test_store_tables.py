@@ -340,3 +340,19 @@ def test_numpy_values_and_whole_floats_are_taken_as_plain_numbers(store: Store) 
     store.save_scenario(_scenario(result={"by_zone": np.array([1.5, 2.0]), "n": np.int64(3)}, residents=np.int64(7), displaced=2.0))
     got = store.get_scenario("SC1")
     assert got.result == {"by_zone": [1.5, 2.0], "n": 3} and (got.residents, got.displaced) == (7, 2)
+
+
+def test_a_status_change_lands_once_when_two_processes_make_it(store: Store, store_settings: Settings) -> None:
+    """Two stores on the same data (the server and the CLI) both read 预案, then both write: the
+    second write sees the first one's status under its lock and is refused; nothing of it lands."""
+    store.save_scenario(_scenario(status="预案"))
+    with open_store(store_settings) as other:
+        assert other.get_scenario("SC1").status == store.get_scenario("SC1").status == "预案"
+        other.save_scenario(_scenario(status="生效中", closure_id="CL-SC1"), batches={"road_closures": _closure("CL-SC1")}, expected_status="预案")
+    ended = _scenario(status="已结束", ended_at=datetime(2026, 12, 3, 12, tzinfo=UTC))
+    with pytest.raises(InputError, match="changed meanwhile: it is 生效中 now, not 预案"):
+        store.save_scenario(ended, batches={"road_closures": _closure("CL-SC1", "不应写入")}, expected_status="预案")
+    assert store.get_scenario("SC1").status == "生效中"
+    assert store.read("road_closures")["name"].tolist() == ["情景封闭"], "the refused write's closure did not land"
+    with pytest.raises(InputError, match="not stored"):
+        store.save_scenario(_scenario("SC-none"), expected_status="预案")
