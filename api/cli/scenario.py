@@ -190,7 +190,14 @@ def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, ce
 @click.pass_context
 @_fail_cleanly
 def scenario_list(ctx: click.Context, status: str | None, incident_id: str | None, limit: int) -> None:
-    """The stored scenarios, newest first: id, kind, status, residents and displaced, name."""
+    """The stored scenarios, newest first: id, kind, status, residents and displaced, name.
+
+    \b
+    Examples:
+      onemap scenario list
+      onemap scenario list --status 生效中
+      onemap scenario list --incident INC20261203221500-1a2b3c
+    """
     from layers.services.scenario_records import SCENARIO_KINDS_ZH
 
     records = _store(ctx).list_scenarios(status=status, incident_id=incident_id, limit=limit)
@@ -208,7 +215,12 @@ def scenario_list(ctx: click.Context, status: str | None, incident_id: str | Non
 @_fail_cleanly
 def scenario_activate(ctx: click.Context, scenario_id: str) -> None:
     """Make a stored 预案 scenario active: the roads inside its footprint close (routing, coverage
-    and the wall map avoid them) until it ends."""
+    and the wall map avoid them) until it ends.
+
+    \b
+    Examples:
+      onemap scenario activate SC20261203221500-1a2b3c
+    """
     from layers.services.scenario_records import activate_scenario
 
     record = activate_scenario(_store(ctx), _settings(ctx), scenario_id, actor=_cli_actor())
@@ -220,7 +232,12 @@ def scenario_activate(ctx: click.Context, scenario_id: str) -> None:
 @click.pass_context
 @_fail_cleanly
 def scenario_end(ctx: click.Context, scenario_id: str) -> None:
-    """End a scenario: its road closure, if still in force, is lifted with it."""
+    """End a scenario: its road closure, if still in force, is lifted with it.
+
+    \b
+    Examples:
+      onemap scenario end SC20261203221500-1a2b3c
+    """
     from layers.services.scenario_records import end_scenario
 
     record = end_scenario(_store(ctx), _settings(ctx), scenario_id, actor=_cli_actor())

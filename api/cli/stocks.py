@@ -37,8 +37,9 @@ def stocks_import(ctx: click.Context, path: Path, merge: bool, profile_path: Pat
     file's row when it is wrong.
 
     \b
-    Example:
+    Examples:
       onemap stocks import 库存台账.xlsx
+      onemap stocks import 补充台账.csv --merge
     """
     from layers.io.needs_profile import read_needs_profile
     from layers.services.stocks import import_stock_ledger
@@ -56,7 +57,13 @@ def stocks_import(ctx: click.Context, path: Path, merge: bool, profile_path: Pat
 @click.pass_context
 @_fail_cleanly
 def stocks_list(ctx: click.Context, depots: tuple[str, ...]) -> None:
-    """What the depots hold: depot, item, quantity, unit, when and by whom it was last set."""
+    """What the depots hold: depot, item, quantity, unit, when and by whom it was last set.
+
+    \b
+    Examples:
+      onemap stocks list
+      onemap stocks list --depot WZ0001 --depot WZ0002
+    """
     from layers.services.stocks import stock_records
 
     store = _store(ctx)
