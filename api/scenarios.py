@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
+from gis.boundary import repair_polygonal
 from layers.errors import InputError
 from layers.io.hazard_area import ZONE_FIELDS, hazard_zones
 from layers.io.needs_profile import shipped_needs_profile
@@ -213,11 +214,9 @@ def _area_zones(body: AreaIn, settings: Settings) -> tuple[gpd.GeoDataFrame, lis
     repairs = []
     fixed = list(shapes)
     for n in map(int, np.flatnonzero(~shapely.is_valid(shapes))):
-        reason = shapely.is_valid_reason(shapes[n])
-        valid = shapely.make_valid(shapes[n])
-        parts = [p for p in shapely.get_parts(valid) if p.geom_type in ("Polygon", "MultiPolygon")]
-        fixed[n] = shapely.union_all(parts) if parts else shapely.Polygon()
-        repairs.append(f"geometry: feature {n + 1} was not a valid polygon ({reason}); repaired to its area")
+        repair = repair_polygonal(shapes[n])
+        fixed[n] = repair.geometry or shapely.Polygon()
+        repairs.append(f"geometry: feature {n + 1} was not a valid polygon ({repair.problem}); repaired to its area")
     for n, shape in enumerate(fixed, start=1):
         if shape.is_empty or shape.area == 0:
             raise InputError(f"geometry: feature {n} has no area; draw the hazard area as polygons")

@@ -20,6 +20,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis.boundary import polygonal_part
 from layers.accounts.tables import AuditLine
 from layers.catalogue import SOURCE_ID, get_layer
 from layers.errors import InputError
@@ -30,13 +31,6 @@ from layers.store.base import Store
 BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_CLOSURE_AREA_KM2 = 5_000.0
 """A closure larger than this (half the city) is almost surely a drawing mistake."""
-
-
-def _polygons_of(geometry: BaseGeometry) -> BaseGeometry:
-    """The polygons of ``geometry`` (lines and points of a collection dropped), as a MultiPolygon."""
-    parts = [p for p in shapely.get_parts(geometry) if isinstance(p, shapely.Polygon | shapely.MultiPolygon)]
-    flat = [q for p in parts for q in (p.geoms if isinstance(p, shapely.MultiPolygon) else [p])]
-    return shapely.MultiPolygon(flat)
 
 
 def now_beijing() -> datetime:
@@ -145,7 +139,7 @@ class Operations:
         ``clip_to_region``: the part inside the region is taken instead (a scenario's footprint
         may reach beyond the city; the roads outside are not in the store)."""
         if clip_to_region:
-            geometry = _polygons_of(shapely.intersection(shapely.make_valid(geometry), self.settings.region_geometry()))
+            geometry = polygonal_part(shapely.intersection(shapely.make_valid(geometry), self.settings.region_geometry())) or shapely.MultiPolygon()
         if isinstance(geometry, shapely.Polygon):
             geometry = shapely.MultiPolygon([geometry])
         if geometry.geom_type != "MultiPolygon":

@@ -18,6 +18,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis.boundary import polygonal_part
 from layers.accounts.tables import AuditLine
 from layers.errors import InputError, NotFoundError
 from layers.services.operations import Operations, new_source_id, now_beijing
@@ -115,11 +116,8 @@ def _footprint(zones: gpd.GeoDataFrame) -> BaseGeometry:
 
 
 def _polygonal(geometry: BaseGeometry) -> shapely.MultiPolygon:
-    """The polygons of ``geometry``, valid, as a MultiPolygon (lines and points of a collection dropped)."""
-    valid = shapely.make_valid(geometry)
-    parts = [p for p in shapely.get_parts(valid) if p.geom_type in ("Polygon", "MultiPolygon")]
-    flat = [q for p in parts for q in (p.geoms if p.geom_type == "MultiPolygon" else [p])]
-    return shapely.MultiPolygon(flat) if flat else shapely.MultiPolygon()
+    """The polygons of ``geometry``, made valid, as a MultiPolygon (lines and points dropped; empty when none)."""
+    return polygonal_part(shapely.make_valid(geometry)) or shapely.MultiPolygon()
 
 
 def _default_name(outcome: ScenarioOutcome) -> str:
