@@ -15,16 +15,12 @@ import math
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
-import numpy as np
-import shapely
-import shapely.geometry
 from fastapi import APIRouter, Query, Request
 from pydantic import ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
-from gis.boundary import repair_polygonal
 from layers.errors import InputError
-from layers.io.hazard_area import ZONE_FIELDS, hazard_zones
+from layers.io.hazard_area import drawn_area_zones
 from layers.io.needs_profile import shipped_needs_profile
 from layers.services.scenario_records import (
     SCENARIO_STATUSES,
@@ -57,9 +53,6 @@ REACH_KM = 100.0
 """How far (km) from the city's region a release point or a drawn area may lie: a plume reaches
 at most 100 km, and beyond that the city's work CRS (a 3° Gauss-Krüger zone) no longer measures
 lengths and areas truly, and nothing there is in the store."""
-MAX_AREA_POLYGONS = 10_000
-"""Polygons a drawn area may hold over HTTP (each costs about 0.6 ms of the one job thread; a
-bigger area is a file for ``onemap scenario area FILE``)."""
 
 
 class ScenarioIn(StrictBody):
@@ -185,75 +178,11 @@ def _check_near_city(settings: Settings, bounds: tuple[float, float, float, floa
 
 
 def _area_zones(body: AreaIn, settings: Settings) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """The drawn area as zones (EPSG:4326), checked feature by feature, and the warnings of the
-    polygons repaired. Refused: anything but polygons, a feature without area, coordinates that are
-    not lon/lat or lie far from the city, a polygon across the antimeridian, more than
-    MAX_AREA_POLYGONS polygons, a zone value that is not a text or a number. An invalid polygon
-    (a bow-tie, overlapping parts, a hole outside its shell) is repaired: its area and residents
-    would disagree otherwise, and the union of the zones fails on it."""
-    frame = _features(body.geometry)
-    if frame.empty:
-        raise InputError("geometry: no features; draw or export the hazard area as polygons")
-    shapes = frame.geometry.to_numpy()
-    kinds = shapely.get_type_id(shapes)
-    for n, (shape, kind) in enumerate(zip(shapes, kinds, strict=True), start=1):
-        if kind not in (3, 6):  # Polygon, MultiPolygon
-            raise InputError(f"geometry: feature {n} is {'empty' if shape is None else shape.geom_type}; a hazard area must be polygons")
-    polygons = int(shapely.get_num_geometries(shapes).sum())
-    if polygons > MAX_AREA_POLYGONS:
-        raise InputError(f"geometry: {polygons:,} polygons, more than {MAX_AREA_POLYGONS:,}: dissolve them by zone or simplify them, or give the file to onemap scenario area FILE")
-    bounds = shapely.bounds(shapes)
-    for n, (shape, (west, south, east, north)) in enumerate(zip(shapes, bounds.tolist(), strict=True), start=1):
-        if shape.is_empty:
-            raise InputError(f"geometry: feature {n} has no coordinates; draw the hazard area as polygons")
-        if not (np.isfinite([west, south, east, north]).all() and -180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-            raise InputError(f"geometry: feature {n} has coordinates outside longitude −180…180, latitude −90…90 (bounds {[west, south, east, north]}); give the area in lon/lat (EPSG:4326)")
-        if east - west > 180:
-            raise InputError(f"geometry: feature {n} spans {east - west:.0f}° of longitude: a polygon across the antimeridian must be split at 180° (RFC 7946 §3.1.9)")
-    _check_near_city(settings, tuple(float(v) for v in (bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max())), what="the area")  # type: ignore[arg-type]
-    repairs = []
-    fixed = list(shapes)
-    for n in map(int, np.flatnonzero(~shapely.is_valid(shapes))):
-        repair = repair_polygonal(shapes[n])
-        fixed[n] = repair.geometry or shapely.Polygon()
-        repairs.append(f"geometry: feature {n + 1} was not a valid polygon ({repair.problem}); repaired to its area")
-    for n, shape in enumerate(fixed, start=1):
-        if shape.is_empty or shape.area == 0:
-            raise InputError(f"geometry: feature {n} has no area; draw the hazard area as polygons")
-    frame = frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=4326))
-    _check_zone_values(frame, body.zone_field)
-    return hazard_zones(frame, source="geometry", zone_field=body.zone_field, order=body.order), repairs
-
-
-def _check_zone_values(frame: gpd.GeoDataFrame, zone_field: str | None) -> None:
-    """Every feature's zone a text (≤ 200 characters, no NUL) or a number, not null, a list or an object."""
-    field = zone_field or next((name for name in ZONE_FIELDS if name in frame.columns), None)
-    if field is None or field not in frame.columns:
-        return  # one zone for all (or hazard_zones names the missing field)
-    for n, value in enumerate(frame[field], start=1):
-        if isinstance(value, bool) or not isinstance(value, str | int | float) or (isinstance(value, float) and not math.isfinite(value)):
-            shown = "null" if value is None or (isinstance(value, float) and math.isnan(value)) else type(value).__name__
-            raise InputError(f"geometry: feature {n} has {field} = {shown}; each feature's {field} must be a text or a number (its zone, e.g. a depth class)")
-        if isinstance(value, str) and (len(value) > 200 or "\x00" in value):
-            raise InputError(f"geometry: feature {n}: {field} must be at most 200 characters, without NUL characters")
-
-
-def _features(geometry: dict[str, Any]) -> gpd.GeoDataFrame:
-    """A GeoJSON geometry, feature or collection (EPSG:4326) as a frame with its properties."""
-    try:
-        kind = geometry.get("type")
-        if kind == "FeatureCollection":
-            features = geometry.get("features")
-            if not isinstance(features, list):
-                raise InputError("geometry: a FeatureCollection needs a list of features")
-            return gpd.GeoDataFrame.from_features(features, crs=4326)
-        if kind == "Feature":
-            return gpd.GeoDataFrame.from_features([geometry], crs=4326)
-        return gpd.GeoDataFrame(geometry=[shapely.geometry.shape(geometry)], crs=4326)
-    except InputError:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, shapely.errors.GEOSException) as error:
-        raise InputError(f"geometry: not GeoJSON polygons ({type(error).__name__}: {error})") from None
+    """The drawn area as zones (``layers.io.hazard_area.drawn_area_zones``: each feature checked,
+    invalid polygons repaired), refused when it lies far from the city."""
+    zones, repairs = drawn_area_zones(body.geometry, zone_field=body.zone_field, order=body.order)
+    _check_near_city(settings, tuple(float(v) for v in zones.total_bounds), what="the area")  # type: ignore[arg-type]
+    return zones, repairs
 
 
 @router.get("", response_class=GeoJSONResponse, summary="Stored scenarios, newest first (footprints, without their results)",
