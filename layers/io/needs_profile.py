@@ -5,6 +5,7 @@ or a bureau's own copy."""
 from __future__ import annotations
 
 import dataclasses
+from functools import cache
 from pathlib import Path
 
 from gis.scenario.needs import NeedItem, NeedsProfile, NeedsProfileError
@@ -35,9 +36,11 @@ def shipped_needs_profile(name: str = DEFAULT_PROFILE) -> NeedsProfile:
     return read_needs_profile(SHIPPED_PROFILES[name])
 
 
+@cache
 def stock_items() -> NeedsProfile:
     """Every item of the shipped profiles (the first profile's unit where both name one): what a
-    depot stock ledger is matched against when no profile is given."""
+    depot stock ledger is matched against when no profile is given. Read once per process (the
+    shipped files do not change; every stock answer names its items from it)."""
     profiles = [shipped_needs_profile(name) for name in SHIPPED_PROFILES]
     items: dict[str, NeedItem] = {}
     for profile in profiles:
