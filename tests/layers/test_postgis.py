@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import geopandas as gpd
+import shapely
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 
@@ -29,6 +31,35 @@ def test_migrations_create_tables_gist_indexes_and_version(pg_url: str, pg_schem
     assert set(CATALOGUE) <= tables
     assert set(CATALOGUE) <= gist
     assert srid == 4326
+
+
+def test_every_layer_table_moves_its_change_counter_on_each_write(pg_url: str, pg_schema: str) -> None:
+    """``layer_version`` is read from ``layer_changes`` (migration 0010's trigger): every catalogue
+    layer has the trigger, a write moves only its own layer's version, a delete moves it again, and
+    a write that is rolled back moves nothing."""
+    engine = create_engine(sqlalchemy_url(pg_url))
+    with PostGISStore(pg_url, schema=pg_schema) as store:
+        with engine.connect() as connection:
+            triggered = set(connection.execute(text(
+                "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s AND t.tgname = 'layer_changed'"), {"s": pg_schema}).scalars())
+        assert set(CATALOGUE) <= triggered
+        before = {layer: store.layer_version(layer) for layer in CATALOGUE}
+        shelter = gpd.GeoDataFrame({"source_id": ["S-1"], "name": ["一号避难场所"]}, geometry=[shapely.Point(116.6, 35.4)], crs=4326)
+        store.upsert("shelters", shelter)
+        after = {layer: store.layer_version(layer) for layer in CATALOGUE}
+        assert [layer for layer in CATALOGUE if after[layer] != before[layer]] == ["shelters"]
+        store.delete("shelters", ["S-1"])
+        deleted = store.layer_version("shelters")
+        assert deleted not in (before["shelters"], after["shelters"])
+        with engine.begin() as connection:
+            connection.execute(text(f'DELETE FROM "{pg_schema}".roads WHERE false'))
+        assert store.layer_version("roads") != after["roads"]  # a statement that changes nothing still counts: caches refetch once
+        with engine.connect() as connection, connection.begin() as transaction:
+            connection.execute(text(f'DELETE FROM "{pg_schema}".shelters'))
+            transaction.rollback()
+        assert store.layer_version("shelters") == deleted
+    engine.dispose()
 
 
 def test_a_store_from_before_the_wall_map_gains_its_layers(pg_url: str, pg_schema: str) -> None:

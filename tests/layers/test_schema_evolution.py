@@ -33,6 +33,7 @@ from layers.settings import Settings
 from layers.store import open_store
 from layers.store.gpkg import GeoPackageStore
 from layers.store.gpkg_schema import SCHEMA_VERSION, stored_schema_version
+from layers.store.pg_changes import change_metadata
 from layers.store.pg_observations import default_partition_sql, observation_metadata
 from layers.store.pg_scenarios import scenario_metadata
 from layers.store.pg_stocks import stock_metadata
@@ -79,6 +80,7 @@ def test_a_fresh_postgis_schema_is_exactly_the_catalogue(pg_url: str, pg_schema:
             connection.execute(text(default_partition_sql(reference)))
             stock_metadata(reference).create_all(connection)
             scenario_metadata(reference).create_all(connection)
+            change_metadata(reference).create_all(connection)
         with engine.connect() as connection:
             migrated, expected = _described(connection, pg_schema), _described(connection, reference)
         for part in ("columns", "indexes", "comments"):
