@@ -30,11 +30,11 @@ from gis.risk.model import (
     combine,
     exposure,
     lack_of_capacity,
-    point_surface,
     reach_m,
 )
-from gis.risk.surfaces import hazard_intensity, polygon_surface
-from gis.risk.zoning import HazardSource, RiskResult, areas_table, level_polygons
+from gis.risk.surfaces import hazard_intensity
+from gis.risk.windows import HazardSource, source_surface
+from gis.risk.zoning import RiskResult, areas_table, level_polygons
 
 BLOCK = 128
 """Cells per side of a block: the unit of recomputation (1.6 km² blocks of 12.8 km at 100 m)."""
@@ -55,10 +55,6 @@ def rain_multipliers(geometry: NDArray[np.object_], gauges_xy: NDArray[np.float6
     gauge, area = shapely.STRtree(geometry).query(gauges, predicate="dwithin", distance=float(spec.get("radius_m", 5000.0)))
     np.maximum.at(out, area, by_rank[np.asarray(gauge_rank)[warned][gauge]])
     return out
-
-
-def _window(grid: RiskGrid, r0: int, r1: int, c0: int, c1: int) -> RiskGrid:
-    return RiskGrid(grid.epsg, grid.resolution_m, grid.west + c0 * grid.resolution_m, grid.north - r0 * grid.resolution_m, c1 - c0, r1 - r0)
 
 
 def _touched_blocks(grid: RiskGrid, boxes: NDArray[np.float64], block: int) -> NDArray[np.bool_]:
@@ -146,9 +142,9 @@ def rezone(result: RiskResult, intensities: Mapping[str, NDArray[np.float64]], a
     for block_row, block_col in zip(*np.nonzero(touched), strict=True):
         r0, c0 = int(block_row) * block, int(block_col) * block
         r1, c1 = min(grid.height, r0 + block), min(grid.width, c0 + block)
-        window = _window(grid, r0, r1, c0, c1)
+        window = grid.window(r0, r1, c0, c1)
         for name in redrawn:
-            hazards[name][r0:r1, c0:c1] = _surface(window, sources[name], config.factors[name])
+            hazards[name][r0:r1, c0:c1] = source_surface(window, sources[name], config.factors[name])
         cells = (slice(r0, r1), slice(c0, c1))
         block_score, block_parts = combine({n: h[cells] for n, h in hazards.items()}, weights, exposure(result.persons[cells].astype(float), reference),
                                            lack_of_capacity(result.capacity_minutes[cells], config.capacity_ref_min), float(config.vulnerability))
@@ -165,19 +161,3 @@ def rezone(result: RiskResult, intensities: Mapping[str, NDArray[np.float64]], a
     notes = [n for n in result.notes if not n.startswith("live: ")] + [note]
     timings = {**result.timings_s, "live_s": time.perf_counter() - started}
     return replace(result, score=score, levels=levels, hazards=hazards, contributions=parts, polygons=polygons, areas=areas, notes=notes, timings_s=timings, sources=sources)
-
-
-def _surface(window: RiskGrid, source: HazardSource, spec: Mapping[str, Any]) -> NDArray[np.float32]:
-    """One factor's surface over a window of the grid, from only the sources that reach it."""
-    res = window.resolution_m
-    west, north = window.west, window.north
-    east, south = west + window.width * res, north - window.height * res
-    if source.kind == "points":
-        reach = reach_m(spec["decay"]) + 2 * res
-        x, y = source.data[:, 0], source.data[:, 1]
-        near = (x >= west - reach) & (x <= east + reach) & (y >= south - reach) & (y <= north + reach)
-        return point_surface(window, source.data[near], source.intensity[near], spec["decay"])
-    bounds = shapely.bounds(source.data)
-    near = (bounds[:, 2] >= west) & (bounds[:, 0] <= east) & (bounds[:, 3] >= south) & (bounds[:, 1] <= north)
-    return polygon_surface(window, source.data[near], source.intensity[near])
-

@@ -104,6 +104,10 @@ class RiskGrid:
         """The grid of rows ``start`` to ``stop`` (exclusive), same columns."""
         return RiskGrid(self.epsg, self.resolution_m, self.west, self.north - start * self.resolution_m, self.width, stop - start)
 
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> RiskGrid:
+        """The grid of rows ``r0`` to ``r1`` and columns ``c0`` to ``c1`` (exclusive)."""
+        return RiskGrid(self.epsg, self.resolution_m, self.west + c0 * self.resolution_m, self.north - r0 * self.resolution_m, c1 - c0, r1 - r0)
+
     @property
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)

@@ -8,7 +8,7 @@ output frames are EPSG:4326.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -37,19 +37,21 @@ from gis.risk.model import (
     exposure,
     lack_of_capacity,
     level_breaks,
-    point_surface,
 )
-from gis.risk.surfaces import (
-    Dem,
-    hazard_intensity,
-    polygon_surface,
-    population_grid,
-    resample_dem,
-    slope_surface,
-    straight_line_minutes,
+from gis.risk.surfaces import Dem, hazard_intensity, resample_dem
+from gis.risk.windows import (
+    HazardSource,
+    Window,
+    WindowInputs,
+    WindowSurfaces,
+    WindowTask,
+    row_bands,
+    window_surfaces,
 )
 
 OUTPUT_EPSG = 4326
+RunWindows = Callable[[Callable[[WindowTask], WindowSurfaces], Iterable[WindowTask]], Iterator[WindowSurfaces]]
+"""How the windows' tasks are run: ``map`` in this process, or a cluster's (``layers.services.cluster``)."""
 CAPACITY_LABELS = {"network": "路网行车时间 (到最近救援力量)", "euclidean": "直线距离折算时间 (无路网时)"}
 
 
@@ -141,16 +143,6 @@ def config_from_mapping(document: Mapping[str, Any] | None, *, source: str = "co
             raise RiskInputError(f"{source}: {key} must be a positive number{' at most 1' if key == 'vulnerability' else ''}, got {value!r}")
         numbers[key] = float(value)
     return RiskConfig(factors, weights, ahp, classification, (breaks[0], breaks[1], breaks[2]), **numbers)
-
-
-@dataclass(frozen=True)
-class HazardSource:
-    """One factor's sources as scored: ``kind`` points (``data`` the anchor x, y in the grid's
-    metres) or polygons (``data`` the metric geometries), and each feature's ``intensity`` (0–1)."""
-
-    kind: str
-    data: Any
-    intensity: NDArray[np.float64]
 
 
 @dataclass
@@ -250,14 +242,21 @@ def zone_risk(
     capacity_minutes: NDArray[np.float32] | None = None,
     dem: Dem | None = None,
     block_rows: int | None = None,
+    windows: Sequence[Window] | None = None,
+    run_windows: RunWindows = map,
 ) -> RiskResult:
     """Score and level every cell of ``grid``; see ``gis.risk.model`` for the formula.
 
     ``capacity_minutes`` (grid shape): drive time to the nearest rescue station from the routing
     core; without it, straight-line distance at ``straight_line_kmh`` (labelled so; beyond
     ``capacity_ref_min`` the minutes are a lower bound, which the score does not need). A hazard
-    layer with no features is skipped with a note. The grid is processed in blocks of
-    ``block_rows`` rows (default: ``BLOCK_CELLS`` cells); the answer does not depend on the blocks.
+    layer with no features is skipped with a note.
+
+    The per-cell surfaces are computed window by window (``gis.risk.windows``): by default bands of
+    ``block_rows`` rows (``BLOCK_CELLS`` cells) in this process; or the given ``windows`` (each
+    county's box: ``county_windows``), handed to ``run_windows`` (``map``'s signature: a function
+    and an iterable of tasks, results in any order), which may run them on other processes or
+    machines. The answer does not depend on the windows, nor on where they ran.
     """
     config = config or RiskConfig()
     notes: list[str] = []
@@ -294,7 +293,7 @@ def zone_risk(
     if not any(kind != "dem" for kind, _, _ in sources.values()):
         raise RiskInputError("no hazard layer has features: import reservoirs, geohazards, chemical parks, enterprises or flood areas")
     population_metric = population.to_crs(epsg) if not population.empty else population
-    population_bounds = shapely.bounds(np.asarray(population_metric.geometry.array, dtype=object)) if not population.empty else np.zeros((0, 4))
+    stations_xy, halo = np.zeros((0, 2)), 0
     if capacity_minutes is None:
         mode = "euclidean"
         stations_xy = shapely.get_coordinates(np.asarray(rescue_stations.to_crs(epsg).geometry.array, dtype=object)) if not rescue_stations.empty else np.zeros((0, 2))
@@ -303,42 +302,34 @@ def zone_risk(
     else:
         mode = "network"
 
+    elevation = resample_dem(grid, dem) if dem is not None and "slope" in sources else None
+    inputs = WindowInputs(
+        grid,
+        {name: HazardSource(kind, data, intensity) for name, (kind, data, intensity) in sources.items() if kind != "dem"},
+        config.factors,
+        np.asarray(admin_geometry, dtype=object) if admin_geometry else None,
+        population_metric,
+        stations_xy if capacity_minutes is None else None,
+        config.straight_line_kmh,
+        halo if capacity_minutes is None else 0,
+        elevation,
+        float(sources["slope"][1]) if elevation is not None else 0.0,
+    )
     hazards = {name: np.zeros(grid.shape, dtype=np.float32) for name in sources}
     persons = np.zeros(grid.shape, dtype=np.float32)
     valid = np.zeros(grid.shape, dtype=bool)
     minutes = np.full(grid.shape, np.inf, dtype=np.float32) if capacity_minutes is None else capacity_minutes.astype(np.float32)
-    dem_seen = dem_valid = 0
-    elevation = resample_dem(grid, dem) if dem is not None and "slope" in sources else np.zeros((0, 0), dtype=np.float32)
-    for r0 in range(0, grid.height, rows_per_block):
-        r1 = min(grid.height, r0 + rows_per_block)
-        block = grid.rows(r0, r1)
-        valid[r0:r1] = features.rasterize([(g, 1) for g in admin_geometry], out_shape=block.shape, transform=block.transform, fill=0, dtype="uint8").astype(bool) if admin_geometry else True
-        for name, (kind, data, intensity) in sources.items():
-            start = time.perf_counter()
-            if kind == "points":
-                hazards[name][r0:r1] = point_surface(block, data, intensity, config.factors[name]["decay"])
-            elif kind == "polygons":
-                hazards[name][r0:r1] = polygon_surface(block, data, intensity)
-            else:  # slope: one row of halo each side, so the gradient does not see the block's edge
-                e0, e1 = max(0, r0 - 1), min(grid.height, r1 + 1)
-                hazards[name][r0:r1] = slope_surface(elevation[e0:e1], grid.resolution_m, data)[r0 - e0 : r0 - e0 + (r1 - r0)]
-                inside = valid[r0:r1]
-                dem_seen += int(np.isfinite(elevation[r0:r1])[inside].sum())
-                dem_valid += int(inside.sum())
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
-        start = time.perf_counter()
-        if not population.empty:  # only the cells reaching into this block's rows
-            block_south = block.north - block.height * block.resolution_m
-            touching = (population_bounds[:, 3] > block_south) & (population_bounds[:, 1] < block.north)
-            persons[r0:r1] = population_grid(block, population_metric.iloc[np.flatnonzero(touching)])
-        timings["exposure"] = timings.get("exposure", 0.0) + time.perf_counter() - start
-        if capacity_minutes is None:
-            start = time.perf_counter()
-            e0, e1 = max(0, r0 - halo), min(grid.height, r1 + halo)
-            minutes[r0:r1] = straight_line_minutes(grid.rows(e0, e1), stations_xy, config.straight_line_kmh)[r0 - e0 : r0 - e0 + (r1 - r0)]
-            timings["capacity"] = timings.get("capacity", 0.0) + time.perf_counter() - start
-    if dem is not None and "slope" in sources:
-        covered = dem_seen / dem_valid if dem_valid else 0.0
+    start = time.perf_counter()
+    for done in run_windows(window_surfaces, inputs.tasks(list(windows) if windows is not None else row_bands(grid, rows_per_block))):
+        cells = done.window.cells
+        for name, surface in done.hazards.items():
+            hazards[name][cells] = surface
+        persons[cells], valid[cells] = done.persons, done.valid
+        if done.minutes is not None:
+            minutes[cells] = done.minutes
+    timings["surfaces"] = time.perf_counter() - start
+    if elevation is not None:
+        covered = float(np.isfinite(elevation)[valid].sum() / valid.sum()) if valid.any() else 0.0
         if covered < 0.5:
             raise RiskInputError(f"the DEM covers only {covered:.0%} of the city: give a DEM covering the whole area (or leave it out)")
         if covered < 0.99:

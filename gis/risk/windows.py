@@ -1,0 +1,222 @@
+"""Risk surfaces window by window: the per-cell part of risk zoning (factor surfaces, residents,
+the admin mask, straight-line capacity, slope) computed on one rectangle of the grid from only the
+inputs that reach it, so that any set of windows covering the city gives the same cells as one
+pass over the whole grid.
+
+What reaches a window — its halo:
+- a point factor's sources within the factor's decay reach (``reach_m``) plus two cells;
+- polygons (flood-prone areas, admin areas) and population cells whose bounds meet the window;
+- rescue stations within the straight-line capacity reach (``capacity_ref_min`` at
+  ``straight_line_kmh``) plus a cell: a station farther away leaves the capacity saturated
+  either way, so the score does not see it;
+- one cell of elevation each side, so the slope's central differences never see the window's edge.
+
+Windows are the unit of distribution (``zone_risk(windows=…, run_windows=…)``): row bands of the
+whole width for one process, or each county's box (``county_windows``) for a cluster. A task
+(``WindowTask``) holds only plain arrays and geometries, so it pickles to a worker as it is.
+Grid and geometries are in the grid's metric CRS (``RiskGrid.epsg``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from rasterio import features
+
+from gis.risk.model import RiskGrid, point_surface, reach_m
+from gis.risk.surfaces import polygon_surface, population_grid, slope_surface, straight_line_minutes
+
+
+@dataclass(frozen=True)
+class HazardSource:
+    """One factor's sources as scored: ``kind`` points (``data`` the anchor x, y in the grid's
+    metres) or polygons (``data`` the metric geometries), and each feature's ``intensity`` (0–1)."""
+
+    kind: str
+    data: Any
+    intensity: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows ``r0``–``r1`` and columns ``c0``–``c1`` (exclusive) of the grid; ``label`` names it
+    (a county's adcode, or the rows of a band)."""
+
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    label: str = ""
+
+    @property
+    def cells(self) -> tuple[slice, slice]:
+        return slice(self.r0, self.r1), slice(self.c0, self.c1)
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """Everything one window's surfaces need, already cut to its halo (see the module docstring).
+
+    ``sources``: factor → source (points or polygons); ``specs``: factor → its config entry;
+    ``slope``: (elevation with one cell of halo each side, the halo's (top, left) offsets,
+    max slope°) or None; ``stations_xy``: rescue stations for straight-line capacity (None: the
+    network minutes are given whole, not computed here); ``straight_line_kmh`` and
+    ``halo_cells`` go with them."""
+
+    grid: RiskGrid
+    window: Window
+    sources: Mapping[str, HazardSource]
+    specs: Mapping[str, Mapping[str, Any]]
+    admin: NDArray[np.object_] | None
+    population: gpd.GeoDataFrame | None
+    stations_xy: NDArray[np.float64] | None
+    straight_line_kmh: float
+    halo_cells: int
+    slope: tuple[NDArray[np.float32], int, int, float] | None
+
+
+@dataclass(frozen=True)
+class WindowSurfaces:
+    """A window's cells: each factor's hazard, residents, inside the admin areas, and straight-line
+    minutes (None when the network minutes were given)."""
+
+    window: Window
+    hazards: dict[str, NDArray[np.float32]]
+    persons: NDArray[np.float32]
+    valid: NDArray[np.bool_]
+    minutes: NDArray[np.float32] | None
+
+
+def box_of(grid: RiskGrid, window: Window) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of ``window`` in metres."""
+    sub = grid.window(window.r0, window.r1, window.c0, window.c1)
+    return sub.west, sub.north - sub.height * sub.resolution_m, sub.west + sub.width * sub.resolution_m, sub.north
+
+
+def source_surface(window: RiskGrid, source: HazardSource, spec: Mapping[str, Any]) -> NDArray[np.float32]:
+    """One factor's surface over ``window`` (a grid), from only the sources that reach it."""
+    res = window.resolution_m
+    west, north = window.west, window.north
+    east, south = west + window.width * res, north - window.height * res
+    if source.kind == "points":
+        reach = reach_m(spec["decay"]) + 2 * res
+        x, y = source.data[:, 0], source.data[:, 1]
+        near = (x >= west - reach) & (x <= east + reach) & (y >= south - reach) & (y <= north + reach)
+        return point_surface(window, source.data[near], source.intensity[near], spec["decay"])
+    bounds = shapely.bounds(source.data)
+    near = (bounds[:, 2] >= west) & (bounds[:, 0] <= east) & (bounds[:, 3] >= south) & (bounds[:, 1] <= north)
+    return polygon_surface(window, source.data[near], source.intensity[near])
+
+
+def _meeting(bounds: NDArray[np.float64], box: tuple[float, float, float, float], margin: float = 0.0) -> NDArray[np.bool_]:
+    west, south, east, north = box
+    return (bounds[:, 2] >= west - margin) & (bounds[:, 0] <= east + margin) & (bounds[:, 3] >= south - margin) & (bounds[:, 1] <= north + margin)
+
+
+def window_surfaces(task: WindowTask) -> WindowSurfaces:
+    """The cells of ``task.window``; the same values, cell for cell, as one pass over the grid."""
+    w = task.window
+    grid = task.grid.window(w.r0, w.r1, w.c0, w.c1)
+    hazards = {name: source_surface(grid, source, task.specs[name]) for name, source in task.sources.items()}
+    if task.slope is not None:
+        elevation, top, left, max_slope = task.slope
+        slope = slope_surface(elevation, grid.resolution_m, max_slope)
+        hazards["slope"] = slope[top : top + grid.height, left : left + grid.width]
+    persons = population_grid(grid, task.population) if task.population is not None and not task.population.empty else np.zeros(grid.shape, dtype=np.float32)
+    if task.admin is None:
+        valid = np.ones(grid.shape, dtype=bool)
+    else:
+        valid = features.rasterize([(g, 1) for g in task.admin], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8").astype(bool) if len(task.admin) else np.zeros(grid.shape, dtype=bool)
+    minutes = None
+    if task.stations_xy is not None:
+        h = task.halo_cells
+        e0, e1 = max(0, w.r0 - h), min(task.grid.height, w.r1 + h)
+        f0, f1 = max(0, w.c0 - h), min(task.grid.width, w.c1 + h)
+        wide = straight_line_minutes(task.grid.window(e0, e1, f0, f1), task.stations_xy, task.straight_line_kmh)
+        minutes = wide[w.r0 - e0 : w.r0 - e0 + grid.height, w.c0 - f0 : w.c0 - f0 + grid.width]
+    return WindowSurfaces(w, hazards, persons, valid, minutes)
+
+
+@dataclass(frozen=True)
+class WindowInputs:
+    """The whole run's inputs, from which each window's task is cut (``tasks``)."""
+
+    grid: RiskGrid
+    sources: Mapping[str, HazardSource]
+    specs: Mapping[str, Mapping[str, Any]]
+    admin: NDArray[np.object_] | None
+    population: gpd.GeoDataFrame
+    stations_xy: NDArray[np.float64] | None
+    straight_line_kmh: float
+    halo_cells: int
+    elevation: NDArray[np.float32] | None
+    max_slope_deg: float
+
+    def tasks(self, windows: list[Window]) -> Iterator[WindowTask]:
+        """One task per window, each with only what reaches it (made one at a time)."""
+        res = self.grid.resolution_m
+        admin_bounds = shapely.bounds(self.admin) if self.admin is not None and len(self.admin) else np.zeros((0, 4))
+        population_bounds = shapely.bounds(np.asarray(self.population.geometry.array, dtype=object)) if not self.population.empty else np.zeros((0, 4))
+        for window in windows:
+            box = box_of(self.grid, window)
+            sources: dict[str, HazardSource] = {}
+            for name, source in self.sources.items():
+                if source.kind == "points":
+                    margin = reach_m(self.specs[name]["decay"]) + 2 * res
+                    x, y = source.data[:, 0], source.data[:, 1]
+                    near = (x >= box[0] - margin) & (x <= box[2] + margin) & (y >= box[1] - margin) & (y <= box[3] + margin)
+                else:
+                    near = _meeting(shapely.bounds(source.data), box)
+                sources[name] = HazardSource(source.kind, source.data[near], source.intensity[near])
+            admin = self.admin[_meeting(admin_bounds, box)] if self.admin is not None else None
+            population = self.population.iloc[np.flatnonzero(_meeting(population_bounds, box))] if not self.population.empty else None
+            stations = None
+            if self.stations_xy is not None:
+                margin = (self.halo_cells + 1) * res
+                x, y = self.stations_xy[:, 0], self.stations_xy[:, 1]
+                stations = self.stations_xy[(x >= box[0] - margin) & (x <= box[2] + margin) & (y >= box[1] - margin) & (y <= box[3] + margin)]
+            slope = None
+            if self.elevation is not None:
+                e0, e1 = max(0, window.r0 - 1), min(self.grid.height, window.r1 + 1)
+                f0, f1 = max(0, window.c0 - 1), min(self.grid.width, window.c1 + 1)
+                slope = (self.elevation[e0:e1, f0:f1], window.r0 - e0, window.c0 - f0, self.max_slope_deg)
+            yield WindowTask(self.grid, window, sources, self.specs, admin, population, stations, self.straight_line_kmh, self.halo_cells, slope)
+
+
+def row_bands(grid: RiskGrid, rows: int) -> list[Window]:
+    """Bands of ``rows`` rows across the whole width: the windows of a single-process run."""
+    return [Window(r0, min(grid.height, r0 + rows), 0, grid.width, f"rows {r0}-{min(grid.height, r0 + rows)}") for r0 in range(0, grid.height, rows)]
+
+
+def county_windows(grid: RiskGrid, admin_metric: gpd.GeoDataFrame) -> list[Window]:
+    """Each county's box on the grid (one cell wider each side), labelled by its adcode; then the
+    box of any admin area no county box holds (a township drawn past its county's edge), so the
+    windows hold every cell inside an admin area. The whole grid when there is no county."""
+    res = grid.resolution_m
+
+    def window_of(bounds: NDArray[np.float64], label: str) -> Window:
+        c0 = int(np.clip(np.floor((bounds[0] - grid.west) / res) - 1, 0, grid.width))
+        c1 = int(np.clip(np.ceil((bounds[2] - grid.west) / res) + 1, 0, grid.width))
+        r0 = int(np.clip(np.floor((grid.north - bounds[3]) / res) - 1, 0, grid.height))
+        r1 = int(np.clip(np.ceil((grid.north - bounds[1]) / res) + 1, 0, grid.height))
+        return Window(r0, r1, c0, c1, label)
+
+    if admin_metric.empty or "level" not in admin_metric:
+        return [Window(0, grid.height, 0, grid.width, "all")]
+    counties = admin_metric.loc[admin_metric["level"] == "区县"]
+    if counties.empty:
+        return [Window(0, grid.height, 0, grid.width, "all")]
+    windows = [window_of(b, str(code)) for b, code in zip(shapely.bounds(np.asarray(counties.geometry.array, dtype=object)), counties["adcode"], strict=True)]
+    held = np.array([[w.r0, w.r1, w.c0, w.c1] for w in windows])
+    for bounds, code in zip(shapely.bounds(np.asarray(admin_metric.geometry.array, dtype=object)), admin_metric.get("adcode", [""] * len(admin_metric)), strict=True):
+        own = window_of(bounds, str(code))
+        if not ((held[:, 0] <= own.r0) & (held[:, 1] >= own.r1) & (held[:, 2] <= own.c0) & (held[:, 3] >= own.c1)).any():
+            windows.append(own)
+            held = np.vstack([held, [own.r0, own.r1, own.c0, own.c1]])
+    return [w for w in windows if w.r1 > w.r0 and w.c1 > w.c0]
