@@ -41,6 +41,7 @@ from . import (
     risk,
     routing,
     scenarios,
+    share_tiles,
     shares,
     stocks,
     vector_tiles,
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
     app.include_router(stocks.editor_router, dependencies=[RequireEditor])
     app.include_router(shares.router, dependencies=[RequireEditor])
     app.include_router(shares.public_router)
+    app.include_router(share_tiles.router)  # public: the token is the credential
     wallmap.install_static(app)
     install_docs(app)
     return app

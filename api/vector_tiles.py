@@ -26,6 +26,7 @@ resource here, as an unknown layer is not); a name that is not a layer is a 404 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -38,7 +39,7 @@ from api.schemas.documented import documented
 from api.schemas.tiles import TileSet, TileSets
 from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError
-from layers.services.vector_tiles import VectorTiles
+from layers.services.vector_tiles import TileKey, VectorTiles
 from layers.store import Store
 from layers.store.tile_plan import BUFFER, EXTENT, TilePlan
 from web.basemap import ROAD_STYLE
@@ -200,11 +201,21 @@ def tile(layer: str, tileMatrixSetId: str, tileMatrix: int, tileRow: int, tileCo
     check_tile_address(tileMatrixSetId, tileMatrix, tileRow, tileCol)
     service = _tiles(request, store)
     key = service.key(spec.name, tileMatrix, tileCol, tileRow, clearance=principal.sees_restricted)
+    return tile_response(service, key, lambda: plan_tile(spec, tileMatrix, tileCol, tileRow, restricted=principal.sees_restricted), if_none_match=if_none_match)
+
+
+def tile_service(request: Request, store: Store) -> VectorTiles:
+    """The app's tile service (one per store): what other tile routes (share links) use too."""
+    return _tiles(request, store)
+
+
+def tile_response(service: VectorTiles, key: TileKey, plan: Callable[[], TilePlan], *, if_none_match: str | None) -> Response:
+    """The tile of ``key`` with its ``ETag``: a 304 when ``if_none_match`` names that tag, else the
+    MVT of ``plan()`` (planned only when it is not cached and not current at the client)."""
     headers = {"ETag": f'"{key.etag}"', "Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
     if if_none_match is not None and key.etag in {tag.strip().removeprefix("W/").strip('"') for tag in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
-    body = service.tile(key, plan_tile(spec, tileMatrix, tileCol, tileRow, restricted=principal.sees_restricted))
-    return Response(body, media_type=MVT, headers=headers)
+    return Response(service.tile(key, plan()), media_type=MVT, headers=headers)
 
 
-__all__ = ["check_tile_address", "plan_tile", "road_classes_at", "router"]
+__all__ = ["check_tile_address", "plan_tile", "road_classes_at", "router", "tile_response", "tile_service"]
