@@ -39,9 +39,10 @@ COUNTS = {
 def _sample_cells(
     population: PopulationGrid, weights: Array, count: int, rng: np.random.Generator
 ) -> Array:
-    """``count`` points in distinct cells drawn by weight, jittered inside their 500 m cell."""
+    """``count`` points in distinct cells drawn by weight, jittered inside their cell (±200 m in a 500 m cell)."""
     chosen = rng.choice(population.x.size, size=count, replace=False, p=weights / weights.sum())
-    jitter = rng.uniform(-200.0, 200.0, (count, 2))
+    reach = 0.4 * population.cell_size_m
+    jitter = rng.uniform(-reach, reach, (count, 2))
     return np.column_stack([population.x[chosen], population.y[chosen]]) + jitter
 
 

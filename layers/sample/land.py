@@ -70,9 +70,10 @@ class PopulationGrid:
     col: IntArray
     county: IntArray  # index into COUNTIES: the nearest county town (the Voronoi rule)
     township: IntArray | None = None  # index into the township list, once drawn
+    cell_size_m: float = CELL_SIZE_M
 
     def cells(self) -> Array:
-        half = CELL_SIZE_M / 2.0
+        half = self.cell_size_m / 2.0
         return shapely.box(self.x - half, self.y - half, self.x + half, self.y + half)
 
 
@@ -126,21 +127,21 @@ def build_land(rng: np.random.Generator) -> Land:
     return Land(boundary=boundary, lake=lake, counties=counties, seats=seats)
 
 
-def build_population(land: Land, rng: np.random.Generator) -> PopulationGrid:
-    """Persons per 500 m cell: a rural base (thinner in the hills) plus town kernels, no one in the lake;
-    each county scaled to its share of the city's 8.3 million."""
+def build_population(land: Land, rng: np.random.Generator, *, cell_size_m: float = CELL_SIZE_M) -> PopulationGrid:
+    """Persons per cell (500 m unless ``cell_size_m`` says otherwise): a rural base (thinner in the
+    hills) plus town kernels, no one in the lake; each county scaled to its share of the city's 8.3 million."""
     min_x, min_y, max_x, max_y = land.boundary.bounds
-    cols = np.arange(np.floor(min_x / CELL_SIZE_M), np.ceil(max_x / CELL_SIZE_M))
-    rows = np.arange(np.floor(min_y / CELL_SIZE_M), np.ceil(max_y / CELL_SIZE_M))
+    cols = np.arange(np.floor(min_x / cell_size_m), np.ceil(max_x / cell_size_m))
+    rows = np.arange(np.floor(min_y / cell_size_m), np.ceil(max_y / cell_size_m))
     col_grid, row_grid = np.meshgrid(cols, rows)
-    x = (col_grid.ravel() + 0.5) * CELL_SIZE_M
-    y = (row_grid.ravel() + 0.5) * CELL_SIZE_M
+    x = (col_grid.ravel() + 0.5) * cell_size_m
+    y = (row_grid.ravel() + 0.5) * cell_size_m
     inside = shapely.contains_xy(land.boundary, x, y) & ~shapely.contains_xy(land.lake, x, y)
     x, y = x[inside], y[inside]
     col = col_grid.ravel()[inside].astype(np.int64)
     row = row_grid.ravel()[inside].astype(np.int64)
 
-    cell_km2 = (CELL_SIZE_M / 1000.0) ** 2
+    cell_km2 = (cell_size_m / 1000.0) ** 2
     density = 300.0 * (1.0 - 0.5 * land.hilliness(x, y)) * rng.lognormal(0.0, 0.45, x.size)
     county_of_cell = _nearest(land.seats, x, y)
     for index, county in enumerate(COUNTIES):
@@ -153,7 +154,7 @@ def build_population(land: Land, rng: np.random.Generator) -> PopulationGrid:
     for index, county in enumerate(COUNTIES):
         mine = county_of_cell == index
         persons[mine] *= county.population * scale / persons[mine].sum()
-    return PopulationGrid(x, y, _integer_total(persons, CITY_POPULATION), row, col, county_of_cell)
+    return PopulationGrid(x, y, _integer_total(persons, CITY_POPULATION), row, col, county_of_cell, cell_size_m=cell_size_m)
 
 
 def _nearest(seats: Array, x: Array, y: Array) -> IntArray:

@@ -49,14 +49,14 @@ def _jittered_grid(bounds: tuple[float, float, float, float], spacing: float, rn
     return grid + rng.uniform(-0.35 * spacing, 0.35 * spacing, grid.shape)
 
 
-def _junctions(land: Land, rng: np.random.Generator) -> Array:
-    rural = _jittered_grid(land.boundary.bounds, RURAL_SPACING_M, rng)
+def _junctions(land: Land, rng: np.random.Generator, rural_spacing_m: float, urban_spacing_m: float) -> Array:
+    rural = _jittered_grid(land.boundary.bounds, rural_spacing_m, rng)
     urban_parts = []
     near_town = np.zeros(len(rural), dtype=bool)
     for county, (sx, sy) in zip(COUNTIES, land.seats, strict=True):
         radius = county.urban_radius_km * 1000.0
         near_town |= (rural[:, 0] - sx) ** 2 + (rural[:, 1] - sy) ** 2 < radius**2
-        town = _jittered_grid((sx - radius, sy - radius, sx + radius, sy + radius), URBAN_SPACING_M, rng)
+        town = _jittered_grid((sx - radius, sy - radius, sx + radius, sy + radius), urban_spacing_m, rng)
         urban_parts.append(town[(town[:, 0] - sx) ** 2 + (town[:, 1] - sy) ** 2 < radius**2])
     points = np.concatenate([rural[~near_town], *urban_parts])
     keep = shapely.contains_xy(land.boundary, points[:, 0], points[:, 1]) & ~shapely.contains_xy(
@@ -88,13 +88,23 @@ def _nearest_node(points: Array, xy: tuple[float, float]) -> int:
     return int(np.argmin((points[:, 0] - xy[0]) ** 2 + (points[:, 1] - xy[1]) ** 2))
 
 
-def build_roads(land: Land, townships: list[Township], rng: np.random.Generator) -> RoadNetwork:
-    nodes = _junctions(land, rng)
+def build_roads(
+    land: Land,
+    townships: list[Township],
+    rng: np.random.Generator,
+    *,
+    rural_spacing_m: float = RURAL_SPACING_M,
+    urban_spacing_m: float = URBAN_SPACING_M,
+    max_edge_m: float = MAX_EDGE_M,
+) -> RoadNetwork:
+    """The network on ``land``: junctions about ``rural_spacing_m`` apart in the country and
+    ``urban_spacing_m`` in towns, edges no longer than ``max_edge_m`` (metres)."""
+    nodes = _junctions(land, rng, rural_spacing_m, urban_spacing_m)
     edges = _gabriel_edges(nodes)
     lengths = np.hypot(*(nodes[edges[:, 0]] - nodes[edges[:, 1]]).T)
     lines = shapely.linestrings(np.stack([nodes[edges[:, 0]], nodes[edges[:, 1]]], axis=1))
     crosses_water = shapely.intersects(lines, land.lake)
-    keep = (lengths <= MAX_EDGE_M) & ~crosses_water & shapely.within(lines, land.boundary.buffer(500.0))
+    keep = (lengths <= max_edge_m) & ~crosses_water & shapely.within(lines, land.boundary.buffer(500.0))
     edges, lengths = edges[keep], lengths[keep]
 
     n = len(nodes)
