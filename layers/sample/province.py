@@ -13,8 +13,8 @@ edges, ≈ 30,000 facility points and ≈ 170,000 km² of land in a 520 km × 60
 
 Coordinates: every prefecture is drawn and moved in EPSG:4548 (CGCS2000 3° Gauss-Krüger, CM
 117°E), and the province is analysed in it (its profile says so). The province reaches about
-±260 km from the central meridian (about 114.1-119.9 °E), past the zone's ±1.5°: lengths there are
-up to about 0.9 ‰ longer than geodesic ones (k = 1 + x²/2R²), a price the benchmark accepts for
+±260 km from the central meridian (about 114.0-120.0 °E, 33.5-38.9 °N), past the zone's ±1.5°: lengths there are
+up to about 0.8 ‰ longer than geodesic ones (k = 1 + x²/2R²), a price the benchmark accepts for
 one metric frame; a real province spanning zones would choose its zone per analysis window.
 
 Names and codes: the prefectures carry the names and adcodes of Shandong's 16 prefecture-level
