@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from api.cli.app import _fail_cleanly, _settings, _store, main
+from api.cli.cluster_options import cluster_options
 
 
 @main.command()
@@ -17,9 +18,10 @@ from api.cli.app import _fail_cleanly, _settings, _store, main
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("risk"), show_default=True, help="Folder for the outputs.")
 @click.option("--straight-line", is_flag=True, help="Capacity from straight-line distance to rescue stations instead of drive time on the roads.")
 @click.option("--dem", "dem_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="A DEM GeoTIFF (any CRS): adds the slope factor.")
+@cluster_options
 @click.pass_context
 @_fail_cleanly
-def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_dir: Path, straight_line: bool, dem_path: Path | None) -> None:
+def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_dir: Path, straight_line: bool, dem_path: Path | None, workers: int | None, scheduler: str | None) -> None:
     """Risk zoning: hazards × exposure with weak response capacity, graded 重大/较大/一般/低.
 
     \b
@@ -41,8 +43,11 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
       onemap risk
       onemap risk --resolution 30 --dem dem.tif --out risk-30m
       onemap risk --config weights.yaml --straight-line
+      onemap risk --workers 2                          partitioned by county on 2 local processes
+      onemap risk --scheduler tcp://10.0.0.5:8786      on an existing Dask cluster
     """
     from layers.io.risk_output import store_level_polygons, to_risk_files
+    from layers.services.cluster import cluster
     from layers.services.risk import HAZARD_LAYERS, RiskService, read_config, read_dem
     from layers.services.routing import RoutingService
     from web.risk_map import risk_map_html
@@ -51,12 +56,13 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
     dem = read_dem(dem_path) if dem_path else None
     settings = _settings(ctx)
     store = _store(ctx)
-    with tqdm(total=4, desc="风险区划 risk", unit="step", file=sys.stderr) as bar:
+    with cluster(workers, scheduler) as on_cluster, tqdm(total=5 if on_cluster else 4, desc="风险区划 risk", unit="step", file=sys.stderr) as bar:
         def step(label: str) -> None:
             bar.set_postfix_str(label)
             bar.update(1)
 
-        result = RiskService(store, settings, RoutingService(store, settings)).run(resolution_m=resolution_m, config=config, use_roads=not straight_line, dem=dem, progress=step)
+        result = RiskService(store, settings, RoutingService(store, settings)).run(
+            resolution_m=resolution_m, config=config, use_roads=not straight_line, dem=dem, progress=step, run_tasks=on_cluster[0] if on_cluster else None)
         sources = {name: store.read(name) for name in HAZARD_LAYERS}
         admin = store.read("admin_areas")
         townships = admin.loc[admin["level"] == "乡镇街道"]
@@ -67,6 +73,8 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
     for name in ("重大", "较大", "一般", "低"):
         total = result.level_totals[name]
         click.echo(f"  {name}  {total['area_km2']:10,.1f} km²  {total['residents']:12,.0f} residents")
+    if on_cluster:
+        click.echo(f"  {on_cluster[1].describe()}")
     for note in result.notes:
         click.echo(f"  note: {note}", err=True)
     for path in paths:

@@ -23,12 +23,14 @@ from gis.drive_time import coverage_by_time
 from gis.risk import RiskGrid, RiskInputError
 from gis.risk.live import changed_intensities, rain_multipliers, rezone
 from gis.risk.surfaces import RAIN_MULTIPLIER, Dem
+from gis.risk.windows import WindowSurfaces, WindowTask, county_windows
 from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError
 from layers.catalogue import SOURCE_ID
 from layers.errors import InputError
 from layers.io.yaml_file import read_yaml
 from layers.services.analysis import RoutedAnalysis
+from layers.services.cluster import RunTasks
 from layers.services.routing import RoutingService
 from layers.services.warning import Evaluation
 
@@ -174,7 +176,11 @@ class RiskService(RoutedAnalysis):
         geometry = np.asarray(areas.to_crs(epsg).geometry.array, dtype=object)
         return areas.assign(**{RAIN_MULTIPLIER: rain_multipliers(geometry, xy, rank, config.factors["flood_prone_areas"].get("rain", {}))})
 
-    def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, dem: Dem | None = None, progress: Progress = _quiet) -> RiskResult:
+    def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, dem: Dem | None = None, progress: Progress = _quiet,
+            run_tasks: RunTasks[WindowTask, WindowSurfaces] | None = None) -> RiskResult:
+        """Zone the store's city. With ``run_tasks`` (``layers.services.cluster``), the per-cell
+        surfaces are computed per county (each county's box with its halo) on the cluster; the
+        answer is the same as in one process."""
         if not 10 <= resolution_m <= 5000:
             raise InputError(f"resolution must be 10-5000 m, got {resolution_m}")
         progress("读取图层 reading layers")
@@ -195,6 +201,10 @@ class RiskService(RoutedAnalysis):
             capacity = drive_minutes(self.routing, grid, xy)
         progress("风险计算 scoring")
         try:
-            return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem)
+            if run_tasks is None:
+                return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem)
+            windows = county_windows(grid, admin.to_crs(grid.epsg) if not admin.empty else admin)
+            progress(f"风险计算 scoring {len(windows)} county partitions")
+            return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem, windows=windows, run_windows=run_tasks)
         except RiskInputError as error:
             raise InputError(str(error)) from None
