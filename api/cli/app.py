@@ -135,6 +135,7 @@ def main(ctx: click.Context, store_location: str | None, verbose: bool) -> None:
       onemap route nearest --lon 116.59 --lat 35.41 --layers rescue_stations
       onemap coverage --out coverage   shelter coverage gaps: GeoPackage, Excel, map
       onemap coverage site --p 10      where 10 new shelters would cover the most people
+      onemap export-tiles --out city.pmtiles   offline field kit (PMTiles) for the share page
 
     The store is a GeoPackage file (default, no server needed) or PostGIS:
       ONEMAP_STORE=postgresql://user@host/db onemap layers
