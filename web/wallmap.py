@@ -39,6 +39,7 @@ STATIC_MOUNTS: dict[str, Path] = {
     "html-to-image": NODE_MODULES / "html-to-image" / "dist",
     "swagger-ui": NODE_MODULES / "swagger-ui-dist",
     "uplot": NODE_MODULES / "uplot" / "dist",
+    "pmtiles": NODE_MODULES / "pmtiles" / "dist",
     "onemap": STATIC_DIR,
 }
 """URL folder under /static/ → the folder it is served from (npm packages and our own files)."""
