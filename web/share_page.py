@@ -1,7 +1,10 @@
 """The read-only phone page of a share link (``/s/{token}``): the incident, the route to it, the
 nearest shelter and supply depot with a "navigate" hand-off, the user's own position if they
 allow it, on the link's own basemap tiles. Works at 360×640; its payload is the link's small
-snapshot; a service worker keeps the assets (and the pages seen) for re-opening offline.
+snapshot; a service worker keeps the assets (and the pages seen) for re-opening offline. Its
+离线图包 card opens the offline field kit (``onemap export-tiles``: PMTiles archives) from the
+phone, read by the npm ``pmtiles`` library and kept in the browser (IndexedDB), so the basemap is
+drawn with no network even where the user never looked before.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .page_parts import json_data_block
 
 SERVICE_WORKER_FILE = Path(__file__).resolve().parent / "static" / "share-sw.js"
 SHARE_ASSETS = (
-    "leaflet/leaflet.js", "leaflet/leaflet.css", "onemap/share.js", "onemap/share.css", "onemap/favicon.svg",
+    "leaflet/leaflet.js", "leaflet/leaflet.css", "pmtiles/pmtiles.js", "onemap/share.js", "onemap/share.css", "onemap/favicon.svg",
     "onemap/shared/colours.js", "onemap/shared/dom.js", "onemap/shared/format.js", "onemap/shared/live.js",
 )
 """The share page's assets under /static/, which the service worker keeps for offline use: every
@@ -63,7 +66,8 @@ def share_page_html(share: Share, token: str) -> str:
     data = {**share.snapshot, "expires_at": share.expires_at.isoformat(), "glyphs": glyphs, "warning_colours": WARNING_COLOURS}
     return (
         _head(share.title)
-        + '<script src="/static/leaflet/leaflet.js"></script><script type="module" src="/static/onemap/share.js"></script></head>'
+        + '<script src="/static/leaflet/leaflet.js"></script><script src="/static/pmtiles/pmtiles.js"></script>'
+        + '<script type="module" src="/static/onemap/share.js"></script></head>'
         + '<body><div id="map" role="application" aria-label="地图"></div>'
         + '<section id="sheet" aria-live="polite"></section>'
         + f'<script id="onemap-share" type="application/json">{json_data_block(data)}</script></body></html>'

@@ -32,7 +32,7 @@ function navigate(name, lat, lon) {
 }
 
 const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([data.view.lat, data.view.lon], data.view.zoom);
-L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18 }).addTo(map);
+const linkTiles = L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18, zIndex: 2 }).addTo(map);
 L.control.scale({ imperial: false }).addTo(map);
 const bounds = L.latLngBounds([[data.point.lat, data.point.lon]]);
 
@@ -120,6 +120,15 @@ children.push(el("div", { class: "card", id: "situation" }, [
   el("div", { class: "sub", id: "live-status", text: "连接中…" }),
   el("ul", { class: "alerts", id: "share-alerts" }),
 ]));
+children.push(el("div", { class: "card", id: "kit" }, [
+  el("h2", { text: "离线图包" }),
+  el("div", { class: "sub", id: "kit-status", text: "未载入：断网时只能显示看过的底图。可打开指挥中心发的 .pmtiles 图包文件。" }),
+  el("div", { class: "actions" }, [
+    el("label", { class: "btn", for: "kit-file", text: "打开图包文件" }),
+    el("input", { type: "file", id: "kit-file", class: "om-file", accept: ".pmtiles", multiple: true, onchange: (event) => openKitFiles(event.target) }),
+    el("button", { class: "btn", type: "button", id: "kit-remove", text: "删除图包", onclick: () => removeKit() }),
+  ]),
+]));
 children.push(el("div", { class: "card", id: "my-position" }, [
   el("h2", { text: "我的位置" }),
   el("button", { class: "btn", type: "button", id: "locate", text: "显示我的位置", onclick: locate }),
@@ -192,5 +201,136 @@ window.addEventListener("offline", () => { if (live) live.close(); live = null; 
 window.addEventListener("online", () => { if (!live) live = startLive(); });
 window.addEventListener("pagehide", () => { if (live) live.close(); });
 
-window.onemapShare = { map, data, closures };
+// The offline field kit (离线图包): PMTiles archives written by `onemap export-tiles` — the
+// basemap (PNG tiles) and the layers (vector tiles) — opened from the phone, kept in IndexedDB so
+// that they survive reloads with no network, and read with the npm `pmtiles` library (the
+// classic script /static/pmtiles/pmtiles.js, the global `pmtiles`). The basemap is drawn under
+// the link's own tiles, and alone while offline. The layers' archive is kept for when the page can
+// decode vector tiles (it needs an MVT decoder that this page does not load yet).
+const KIT_DB = "onemap-kit";
+const KIT_STORE = "archives";
+const KINDS = { 2: "basemap", 1: "layers" }; // PMTiles tile types: 2 PNG, 1 MVT
+const kit = { basemap: null, layers: null, layer: null };
+
+function kitDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(KIT_DB, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(KIT_STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function kitStore(mode, work) {
+  const db = await kitDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const transaction = db.transaction(KIT_STORE, mode);
+      const request = work(transaction.objectStore(KIT_STORE));
+      transaction.oncomplete = () => resolve(request ? request.result : undefined);
+      transaction.onerror = () => reject(transaction.error);
+      transaction.onabort = () => reject(transaction.error || new Error("IndexedDB 事务中止"));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** An archive read from a kept or chosen file: its header and metadata, checked. */
+async function readArchive(file) {
+  const archive = new window.pmtiles.PMTiles(new window.pmtiles.FileSource(file));
+  const header = await archive.getHeader();
+  const kind = KINDS[header.tileType];
+  if (!kind) throw new Error(`${file.name} 不是底图或图层图包（瓦片类型 ${header.tileType}）`);
+  const metadata = await archive.getMetadata();
+  return { kind, archive, header, metadata, file };
+}
+
+function showBasemap(entry) {
+  if (kit.layer) map.removeLayer(kit.layer);
+  const { header } = entry;
+  kit.layer = window.pmtiles.leafletRasterLayer(entry.archive, {
+    minZoom: 8, maxZoom: 18, minNativeZoom: header.minZoom, maxNativeZoom: header.maxZoom, zIndex: 1, className: "om-kit-basemap",
+    bounds: L.latLngBounds([header.minLat, header.minLon], [header.maxLat, header.maxLon]),
+  }).addTo(map);
+}
+
+function kitLine(entry) {
+  const { header, metadata, file } = entry;
+  const about = metadata.onemap || {};
+  const made = about.generated ? `，${formatDateTime(about.generated)} 生成` : "";
+  const title = entry.kind === "basemap" ? "底图" : `图层（${(metadata.vector_layers || []).length} 个，暂只保存，不绘制）`;
+  const here = header.minLon <= data.point.lon && data.point.lon <= header.maxLon && header.minLat <= data.point.lat && data.point.lat <= header.maxLat;
+  return `${title}：${about.city || file.name} z${header.minZoom}–${header.maxZoom}，${(file.size / 1048576).toFixed(1)} MB${made}${here ? "" : "（不含事件点所在区域）"}`;
+}
+
+function showKitStatus(error) {
+  const line = document.getElementById("kit-status");
+  const entries = [kit.basemap, kit.layers].filter(Boolean);
+  const text = entries.length ? entries.map(kitLine).join("；") : "未载入：断网时只能显示看过的底图。可打开指挥中心发的 .pmtiles 图包文件。";
+  line.textContent = error ? `图包不能使用：${error.message}。${text}` : text;
+  line.dataset.kinds = entries.map((entry) => entry.kind).join(" ");
+}
+
+function useKit(entry) {
+  kit[entry.kind] = entry;
+  if (entry.kind === "basemap") showBasemap(entry);
+  followNetwork();
+}
+
+async function openKitFiles(input) {
+  try {
+    for (const file of input.files) {
+      const entry = await readArchive(file);
+      await kitStore("readwrite", (store) => store.put({ name: file.name, type: file.type, saved: Date.now(), blob: file }, entry.kind));
+      useKit(entry);
+    }
+    if (navigator.storage && navigator.storage.persist) {
+      // asks the browser not to evict the kit under storage pressure; refused, it is kept as long as the browser allows
+      navigator.storage.persist().then((granted) => { document.getElementById("kit-status").dataset.persisted = granted ? "1" : "0"; },
+        (error) => showKitStatus(error));
+    }
+    showKitStatus();
+  } catch (error) {
+    showKitStatus(error);
+  }
+  input.value = "";
+}
+
+async function loadKeptKit() {
+  try {
+    const kept = await kitStore("readonly", (store) => store.getAll());
+    for (const record of kept) {
+      useKit(await readArchive(new File([record.blob], record.name, { type: record.type || "application/octet-stream" })));
+    }
+    showKitStatus();
+  } catch (error) {
+    showKitStatus(error);
+  }
+}
+
+async function removeKit() {
+  try {
+    await kitStore("readwrite", (store) => store.clear());
+    if (kit.layer) map.removeLayer(kit.layer);
+    Object.assign(kit, { basemap: null, layers: null, layer: null });
+    followNetwork();
+    showKitStatus();
+  } catch (error) {
+    showKitStatus(error);
+  }
+}
+
+/** Offline with a kit, the link's own tiles are left out (they could only fail); online, they
+ * are drawn over the kit's basemap (they are the newer). */
+function followNetwork() {
+  const wanted = navigator.onLine || !kit.basemap;
+  if (wanted && !map.hasLayer(linkTiles)) linkTiles.addTo(map);
+  if (!wanted && map.hasLayer(linkTiles)) map.removeLayer(linkTiles);
+}
+window.addEventListener("offline", followNetwork);
+window.addEventListener("online", followNetwork);
+const kitReady = window.indexedDB && window.pmtiles ? loadKeptKit() : Promise.resolve(showKitStatus(new Error("此浏览器不支持离线图包")));
+
+window.onemapShare = { map, data, closures, kit, kitReady };
 document.documentElement.dataset.onemapReady = "1";
