@@ -21,7 +21,8 @@ import io
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -103,6 +104,15 @@ class RoadGraph:
     def __post_init__(self) -> None:
         self._build_arcs()
         self.edge_index = EdgeIndex(self.edge_geometry, self.edge_length_m)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as its edges only (for a cluster's workers): the arcs, the matrices and the
+        edge index are rebuilt where it is unpickled, and a lock cannot travel."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
 
     @property
     def node_count(self) -> int:

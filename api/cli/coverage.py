@@ -11,6 +11,8 @@ import click
 from tqdm import tqdm
 
 from api.cli.app import F, _fail_cleanly, _pad, _settings, _store, main
+from api.cli.cluster_options import cluster_options
+from layers.services.cluster import ClusterInfo, cluster
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -73,11 +75,25 @@ def _print_coverage(result: CoverageResult) -> None:
             click.echo(f"    {_pad(str(row.name), 14)} {row.residents_uncovered:>10,.0f} of {row.residents:>10,.0f}  shortfall {row.capacity_shortfall_persons:>10,.0f}")
 
 
+def _partitions(on_cluster: tuple[Any, ClusterInfo] | None, mode: str) -> Any:
+    """The cluster's task runner for the walking reach, saying where it runs; None in this process
+    (and in euclidean mode, one tree query that partitions would only slow)."""
+    if on_cluster is None:
+        return None
+    if mode != "network":
+        click.echo("  note: euclidean mode runs in this process (--workers and --scheduler partition the network reach)", err=True)
+        return None
+    click.echo(f"  {on_cluster[1].describe()}", err=True)
+    return on_cluster[0]
+
+
 @main.group(invoke_without_command=True)
 @_coverage_options
+@cluster_options
 @click.pass_context
 @_fail_cleanly
-def coverage(ctx: click.Context, analysis_type: str | None, mode: str | None, out_dir: Path | None, population_file: Path | None, population_crs: str | None) -> None:
+def coverage(ctx: click.Context, analysis_type: str | None, mode: str | None, out_dir: Path | None, population_file: Path | None, population_crs: str | None,
+             workers: int | None, scheduler: str | None) -> None:
     """Shelter coverage gaps: who cannot walk to a shelter in time, which shelters are too small,
     and who cannot be placed — per cell, shelter, township and county.
 
@@ -93,20 +109,23 @@ def coverage(ctx: click.Context, analysis_type: str | None, mode: str | None, ou
       onemap coverage --mode euclidean                  straight-line, to compare with buffers
       onemap coverage site --p 10                       10 new sites covering the most uncovered
       onemap coverage site --p 5 --candidates schools.geojson --capacitated
+      onemap coverage --workers 2                       walking reach per county on 2 local processes
+      onemap coverage --scheduler tcp://10.0.0.5:8786   on an existing Dask cluster
     \b
     Settings (environment): ONEMAP_WALK_SPEED_KMH (4.5), ONEMAP_SHELTER_REACH_MIN
     ('{"紧急":10,"固定":35,"中心":60}'), ONEMAP_SHELTER_DEMAND_SHARE ('{"紧急":1,"固定":0.3,"中心":0.3}'),
     ONEMAP_AREA_PER_PERSON_M2 (1.5).
     """
-    ctx.obj["coverage"] = {"analysis_type": analysis_type, "mode": mode, "out_dir": out_dir, "population_file": population_file, "population_crs": population_crs}
+    ctx.obj["coverage"] = {"analysis_type": analysis_type, "mode": mode, "out_dir": out_dir, "population_file": population_file, "population_crs": population_crs,
+                           "workers": workers, "scheduler": scheduler}
     if ctx.invoked_subcommand is not None:
         return
     from layers.io.coverage_output import to_coverage_files
     from web.coverage_map import coverage_map_html
 
-    with tqdm(total=_COVERAGE_STEPS, desc="避难场所覆盖 coverage", unit="step", file=sys.stderr) as bar:
+    with cluster(workers, scheduler) as on_cluster, tqdm(total=_COVERAGE_STEPS, desc="避难场所覆盖 coverage", unit="step", file=sys.stderr) as bar:
         service, step, population = _coverage_run(ctx, analysis_type or "紧急", mode or "network", population_file, population_crs, bar)
-        result = service.result(analysis_type or "紧急", mode or "network", population=population, progress=step)
+        result = service.result(analysis_type or "紧急", mode or "network", population=population, progress=step, run_partitions=_partitions(on_cluster, mode or "network"))
         step("写出 writing")
         paths = to_coverage_files(out_dir or Path("coverage"), result, render_map=lambda r, s: coverage_map_html(r, s))
     _print_coverage(result)
@@ -142,9 +161,9 @@ def coverage_site(ctx: click.Context, analysis_type: str | None, mode: str | Non
     out_dir = out_dir or shared.get("out_dir") or Path("coverage")
     population_file = population_file or shared.get("population_file")
     population_crs = population_crs or shared.get("population_crs")
-    with tqdm(total=_COVERAGE_STEPS + 1, desc="选址 siting", unit="step", file=sys.stderr) as bar:
+    with cluster(shared.get("workers"), shared.get("scheduler")) as on_cluster, tqdm(total=_COVERAGE_STEPS + 1, desc="选址 siting", unit="step", file=sys.stderr) as bar:
         service, step, population = _coverage_run(ctx, analysis_type, mode, population_file, population_crs, bar)
-        result = service.result(analysis_type, mode, population=population, progress=step)
+        result = service.result(analysis_type, mode, population=population, progress=step, run_partitions=_partitions(on_cluster, mode))
         siting = service.site(p, candidates=candidates, capacitated=capacitated, model=model, spacing_m=spacing_m, result=result, progress=step)
         step("写出 writing")
         paths = to_coverage_files(out_dir, result, siting=siting, render_map=lambda r, s: coverage_map_html(r, s))

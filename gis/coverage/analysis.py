@@ -30,6 +30,7 @@ from .params import (
     check_analysis_type,
     serving_shelters,
 )
+from .partitions import RunPartitions, partitioned_reach
 from .reach import MODE_LABELS, MODES, Reach, euclidean_reach, network_reach
 from .siting import SitingSolution, candidates_in_gaps, cover_matrix, maximal_covering, set_covering
 
@@ -149,8 +150,12 @@ def analyse_coverage(
     params: CoverageParams | None = None,
     epsg: int,
     progress: Progress = _quiet,
+    run_partitions: RunPartitions | None = None,
 ) -> CoverageResult:
     """Run reach, gaps, 2SFCA, load, assignment and the per-area tables.
+
+    With ``run_partitions`` the network reach is computed per county (``gis.coverage.partitions``,
+    e.g. on a cluster); the result is the same.
 
     ``graph`` is the walking graph in ``epsg`` (``gis.network.walking_graph``); it may be None in
     euclidean mode. Raises ``CoverageInputError`` for unusable input, naming what and why.
@@ -186,7 +191,12 @@ def analyse_coverage(
     clock = time.perf_counter()
     if mode == "network":
         assert graph is not None
-        reach = network_reach(graph, cells_xy, shelters_xy, limits, walk_kmh=params.walk_kmh, max_snap_m=params.max_snap_m)
+        if run_partitions is None:
+            reach = network_reach(graph, cells_xy, shelters_xy, limits, walk_kmh=params.walk_kmh, max_snap_m=params.max_snap_m)
+        else:
+            county = cell_area_rows.get(COUNTY, np.full(len(cells), -1, dtype=np.int64))
+            adcodes = [str(code) for code in levels[COUNTY]["adcode"]] if COUNTY in levels else []
+            reach = partitioned_reach(graph, cells_xy, shelters_xy, limits, county, adcodes, walk_kmh=params.walk_kmh, max_snap_m=params.max_snap_m, run_partitions=run_partitions)
         if reach.shelters_off_network.size:
             names = serving["name"].iloc[reach.shelters_off_network[:5]].tolist() if "name" in serving else []
             notes.append(f"{reach.shelters_off_network.size} shelter(s) more than {params.max_snap_m:.0f} m from any walkable road cover nobody: {names}")

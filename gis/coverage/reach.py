@@ -126,8 +126,13 @@ def network_reach(
     walk_kmh: float,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     nearest: bool = True,
+    searched: NDArray[np.bool_] | None = None,
 ) -> Reach:
     """Reach along ``graph`` (a walking graph whose arc weights are walking seconds).
+
+    ``searched`` (one flag per shelter; None: all): the shelters searched from. The others reach
+    no cell (their walks are not searched), but still count for each cell's nearest shelter: a
+    partition (``gis.coverage.partitions``) searches only the shelters that can reach its cells.
 
     Without ``nearest`` only the pairs are wanted: cells farther in a straight line than every
     shelter's reach (a walk is never shorter than the straight line) are not even snapped, and
@@ -158,8 +163,9 @@ def network_reach(
     # Junction → shelter times within each shelter's reach, as a sparse (junction × shelter) table.
     rows, cols, vals = [], [], []
     block = max(1, _DIJKSTRA_BLOCK_CELLS // max(n, 1))
-    for start in range(0, on.size, block):
-        sources = on[start : start + block]
+    searched_on = on if searched is None else on[np.asarray(searched, dtype=bool)[on]]
+    for start in range(0, searched_on.size, block):
+        sources = searched_on[start : start + block]
         dist = dijkstra(augmented, directed=True, indices=n + sources, limit=float(limits_s[sources].max()))[:, :n]
         within = dist <= limits_s[sources][:, None]
         which, node = np.nonzero(within)

@@ -32,8 +32,9 @@ WORKER_PRELOAD = ("gis.risk.windows", "gis.coverage.reach")
 
 T = TypeVar("T")
 R = TypeVar("R")
-RunTasks = Callable[[Callable[[T], R], Iterable[T]], Iterator[R]]
-"""``run_tasks(function, tasks)``: ``function(task)`` for each task, results in any order."""
+RunTasks = Callable[..., Iterator[R]]
+"""``run_tasks(function, tasks, **shared)``: ``function(task, **shared)`` for each task, results in
+any order (``map``'s signature, plus what every task shares)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
 
 
 @contextmanager
-def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterator[tuple[RunTasks[Any, Any], ClusterInfo] | None]:
+def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterator[tuple[RunTasks[Any], ClusterInfo] | None]:
     """``(run_tasks, info)`` on a local cluster of ``workers`` processes or on ``scheduler``; None
     when neither is given (the caller runs in this process). The cluster is closed on exit."""
     check_cluster_options(workers, scheduler)
@@ -68,6 +69,8 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
         yield None
         return
     from distributed import Client, LocalCluster, as_completed
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
 
     for name in ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny", "distributed.core"):
         logging.getLogger(name).setLevel(logging.ERROR)  # their INFO lines are not for an analyst's terminal
@@ -105,14 +108,21 @@ def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterato
             raise InputError(f"the local Dask cluster did not start: {started['error']}") from started["error"]
         return started["client"]
 
-    def run_tasks(function: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
+    def run_tasks(function: Callable[..., R], tasks: Iterable[T], **shared: Any) -> Iterator[R]:
+        """``function(task, **shared)`` for each task on the workers; ``shared`` (a walking graph)
+        is sent once to every worker, the tasks one each."""
         listed = list(tasks)
         if not listed:  # Client.scatter refuses an empty list
             return
         client = ready()
         scattered = client.scatter(listed, hash=False)  # hashing a county's frames costs more than sending them
-        for future in as_completed(client.map(function, scattered, pure=False)):
-            yield future.result()
+        everywhere = {name: client.scatter(value, broadcast=True, hash=False) for name, value in shared.items()}
+        for future in as_completed(client.map(function, scattered, pure=False, **everywhere)):
+            try:
+                yield future.result()
+            except (KilledWorker, CommClosedError) as error:
+                raise InputError(f"a Dask worker died while running {getattr(function, '__name__', 'a task')} ({error.__class__.__name__}): "
+                                 "most often out of memory; give the workers more memory, or use fewer per machine") from None
 
     try:
         yield run_tasks, info

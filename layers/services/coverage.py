@@ -20,6 +20,7 @@ from gis.coverage import (
     analyse_coverage,
     site_shelters,
 )
+from gis.coverage.partitions import RunPartitions
 from gis.network import RoadGraph
 from layers.catalogue import CATALOGUE
 from layers.errors import InputError
@@ -101,8 +102,11 @@ class CoverageService(RoutedAnalysis):
         with self._lock:
             return self._results.get(key)
 
-    def result(self, analysis_type: str = "紧急", mode: str = "network", *, population: gpd.GeoDataFrame | None = None, progress: Progress = _quiet) -> CoverageResult:
-        """Coverage of the store's data (or of ``population`` instead of the store's grid)."""
+    def result(self, analysis_type: str = "紧急", mode: str = "network", *, population: gpd.GeoDataFrame | None = None, progress: Progress = _quiet,
+               run_partitions: RunPartitions | None = None) -> CoverageResult:
+        """Coverage of the store's data (or of ``population`` instead of the store's grid). With
+        ``run_partitions`` (``layers.services.cluster``) the walking reach is computed per county
+        on a cluster: the same result."""
         if analysis_type not in ANALYSIS_TYPES:
             raise InputError(f"type must be one of {', '.join(ANALYSIS_TYPES)}, got {analysis_type!r}")
         if mode not in MODES:
@@ -125,6 +129,7 @@ class CoverageService(RoutedAnalysis):
                 params=params,
                 epsg=self.settings.work_epsg,
                 progress=progress,
+                run_partitions=run_partitions,
             )
         except CoverageInputError as error:
             raise InputError(str(error)) from None

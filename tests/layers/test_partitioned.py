@@ -1,7 +1,8 @@
 """Analyses partitioned by county (each county's box with its halo) give the single-process answer
-exactly: on 2 local dask.distributed workers through the CLI (outputs compared file by file), and
-in this process for what the CLI run does not reach (network capacity minutes, the DEM's slope).
-A scheduler that cannot be reached fails in seconds."""
+exactly: risk on 2 local dask.distributed workers through the CLI (outputs compared file by file)
+and in this process for what that run does not reach (network capacity minutes, the DEM's slope);
+coverage's walking reach on 2 local workers and in this process. A scheduler that cannot be
+reached fails in seconds."""
 
 from __future__ import annotations
 
@@ -18,13 +19,19 @@ import rasterio
 from click.testing import CliRunner
 
 from api.cli import main
+from gis.coverage.partitions import in_this_process
 from gis.crs import WORK_EPSG
 from gis.risk import RiskGrid
 from gis.risk.surfaces import Dem
 from gis.risk.windows import county_windows
 from gis.risk.zoning import RiskResult, zone_risk
+from layers.city import read_city_profile
 from layers.errors import InputError
 from layers.services.cluster import check_cluster_options, cluster
+from layers.services.coverage import CoverageService
+from layers.services.routing import RoutingService
+from layers.settings import Settings
+from layers.store import open_store
 
 pytestmark = pytest.mark.xdist_group("dask")  # one LocalCluster at a time on a 2-core machine
 
@@ -87,6 +94,28 @@ def test_county_windows_with_network_minutes_and_slope_equal_row_bands(sample_ci
     assert one.upper_breaks == many.upper_breaks
     assert one.areas.equals(many.areas)
     assert one.polygons.geometry.equals(many.polygons.geometry)
+
+
+def test_coverage_on_two_local_workers_equals_one_process_to_the_last_pair(sample_gpkg: Path, tmp_path: Path) -> None:
+    """The walking reach per county on the cluster (the walking graph sent once to each worker),
+    stitched: the same pairs, nearest shelters, cells, shelters, areas and gaps; and the same
+    again in this process, partition by partition."""
+    shutil.copy(sample_gpkg, tmp_path / "store.gpkg")
+    base = Settings(store=str(tmp_path / "store.gpkg"))
+    with open_store(base) as store:
+        settings = base.with_profile(read_city_profile(store))
+        service = CoverageService(store, settings, RoutingService(store, settings))
+        with cluster(workers=2) as on_cluster:
+            assert on_cluster is not None
+            single = service.result("all")
+            partitioned = CoverageService(store, settings, service.routing).result("all", run_partitions=on_cluster[0])
+        here = CoverageService(store, settings, service.routing).result("all", run_partitions=in_this_process)
+    assert len(single.reach.cell) > 1000 and (single.reach.nearest_shelter >= 0).any()
+    for other in (partitioned, here):
+        for name in ("cell", "shelter", "minutes", "nearest_shelter", "nearest_minutes", "cells_off_network", "shelters_off_network"):
+            assert np.array_equal(getattr(single.reach, name), getattr(other.reach, name), equal_nan=True), name
+        for frame in ("cells", "shelters", "areas", "gaps"):
+            assert getattr(single, frame).equals(getattr(other, frame)), frame
 
 
 def test_a_scheduler_that_cannot_be_reached_fails_in_seconds_saying_what_to_check() -> None:
