@@ -76,6 +76,10 @@ def test_the_kit_draws_the_basemap_with_no_network(browser: Any, read_only_serve
     page.reload()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
+    wrong = tmp_path / "notes.pmtiles"
+    wrong.write_bytes(b"not an archive at all" * 100)
+    page.set_input_files("#kit-file", [str(wrong)])
+    page.wait_for_function("() => document.getElementById('kit-status').innerText.includes('不是 PMTiles 图包')")
     page.set_input_files("#kit-file", [str(basemap), str(layers)])
     page.wait_for_function("() => (document.getElementById('kit-status').dataset.kinds || '').split(' ').length === 2")
     status = page.locator("#kit-status").inner_text()

@@ -239,7 +239,7 @@ async function kitStore(mode, work) {
 /** An archive read from a kept or chosen file: its header and metadata, checked. */
 async function readArchive(file) {
   const archive = new window.pmtiles.PMTiles(new window.pmtiles.FileSource(file));
-  const header = await archive.getHeader();
+  const header = await archive.getHeader().catch((error) => { throw new Error(`${file.name} 不是 PMTiles 图包（${error.message}）`); });
   const kind = KINDS[header.tileType];
   if (!kind) throw new Error(`${file.name} 不是底图或图层图包（瓦片类型 ${header.tileType}）`);
   const metadata = await archive.getMetadata();
