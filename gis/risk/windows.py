@@ -12,7 +12,7 @@ What reaches a window — its halo:
 - one cell of elevation each side, so the slope's central differences never see the window's edge.
 
 Windows are the unit of distribution (``zone_risk(windows=…, run_windows=…)``): row bands of the
-whole width for one process, or each county's box (``county_windows``) for a cluster. A task
+whole width for one process, or blocks labelled by county (``county_windows``) for a cluster. A task
 (``WindowTask``) holds only plain arrays and geometries, so it pickles to a worker as it is.
 Grid and geometries are in the grid's metric CRS (``RiskGrid.epsg``).
 """
@@ -194,29 +194,33 @@ def row_bands(grid: RiskGrid, rows: int) -> list[Window]:
     return [Window(r0, min(grid.height, r0 + rows), 0, grid.width, f"rows {r0}-{min(grid.height, r0 + rows)}") for r0 in range(0, grid.height, rows)]
 
 
+BLOCK_CELLS_MAX = 512
+"""The largest side of a county partition's block, in cells (1 MiB per float32 surface)."""
+
+
 def county_windows(grid: RiskGrid, admin_metric: gpd.GeoDataFrame) -> list[Window]:
-    """Each county's box on the grid (one cell wider each side), labelled by its adcode; then the
-    box of any admin area no county box holds (a township drawn past its county's edge), so the
-    windows hold every cell inside an admin area. The whole grid when there is no county."""
-    res = grid.resolution_m
-
-    def window_of(bounds: NDArray[np.float64], label: str) -> Window:
-        c0 = int(np.clip(np.floor((bounds[0] - grid.west) / res) - 1, 0, grid.width))
-        c1 = int(np.clip(np.ceil((bounds[2] - grid.west) / res) + 1, 0, grid.width))
-        r0 = int(np.clip(np.floor((grid.north - bounds[3]) / res) - 1, 0, grid.height))
-        r1 = int(np.clip(np.ceil((grid.north - bounds[1]) / res) + 1, 0, grid.height))
-        return Window(r0, r1, c0, c1, label)
-
+    """The grid cut into square blocks (about 8 × 8 of them, at most ``BLOCK_CELLS_MAX`` cells a
+    side), each labelled by the county holding its centre (else the first county it meets); a
+    block that meets no admin area is left out (its cells are outside the city: score 0, no level).
+    Disjoint, so no cell is computed or sent twice. The whole grid when there is no county."""
     if admin_metric.empty or "level" not in admin_metric:
         return [Window(0, grid.height, 0, grid.width, "all")]
     counties = admin_metric.loc[admin_metric["level"] == "区县"]
     if counties.empty:
         return [Window(0, grid.height, 0, grid.width, "all")]
-    windows = [window_of(b, str(code)) for b, code in zip(shapely.bounds(np.asarray(counties.geometry.array, dtype=object)), counties["adcode"], strict=True)]
-    held = np.array([[w.r0, w.r1, w.c0, w.c1] for w in windows])
-    for bounds, code in zip(shapely.bounds(np.asarray(admin_metric.geometry.array, dtype=object)), admin_metric.get("adcode", [""] * len(admin_metric)), strict=True):
-        own = window_of(bounds, str(code))
-        if not ((held[:, 0] <= own.r0) & (held[:, 1] >= own.r1) & (held[:, 2] <= own.c0) & (held[:, 3] >= own.c1)).any():
-            windows.append(own)
-            held = np.vstack([held, [own.r0, own.r1, own.c0, own.c1]])
-    return [w for w in windows if w.r1 > w.r0 and w.c1 > w.c0]
+    side = int(min(BLOCK_CELLS_MAX, max(16, -(-max(grid.height, grid.width) // 8))))
+    blocks = [(r0, min(grid.height, r0 + side), c0, min(grid.width, c0 + side)) for r0 in range(0, grid.height, side) for c0 in range(0, grid.width, side)]
+    boxes = np.array([box_of(grid, Window(*b)) for b in blocks])
+    admin_tree = shapely.STRtree(np.asarray(admin_metric.geometry.array, dtype=object))
+    county_geoms = np.asarray(counties.geometry.array, dtype=object)
+    county_tree = shapely.STRtree(county_geoms)
+    adcodes = counties["adcode"].astype(str).to_numpy()
+    rectangles = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
+    meets = np.zeros(len(blocks), dtype=bool)
+    meets[np.unique(admin_tree.query(rectangles, predicate="intersects")[0])] = True
+    centre_block, centre_county = county_tree.query(shapely.centroid(rectangles), predicate="intersects")
+    touch_block, touch_county = county_tree.query(rectangles, predicate="intersects")
+    label = np.full(len(blocks), "outside every county", dtype=object)
+    label[touch_block[::-1]] = adcodes[touch_county[::-1]]  # the first county met wins …
+    label[centre_block[::-1]] = adcodes[centre_county[::-1]]  # … unless one holds the centre
+    return [Window(*block, str(label[i])) for i, block in enumerate(blocks) if meets[i]]

@@ -253,8 +253,8 @@ def zone_risk(
     layer with no features is skipped with a note.
 
     The per-cell surfaces are computed window by window (``gis.risk.windows``): by default bands of
-    ``block_rows`` rows (``BLOCK_CELLS`` cells) in this process; or the given ``windows`` (each
-    county's box: ``county_windows``), handed to ``run_windows`` (``map``'s signature: a function
+    ``block_rows`` rows (``BLOCK_CELLS`` cells) in this process; or the given ``windows`` (blocks
+    labelled by county: ``county_windows``), handed to ``run_windows`` (``map``'s signature: a function
     and an iterable of tasks, results in any order), which may run them on other processes or
     machines. The answer does not depend on the windows, nor on where they ran.
     """

@@ -23,7 +23,7 @@ from gis.drive_time import coverage_by_time
 from gis.risk import RiskGrid, RiskInputError
 from gis.risk.live import changed_intensities, rain_multipliers, rezone
 from gis.risk.surfaces import RAIN_MULTIPLIER, Dem
-from gis.risk.windows import WindowSurfaces, WindowTask, county_windows
+from gis.risk.windows import WindowSurfaces, county_windows
 from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError
 from layers.catalogue import SOURCE_ID
@@ -177,9 +177,9 @@ class RiskService(RoutedAnalysis):
         return areas.assign(**{RAIN_MULTIPLIER: rain_multipliers(geometry, xy, rank, config.factors["flood_prone_areas"].get("rain", {}))})
 
     def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, dem: Dem | None = None, progress: Progress = _quiet,
-            run_tasks: RunTasks[WindowTask, WindowSurfaces] | None = None) -> RiskResult:
+            run_tasks: RunTasks[WindowSurfaces] | None = None) -> RiskResult:
         """Zone the store's city. With ``run_tasks`` (``layers.services.cluster``), the per-cell
-        surfaces are computed per county (each county's box with its halo) on the cluster; the
+        surfaces are computed per county (blocks labelled by county, each with its halo) on the cluster; the
         answer is the same as in one process."""
         if not 10 <= resolution_m <= 5000:
             raise InputError(f"resolution must be 10-5000 m, got {resolution_m}")
