@@ -99,19 +99,23 @@ def _load_sample(store: Store, seed: int) -> None:
 def _load_province(store: Store, seed: int, *, prefectures: int | None, coarse: bool) -> None:
     from dataclasses import replace
 
-    from layers.sample.province import MINI, PREFECTURE_STEPS, PROVINCE, write_province
+    from layers.sample import province
 
-    size = MINI if coarse else PROVINCE
+    size = province.MINI if coarse else province.PROVINCE
     if prefectures is not None:
         size = replace(size, prefectures=prefectures)
-    steps = size.prefectures * len(PREFECTURE_STEPS) + 1
-    with tqdm(total=steps, desc="样例省 sample province", unit="step", file=sys.stderr) as bar:
+    # The bar counts work done (each step weighted by its usual time), so its ETA means something.
+    total = size.prefectures * sum(province.STEP_WEIGHTS[s] for s in province.PREFECTURE_STEPS) + province.STEP_WEIGHTS["profile"]
+    running: list[str] = []
+    with tqdm(total=total, desc="样例省 sample province", unit="", file=sys.stderr, bar_format="{l_bar}{bar}| [{elapsed}<{remaining}{postfix}]") as bar:
         def advance(number: int, name: str, step: str) -> None:
+            if running:
+                bar.update(province.STEP_WEIGHTS[running.pop()])
+            running.append(step)
             bar.set_postfix_str(f"{number + 1}/{size.prefectures} {name} {step}" if step != "profile" else "profile")
-            bar.update(1)
 
-        results = write_province(store, seed, size=size, progress=advance)
-        bar.update(steps - bar.n)
+        results = province.write_province(store, seed, size=size, progress=advance)
+        bar.update(total - bar.n)
     written = sum(r.written for r in results.values())
     unchanged = sum(r.unchanged for r in results.values())
     click.echo(f"sample province (seed {seed}, {size.prefectures} prefectures): {written:,} features written, {unchanged:,} already there unchanged", err=True)
