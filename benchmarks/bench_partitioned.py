@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from gis.coverage.analysis import CoverageResult
-from gis.coverage.partitions import in_this_process
+from gis.partitions import in_this_process
 from gis.risk.zoning import RiskResult
 from layers.city import read_city_profile
 from layers.sample import write_sample

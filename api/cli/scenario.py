@@ -4,13 +4,16 @@ reaches, the facilities inside and what the displaced need."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from api.cli.app import _cli_actor, _fail_cleanly, _pad, _settings, _store, _width, main
+from api.cli.cluster_options import cluster_options
+from layers.services.cluster import cluster
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,12 +62,22 @@ _no_save_option = click.option("--no-save", is_flag=True, help="Only print: stor
 
 def _common(command: F) -> F:
     """What every scenario command takes besides its footprint: profile, days, stocks, --json,
-    and how it is stored (--name, --incident, --activate, --no-save)."""
+    how it is stored (--name, --incident, --activate, --no-save), and where the residents are
+    weighted (--workers N, --scheduler: per county on dask.distributed)."""
     decorated: Any = command
-    for decorate in (_fail_cleanly, click.pass_context, _no_save_option, _activate_option, _incident_option, _name_option,
+    for decorate in (_fail_cleanly, click.pass_context, cluster_options, _no_save_option, _activate_option, _incident_option, _name_option,
                      _json_option, _stocks_option, _days_option, _profile_option):
         decorated = decorate(decorated)
     return decorated
+
+
+@contextmanager
+def _partitions(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """The cluster's runner for the impact's county partitions (saying where it runs), or None."""
+    with cluster(workers, scheduler) as on_cluster:
+        if on_cluster is not None:
+            click.echo(f"  impact: {on_cluster[1].describe()}", err=True)
+        yield on_cluster[0] if on_cluster is not None else None
 
 
 def _finish(ctx: click.Context, outcome: ScenarioOutcome, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
@@ -114,7 +127,8 @@ def _numbers(text: str, what: str) -> list[float]:
 @click.option("--duration", "duration_min", type=float, help="How long the release lasts, minutes (default: it goes on).")
 @click.option("--height", "height_m", type=float, default=0.0, show_default=True, help="Release height above ground, m.")
 @_common
-def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
+def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: float, stability: str, rate: float, thresholds: str, duration_min: float | None, height_m: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool,
+                  workers: int | None, scheduler: str | None) -> None:
     """A chemical release as a Gaussian plume (Briggs open-country dispersion, ground reflection):
     zones where the ground-level concentration reaches each threshold; everyone inside is
     counted as displaced.
@@ -128,9 +142,10 @@ def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: fl
     from layers.services.scenarios import plume_scenario
 
     lon, lat = _point(at)
-    outcome = plume_scenario(_store(ctx), _settings(ctx), lon=lon, lat=lat, wind_from_deg=wind_from, wind_speed_ms=wind_speed, stability=stability,
-                             release_g_s=rate, thresholds_mg_m3=_numbers(thresholds, "thresholds"), duration_min=duration_min, release_height_m=height_m,
-                             profile=_profile(profile_name), days=days, stocks_path=stocks_path)
+    with _partitions(workers, scheduler) as run_partitions:
+        outcome = plume_scenario(_store(ctx), _settings(ctx), lon=lon, lat=lat, wind_from_deg=wind_from, wind_speed_ms=wind_speed, stability=stability,
+                                 release_g_s=rate, thresholds_mg_m3=_numbers(thresholds, "thresholds"), duration_min=duration_min, release_height_m=height_m,
+                                 profile=_profile(profile_name), days=days, stocks_path=stocks_path, run_partitions=run_partitions)
     _finish(ctx, outcome, as_json, name, incident_id, activate, no_save)
 
 
@@ -140,7 +155,8 @@ def scenario_plume(ctx: click.Context, at: str, wind_from: float, wind_speed: fl
 @click.option("--order", help="The zone values, most severe first, comma-separated (default: as they first appear in the file).")
 @click.option("--displaced", "displaced_rate", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share of the residents of every zone who are displaced (InaSAFE's rate for a high/medium zone is 1).")
 @_common
-def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
+def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order: str | None, displaced_rate: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool,
+                  workers: int | None, scheduler: str | None) -> None:
     """A drawn or imported hazard area (a flood extent, a waterlogging polygon) in any GIS file and
     CRS, with depth classes or zone names where its features carry them.
 
@@ -153,7 +169,9 @@ def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order:
     from layers.services.scenarios import area_scenario
 
     zones = read_hazard_area(path, zone_field=zone_field, order=[z.strip() for z in order.split(",")] if order else None)
-    outcome = area_scenario(_store(ctx), _settings(ctx), zones, source=str(path), profile=_profile(profile_name), days=days, displacement=displaced_rate, stocks_path=stocks_path)
+    with _partitions(workers, scheduler) as run_partitions:
+        outcome = area_scenario(_store(ctx), _settings(ctx), zones, source=str(path), profile=_profile(profile_name), days=days, displacement=displaced_rate,
+                                stocks_path=stocks_path, run_partitions=run_partitions)
     _finish(ctx, outcome, as_json, name, incident_id, activate, no_save)
 
 
@@ -164,7 +182,8 @@ def scenario_area(ctx: click.Context, path: Path, zone_field: str | None, order:
 @click.option("--level", "level_m", type=float, help="Water level at the dam, m (same datum as the DEM); default: the reservoir's current level in the store, else its capacity alone.")
 @click.option("--reach-km", type=click.FloatRange(min=1, max=200), default=40.0, show_default=True, help="How far downstream the flood is followed, km.")
 @_common
-def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, cell_m: float, level_m: float | None, reach_km: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool) -> None:
+def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, cell_m: float, level_m: float | None, reach_km: float, profile_name: str, days: float | None, stocks_path: Path | None, as_json: bool, name: str | None, incident_id: str | None, activate: bool, no_save: bool,
+                  workers: int | None, scheduler: str | None) -> None:
     """A dam break: the downstream flood from the DEM by a simplified, volume-limited method
     (Froehlich's peak outflow, attenuating downstream, depths by height above the flow path,
     the released volume never exceeded), in depth classes with arrival-time bands. A first
@@ -178,8 +197,9 @@ def scenario_dam_break(ctx: click.Context, reservoir_id: str, dem_path: Path, ce
     """
     from layers.services.dam_break_scenario import dam_break_scenario
 
-    outcome = dam_break_scenario(_store(ctx), _settings(ctx), reservoir_id=reservoir_id, dem_path=dem_path, cell_m=cell_m, level_m=level_m, reach_km=reach_km,
-                                 profile=_profile(profile_name), days=days, stocks_path=stocks_path)
+    with _partitions(workers, scheduler) as run_partitions:
+        outcome = dam_break_scenario(_store(ctx), _settings(ctx), reservoir_id=reservoir_id, dem_path=dem_path, cell_m=cell_m, level_m=level_m, reach_km=reach_km,
+                                     profile=_profile(profile_name), days=days, stocks_path=stocks_path, run_partitions=run_partitions)
     _finish(ctx, outcome, as_json, name, incident_id, activate, no_save)
 
 

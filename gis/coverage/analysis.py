@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from ..arraytools import anchor_points, first_per_group
 from ..network import RoadGraph
+from ..partitions import RunPartitions
 from .assignment import Assignment, assign_evacuees
 from .gaps import area_table, gap_polygons, locate, nearest_within_reach, shelter_load, two_step_fca
 from .params import (
@@ -30,7 +31,7 @@ from .params import (
     check_analysis_type,
     serving_shelters,
 )
-from .partitions import RunPartitions, partitioned_reach
+from .partitions import partitioned_reach
 from .reach import MODE_LABELS, MODES, Reach, euclidean_reach, network_reach
 from .siting import SitingSolution, candidates_in_gaps, cover_matrix, maximal_covering, set_covering
 

@@ -16,26 +16,14 @@ Pure: arrays and the graph in, a ``Reach`` out; how the partitions run is the ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..network import RoadGraph
+from ..partitions import RunPartitions, in_this_process
 from .reach import Reach, network_reach
-
-
-class RunPartitions(Protocol):
-    """``run(function, tasks, graph=graph)``: ``function(task, graph=graph)`` per task, any order."""
-
-    def __call__(self, function: Callable[..., Any], tasks: Iterable[Any], **shared: Any) -> Iterator[Any]: ...
-
-
-def in_this_process(function: Callable[..., Any], tasks: Iterable[Any], **shared: Any) -> Iterator[Any]:
-    """The partitions one after the other, here."""
-    return (function(task, **shared) for task in tasks)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from ..partitions import RunPartitions
 from . import ScenarioInputError
 
 INASAFE_GENERIC_RATES: dict[str, float] = {"high": 1.0, "medium": 1.0, "low": 0.0}
@@ -89,8 +90,14 @@ def residents_in_zones(
     townships: gpd.GeoDataFrame,
     *,
     displacement: float | Mapping[str, float] = DEFAULT_DISPLACEMENT_RATE,
+    run_partitions: RunPartitions | None = None,
 ) -> Impact:
     """Residents per township in each zone of a footprint, area-weighted from population cells.
+
+    With ``run_partitions`` the cells are weighted per county (``gis.partitions``: each county's
+    zone ∩ township pieces with the cells under them; the pieces outside every township are one
+    more partition), e.g. on a cluster. The answer is the same: overlaps are summed in one order
+    (by piece, then cell) either way.
 
     Parameters
     ----------
@@ -119,7 +126,11 @@ def residents_in_zones(
     rates = _rates(displacement, names)
     pieces, piece_zone, piece_town = _pieces(bands, _valid(town_geoms))
     zone_rate = np.array([rates[n] for n in names])
-    piece, cell, weighted = _weighted_persons(pieces, cell_geoms, persons, cells.index)
+    if run_partitions is None:
+        piece, cell, weighted = _weighted_persons(pieces, cell_geoms, persons, cells.index)
+    else:
+        county = np.where(piece_town >= 0, np.array([str(code)[:6] for code in townships["adcode"]] + [""], dtype=object)[piece_town], "outside")
+        piece, cell, weighted = _partitioned_persons(pieces, county, cell_geoms, persons, cells.index, run_partitions)
     in_piece = np.bincount(piece, weights=weighted, minlength=pieces.size).astype(float)
     cell_rows, cell_of = np.unique(cell, return_inverse=True)
     by_cell = pd.DataFrame({
@@ -240,7 +251,43 @@ def _weighted_persons(pieces: NDArray[np.object_], geoms: NDArray[np.object_], p
     share = np.ones(piece.size)
     crossing = ~shapely.contains_properly(pieces[piece], geoms[cell])
     share[crossing] = _crossing_shares(pieces, piece[crossing], geoms[cell[crossing]])
-    return piece.astype(np.int64), near[cell].astype(np.int64), persons[cell] * share
+    order = np.lexsort((near[cell], piece))  # by piece, then cell: the order every sum takes, however the cells were split
+    return piece[order].astype(np.int64), near[cell][order].astype(np.int64), (persons[cell] * share)[order]
+
+
+@dataclass(frozen=True)
+class _PiecesTask:
+    """One county's pieces (their positions among all pieces) and the cells in their box."""
+
+    label: str
+    piece_rows: NDArray[np.int64]
+    pieces: NDArray[np.object_]
+    cell_rows: NDArray[np.int64]
+    cells: NDArray[np.object_]
+    persons: NDArray[np.float64]
+    index: pd.Index
+
+
+def _persons_of(task: _PiecesTask) -> tuple[_PiecesTask, tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]]:
+    return task, _weighted_persons(task.pieces, task.cells, task.persons, task.index)
+
+
+def _partitioned_persons(pieces: NDArray[np.object_], county: NDArray[np.object_], geoms: NDArray[np.object_], persons: NDArray[np.float64], index: pd.Index,
+                         run_partitions: RunPartitions) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """``_weighted_persons`` per county of the pieces, stitched in the same order."""
+    tasks = []
+    box = shapely.bounds(geoms)
+    for label in sorted(set(county.tolist())):
+        rows = np.flatnonzero(county == label)
+        x0, y0, x1, y1 = shapely.total_bounds(pieces[rows])
+        near = np.flatnonzero((box[:, 0] <= x1) & (box[:, 2] >= x0) & (box[:, 1] <= y1) & (box[:, 3] >= y0))
+        tasks.append(_PiecesTask(str(label), rows, pieces[rows], near, geoms[near], persons[near], index[near]))
+    parts = [(task.piece_rows[p], task.cell_rows[c], w) for task, (p, c, w) in run_partitions(_persons_of, tasks)]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    piece, cell, weighted = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    order = np.lexsort((cell, piece))
+    return piece[order].astype(np.int64), cell[order].astype(np.int64), weighted[order]
 
 
 def _crossing_shares(pieces: NDArray[np.object_], piece: NDArray[np.int64], cells: NDArray[np.object_]) -> NDArray[np.float64]:
@@ -303,7 +350,9 @@ def _overlap_areas(pieces: NDArray[np.object_], piece: NDArray[np.int64], quads:
     pair, e = shapely.STRtree(np.asarray(shapely.linestrings(np.stack([a, b], axis=1)), dtype=object)).query(column)
     keep = (edge_piece[e] == piece[pair]) & (a[e, 0] != b[e, 0])
     pair, e = pair[keep], e[keep]
-    total = np.zeros(quads.shape[0])
+    order = np.lexsort((e, pair))  # each quad's edges in one order, so its sum does not depend on the tree or the chunks
+    pair, e = pair[order], e[order]
+    contribution = np.zeros(pair.size)
     for s in range(0, pair.size, chunk):
         k, j = pair[s : s + chunk], e[s : s + chunk]
         origin = quads[k, 0]  # each quad's own frame keeps the digits
@@ -324,5 +373,5 @@ def _overlap_areas(pieces: NDArray[np.object_], piece: NDArray[np.int64], quads:
             up = np.where(run[:, n, None] < 0, np.minimum(up, line), up)
         height = np.maximum(0.0, np.minimum(p[:, 1, None] + slope[:, None] * (xs - p[:, 0, None]), up) - lo)
         integral = 0.5 * (np.diff(xs, axis=1) * (height[:, 1:] + height[:, :-1])).sum(axis=1)
-        total += np.bincount(k, weights=-np.sign(q[:, 0] - p[:, 0]) * integral, minlength=quads.shape[0])
-    return total
+        contribution[s : s + chunk] = -np.sign(q[:, 0] - p[:, 0]) * integral
+    return np.bincount(pair, weights=contribution, minlength=quads.shape[0]).astype(float)

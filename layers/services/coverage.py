@@ -20,8 +20,8 @@ from gis.coverage import (
     analyse_coverage,
     site_shelters,
 )
-from gis.coverage.partitions import RunPartitions
 from gis.network import RoadGraph
+from gis.partitions import RunPartitions
 from layers.catalogue import CATALOGUE
 from layers.errors import InputError
 from layers.io.importer import prepare_import

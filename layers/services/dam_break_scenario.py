@@ -14,6 +14,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gis.crs import to_lonlat, to_metric
+from gis.partitions import RunPartitions
 from gis.scenario.needs import NeedsProfile
 from layers.errors import InputError
 from layers.services.scenarios import ScenarioOutcome, assess, input_errors
@@ -34,6 +35,7 @@ def dam_break_scenario(
     profile: NeedsProfile,
     days: float | None = None,
     stocks_path: Path | None = None,
+    run_partitions: RunPartitions | None = None,
 ) -> ScenarioOutcome:
     """The dam of reservoir ``reservoir_id`` breaks: its flood from the DEM at ``dem_path`` (any
     CRS, read onto the work CRS at ``cell_m`` metres around the dam), by the simplified method of
@@ -75,7 +77,7 @@ def dam_break_scenario(
                       "notes": list(result.notes)},
         "arrival_bands": [{"band": z.name, "area_km2": round(z.area_km2, 3), "geometry": shapely.geometry.mapping(g)} for z, g in zip(arrival, bands, strict=True)],
     }
-    outcome = assess(store, settings, "dam-break", parameters, zones, profile=profile, days=days, displacement=1.0, stocks_path=stocks_path, details=details)
+    outcome = assess(store, settings, "dam-break", parameters, zones, profile=profile, days=days, displacement=1.0, stocks_path=stocks_path, details=details, run_partitions=run_partitions)
     outcome.warnings.extend([*([stored_level_note] if stored_level_note else []), *result.notes])
     return outcome
 

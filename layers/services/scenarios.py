@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from gis.crs import to_lonlat, to_metric
+from gis.partitions import RunPartitions
 from gis.scenario import ScenarioInputError
 from gis.scenario.allocation import Allocation
 from gis.scenario.impact import DEFAULT_DISPLACEMENT_RATE, Impact, residents_in_zones
@@ -151,6 +152,7 @@ def plume_scenario(
     profile: NeedsProfile,
     days: float | None = None,
     stocks_path: Path | None = None,
+    run_partitions: RunPartitions | None = None,
 ) -> ScenarioOutcome:
     """A continuous chemical release at (lon, lat) (degrees, WGS 84) as a Gaussian plume; its zones
     are where the ground-level concentration reaches each threshold (mg/m³, most severe first).
@@ -169,12 +171,13 @@ def plume_scenario(
         "release_g_s": release_g_s, "duration_min": duration_min, "release_height_m": release_height_m,
         "thresholds_mg_m3": [float(t) for t in thresholds_mg_m3], "method": "Gaussian plume, Briggs (1973) open-country σy/σz, ground reflection",
     }
-    return assess(store, settings, "plume", parameters, zones, profile=profile, days=days, displacement=1.0, stocks_path=stocks_path)
+    return assess(store, settings, "plume", parameters, zones, profile=profile, days=days, displacement=1.0, stocks_path=stocks_path, run_partitions=run_partitions)
 
 
 @input_errors
 def area_scenario(store: Store, settings: Settings, zones: gpd.GeoDataFrame, *, source: str, profile: NeedsProfile, days: float | None = None,
-                  displacement: float | dict[str, float] = DEFAULT_DISPLACEMENT_RATE, stocks_path: Path | None = None) -> ScenarioOutcome:
+                  displacement: float | dict[str, float] = DEFAULT_DISPLACEMENT_RATE, stocks_path: Path | None = None,
+                  run_partitions: RunPartitions | None = None) -> ScenarioOutcome:
     """A drawn or imported hazard area: ``zones`` with a ``zone`` column (depth class or name;
     most severe first) and polygons, in any CRS (reprojected to the work CRS)."""
     if zones.crs is None:
@@ -185,7 +188,7 @@ def area_scenario(store: Store, settings: Settings, zones: gpd.GeoDataFrame, *, 
         raise InputError(f"{source}: a hazard area must be polygons ({bad})")
     work = zones.to_crs(settings.work_epsg)
     parameters = {"source": source, "zones": [str(z) for z in work["zone"].unique()], "displacement": displacement}
-    return assess(store, settings, "area", parameters, work[["zone", "geometry"]], profile=profile, days=days, displacement=displacement, stocks_path=stocks_path)
+    return assess(store, settings, "area", parameters, work[["zone", "geometry"]], profile=profile, days=days, displacement=displacement, stocks_path=stocks_path, run_partitions=run_partitions)
 
 
 def assess(
@@ -200,10 +203,12 @@ def assess(
     displacement: float | dict[str, float],
     stocks_path: Path | None = None,
     details: dict[str, Any] | None = None,
+    run_partitions: RunPartitions | None = None,
 ) -> ScenarioOutcome:
     """The impact of a footprint whose ``zones`` (zone, polygons; work CRS, most severe first)
     are given: residents and displaced per township × zone from the population cells, the
-    facilities inside, and the needs of the displaced."""
+    facilities inside, and the needs of the displaced. With ``run_partitions`` the residents are
+    weighted per county (``gis.scenario.impact``), e.g. on a cluster: the same figures."""
     warnings: list[str] = []
     live = zones[~zones.geometry.is_empty]
     if live.empty:
@@ -221,7 +226,7 @@ def assess(
         if cells.empty:
             warnings.append("the population layer has no cells under the footprint: residents are 0 (import a population grid to count them)")
         facilities = _facilities_inside(store, settings, live, bbox)
-    impact = residents_in_zones(live, cells, towns, displacement=displacement)
+    impact = residents_in_zones(live, cells, towns, displacement=displacement, run_partitions=run_partitions)
     unusable = set(facilities.loc[facilities["layer"] == "shelters", "source_id"])
     evacuation = evacuate(store, settings, impact, cells, unusable, warnings) if impact.total_displaced > 0 else NO_EVACUATION
     used_days = float(days if days is not None else profile.days)

@@ -1,7 +1,7 @@
 """Analyses partitioned by county (blocks labelled by county, each with its halo) give the single-process answer
 exactly: risk on 2 local dask.distributed workers through the CLI (outputs compared file by file)
 and in this process for what that run does not reach (network capacity minutes, the DEM's slope);
-coverage's walking reach on 2 local workers and in this process. A scheduler that cannot be
+coverage's walking reach and a scenario's impact on 2 local workers and in this process. A scheduler that cannot be
 reached fails in seconds."""
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ import openpyxl
 import pyogrio
 import pytest
 import rasterio
+import shapely
 from click.testing import CliRunner
 
 from api.cli import main
-from gis.coverage.partitions import in_this_process
 from gis.crs import WORK_EPSG
+from gis.partitions import in_this_process
 from gis.risk import RiskGrid
 from gis.risk.surfaces import Dem
 from gis.risk.windows import county_windows
 from gis.risk.zoning import RiskResult, zone_risk
+from gis.scenario.impact import residents_in_zones
 from layers.city import read_city_profile
 from layers.errors import InputError
 from layers.services.cluster import check_cluster_options, cluster
@@ -100,20 +102,31 @@ def test_county_windows_with_network_minutes_and_slope_equal_row_bands(sample_ci
     assert one.polygons.geometry.equals(many.polygons.geometry)
 
 
-def test_coverage_on_two_local_workers_equals_one_process_to_the_last_pair(sample_gpkg: Path, tmp_path: Path) -> None:
+def test_coverage_and_impact_on_two_local_workers_equal_one_process_to_the_last_pair(sample_gpkg: Path, tmp_path: Path) -> None:
     """The walking reach per county on the cluster (the walking graph sent once to each worker),
-    stitched: the same pairs, nearest shelters, cells, shelters, areas and gaps; and the same
-    again in this process, partition by partition."""
+    stitched: the same pairs, nearest shelters, cells, shelters, areas and gaps; a footprint over
+    several counties weighted per county: the same residents per township, zone and cell; and
+    the same again in this process, partition by partition."""
     shutil.copy(sample_gpkg, tmp_path / "store.gpkg")
     base = Settings(store=str(tmp_path / "store.gpkg"))
     with open_store(base) as store:
         settings = base.with_profile(read_city_profile(store))
         service = CoverageService(store, settings, RoutingService(store, settings))
+        cells = store.read("population").to_crs(WORK_EPSG)
+        admin = store.read("admin_areas").to_crs(WORK_EPSG)
+        towns = admin.loc[admin["level"] == "乡镇街道"]
+        x, y = admin.union_all().centroid.coords[0]
+        zones = gpd.GeoDataFrame({"zone": ["红区", "橙区", "黄区"]}, geometry=[shapely.Point(x, y).buffer(r) for r in (8_000, 20_000, 35_000)], crs=WORK_EPSG)
         with cluster(workers=2) as on_cluster:
             assert on_cluster is not None
             single = service.result("all")
             partitioned = CoverageService(store, settings, service.routing).result("all", run_partitions=on_cluster[0])
+            impacts = [residents_in_zones(zones, cells, towns, run_partitions=run) for run in (None, on_cluster[0], in_this_process)]
         here = CoverageService(store, settings, service.routing).result("all", run_partitions=in_this_process)
+    assert impacts[0].by_township["adcode"].str[:6].nunique() >= 3  # the footprint spans several counties
+    for impact in impacts[1:]:
+        for frame in ("by_township", "by_zone", "by_cell"):
+            assert getattr(impacts[0], frame).equals(getattr(impact, frame)), frame
     assert len(single.reach.cell) > 1000 and (single.reach.nearest_shelter >= 0).any()
     for other in (partitioned, here):
         for name in ("cell", "shelter", "minutes", "nearest_shelter", "nearest_minutes", "cells_off_network", "shelters_off_network"):
