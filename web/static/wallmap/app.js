@@ -22,6 +22,7 @@ import { formatPermalink, parsePermalink } from "./permalink.js";
 import { plumeMethods } from "./plume_tool.js";
 import { scenarioMethods } from "./scenarios.js";
 import { searchMethods } from "./search.js";
+import { vectorMethods } from "./vector_layers.js";
 
 export class WallMap {
   constructor(map, config) {
@@ -30,7 +31,7 @@ export class WallMap {
     this.api = new Api({ busy: (delta) => this._busy(delta), waiting: (text) => this.notify(text) });
     this.views = {};
     for (const view of config.layers) { view.classMap = Object.fromEntries(view.style.class_colors); this.views[view.id] = view; }
-    this.layers = {};          // id -> {container, box, seq, matched, returned, ids}
+    this.layers = {};          // id -> {container, box, seq, matched, returned, ids}; tiled: container is a vector-tile layer
     this.analyses = {};        // id -> leaflet layer
     this.visible = new Set();
     this.pending = 0;
@@ -49,6 +50,7 @@ export class WallMap {
     this._buildBasemaps();
     this._buildDataLayers();
     this._buildAnalyses();
+    this._buildVectorAnalyses();
     this._buildScenarios();
     this._buildPanel();
     this._buildSearch();
@@ -144,6 +146,7 @@ export class WallMap {
     if (!labels && this.map.hasLayer(this.labelLayer)) this.map.removeLayer(this.labelLayer);
     this._drawLabels();
     this._followScenarioOffset();
+    this._followVectorOffset();
     this._syncPanel();
   }
 
@@ -186,4 +189,4 @@ export class WallMap {
   }
 }
 
-Object.assign(WallMap.prototype, basemapMethods, layerMethods, analysisMethods, panelMethods, searchMethods, drawingMethods, incidentMethods, liveMethods, exportMethods, alertMethods, chartMethods, figureMethods, scenarioMethods, plumeMethods);
+Object.assign(WallMap.prototype, basemapMethods, layerMethods, analysisMethods, panelMethods, searchMethods, drawingMethods, incidentMethods, liveMethods, exportMethods, alertMethods, chartMethods, figureMethods, scenarioMethods, plumeMethods, vectorMethods);

@@ -1,6 +1,8 @@
 /* The data layers of the wall map (onemap's own code): features of the current view from
  * /collections/{id}/items, drawn in their catalogue style (view.style: glyph, shape, colour by
- * class), their popups, and the counts in the layer panel. Methods of WallMap (app.js). */
+ * class), their popups, and the counts in the layer panel; the dense layers (view.tiles) are
+ * drawn from vector tiles instead (vector_layers.js), with the same popups. Methods of WallMap
+ * (app.js). */
 
 import { isLight } from "../shared/colours.js";
 import { badge, el } from "../shared/dom.js";
@@ -9,6 +11,11 @@ import { formatValue } from "../shared/format.js";
 export const layerMethods = {
   _buildDataLayers() {
     for (const view of this.config.layers) {
+      if (view.tiles) {
+        this.layers[view.id] = { container: this.vectorLayer(view), tiled: true, matched: 0, returned: 0, ids: new Set(), total: null };
+        if (view.visible) this.visible.add(view.id);
+        continue;
+      }
       const container = view.cluster
         ? L.markerClusterGroup({ chunkedLoading: true, disableClusteringAtZoom: 13, maxClusterRadius: 45, showCoverageOnHover: false, iconCreateFunction: (cluster) => this._clusterIcon(view, cluster) })
         : L.featureGroup();
@@ -46,7 +53,9 @@ export const layerMethods = {
     return L.divIcon({ html, className: `om-marker om-m-${view.id}`, iconSize: [size, size], iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2] });
   },
 
-  popupFor(view, feature) {
+  /** The popup of `feature` ({id, properties, geometry}); `at`: [lon, lat] where its actions act
+   * (a tiled feature has no geometry here: where it was clicked), else its anchor. */
+  popupFor(view, feature, at) {
     const p = feature.properties;
     const rows = [];
     for (const [name, label, type] of view.fields) {
@@ -63,7 +72,7 @@ export const layerMethods = {
       actions,
     ]);
     const button = (text, handler) => actions.append(el("button", { class: "om-button", text, type: "button", onclick: handler }));
-    const [lon, lat] = this._anchor(feature);
+    const [lon, lat] = at || this._anchor(feature);
     if (view.id === "incidents") {
       button("分析最近力量", () => { this.map.closePopup(); this.analyse({ lon, lat, id: feature.id, name: p.name }); });
       if (p.status === "已上报") button("处置中", () => this._patchIncident(feature.id, "处置中"));
@@ -111,6 +120,7 @@ export const layerMethods = {
     const state = this.layers[id];
     const view = this.views[id];
     if (!this.visible.has(id)) return undefined;
+    if (state.tiled) return this._reloadVectorLayer(id, force);
     const current = this.map.getBounds();
     if (!force && state.box && state.box.contains(current)) return undefined;
     const seq = ++state.seq;
