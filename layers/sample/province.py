@@ -8,7 +8,8 @@ prefecture is the same whatever the number of prefectures — at province densit
 towns (≈ 190,000 edges each), the published Jining counts of every facility (≈ 1,870 points each).
 The prefecture is cut to a 130 km × 150 km tile round the city's centre and moved, as drawn in
 metres, to its place in a grid of tiles (4 × 4 for 16): no two prefectures overlap, neighbours
-share the straight tile edges. Sixteen prefectures give ≈ 16.2 M population cells, ≈ 3 M road
+share the straight tile edges, and three roads (省道 跨市连接线) cross each shared edge, so the
+province's roads are one network (routing keeps only the largest connected part of a network). Sixteen prefectures give ≈ 16.2 M population cells, ≈ 3 M road
 edges, ≈ 30,000 facility points and ≈ 170,000 km² of land in a 520 km × 600 km box.
 
 Coordinates: every prefecture is drawn and moved in EPSG:4548 (CGCS2000 3° Gauss-Krüger, CM
@@ -35,6 +36,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from gis.crs import WORK_EPSG
@@ -51,7 +54,7 @@ from layers.sample.land import (
     build_townships,
 )
 from layers.sample.monitoring import monitoring_stations
-from layers.sample.roads import build_roads
+from layers.sample.roads import RoadNetwork, build_roads
 from layers.store.base import Store, WriteCounts
 
 PROVINCE_NAME = "山东省"
@@ -74,6 +77,10 @@ _PROVINCE_CENTRE_M = (500_000.0, 4_010_000.0)
 """Where the province's grid is centred in EPSG:4548: on the central meridian, at about 36.2 °N."""
 _OFFSET_STEP_M = 10_000.0
 """Offsets are whole multiples of this, so every prefecture's cells fall on one province grid."""
+
+LINKS_PER_BORDER = 3
+"""Roads crossing each border between two neighbouring prefectures."""
+BORDER_LINK_NAME = "跨市连接线"
 
 PREFECTURE_STEPS = ("land", "population", "townships", "roads", "facilities", "writing")
 """The steps of each prefecture, reported one by one to ``progress`` as each begins."""
@@ -203,17 +210,53 @@ def _facility_frames(prefecture: _Prefecture, land: Land, population: Population
     return frames
 
 
+def border_points(number: int, count: int) -> list[tuple[float, float]]:
+    """Where prefecture ``number``'s roads cross into its neighbours (metres, the sample city's
+    frame): ``LINKS_PER_BORDER`` points on each tile edge it shares. Its neighbour's own points
+    on that edge, moved to the province, fall on exactly the same places."""
+    columns = math.ceil(math.sqrt(count))
+    column, row = number % columns, number // columns
+    west, south, east, north = _tile().bounds
+    shares = [(k + 1) / (LINKS_PER_BORDER + 1) for k in range(LINKS_PER_BORDER)]
+    points: list[tuple[float, float]] = []
+    if column > 0:
+        points += [(west, south + f * (north - south)) for f in shares]
+    if column < columns - 1 and number + 1 < count:
+        points += [(east, south + f * (north - south)) for f in shares]
+    if row > 0:
+        points += [(west + f * (east - west), south) for f in shares]
+    if number + columns < count:
+        points += [(west + f * (east - west), north) for f in shares]
+    return points
+
+
+def _border_links(network: RoadNetwork, points: list[tuple[float, float]]) -> np.ndarray:
+    """A road from each border point to the nearest junction of the prefecture's main network
+    (the tile cut leaves a few islands of road at its edges: they are not linked)."""
+    n = len(network.nodes)
+    adjacency = coo_matrix((np.ones(len(network.edges)), (network.edges[:, 0], network.edges[:, 1])), shape=(n, n))
+    _, component = connected_components(adjacency, directed=False)
+    main = np.flatnonzero(component == np.bincount(component).argmax())
+    links = []
+    for x, y in points:
+        nearest = main[np.argmin((network.nodes[main, 0] - x) ** 2 + (network.nodes[main, 1] - y) ** 2)]
+        links.append(shapely.LineString([(x, y), tuple(network.nodes[nearest])]))
+    return np.array(links, dtype=object)
+
+
 def _road_frame(prefecture: _Prefecture, land: Land, townships: list[Township], rng: np.random.Generator, size: ProvinceSize) -> gpd.GeoDataFrame:
+    """The prefecture's roads, and its links to the neighbours' (省道 跨市连接线): one network."""
     network = build_roads(land, townships, rng, rural_spacing_m=size.rural_spacing_m, urban_spacing_m=size.urban_spacing_m)
-    lines = network.lines()
+    links = _border_links(network, border_points(prefecture.number, size.prefectures))
+    lines = np.concatenate([network.lines(), links])
     return _frame(
         "roads",
         {
             "source_id": [f"{prefecture.code}-RD{i + 1:06d}" for i in range(len(lines))],
-            "name": network.names,
-            "road_class": [ROAD_CLASSES[r] for r in network.rank],
+            "name": [*network.names, *[BORDER_LINK_NAME] * len(links)],
+            "road_class": [*(ROAD_CLASSES[r] for r in network.rank), *["省道"] * len(links)],
             "speed_kmh": None,
-            "oneway": network.oneway,
+            "oneway": np.concatenate([network.oneway, np.zeros(len(links), dtype=bool)]),
             "length_m": None,
             "declared_length_m": None,
             "geometry": prefecture.shifted(lines),

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 from api.cli import main
 from layers.sample.facilities import COUNTS
 from layers.sample.province import (
+    BORDER_LINK_NAME,
+    LINKS_PER_BORDER,
     MINI,
     PREFECTURES,
     ProvinceSize,
@@ -42,6 +44,15 @@ def test_prefectures_do_not_overlap_and_ids_are_unique(prefectures: list[dict[st
         assert ids.is_unique, layer
     assert set(prefectures[1]["admin_areas"]["adcode"].str[:4]) == {PREFECTURES[1][0][:4]}
     assert prefectures[0]["hazardous_enterprises"]["park_source_id"].dropna().isin(prefectures[0]["chemical_parks"]["source_id"]).all()
+
+
+def test_roads_cross_each_border(prefectures: list[dict[str, gpd.GeoDataFrame]]) -> None:
+    starts = []
+    for prefecture in prefectures:
+        links = prefecture["roads"][prefecture["roads"]["name"] == BORDER_LINK_NAME]
+        assert len(links) == LINKS_PER_BORDER and (links["road_class"] == "省道").all()
+        starts.append({tuple(line.coords[0]) for line in links.geometry})
+    assert starts[0] == starts[1]  # the two sides meet: one road network (routing keeps one component)
 
 
 def test_counts_scale_per_prefecture(prefectures: list[dict[str, gpd.GeoDataFrame]]) -> None:
