@@ -170,7 +170,7 @@ export const vectorMethods = {
     });
     layer.on("mouseover", (event) => this._vectorHover(view, layer, event));
     layer.on("mousemove", (event) => { if (this._vectorTip) this._vectorTip.setLatLng(event.latlng); });
-    layer.on("mouseout", () => this._vectorOut());
+    layer.on("mouseout remove", () => this._vectorOut()); // a layer turned off takes its tooltip with it
     layer.on("click dblclick", (event) => this._vectorClick(view, event));
     layer.on("openfeature", (event) => this._vectorPopup(view, event.layer.properties, event.latlng));
     layer.on("tilefailed", (event) => this.notify(`${view.title} 瓦片加载失败：${event.error.message}`, true));
