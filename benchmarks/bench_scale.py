@@ -358,6 +358,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--store", type=Path, help="The province GeoPackage: reused if it exists, else generated there (default: a temporary file).")
     parser.add_argument("--quick", action="store_true", default=os.environ.get("ONEMAP_BENCH_SCALE") == "quick",
                         help="A 2-prefecture coarse province (2 km cells): a smoke test in a minute (default when ONEMAP_BENCH_SCALE=quick, as .ci/bench sets unless told province).")
+    parser.add_argument("--cache-dir", type=Path, help="The routing graphs' cache (ONEMAP_CACHE_DIR), kept afterwards (default: a temporary folder).")
     parser.add_argument("--seed", type=int, default=370000, help="Province seed (default 370000).")
     parser.add_argument("--queries", type=int, default=200, help="Nearest-5 queries (default 200).")
     parser.add_argument("--areas", type=int, default=20, help="Service-area queries (default 20).")
@@ -384,7 +385,10 @@ def main() -> int:
         else:
             _generate(args.store, args)
         _counts(args.store)
-        env = {**os.environ, "ONEMAP_CACHE_DIR": str(Path(work) / "cache")}
+        cache = args.cache_dir or Path(work) / "cache"
+        if args.cache_dir is not None and any(cache.glob("roads-*.npz")):
+            print(f"note: {cache} already holds graphs: the cold load may be warm", flush=True)
+        env = {**os.environ, "ONEMAP_CACHE_DIR": str(cache)}
         if "graph" not in skip:
             cold, how_cold = _child(args, "graph", env)
             warm, how_warm = _child(args, "graph", env)

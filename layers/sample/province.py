@@ -3,14 +3,16 @@ sample-city prefectures, for measuring the analyses at a province's scale.
 
 Each prefecture is the sample city (layers/sample/land.py, roads.py, facilities.py, monitoring.py)
 drawn from its own seed — derived from the province's seed and the prefecture's number, so a
-prefecture is the same whatever the number of prefectures — at province density: population at
-100 m (≈ 1 million cells with people each), road junctions every 400 m in the country and 180 m in
-towns (≈ 190,000 edges each), the published Jining counts of every facility (≈ 1,870 points each).
-The prefecture is cut to a 130 km × 150 km tile round the city's centre and moved, as drawn in
-metres, to its place in a grid of tiles (4 × 4 for 16): no two prefectures overlap, neighbours
-share the straight tile edges, and three roads (省道 跨市连接线) cross each shared edge, so the
-province's roads are one network (routing keeps only the largest connected part of a network). Sixteen prefectures give ≈ 16.2 M population cells, ≈ 3 M road
-edges, ≈ 30,000 facility points and ≈ 170,000 km² of land in a 520 km × 600 km box.
+prefecture is drawn the same whatever the number of prefectures (only its border roads depend on
+which neighbours it has) — at province density: population at 100 m (≈ 1 million cells with
+people each), road junctions every 400 m in the country and 180 m in towns (≈ 190,000 edges
+each), the published Jining counts of every facility (≈ 1,870 points each). The prefecture is
+cut to a 130 km × 150 km tile round the city's centre and moved, as drawn in metres, to its
+place in a grid of tiles (4 × 4 for 16): no two prefectures overlap, neighbours share the
+straight tile edges, and three roads (省道 跨市连接线) cross each shared edge, so the province's
+roads are one network (routing keeps only the largest connected part of a network). Sixteen
+prefectures give ≈ 16.2 M population cells, ≈ 3 M road edges, ≈ 30,000 facility points and
+≈ 179,000 km² of land in a 520 km × 600 km box.
 
 Coordinates: every prefecture is drawn and moved in EPSG:4548 (CGCS2000 3° Gauss-Krüger, CM
 117°E), and the province is analysed in it (its profile says so). The province reaches about
