@@ -58,7 +58,7 @@ def secured(sample_gpkg: Path, tmp_path: Path) -> Iterator[Secured]:
 
 
 PUBLIC = {("GET", "/"), ("GET", "/conformance"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/s/sw.js"),
-          ("GET", "/s/{token}"), ("GET", "/s/{token}/data"), ("GET", "/s/{token}/tiles/{z}/{x}/{y}.png"), ("GET", "/s/{token}/route"),
+          ("GET", "/s/{token}"), ("GET", "/s/{token}/data"), ("GET", "/s/{token}/tiles/{z}/{x}/{y}.png"), ("GET", "/s/{token}/collections/{layer}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"), ("GET", "/s/{token}/route"),
           ("GET", "/s/{token}/live"), ("GET", "/s/{token}/events"),
           ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect")}
 EDITOR = {("POST", "/incidents"), ("PATCH", "/incidents/{incident_id}"), ("POST", "/reservoirs/{reservoir_id}/level"), ("POST", "/closures"),
