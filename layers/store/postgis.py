@@ -112,6 +112,9 @@ class PostGISStore(Store):
     def __init__(self, url: str, *, schema: str = "onemap", engine: Engine | None = None) -> None:
         self.schema = schema
         self._engine = engine or create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+        self._read_engine = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        """Reads in autocommit: no BEGIN before and no ROLLBACK after each read (two round trips of
+        four; under READ COMMITTED every statement takes its own snapshot either way)."""
         self._tables = build_metadata(schema).tables
         self._audit_log = accounts_metadata(schema).tables[f"{schema}.audit_log"]
         self._dead_letters = pg_observations.observation_metadata(schema).tables[f"{schema}.{pg_observations.DEAD_LETTERS}"]
@@ -140,7 +143,7 @@ class PostGISStore(Store):
     def _reading(self) -> Iterator[Connection]:
         """A connection for reads; a database failure becomes a StoreError naming the server."""
         try:
-            with self._engine.connect() as connection:
+            with self._read_engine.connect() as connection:
                 yield connection
         except SQLAlchemyError as error:
             raise StoreError(f"read from {self._safe_url()} failed: {_cause(error)}", public=PUBLIC_DOWN) from error
