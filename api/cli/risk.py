@@ -56,7 +56,7 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
     dem = read_dem(dem_path) if dem_path else None
     settings = _settings(ctx)
     store = _store(ctx)
-    with cluster(workers, scheduler) as on_cluster, tqdm(total=5 if on_cluster else 4, desc="风险区划 risk", unit="step", file=sys.stderr) as bar:
+    with cluster(workers, scheduler) as on_cluster, tqdm(total=6 if on_cluster else 5, desc="风险区划 risk", unit="step", file=sys.stderr) as bar:
         def step(label: str) -> None:
             bar.set_postfix_str(label)
             bar.update(1)

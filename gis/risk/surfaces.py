@@ -62,8 +62,15 @@ def population_grid(grid: RiskGrid, population: gpd.GeoDataFrame) -> NDArray[np.
     """Residents per grid cell: a population cell no larger than a grid cell adds its persons to the
     cell holding its centre; a larger one spreads them evenly by area (density × cell area)."""
     persons = np.zeros(grid.shape, dtype=np.float64)
+    add_population(persons, grid, population)
+    return persons.astype(np.float32)
+
+
+def add_population(persons: NDArray[np.float64], grid: RiskGrid, population: gpd.GeoDataFrame) -> None:
+    """Add ``population``'s residents to ``persons`` (grid shape) as ``population_grid`` counts
+    them: a layer read in chunks (fid order) adds up to the same grid as the whole layer at once."""
     if population.empty:
-        return persons.astype(np.float32)
+        return
     geometry = np.asarray(population.geometry.array, dtype=object)
     count = population["persons"].to_numpy(dtype=float)
     area = shapely.area(geometry)
@@ -75,7 +82,6 @@ def population_grid(grid: RiskGrid, population: gpd.GeoDataFrame) -> NDArray[np.
     if big.size:
         density = features.rasterize([(geometry[i], count[i] / area[i]) for i in big], out_shape=grid.shape, transform=grid.transform, fill=0.0, dtype="float64")
         persons += density * grid.resolution_m**2
-    return persons.astype(np.float32)
 
 
 @dataclass(frozen=True)

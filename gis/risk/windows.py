@@ -74,7 +74,8 @@ class WindowTask:
     sources: Mapping[str, HazardSource]
     specs: Mapping[str, Mapping[str, Any]]
     admin: NDArray[np.object_] | None
-    population: gpd.GeoDataFrame | None
+    population: gpd.GeoDataFrame | NDArray[np.float32] | None
+    """The population cells meeting the window, or its residents per cell already counted."""
     stations_xy: NDArray[np.float64] | None
     straight_line_kmh: float
     halo_cells: int
@@ -128,7 +129,12 @@ def window_surfaces(task: WindowTask) -> WindowSurfaces:
         elevation, top, left, max_slope = task.slope
         slope = slope_surface(elevation, grid.resolution_m, max_slope)
         hazards["slope"] = slope[top : top + grid.height, left : left + grid.width]
-    persons = population_grid(grid, task.population) if task.population is not None and not task.population.empty else np.zeros(grid.shape, dtype=np.float32)
+    if isinstance(task.population, np.ndarray):
+        persons = task.population
+    elif task.population is not None and not task.population.empty:
+        persons = population_grid(grid, task.population)
+    else:
+        persons = np.zeros(grid.shape, dtype=np.float32)
     if task.admin is None:
         valid = np.ones(grid.shape, dtype=bool)
     else:
@@ -151,7 +157,8 @@ class WindowInputs:
     sources: Mapping[str, HazardSource]
     specs: Mapping[str, Mapping[str, Any]]
     admin: NDArray[np.object_] | None
-    population: gpd.GeoDataFrame
+    population: gpd.GeoDataFrame | NDArray[np.float32]
+    """The population cells, or the residents per grid cell counted already (a store read in chunks)."""
     stations_xy: NDArray[np.float64] | None
     straight_line_kmh: float
     halo_cells: int
@@ -162,7 +169,9 @@ class WindowInputs:
         """One task per window, each with only what reaches it (made one at a time)."""
         res = self.grid.resolution_m
         admin_bounds = shapely.bounds(self.admin) if self.admin is not None and len(self.admin) else np.zeros((0, 4))
-        population_bounds = shapely.bounds(np.asarray(self.population.geometry.array, dtype=object)) if not self.population.empty else np.zeros((0, 4))
+        counted = isinstance(self.population, np.ndarray)
+        frame = None if isinstance(self.population, np.ndarray) else self.population
+        population_bounds = shapely.bounds(np.asarray(frame.geometry.array, dtype=object)) if frame is not None and not frame.empty else np.zeros((0, 4))
         for window in windows:
             box = box_of(self.grid, window)
             sources: dict[str, HazardSource] = {}
@@ -175,7 +184,11 @@ class WindowInputs:
                     near = _meeting(shapely.bounds(source.data), box)
                 sources[name] = HazardSource(source.kind, source.data[near], source.intensity[near])
             admin = self.admin[_meeting(admin_bounds, box)] if self.admin is not None else None
-            population = self.population.iloc[np.flatnonzero(_meeting(population_bounds, box))] if not self.population.empty else None
+            population: gpd.GeoDataFrame | NDArray[np.float32] | None
+            if counted:
+                population = np.ascontiguousarray(self.population[window.cells])
+            else:
+                population = frame.iloc[np.flatnonzero(_meeting(population_bounds, box))] if frame is not None and not frame.empty else None
             stations = None
             if self.stations_xy is not None:
                 margin = (self.halo_cells + 1) * res

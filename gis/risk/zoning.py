@@ -244,6 +244,7 @@ def zone_risk(
     block_rows: int | None = None,
     windows: Sequence[Window] | None = None,
     run_windows: RunWindows = map,
+    persons: NDArray[np.float32] | None = None,
 ) -> RiskResult:
     """Score and level every cell of ``grid``; see ``gis.risk.model`` for the formula.
 
@@ -257,6 +258,10 @@ def zone_risk(
     labelled by county: ``county_windows``), handed to ``run_windows`` (``map``'s signature: a function
     and an iterable of tasks, results in any order), which may run them on other processes or
     machines. The answer does not depend on the windows, nor on where they ran.
+
+    ``persons`` (grid shape): the residents per cell counted already (``add_population`` over a
+    layer read in chunks, so a province's 16 million cells are never in memory at once); then
+    ``population`` is not read.
     """
     config = config or RiskConfig()
     notes: list[str] = []
@@ -292,7 +297,7 @@ def zone_risk(
             sources[name] = ("points", shapely.get_coordinates(anchor_points(geometry)), intensity)
     if not any(kind != "dem" for kind, _, _ in sources.values()):
         raise RiskInputError("no hazard layer has features: import reservoirs, geohazards, chemical parks, enterprises or flood areas")
-    population_metric = population.to_crs(epsg) if not population.empty else population
+    population_metric = persons if persons is not None else population.to_crs(epsg) if not population.empty else population
     stations_xy, halo = np.zeros((0, 2)), 0
     if capacity_minutes is None:
         mode = "euclidean"

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 from gis.drive_time import coverage_by_time
 from gis.risk import RiskGrid, RiskInputError
 from gis.risk.live import changed_intensities, rain_multipliers, rezone
-from gis.risk.surfaces import RAIN_MULTIPLIER, Dem
+from gis.risk.surfaces import RAIN_MULTIPLIER, Dem, add_population
 from gis.risk.windows import WindowSurfaces, county_windows
 from gis.risk.zoning import RiskConfig, RiskResult, config_from_mapping, zone_risk
 from gis.routing import RoutingError
@@ -35,6 +35,8 @@ from layers.services.routing import RoutingService
 from layers.services.warning import Evaluation
 
 HAZARD_LAYERS = ("reservoirs", "geohazard_points", "chemical_parks", "hazardous_enterprises", "flood_prone_areas")
+POPULATION_CHUNK = 500_000
+"""Population cells read at a time when counting residents per grid cell."""
 ACCESS_KMH = 20.0
 """Speed (km/h) from a cell to its nearest junction (lanes, yards, fields)."""
 Progress = Callable[[str], None]
@@ -162,6 +164,14 @@ class RiskService(RoutedAnalysis):
             return None
         return rezone(base, changed, self.store.read("admin_areas")) if changed else base
 
+    def _persons(self, grid: RiskGrid) -> NDArray[np.float32]:
+        """Residents per grid cell from the population layer read in chunks (``POPULATION_CHUNK``
+        cells at a time), so memory holds one chunk, not the layer."""
+        persons = np.zeros(grid.shape, dtype=np.float64)
+        for chunk in self.store.read_in_chunks("population", rows=POPULATION_CHUNK):
+            add_population(persons, grid, chunk.to_crs(grid.epsg))
+        return persons.astype(np.float32)
+
     def _with_rain(self, areas: gpd.GeoDataFrame, epsg: int, config: RiskConfig) -> gpd.GeoDataFrame:
         """The flood-prone areas with their ``rain_multiplier`` from the rain gauges in warning."""
         if areas.empty or not self._rain:
@@ -188,12 +198,13 @@ class RiskService(RoutedAnalysis):
         config = config or RiskConfig()
         layers["flood_prone_areas"] = self._with_rain(layers["flood_prone_areas"], self.settings.work_epsg, config)
         admin = self.store.read("admin_areas")
-        population = self.store.read("population")
         stations = self.store.read("rescue_stations")
-        extent_frame = admin if not admin.empty else population
+        extent_frame = admin if not admin.empty else self.store.read("population")
         if extent_frame.empty:
             raise InputError("no admin areas and no population: the city's extent is unknown (onemap sample, or import admin_areas)")
         grid = RiskGrid.covering(extent_frame.to_crs(self.settings.work_epsg).total_bounds, resolution_m, self.settings.work_epsg)
+        progress("人口 counting residents")
+        persons = self._persons(grid)
         capacity: Any = None
         progress("救援可达 reach of rescue stations")
         if use_roads and self.store.count("roads") and not stations.empty:
@@ -201,10 +212,11 @@ class RiskService(RoutedAnalysis):
             capacity = drive_minutes(self.routing, grid, xy)
         progress("风险计算 scoring")
         try:
+            empty = self.store.read("population", limit=0)
             if run_tasks is None:
-                return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem)
+                return zone_risk(layers, empty, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem, persons=persons)
             windows = county_windows(grid, admin.to_crs(grid.epsg) if not admin.empty else admin)
             progress(f"风险计算 scoring {len(windows)} county partitions")
-            return zone_risk(layers, population, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem, windows=windows, run_windows=run_tasks)
+            return zone_risk(layers, empty, admin, stations, grid=grid, config=config, capacity_minutes=capacity, dem=dem, windows=windows, run_windows=run_tasks, persons=persons)
         except RiskInputError as error:
             raise InputError(str(error)) from None

@@ -338,10 +338,12 @@ class RoutingService:
             cached = self._points.get(layer)
             if cached is not None and cached[0] == version:
                 return cached[1], cached[2]
-        frame = self.store.read(layer)
-        geometries = np.asarray(frame.geometry.array, dtype=object)
-        xy = shapely.get_coordinates(shapely.centroid(geometries) if layer == "population" else shapely.point_on_surface(geometries)).reshape(-1, 2)
-        weights = frame["persons"].to_numpy(dtype=float) if layer == "population" else np.ones(len(frame))
+        parts_xy, parts_weights = [np.zeros((0, 2))], [np.zeros(0)]
+        for frame in self.store.read_in_chunks(layer):  # a province's 16 million cells never at once: their points only
+            geometries = np.asarray(frame.geometry.array, dtype=object)
+            parts_xy.append(shapely.get_coordinates(shapely.centroid(geometries) if layer == "population" else shapely.point_on_surface(geometries)).reshape(-1, 2))
+            parts_weights.append(frame["persons"].to_numpy(dtype=float) if layer == "population" else np.ones(len(frame)))
+        xy, weights = np.concatenate(parts_xy), np.concatenate(parts_weights)
         with self._lock:
             self._points[layer] = (version, xy, weights)
         return xy, weights

@@ -295,6 +295,19 @@ class Store(ABC):
         values, wkbs = self._rows(selection)
         return frame_from_rows(selection.spec, values, wkbs)
 
+    def read_in_chunks(self, layer: str, *, rows: int = 500_000) -> Iterator[gpd.GeoDataFrame]:
+        """The whole layer, ``rows`` features at a time in ``fid`` order (as ``read`` pages them):
+        for the analyses that fold a layer too large to hold at once (a province's population)."""
+        offset = 0
+        while True:
+            chunk = self.read(layer, limit=rows, offset=offset)
+            if chunk.empty:
+                return
+            yield chunk
+            if len(chunk) < rows:
+                return
+            offset += rows
+
     def get(self, layer: str, source_id: str) -> gpd.GeoDataFrame:
         """The one feature with this source id, as a one-row frame; ``NotFoundError`` otherwise."""
         found = self.read(layer, filters={SOURCE_ID: source_id}, limit=1)
