@@ -3,12 +3,18 @@
  * tiles; the user's own position if they allow it; "navigate" hand-offs; and the live situation
  * (the incident's status, warnings and closures in force nearby), pushed by the link's event
  * stream, polled when there is none. Texts from the data go in with textContent. Helpers are the
- * wall map's own (shared/); Leaflet is the global `L`. */
+ * wall map's own (shared/, and the vector-tile styles of wallmap/vector_layers.js); Leaflet and
+ * Leaflet.VectorGrid are the global `L`.
+ *
+ * The link's dense layers in scope (data.vector.tiled: flood-prone areas, say) are drawn from the
+ * link's own vector tiles online, from the offline kit's layers archive offline (or when the user
+ * chooses the kit), else from the snapshot's GeoJSON. */
 
 import { bandColour, INCIDENT_COLOUR, ROUTE_COLOURS } from "./shared/colours.js";
 import { badge, el } from "./shared/dom.js";
 import { formatCoordinates, formatDateTime, formatKm, formatMinutes } from "./shared/format.js";
 import { isChange, subscribe } from "./shared/live.js";
+import { middleLatitude, pathStyle, tileUrl, tipText } from "./wallmap/vector_layers.js";
 
 const data = JSON.parse(document.getElementById("onemap-share").textContent);
 const sheet = document.getElementById("sheet");
@@ -35,16 +41,31 @@ const map = L.map("map", { zoomControl: true, attributionControl: false }).setVi
 const linkTiles = L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18, zIndex: 2 }).addTo(map);
 L.control.scale({ imperial: false }).addTo(map);
 const bounds = L.latLngBounds([[data.point.lat, data.point.lon]]);
+const vector = data.vector || { tiled: [], views: {} }; // put in the page by web/share_page.py
+const [west, south, east, north] = data.extent;
+const linkArea = L.latLngBounds([south, west], [north, east]); // the link's tiles exist over it only (404 beyond)
+const vectorLat = middleLatitude(data.extent);
+map.createPane("om-vectors").style.zIndex = 390; // over the basemaps, under the snapshot's overlays
 
+/** How an MVT layer is drawn: its catalogue view (wall map styles), else a plain grey one. */
+function viewOf(name) {
+  return vector.views[name] || { id: name, title: name, geometry: "Geometry", style: { color: "#555555" }, tile_classes: null, tip: [] };
+}
+
+const snapshotLayers = {}; // a tiled layer in scope → its snapshot's GeoJSON, drawn when no tiles can be
 for (const [layer, collection] of Object.entries(data.layers || {})) {
+  const tiled = vector.tiled.includes(layer);
+  const group = tiled ? (snapshotLayers[layer] = L.layerGroup()) : map;
   for (const feature of collection.features) {
     if (!feature.geometry) continue;
     const name = feature.properties.name || feature.id;
     if (feature.geometry.type === "Point") {
       const [lon, lat] = feature.geometry.coordinates;
-      marker(lat, lon, glyphs[layer] || "·", ROUTE_COLOURS[layer] || "#555", 24, `${data.titles[layer] || layer}：${name}`).addTo(map);
+      marker(lat, lon, glyphs[layer] || "·", ROUTE_COLOURS[layer] || "#555", 24, `${data.titles[layer] || layer}：${name}`).addTo(group);
     } else {
-      L.geoJSON(feature.geometry, { style: { color: "#555", weight: 1, fillOpacity: 0.15 } }).bindPopup(() => el("div", { text: name })).addTo(map);
+      const style = tiled ? () => ({ ...pathStyle(viewOf(layer), feature.properties, map.getZoom(), vectorLat), className: `om-p-${layer} om-share-snapshot` })
+        : { color: "#555", weight: 1, fillOpacity: 0.15 };
+      L.geoJSON(feature.geometry, { style }).bindPopup(() => el("div", { text: name })).addTo(group);
     }
   }
 }
@@ -97,12 +118,78 @@ function locate() {
   }, (error) => { document.getElementById("my-distance").textContent = `无法定位：${error.message}`; }, { enableHighAccuracy: true });
 }
 
+// Vector tiles (Leaflet.VectorGrid, SVG): the link's own, /s/{token}/collections/{layer}/tiles/…
+// (z/y/x), and the kit's, /s/kit/{z}/{x}/{y}.pbf, which the service worker reads from the archive.
+const LAYER = Symbol("MVT layer"); // tagged on each feature's properties: its layer's name
+const GEOMETRY = Symbol("MVT geometry type"); // 1 point, 2 line, 3 polygon
+let VectorTiles = null;
+
+/** L.VectorGrid.Protobuf whose tiles that fail to arrive are empty (the other tiles still draw),
+ * and whose features know their MVT layer (for their popup) and geometry type (for their style). */
+function vectorTilesClass() {
+  if (VectorTiles) return VectorTiles;
+  const Protobuf = L.VectorGrid.Protobuf;
+  VectorTiles = Protobuf.extend({
+    _getVectorTilePromise(coords) {
+      return Protobuf.prototype._getVectorTilePromise.call(this, coords).then((tile) => {
+        for (const [name, layer] of Object.entries(tile.layers)) {
+          for (const feature of layer.features) Object.defineProperties(feature.properties, { [LAYER]: { value: name }, [GEOMETRY]: { value: feature.type } });
+        }
+        return tile;
+      }, (error) => {
+        this.fire("tilefailed", { coords, error });
+        return { layers: {} };
+      });
+    },
+  });
+  return VectorTiles;
+}
+
+/** The style of a feature of `view`: the wall map's; a point as a dot of the layer's colour. */
+function vectorStyle(view) {
+  return (properties, zoom) => {
+    const style = pathStyle(view, properties, zoom, vectorLat);
+    if (properties[GEOMETRY] !== 1) return style;
+    return { ...style, radius: 6, color: "#ffffff", weight: 1.5, opacity: 1, fill: true, fillColor: style.color, fillOpacity: 0.9 };
+  };
+}
+
+/** A click on a tiled feature: its layer's title and its text (names and fields), as text. */
+function vectorPopup(event) {
+  const properties = event.layer.properties;
+  const view = viewOf(properties[LAYER]);
+  const content = el("div", { class: "om-vpopup" }, [el("strong", { text: view.title }), el("div", { text: tipText(view, properties) })]);
+  L.popup({ maxWidth: 300 }).setLatLng(event.latlng).setContent(content).openOn(map);
+}
+
+function vectorTiles(url, names, options) {
+  const Layer = vectorTilesClass();
+  const layer = new Layer(url, {
+    pane: "om-vectors", maxZoom: 18, interactive: true, rendererFactory: L.svg.tile,
+    vectorTileLayerStyles: Object.fromEntries(names.map((name) => [name, vectorStyle(viewOf(name))])),
+    ...options,
+  });
+  layer.on("click", vectorPopup);
+  layer.on("tilefailed", (event) => {
+    if (!navigator.onLine) return; // offline the link's tiles are taken off the map: those still on their way fail, as expected
+    const line = document.getElementById("vector-status");
+    line.hidden = false;
+    line.textContent = `图层瓦片加载失败：${event.error.message}`;
+  });
+  return layer;
+}
+
+const linkVectors = Object.fromEntries(vector.tiled.map((layer, order) => [layer, vectorTiles(tileUrl(layer, { prefix: base }), [layer], {
+  minZoom: 8, bounds: linkArea, zIndex: order + 1, className: `om-share-vectors om-share-vectors-${layer}`,
+})]));
+
 // the sheet
 const children = [
   el("div", { class: "offline", id: "offline", text: "离线：显示的是缓存的快照" }),
   el("h1", { id: "share-title", text: incidentName }),
   el("div", { class: "sub", id: "share-status", text: data.incident ? `${data.incident.kind} · ${data.incident.status}` : "位置" }),
   el("div", { class: "sub", text: `快照有效期至 ${formatDateTime(data.expires_at)}` }),
+  el("div", { class: "sub", id: "vector-status", hidden: true }),
   navigate(incidentName, data.point.lat, data.point.lon),
 ];
 for (const [key, title, layer] of [["shelter", "最近避难场所", "shelters"], ["depot", "最近物资储备点", "supply_depots"], ["rescue", "最近救援力量", "rescue_stations"]]) {
@@ -123,7 +210,7 @@ children.push(el("div", { class: "card", id: "situation" }, [
 children.push(el("div", { class: "card", id: "kit" }, [
   el("h2", { text: "离线图包" }),
   el("div", { class: "sub", id: "kit-status", text: "未载入：断网时只能显示看过的底图。可打开指挥中心发的 .pmtiles 图包文件。" }),
-  el("div", { class: "actions" }, [
+  el("div", { class: "actions", id: "kit-actions" }, [
     el("label", { class: "btn", for: "kit-file", text: "打开图包文件" }),
     el("input", { type: "file", id: "kit-file", class: "om-file", accept: ".pmtiles", multiple: true, onchange: (event) => openKitFiles(event.target) }),
     el("button", { class: "btn", type: "button", id: "kit-remove", text: "删除图包", onclick: () => removeKit() }),
@@ -139,11 +226,21 @@ sheet.replaceChildren(...children);
 
 window.addEventListener("offline", () => { document.getElementById("offline").style.display = "block"; });
 window.addEventListener("online", () => { document.getElementById("offline").style.display = "none"; });
+// The service worker: it keeps the page for offline use and serves the kit's vector tiles, which
+// it can do only for a page it controls (from the first reload after it is installed).
+const worker = { controlled: Boolean(navigator.serviceWorker && navigator.serviceWorker.controller), problem: null };
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/s/sw.js", { scope: "/s/" }).catch((error) => {
-    // The page works on; only re-opening it with no network will not.
+    // The page works on; only re-opening it with no network, and the kit's layers, will not.
+    worker.problem = error.message;
     sheet.append(el("div", { class: "sub", id: "offline-unavailable", text: `此页不能离线保存（${error.message}）` }));
+    refreshKitStatus();
   });
+  navigator.serviceWorker.addEventListener("controllerchange", () => { worker.controlled = true; followNetwork(); refreshKitStatus(); });
+  // the worker could not read a tile of the kit: say so (the tile is drawn empty)
+  navigator.serviceWorker.addEventListener("message", (event) => { if (event.data && event.data.kitError) showKitStatus(new Error(event.data.kitError)); });
+} else {
+  worker.problem = "此浏览器不支持 Service Worker";
 }
 // the live situation: pushed by the link's stream, polled when there is none
 const colours = data.warning_colours || {};
@@ -205,12 +302,15 @@ window.addEventListener("pagehide", () => { if (live) live.close(); });
 // basemap (PNG tiles) and the layers (vector tiles) — opened from the phone, kept in IndexedDB so
 // that they survive reloads with no network, and read with the npm `pmtiles` library (the
 // classic script /static/pmtiles/pmtiles.js, the global `pmtiles`). The basemap is drawn under
-// the link's own tiles, and alone while offline. The layers' archive is kept for when the page can
-// decode vector tiles (it needs an MVT decoder that this page does not load yet).
+// the link's own tiles, and alone while offline. The layers' archive is drawn offline, or online
+// when the user chooses it: the service worker (share-sw.js) answers /s/kit/{z}/{x}/{y}.pbf from
+// the archive kept here, and VectorGrid draws those tiles, one style per MVT layer of the archive's
+// metadata (vector_layers).
 const KIT_DB = "onemap-kit";
 const KIT_STORE = "archives";
 const KINDS = { 2: "basemap", 1: "layers" }; // PMTiles tile types: 2 PNG, 1 MVT
-const kit = { basemap: null, layers: null, layer: null };
+const kit = { basemap: null, layers: null, layer: null, vectors: null, preferLayers: false, error: null };
+const KIT_TILES = "/s/kit/{z}/{x}/{y}.pbf";
 
 function kitDb() {
   return new Promise((resolve, reject) => {
@@ -255,26 +355,79 @@ function showBasemap(entry) {
   }).addTo(map);
 }
 
+/** The MVT layers of the kit's layers archive (its metadata's vector_layers). */
+function kitLayerNames() {
+  return kit.layers ? (kit.layers.metadata.vector_layers || []).map((layer) => layer.id).filter((id) => typeof id === "string") : [];
+}
+
+function showKitLayers(entry) {
+  if (kit.vectors) map.removeLayer(kit.vectors);
+  const { header } = entry;
+  kit.vectors = vectorTiles(KIT_TILES, kitLayerNames(), {
+    minZoom: header.minZoom, minNativeZoom: header.minZoom, maxNativeZoom: header.maxZoom, zIndex: 10, className: "om-kit-vectors",
+    bounds: L.latLngBounds([header.minLat, header.minLon], [header.maxLat, header.maxLon]),
+  });
+}
+
+/** The kit's layers are drawn offline, or online when the user chooses them; only through the
+ * service worker (it answers the kit's tile URLs), so only on a page it controls. */
+function kitLayersWanted() {
+  return Boolean(kit.layers) && (!navigator.onLine || kit.preferLayers);
+}
+
+function kitLayersState() {
+  if (!worker.controlled) return `不能绘制：此页的离线服务（Service Worker）未启用${worker.problem ? `：${worker.problem}` : "，请联网刷新此页"}`;
+  if (kitLayersWanted()) return "已绘制";
+  return "联网时显示链接的图层，断网时绘制";
+}
+
+function preferKitLayers(prefer) {
+  kit.preferLayers = prefer;
+  followNetwork();
+  refreshKitStatus();
+}
+
 function kitLine(entry) {
   const { header, metadata, file } = entry;
   const about = metadata.onemap || {};
   const made = about.generated ? `，${formatDateTime(about.generated)} 生成` : "";
-  const title = entry.kind === "basemap" ? "底图" : `图层（${(metadata.vector_layers || []).length} 个，暂只保存，不绘制）`;
+  const title = entry.kind === "basemap" ? "底图" : `图层（${kitLayerNames().length} 个，${kitLayersState()}）`;
   const here = header.minLon <= data.point.lon && data.point.lon <= header.maxLon && header.minLat <= data.point.lat && data.point.lat <= header.maxLat;
   return `${title}：${about.city || file.name} z${header.minZoom}–${header.maxZoom}，${(file.size / 1048576).toFixed(1)} MB${made}${here ? "" : "（不含事件点所在区域）"}`;
 }
 
 function showKitStatus(error) {
+  kit.error = error || null;
   const line = document.getElementById("kit-status");
   const entries = [kit.basemap, kit.layers].filter(Boolean);
   const text = entries.length ? entries.map(kitLine).join("；") : "未载入：断网时只能显示看过的底图。可打开指挥中心发的 .pmtiles 图包文件。";
   line.textContent = error ? `图包不能使用：${error.message}。${text}` : text;
   line.dataset.kinds = entries.map((entry) => entry.kind).join(" ");
+  line.dataset.layers = kit.layers ? (worker.controlled ? (kitLayersWanted() ? "drawn" : "online") : "no-worker") : "";
+  // online, the user may choose the kit's layers over the link's (a button only while it can act)
+  let choose = document.getElementById("kit-layers");
+  if (kit.layers && worker.controlled && !choose) {
+    choose = el("button", { class: "btn", type: "button", id: "kit-layers", onclick: () => preferKitLayers(!kit.preferLayers) });
+    document.getElementById("kit-remove").before(choose);
+  } else if (!(kit.layers && worker.controlled) && choose) {
+    choose.remove();
+    choose = null;
+  }
+  if (choose) {
+    choose.textContent = kit.preferLayers ? "改用链接图层" : "使用图包图层";
+    choose.setAttribute("aria-pressed", kit.preferLayers ? "true" : "false");
+  }
+}
+
+/** The card again, keeping the error it shows (the network or the worker changed). */
+function refreshKitStatus() {
+  showKitStatus(kit.error);
 }
 
 function useKit(entry) {
   kit[entry.kind] = entry;
   if (entry.kind === "basemap") showBasemap(entry);
+  else showKitLayers(entry);
   followNetwork();
 }
 
@@ -313,7 +466,8 @@ async function removeKit() {
   try {
     await kitStore("readwrite", (store) => store.clear());
     if (kit.layer) map.removeLayer(kit.layer);
-    Object.assign(kit, { basemap: null, layers: null, layer: null });
+    if (kit.vectors) map.removeLayer(kit.vectors);
+    Object.assign(kit, { basemap: null, layers: null, layer: null, vectors: null, preferLayers: false });
     followNetwork();
     showKitStatus();
   } catch (error) {
@@ -321,16 +475,30 @@ async function removeKit() {
   }
 }
 
-/** Offline with a kit, the link's own tiles are left out (they could only fail); online, they
- * are drawn over the kit's basemap (they are the newer). */
-function followNetwork() {
-  const wanted = navigator.onLine || !kit.basemap;
-  if (wanted && !map.hasLayer(linkTiles)) linkTiles.addTo(map);
-  if (!wanted && map.hasLayer(linkTiles)) map.removeLayer(linkTiles);
+function show(layer, wanted) {
+  if (wanted && !map.hasLayer(layer)) layer.addTo(map);
+  if (!wanted && map.hasLayer(layer)) map.removeLayer(layer);
 }
-window.addEventListener("offline", followNetwork);
-window.addEventListener("online", followNetwork);
+
+/** Offline with a kit, the link's own tiles are left out (they could only fail); online, they
+ * are drawn over the kit's basemap (they are the newer). Each tiled layer in scope comes from the
+ * kit's layers when they are drawn and hold it, else from the link's tiles online, else from the
+ * snapshot. */
+function followNetwork() {
+  show(linkTiles, navigator.onLine || !kit.basemap);
+  const fromKit = kitLayersWanted() && worker.controlled;
+  if (kit.vectors) show(kit.vectors, fromKit);
+  const inKit = new Set(fromKit ? kitLayerNames() : []);
+  for (const layer of vector.tiled) {
+    const source = inKit.has(layer) ? "kit" : navigator.onLine ? "link" : "snapshot";
+    show(linkVectors[layer], source === "link");
+    if (snapshotLayers[layer]) show(snapshotLayers[layer], source === "snapshot");
+  }
+}
+window.addEventListener("offline", () => { followNetwork(); refreshKitStatus(); });
+window.addEventListener("online", () => { followNetwork(); refreshKitStatus(); });
+followNetwork();
 const kitReady = window.indexedDB && window.pmtiles ? loadKeptKit() : Promise.resolve(showKitStatus(new Error("此浏览器不支持离线图包")));
 
-window.onemapShare = { map, data, closures, kit, kitReady };
+window.onemapShare = { map, data, closures, kit, kitReady, worker, linkVectors };
 document.documentElement.dataset.onemapReady = "1";
