@@ -110,6 +110,12 @@ def test_the_kit_draws_the_basemap_and_the_layers_with_no_network(browser: Any, 
     status = page.locator("#kit-status").inner_text()
     assert "底图：济宁市 z8–11" in status and "图层（2 个，联网时显示链接的图层，断网时绘制）" in status, status
     assert page.locator(".om-kit-vectors").count() == 0, "online, the link's own layers"
+    page.locator("#kit-layers").click()  # 使用图包图层: the kit's layers online too, in place of the link's
+    page.wait_for_selector(".om-kit-vectors path.om-p-flood_prone_areas", state="attached", timeout=10_000)
+    assert page.locator(".om-share-vectors").count() == 0 and "图层（2 个，已绘制）" in page.locator("#kit-status").inner_text()
+    page.locator("#kit-layers").click()
+    page.wait_for_selector(".om-share-vectors-flood_prone_areas", state="attached")
+    assert page.locator(".om-kit-vectors").count() == 0
 
     context.set_offline(True)
     answers.clear()
@@ -155,3 +161,14 @@ def test_the_kit_draws_the_basemap_and_the_layers_with_no_network(browser: Any, 
     assert page.locator(".om-kit-basemap").count() == 0 and page.locator(".om-kit-vectors").count() == 0, "removed, the kit stays removed"
     context.close()
     assert errors == [] and dialogs == [], errors
+
+    # with no service worker the kit's layers cannot be drawn, and the card says so
+    blocked = browser.new_context(viewport={"width": 360, "height": 640}, service_workers="block")
+    page = blocked.new_page()
+    page.goto(url)
+    page.wait_for_function("() => document.documentElement.dataset.onemapReady === '1'")
+    page.set_input_files("#kit-file", [str(layers)])
+    page.wait_for_function("() => document.getElementById('kit-status').dataset.layers === 'no-worker'")
+    assert "图层（2 个，不能绘制：此页的离线服务（Service Worker）未启用" in page.locator("#kit-status").inner_text()
+    assert page.locator(".om-kit-vectors").count() == 0 and page.locator("#kit-layers").count() == 0
+    blocked.close()

@@ -58,8 +58,11 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.endsWith("/events")) return; // an endless stream: straight to the network, never into the cache
   const kit = KIT_TILE.exec(url.pathname);
   if (kit) {
-    event.respondWith(kitTile(Number(kit[1]), Number(kit[2]), Number(kit[3])).catch((error) =>
-      new Response(`图包瓦片不能读取：${error.message}`, { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } })));
+    event.respondWith(kitTile(Number(kit[1]), Number(kit[2]), Number(kit[3])).catch((error) => {
+      // the page draws the tile empty (VectorGrid reads any failed answer so) and its card says why
+      event.waitUntil(self.clients.get(event.clientId).then((client) => { if (client) client.postMessage({ kitError: `图层瓦片不能读取（${error.message}）` }); }));
+      return new Response(`图包瓦片不能读取：${error.message}`, { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+    }));
   } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(caches.match(event.request).then((hit) => hit || fetch(event.request).then((response) => {
       const copy = response.clone(); caches.open(CACHE).then((c) => c.put(event.request, copy)); return response; })));
