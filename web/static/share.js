@@ -171,7 +171,9 @@ function vectorTiles(url, names, options) {
   });
   layer.on("click", vectorPopup);
   layer.on("tilefailed", (event) => {
-    if (!navigator.onLine) return; // offline the link's tiles are taken off the map: those still on their way fail, as expected
+    // offline, tiles still on their way from the network fail as expected (the link's are taken off the
+    // map; the kit's come from the worker, which reports its own errors in the card)
+    if (!navigator.onLine) return;
     const line = document.getElementById("vector-status");
     line.hidden = false;
     line.textContent = `图层瓦片加载失败：${event.error.message}`;
@@ -210,7 +212,7 @@ children.push(el("div", { class: "card", id: "situation" }, [
 children.push(el("div", { class: "card", id: "kit" }, [
   el("h2", { text: "离线图包" }),
   el("div", { class: "sub", id: "kit-status", text: "未载入：断网时只能显示看过的底图。可打开指挥中心发的 .pmtiles 图包文件。" }),
-  el("div", { class: "actions", id: "kit-actions" }, [
+  el("div", { class: "actions" }, [
     el("label", { class: "btn", for: "kit-file", text: "打开图包文件" }),
     el("input", { type: "file", id: "kit-file", class: "om-file", accept: ".pmtiles", multiple: true, onchange: (event) => openKitFiles(event.target) }),
     el("button", { class: "btn", type: "button", id: "kit-remove", text: "删除图包", onclick: () => removeKit() }),
