@@ -302,6 +302,8 @@ def _generate(store: Path, args: argparse.Namespace) -> None:
     command = [onemap, "--store", str(store), "sample", "--scale", "province", "--seed", str(args.seed)]
     if args.quick:
         command += ["--prefectures", "2", "--coarse"]
+    elif args.prefectures is not None:
+        command += ["--prefectures", str(args.prefectures)]
     _, how = _watched(command, dict(os.environ), args.max_rss_gib, args.timeout)
     size = store.stat().st_size / GIB if store.exists() else 0.0
     _row("generation", f"{how['seconds']:.0f} s, peak {how['seen_gib']:.1f} GiB, {size:.2f} GiB on disk{_ended(how)}", "fits 24 GiB", how["status"] == 0 and how["seen_gib"] < 24)
@@ -359,6 +361,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("ONEMAP_BENCH_SCALE") == "quick",
                         help="A 2-prefecture coarse province (2 km cells): a smoke test in a minute (default when ONEMAP_BENCH_SCALE=quick, as .ci/bench sets unless told province).")
     parser.add_argument("--cache-dir", type=Path, help="The routing graphs' cache (ONEMAP_CACHE_DIR), kept afterwards (default: a temporary folder).")
+    parser.add_argument("--prefectures", type=int, help="Generate only the first N prefectures, at full density (default all 16).")
     parser.add_argument("--seed", type=int, default=370000, help="Province seed (default 370000).")
     parser.add_argument("--queries", type=int, default=200, help="Nearest-5 queries (default 200).")
     parser.add_argument("--areas", type=int, default=20, help="Service-area queries (default 20).")
