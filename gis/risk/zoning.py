@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from rasterio import features
+from shapely.geometry.base import BaseGeometry
 
 from gis.arraytools import anchor_points
 from gis.risk.ahp import AhpError, AhpResult, ahp_weights, require_consistent
@@ -215,15 +216,22 @@ def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.f
 
 
 def level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFrame:
-    shapes = [(shapely.geometry.shape(g), int(v)) for g, v in features.shapes(levels, mask=levels != NODATA, transform=grid.transform)]
-    if not shapes:
+    """One (multi)polygon per level, simplified by half a cell (EPSG:4326).
+
+    The raster's connected regions of one level never share an edge (they would be one region),
+    only corners, so they are gathered into a MultiPolygon as they are: no union, which at a
+    province's size (millions of regions) would take many minutes."""
+    parts: dict[int, list[BaseGeometry]] = {}
+    for geometry, value in features.shapes(levels, mask=levels != NODATA, transform=grid.transform):
+        parts.setdefault(int(value), []).append(shapely.geometry.shape(geometry))
+    if not parts:
         return gpd.GeoDataFrame({"level_code": [], "level": []}, geometry=[], crs=grid.epsg).to_crs(OUTPUT_EPSG)
-    frame = gpd.GeoDataFrame({"level_code": [v for _, v in shapes]}, geometry=[g for g, _ in shapes], crs=grid.epsg)
-    dissolved = frame.dissolve(by="level_code").reset_index()
-    dissolved["geometry"] = dissolved.geometry.simplify(grid.resolution_m / 2, preserve_topology=True)
-    dissolved["level"] = dissolved["level_code"].map(LEVEL_CODES)
-    dissolved["area_km2"] = dissolved.geometry.area / 1e6
-    return dissolved[["level_code", "level", "area_km2", "geometry"]].to_crs(OUTPUT_EPSG)
+    codes = sorted(parts)
+    merged = gpd.GeoDataFrame({"level_code": codes}, geometry=[shapely.multipolygons(parts[code]) for code in codes], crs=grid.epsg)
+    merged["geometry"] = merged.geometry.simplify(grid.resolution_m / 2, preserve_topology=True)
+    merged["level"] = merged["level_code"].map(LEVEL_CODES)
+    merged["area_km2"] = merged.geometry.area / 1e6
+    return merged[["level_code", "level", "area_km2", "geometry"]].to_crs(OUTPUT_EPSG)
 
 
 BLOCK_CELLS = 4_000_000
