@@ -152,24 +152,34 @@ def _child_routing(store_path: str, args: argparse.Namespace) -> None:
         _emit(areas_s=area_times, peak_gib=_peak_gib())
 
 
+def _stepper(start: float) -> Callable[[str], None]:
+    """A progress callback that emits each step as it begins (with the RSS so far), so a child
+    that is killed still says how far it got."""
+    steps: list[tuple[str, float, float]] = []
+
+    def step(label: str) -> None:
+        steps.append((label, time.perf_counter() - start, _peak_gib()))
+        _emit(steps=steps)
+
+    return step
+
+
 def _child_risk(store_path: str, args: argparse.Namespace) -> None:
     from layers.services.risk import RiskService
 
     store, settings, routing = _services(store_path)
-    steps: list[tuple[str, float]] = []
     start = time.perf_counter()
-    RiskService(store, settings, routing).run(resolution_m=100.0, progress=lambda label: steps.append((label, time.perf_counter() - start)))
-    _emit(seconds=time.perf_counter() - start, steps=steps, peak_gib=_peak_gib())
+    RiskService(store, settings, routing).run(resolution_m=100.0, progress=_stepper(start))
+    _emit(seconds=time.perf_counter() - start, peak_gib=_peak_gib())
 
 
 def _child_coverage(store_path: str, args: argparse.Namespace) -> None:
     from layers.services.coverage import CoverageService
 
     store, settings, routing = _services(store_path)
-    steps: list[tuple[str, float]] = []
     start = time.perf_counter()
-    CoverageService(store, settings, routing).result("紧急", "network", progress=lambda label: steps.append((label, time.perf_counter() - start)))
-    _emit(seconds=time.perf_counter() - start, steps=steps, peak_gib=_peak_gib())
+    CoverageService(store, settings, routing).result("紧急", "network", progress=_stepper(start))
+    _emit(seconds=time.perf_counter() - start, peak_gib=_peak_gib())
 
 
 def _town_centres(count: int) -> list[tuple[float, float]]:
@@ -330,8 +340,8 @@ def _memory(name: str, result: dict[str, Any], how: dict[str, Any]) -> None:
     seconds = result.get("seconds")
     measured = f"{seconds:.0f} s, peak RSS {peak:.2f} GiB" if seconds is not None else f"peak RSS ≥ {peak:.2f} GiB"
     _row(name, measured + _ended(how), f"< {TARGET_MEMORY_GIB:g} GiB (block-wise)", seconds is not None and peak < TARGET_MEMORY_GIB)
-    for label, at in result.get("steps", []):
-        print(f"    {at:8.1f} s  {label}", flush=True)
+    for label, at, peak_so_far in result.get("steps", []):
+        print(f"    {at:8.1f} s  {label}  (peak so far {peak_so_far:.2f} GiB)", flush=True)
 
 
 def _tile_rows(lines: list[dict[str, Any]], how: dict[str, Any], layers: list[str]) -> None:
