@@ -19,7 +19,6 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from rasterio import features
-from shapely.geometry.base import BaseGeometry
 
 from gis.arraytools import anchor_points
 from gis.risk.ahp import AhpError, AhpResult, ahp_weights, require_consistent
@@ -216,19 +215,21 @@ def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.f
 
 
 def level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFrame:
-    """One (multi)polygon per level, simplified by half a cell (EPSG:4326).
+    """One (multi)polygon per level, simplified by about half a cell (EPSG:4326).
 
-    The raster's connected regions of one level never share an edge (they would be one region),
-    only corners, so they are gathered into a MultiPolygon as they are: no union, which at a
-    province's size (millions of regions) would take many minutes."""
-    parts: dict[int, list[BaseGeometry]] = {}
-    for geometry, value in features.shapes(levels, mask=levels != NODATA, transform=grid.transform):
-        parts.setdefault(int(value), []).append(shapely.geometry.shape(geometry))
-    if not parts:
+    The raster's connected regions form a coverage (no overlaps, shared edges), so they are
+    simplified together with GEOS's coverage simplification (``shapely.coverage_simplify``:
+    neighbours keep their common edges, no gaps or overlaps appear) and each level's regions are
+    gathered into a MultiPolygon as they are: regions of one level never share an edge, only
+    corners. No union and no topology-preserving simplification of a whole level, which at a
+    province's size (millions of regions) each took many minutes."""
+    shapes = [(shapely.geometry.shape(geometry), int(value)) for geometry, value in features.shapes(levels, mask=levels != NODATA, transform=grid.transform)]
+    if not shapes:
         return gpd.GeoDataFrame({"level_code": [], "level": []}, geometry=[], crs=grid.epsg).to_crs(OUTPUT_EPSG)
-    codes = sorted(parts)
-    merged = gpd.GeoDataFrame({"level_code": codes}, geometry=[shapely.multipolygons(parts[code]) for code in codes], crs=grid.epsg)
-    merged["geometry"] = merged.geometry.simplify(grid.resolution_m / 2, preserve_topology=True)
+    regions = shapely.coverage_simplify(np.array([g for g, _ in shapes], dtype=object), grid.resolution_m / 2)
+    value = np.array([v for _, v in shapes])
+    codes = sorted(set(value.tolist()))
+    merged = gpd.GeoDataFrame({"level_code": codes}, geometry=[shapely.multipolygons(regions[value == code]) for code in codes], crs=grid.epsg)
     merged["level"] = merged["level_code"].map(LEVEL_CODES)
     merged["area_km2"] = merged.geometry.area / 1e6
     return merged[["level_code", "level", "area_km2", "geometry"]].to_crs(OUTPUT_EPSG)
