@@ -3,9 +3,13 @@ statement-level trigger on every layer table, so ``PostGISStore.layer_version`` 
 read instead of ``count(*)`` over the layer (a full scan: 3.5 ms per vector tile on the sample
 city's roads, seconds on a province's).
 
-Every INSERT, UPDATE, DELETE or TRUNCATE statement on a layer table adds 1 to the layer's version
-in the writing transaction, so the new version becomes visible exactly when the rows do. Writers
-of one layer queue on its counter row until they commit (they wrote the same table anyway).
+The first INSERT, UPDATE, DELETE or TRUNCATE statement of a transaction on a layer table adds 1 to
+the layer's version; a transaction-local setting (``set_config(…, true)``, undone with the
+transaction or its savepoint) tells its later statements, such as each row of an
+``executemany``, that the counter has moved, so they return at once instead of rewriting the
+counter's row thousands of times (that took a sample-city write from 8 s to 44 s). The new version
+becomes visible exactly when the rows do. Writers of one layer queue on its counter row until they commit (they wrote the same table
+anyway).
 
 A migration that adds a layer table must add this trigger to it too (``add_change_trigger``);
 tests/layers/test_postgis.py checks that every catalogue layer has it.
@@ -33,7 +37,13 @@ STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS {schema}.layer_changes (\n\tlayer TEXT NOT NULL, \n\tversion BIGINT NOT NULL, \n\tchanged_at TIMESTAMP WITH TIME ZONE DEFAULT clock_timestamp() NOT NULL, \n\tPRIMARY KEY (layer)\n)",
     "COMMENT ON TABLE {schema}.layer_changes IS '图层变更计数 / Layer change counters'",
     """CREATE OR REPLACE FUNCTION {schema}.note_layer_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    flag text := 'onemap.changed_' || md5(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
 BEGIN
+    IF current_setting(flag, true) = '1' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config(flag, '1', true);
     INSERT INTO {schema}.layer_changes AS c (layer, version, changed_at) VALUES (TG_TABLE_NAME, 1, clock_timestamp())
     ON CONFLICT (layer) DO UPDATE SET version = c.version + 1, changed_at = clock_timestamp();
     RETURN NULL;
