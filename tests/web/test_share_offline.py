@@ -116,6 +116,7 @@ def test_the_kit_draws_the_basemap_and_the_layers_with_no_network(browser: Any, 
     page.locator("#kit-layers").click()
     page.wait_for_selector(".om-share-vectors-flood_prone_areas", state="attached")
     assert page.locator(".om-kit-vectors").count() == 0
+    page.wait_for_load_state("networkidle")  # the link's tiles asked for online have all answered (a slow machine answers late)
 
     context.set_offline(True)
     answers.clear()
