@@ -8,6 +8,7 @@ Same seed → the same frames, to the last coordinate digit (coordinates are rou
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -95,7 +96,12 @@ def _admin_areas(land: Land, population: PopulationGrid, townships: list[Townshi
     ]
     rows += [(c.adcode, c.name, "区县", CITY_ADCODE, int(n), p) for (c, p), n in zip(land.counties, by_county, strict=True)]
     rows += [(t.adcode, t.name, "乡镇街道", t.county.adcode, int(n), t.polygon) for t, n in zip(townships, by_township, strict=True)]
-    geometry = np.array([r[5] for r in rows], dtype=object)
+    return admin_frame_of(rows, np.array([r[5] for r in rows], dtype=object))
+
+
+def admin_frame_of(rows: list[tuple[Any, ...]], geometry: Any) -> gpd.GeoDataFrame:
+    """The admin_areas frame of rows (adcode, name, level, parent adcode, population, polygon) and
+    their geometry (work CRS): the city's and each prefecture of the province's."""
     return _frame(
         "admin_areas",
         {

@@ -45,7 +45,7 @@ from shapely.geometry.base import BaseGeometry
 from gis.crs import WORK_EPSG
 from layers.catalogue import ROAD_CLASSES
 from layers.city import make_profile, profile_rows
-from layers.sample import REGION_BUFFER_KM, _frame
+from layers.sample import REGION_BUFFER_KM, _frame, admin_frame_of
 from layers.sample import facilities as facility_builders
 from layers.sample.land import (
     Land,
@@ -302,19 +302,7 @@ def _admin_frame(prefecture: _Prefecture, land: Land, population: PopulationGrid
         (prefecture.adcode_of(t.adcode), t.name, "乡镇街道", prefecture.adcode_of(t.county.adcode), int(n), t.polygon)
         for t, n in zip(townships, by_township, strict=True)
     ]
-    return _frame(
-        "admin_areas",
-        {
-            "source_id": [r[0] for r in rows],
-            "adcode": [r[0] for r in rows],
-            "name": [r[1] for r in rows],
-            "level": [r[2] for r in rows],
-            "parent_adcode": [r[3] for r in rows],
-            "population": [r[4] for r in rows],
-            "area_km2": None,
-            "geometry": prefecture.shifted([r[5] for r in rows]),
-        },
-    )
+    return admin_frame_of(rows, prefecture.shifted([r[5] for r in rows]))
 
 
 def _prefectures(size: ProvinceSize) -> list[_Prefecture]:
