@@ -23,6 +23,7 @@ from layers.services.operations import Operations
 from layers.services.risk import RiskService
 from layers.services.routing import RoutingService
 from layers.services.shares import ShareSituations
+from layers.services.tile_files import TileFiles
 from layers.services.wallmap import MapService
 from layers.services.warning import Evaluation, EvaluationLoop, WarningService
 from layers.settings import Settings
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None, *, warm: Report | None = None, 
         app.state.map_service = MapService(store, resolved, risk=app.state.risk, ingest=app.state.ingest)
         app.state.version_watch = events.VersionWatch(app.state.map_service, bodies={
             "alerts": lambda: alerts.alerts_body(app.state.warning), "readings": lambda: alerts.readings_body(app.state.warning)})
-        app.state.basemap = wallmap.BasemapCache()
+        app.state.basemap = wallmap.BasemapCache(TileFiles(resolved.derived_cache_dir(), "basemap", "png"))
         app.state.accounts = AccountStore.for_settings(resolved, store=store)
         app.state.jobs = Jobs()
         app.state.share_situations = ShareSituations(store)

@@ -14,8 +14,9 @@ from fastapi.staticfiles import StaticFiles
 
 from layers.errors import StoreError
 from layers.services.figures import key_figures
+from layers.services.tile_files import TileFiles, set_key
 from layers.services.wallmap import MapService, short_token
-from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
+from web.basemap import STYLE_DIGEST, BasemapData, prepare_basemap, render_basemap_tile
 from web.wallmap import STATIC_MOUNTS, basemap_providers, wall_map_config, wall_map_html
 
 from .dependencies import SettingsDep, StoreDep, from_state
@@ -103,27 +104,53 @@ def situation(service: MapDep, lon: Lon, lat: Lat) -> dict[str, Any]:
 
 
 class BasemapCache:
-    """The prepared basemap for the current versions of its layers (rebuilt when they change)."""
+    """The prepared basemap for the current versions of its layers (rebuilt when they change), and
+    its rendered tiles: in memory, and on disk in ``files`` when given (``Settings.derived_cache_dir``),
+    so that a restarted server or a second process serves the tiles already drawn."""
 
-    def __init__(self) -> None:
+    def __init__(self, files: TileFiles | None = None) -> None:
         self._key: tuple[str, ...] | None = None
         self._data: BasemapData | None = None
         self._lock = threading.Lock()
         self.tiles = TileCache(size=4096)
+        self.files = files
+        self._set: tuple[str, object] = ("", object())
 
     def current(self, store: Any) -> BasemapData:
-        key = tuple(short_token(store.layer_version(layer)) for layer in BASEMAP_LAYERS)
+        return self._prepared(store)[1]
+
+    def _prepared(self, store: Any) -> tuple[tuple[str, ...], BasemapData]:
+        key = self._versions(store)
         with self._lock:
             if self._data is None or key != self._key:
                 self._data = prepare_basemap(*(store.read(layer) for layer in BASEMAP_LAYERS))
                 self._key = key
-            return self._data
+            return key, self._data
+
+    @staticmethod
+    def _versions(store: Any) -> tuple[str, ...]:
+        return tuple(short_token(store.layer_version(layer)) for layer in BASEMAP_LAYERS)
 
     def tile(self, store: Any, z: int, x: int, y: int) -> bytes:
         """The PNG of one XYZ tile of the current basemap (rendered once, then cached)."""
         check_tile(z, x, y)
-        data = self.current(store)
-        return self.tiles.get(data, z, x, y, lambda: render_basemap_tile(data, z, x, y))
+        versions = self._versions(store)
+        key = set_key((*versions, STYLE_DIGEST))
+        with self._lock:
+            if self._set[0] != key:
+                self._set = (key, object())  # the memory cache holds the tiles of one set
+            token = self._set[1]
+
+        def render() -> bytes:
+            body = self.files.get(key, z, x, y) if self.files is not None else None
+            if body is None:
+                drawn_from, data = self._prepared(store)
+                body = render_basemap_tile(data, z, x, y)
+                if self.files is not None and drawn_from == versions:  # not a newer write's tile under this key
+                    self.files.put(key, z, x, y, body)
+            return body
+
+        return self.tiles.get(token, z, x, y, render)
 
 
 get_basemap = from_state("basemap", BasemapCache)

@@ -8,8 +8,10 @@ class as the zoom allows: the trunk network first, village roads only up close.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +23,8 @@ from shapely.geometry.base import BaseGeometry
 from .tile_grid import TILE_PX, tile_bounds_m
 
 SUPERSAMPLE = 2
+STYLE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+"""Changes whenever this drawing code does: part of the key of the basemap tiles kept on disk."""
 
 
 OUTSIDE = "#e4e7eb"

@@ -17,6 +17,7 @@ from pyproj import Geod
 
 from api.main import create_app
 from layers.settings import Settings
+from layers.store import open_store
 from tests.helpers import snapshot
 from web.basemap import OUTSIDE, WATER_FILL
 from web.tile_grid import tile_of
@@ -110,6 +111,22 @@ def test_basemap_tiles_follow_the_roads(client: TestClient, sample_settings: Set
         store.delete("roads", list(roads["source_id"]))
     after = _png(client, z, x, y)
     assert not np.array_equal(before, after)
+
+
+def test_a_restarted_server_serves_the_basemap_tiles_drawn_before_from_disk(sample_settings: Settings, tmp_path: Path) -> None:
+    settings = sample_settings.model_copy(update={"cache_dir": str(tmp_path / "cache")})
+    z, (x, y) = 13, tile_of(116.59, 35.41, 13)
+    with TestClient(create_app(settings)) as first:
+        drawn = first.get(f"/basemap/tiles/{z}/{x}/{y}.png").content
+    assert len(list((tmp_path / "cache").glob(f"basemap-*/{z}/{x}/{y}.png"))) == 1
+    with TestClient(create_app(settings)) as restarted:
+        assert restarted.get(f"/basemap/tiles/{z}/{x}/{y}.png").content == drawn
+        assert restarted.app.state.basemap._data is None, "read from disk: the basemap was not even prepared"
+        with open_store(settings) as store:
+            roads = store.read("roads", bbox=(116.57, 35.39, 116.61, 35.43))
+            store.delete("roads", list(roads["source_id"]))
+        assert restarted.get(f"/basemap/tiles/{z}/{x}/{y}.png").content != drawn, "a write to the roads is a new tile set"
+    assert len(list((tmp_path / "cache").glob("basemap-*"))) == 2
 
 
 @pytest.mark.parametrize(("path", "status"), [("/basemap/tiles/3/8/1.png", 400), ("/basemap/tiles/19/0/0.png", 422), ("/basemap/tiles/2/-1/0.png", 422)])
