@@ -8,6 +8,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -114,16 +115,36 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 
 
+class CalmBrowser:
+    """A Playwright browser whose pages prefer reduced motion unless a test asks otherwise: a
+    page's endless CSS pulse (an incident, an alerting station) keeps software-rendered Chromium
+    at 70% of a core for as long as the page is open, which the suite's 2 cores cannot spare.
+    The pulse itself is checked with ``reduced_motion="no-preference"``."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_page(self, **options: Any) -> Any:
+        return self._browser.new_page(**{"reduced_motion": "reduce", **options})
+
+    def new_context(self, **options: Any) -> Any:
+        return self._browser.new_context(**{"reduced_motion": "reduce", **options})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """Debian's headless chromium through Playwright. Missing → the test fails: run `bash .ci/run`."""
+    """Debian's headless chromium through Playwright (as a ``CalmBrowser``). Missing → the test
+    fails: run `bash .ci/run`."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run the tests with `bash .ci/run`, which installs Debian's chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
+        yield CalmBrowser(launched)
         launched.close()
 
 

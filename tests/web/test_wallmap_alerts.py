@@ -95,7 +95,11 @@ def test_the_alert_panel_strip_pulse_chart_and_fit(browser: Any, storm: dict[str
 
     pulsing = page.locator(".om-m-monitoring_stations .om-alerting")
     assert pulsing.count() >= 1
-    assert pulsing.first.evaluate("(node) => getComputedStyle(node).animationName") == "om-alert-pulse"
+    assert pulsing.first.evaluate("(node) => getComputedStyle(node).animationName") == "none", "a screen asking for less motion: a steady ring"
+    assert pulsing.first.evaluate("(node) => getComputedStyle(node).boxShadow") != "none"
+    page.emulate_media(reduced_motion="no-preference")
+    assert pulsing.first.evaluate("(node) => getComputedStyle(node).animationName") == "om-alert-pulse", "otherwise it pulses"
+    page.emulate_media(reduced_motion="reduce")  # the pulse costs Chromium most of a core while the page is open
 
     # a click on an alerting rain gauge: its bars; a reservoir gauge's popup: its threshold lines
     pulsing.first.click()
