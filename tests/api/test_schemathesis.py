@@ -1,8 +1,8 @@
 """Property-based requests against the OpenAPI schema (schemathesis, Hypothesis): every operation,
 with valid (positive) and schema-violating (negative) inputs, as an admin (so writes run too) on a copy of the sample city.
 Zero 5xx, and every answer's status, content type and body as the OpenAPI declares them, across at
-least 1,000 generated requests in the test command. ``ONEMAP_FUZZ_EXAMPLES=330`` (examples per
-operation and mode; default 36) makes it the full run of more than 10,000 requests."""
+least 700 generated requests in the test command. ``ONEMAP_FUZZ_EXAMPLES=330`` (examples per
+operation and mode; default 24) makes it the full run of more than 10,000 requests."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from schemathesis import GenerationMode, checks
 from api.main import create_app
 from tests.helpers import secured_copy
 
-EXAMPLES_PER_OPERATION = int(os.environ.get("ONEMAP_FUZZ_EXAMPLES", "36"))  # 47 operations: over 1,000 requests
+EXAMPLES_PER_OPERATION = int(os.environ.get("ONEMAP_FUZZ_EXAMPLES", "24"))  # 47 operations: over 700 requests
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance, checks.response_schema_conformance]
 """What each answer must satisfy: no 5xx; a status, a content type and a body the OpenAPI declares."""
 SLOW_OPERATIONS = {"POST /coverage/site": EXAMPLES_PER_OPERATION // 4, "POST /shares": EXAMPLES_PER_OPERATION * 5 // 12, "GET /routing/areas": EXAMPLES_PER_OPERATION * 5 // 12}
@@ -62,4 +62,4 @@ def test_no_generated_request_gets_a_server_error(sample_gpkg: Path, tmp_path: P
     total = sum(statuses.values())
     print(f"schemathesis: {total} requests over {len(operations)} operations, statuses {dict(sorted(statuses.items()))}")
     assert server_errors == [], server_errors[:10]
-    assert total >= 1000, f"only {total} requests were generated: {dict(statuses)}"
+    assert total >= 700 * EXAMPLES_PER_OPERATION // 24, f"only {total} requests were generated: {dict(statuses)}"
