@@ -30,6 +30,29 @@ SAMPLE_SEED = 370800
 STORE_KINDS = ["gpkg", "postgis"]
 
 
+UNGROUPED = pytest.StashKey[str]()
+"""Why a test marked ``xdist_group`` is not grouped (set by ``pytest_collection_modifyitems``)."""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` (.ci/run) every test marked ``xdist_group`` must carry its group in
+    its node id, which is how pytest-xdist tells its scheduler. A pytest that drops it (9.2,
+    pytest-dev/pytest-xdist#1386) spreads each group over the workers, and each worker then starts
+    the group's servers again: those tests fail, rather than the suite running a third slower."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+            item.stash[UNGROUPED] = ("--dist loadgroup did not group this test: pytest-xdist cannot mark groups with this pytest "
+                                     "(pytest-dev/pytest-xdist#1386); install the pytest that pyproject.toml pins: bash .ci/setup")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if UNGROUPED in item.stash:
+        pytest.fail(item.stash[UNGROUPED], pytrace=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One routing-graph cache for the whole run (every worker, every copy of the sample store,
@@ -86,9 +109,12 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store_settings(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings whose store is an empty GeoPackage or an empty PostGIS schema."""
+    """Settings whose store is an empty GeoPackage (a copy of ``empty_gpkg``) or an empty PostGIS
+    schema (made by the first open)."""
     if store_kind == "gpkg":
-        return Settings(store=str(tmp_path / "store.gpkg"))
+        path = tmp_path / "store.gpkg"
+        shutil.copy(request.getfixturevalue("empty_gpkg"), path)
+        return Settings(store=str(path))
     url = request.getfixturevalue("pg_url")
     schema = request.getfixturevalue("pg_schema")
     return Settings(store=url, pg_schema=schema)
@@ -104,12 +130,11 @@ def empty_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store(store_settings: Settings, request: pytest.FixtureRequest) -> Iterator[Store]:
+def store(store_settings: Settings) -> Iterator[Store]:
     """An empty store of each kind (the contract tests run against both)."""
     if store_settings.is_postgis:
         opened: Store = PostGISStore(store_settings.store, schema=store_settings.pg_schema)
     else:
-        shutil.copy(request.getfixturevalue("empty_gpkg"), store_settings.store)
         opened = GeoPackageStore(store_settings.store)
     yield opened
     opened.close()
