@@ -42,10 +42,11 @@ TEST_PASSWORD = "a-long-enough-password"
 def secured_copy(sample_gpkg: Path, folder: Path, users: dict[str, str]) -> tuple[Settings, AccountStore, dict[str, str]]:
     """A copy of the sample city with auth on and the given users (name → role), each with the
     password ``TEST_PASSWORD`` and an API token; returns the settings, the (open) account store
-    and the tokens by user name."""
+    and the tokens by user name. Risk zoning at 500 m: the wall map and the routes that read it
+    start a zoning job, which at the default 100 m cost a core for many seconds per copy."""
     store = folder / "store.gpkg"
     shutil.copy(sample_gpkg, store)
-    settings = Settings(store=str(store), auth="required")
+    settings = Settings(store=str(store), auth="required", risk_resolution_m=500.0)
     accounts = AccountStore.for_settings(settings)
     tokens = {}
     for name, role in users.items():

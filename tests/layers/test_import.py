@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -166,7 +167,7 @@ ROUND_TRIPS = [
 
 
 @pytest.mark.parametrize(("layer", "suffix"), ROUND_TRIPS)
-def test_every_format_round_trips(layer: str, suffix: str, tmp_path: Path, sample_city: dict[str, gpd.GeoDataFrame]) -> None:
+def test_every_format_round_trips(layer: str, suffix: str, tmp_path: Path, sample_city: dict[str, gpd.GeoDataFrame], empty_gpkg: Path) -> None:
     if layer == "incidents":
         frame = gpd.GeoDataFrame(
             {"source_id": ["I1", "I2"], "name": ["仓库火灾", "内涝"], "kind": ["火灾", "洪涝"], "status": ["处置中", "已结束"],
@@ -175,6 +176,8 @@ def test_every_format_round_trips(layer: str, suffix: str, tmp_path: Path, sampl
         )
     else:
         frame = sample_city[layer].head(300).copy()
+    for name in ("a.gpkg", "b.gpkg"):
+        shutil.copy(empty_gpkg, tmp_path / name)
     source = Settings(store=str(tmp_path / "a.gpkg"))
     target = Settings(store=str(tmp_path / "b.gpkg"))
     from layers.store import open_store
