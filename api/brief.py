@@ -33,7 +33,8 @@ def _brief(request: Request, what: str, ident: str, fmt: str, author: str) -> Re
 
     def compute(progress: object) -> bytes:
         facts: BriefFacts = incident_facts(store, settings, ident, author=author) if what == "incident" else scenario_facts(store, settings, ident, author=author)
-        document = compose_brief(facts, request.app.state.basemap.current(store))
+        basemap = request.app.state.basemap  # the wall map's tiles, drawn once and kept (api/wallmap.py)
+        document = compose_brief(facts, basemap.current(store), lambda z, x, y: basemap.tile(store, z, x, y))
         return render_brief_pdf(document) if fmt == "pdf" else render_brief_xlsx(document)
 
     body = request.app.state.jobs.result(("brief", what, ident, fmt, author), f"简报 brief ({what} {ident})", compute, wait_s=BRIEF_WAIT_S, once=True)

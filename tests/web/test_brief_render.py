@@ -22,7 +22,7 @@ from PIL import Image
 from pyproj import Geod, Transformer
 
 from layers.errors import InputError
-from web.basemap import BasemapData, prepare_basemap
+from web.basemap import BasemapData, prepare_basemap, render_basemap_tile
 from web.brief import fonts
 from web.brief.content import (
     Brief,
@@ -39,6 +39,8 @@ from web.brief.content import (
 from web.brief.map_image import FRAME_PX, ZONE_ALPHA, MapImage, render_map_image
 from web.brief.pdf import MAX_CELL_CHARS, render_brief_pdf
 from web.brief.workbook import render_brief_xlsx, sheet_names
+
+pytestmark = pytest.mark.xdist_group("brief-render")  # its module fixtures are built once, on one worker (--dist loadgroup)
 
 MADE_AT = datetime(2026, 12, 3, 14, 15, tzinfo=UTC)
 """22:15 in Beijing."""
@@ -207,6 +209,26 @@ def _to_px(image: MapImage, lon: float, lat: float) -> tuple[float, float]:
     (x0, x1), (y0, y1) = MERCATOR.transform([west, east], [south, north])
     x, y = MERCATOR.transform(lon, lat)
     return (x - x0) / (x1 - x0) * image.width_px, (y1 - y) / (y1 - y0) * image.height_px
+
+
+def test_the_map_takes_the_basemap_tiles_a_server_kept(basemap: BasemapData) -> None:
+    """Given ``tiles`` (as the API passes its wall-map tile cache), the map is stitched from them:
+    the same image as tiles drawn here, and a tile handed out is the tile shown."""
+    extent = (116.50, 35.35, 116.70, 35.45)
+    asked: list[tuple[int, int, int]] = []
+
+    def kept(z: int, x: int, y: int) -> bytes:
+        asked.append((z, x, y))
+        return render_basemap_tile(basemap, z, x, y)
+
+    drawn = render_map_image(BriefMap([], basemap, extent))
+    assert _pixels(render_map_image(BriefMap([], basemap, extent, tiles=kept))).tolist() == _pixels(drawn).tolist()
+    assert len(asked) >= 2
+    blank = io.BytesIO()
+    Image.new("RGB", (256, 256), (255, 0, 255)).save(blank, format="PNG")
+    magenta = _pixels(render_map_image(BriefMap([], basemap, extent, tiles=lambda z, x, y: blank.getvalue())))
+    assert (magenta == [255, 0, 255]).all(axis=-1).mean() > 0.9, "the tiles handed out are the map, under its scale bar and arrow"
+    assert (_pixels(drawn) == [255, 0, 255]).all(axis=-1).mean() == 0
 
 
 def test_zone_fill_is_where_the_zone_is_and_nowhere_else(basemap: BasemapData) -> None:

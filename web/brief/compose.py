@@ -3,6 +3,8 @@ layers with their colours and legend labels, and the tables with Chinese headers
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import shapely
 
@@ -31,13 +33,14 @@ RISK_COLOURS = {"重大": "#FF0000", "较大": "#FF9900", "一般": "#FFFF00", "
 LAYER_LABELS = {"rescue_stations": "救援站", "supply_depots": "物资储备库", "shelters": "避难场所"}
 
 
-def compose_brief(facts: BriefFacts, basemap: BasemapData | None) -> Brief:
-    """The brief of ``facts`` over the offline ``basemap`` (None: plain land)."""
+def compose_brief(facts: BriefFacts, basemap: BasemapData | None, tiles: Callable[[int, int, int], bytes] | None = None) -> Brief:
+    """The brief of ``facts`` over the offline ``basemap`` (None: plain land), whose tiles come from
+    ``tiles`` when given (see ``BriefMap``)."""
     tables = _tables(facts)
     layers = _layers(facts)
     caption = {"incident": "事件位置、影响范围、最近救援力量路线与接收避难场所", "scenario": "情景影响范围、最近救援力量路线与接收避难场所",
                "township": "风险分区与避难场所覆盖缺口"}.get(facts.kind, "")
-    brief_map = BriefMap(layers, basemap, facts.extent, caption) if layers else None
+    brief_map = BriefMap(layers, basemap, facts.extent, caption, tiles) if layers else None
     return Brief(facts.title, facts.made_at, facts.author, facts.summary, brief_map, tables, facts.notes)
 
 

@@ -12,7 +12,7 @@ import math
 import numbers
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -143,12 +143,15 @@ MapLayer = ZoneLayer | ClosureLayer | LineLayer | PointLayer
 class BriefMap:
     """The brief's map: ``layers`` over the offline ``basemap`` (``web.basemap.prepare_basemap``;
     ``None``: plain land). ``extent`` is (west, south, east, north) in lon/lat degrees, or ``None``
-    to fit the layers with a margin; either way it is widened to the frame's shape."""
+    to fit the layers with a margin; either way it is widened to the frame's shape. ``tiles``, when
+    given, hands out that basemap's PNG tiles ((z, x, y) → PNG) already drawn, as a server keeps
+    them for the wall map; otherwise each tile is drawn from ``basemap``."""
 
     layers: Sequence[MapLayer]
     basemap: BasemapData | None = None
     extent: tuple[float, float, float, float] | None = None
     caption: str = ""
+    tiles: Callable[[int, int, int], bytes] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.extent is not None:

@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +123,7 @@ def render_map_image(brief_map: BriefMap, *, size_px: tuple[int, int] = FRAME_PX
     box = _fit(brief_map, [geometry for _, geometry in projected], size_px, legend.size)
     view = _View(box, size_px)
     zoom = int(np.clip(round(math.log2(2 * _HALF_WORLD / TILE_PX / view.res)), 0, MAX_ZOOM))
-    image = _basemap(brief_map.basemap, view, zoom)
+    image = _basemap(brief_map.basemap, view, zoom, brief_map.tiles)
 
     sheet = Image.new("RGBA", (width * SUPERSAMPLE, height * SUPERSAMPLE), (0, 0, 0, 0))
     points: list[tuple[PointLayer, list[tuple[float, float]]]] = []
@@ -207,8 +208,9 @@ def _fit(brief_map: BriefMap, geometries: list[BaseGeometry], size: tuple[int, i
     return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
 
 
-def _basemap(data: BasemapData | None, view: _View, zoom: int) -> Image.Image:
-    """The basemap's tiles at ``zoom`` stitched and resampled onto the view."""
+def _basemap(data: BasemapData | None, view: _View, zoom: int, tiles: Callable[[int, int, int], bytes] | None) -> Image.Image:
+    """The basemap's tiles at ``zoom`` (from ``tiles``, else drawn from ``data``) stitched and
+    resampled onto the view."""
     if data is None:
         return Image.new("RGB", view.size, LAND)
     (west, north), (east, south) = (_to_lonlat().transform(x, y) for x, y in ((view.west, view.north), (view.east, view.south)))
@@ -218,7 +220,8 @@ def _basemap(data: BasemapData | None, view: _View, zoom: int) -> Image.Image:
     for x in range(x0, x1 + 1):
         for y in range(y0, y1 + 1):
             if tile_exists(zoom, x, y):
-                mosaic.paste(Image.open(io.BytesIO(render_basemap_tile(data, zoom, x, y))), ((x - x0) * TILE_PX, (y - y0) * TILE_PX))
+                png = tiles(zoom, x, y) if tiles is not None else render_basemap_tile(data, zoom, x, y)
+                mosaic.paste(Image.open(io.BytesIO(png)), ((x - x0) * TILE_PX, (y - y0) * TILE_PX))
     left, _, right, top = tile_bounds_m(zoom, x0, y0)
     tile_res = (right - left) / TILE_PX
     crop = ((view.west - left) / tile_res, (top - view.north) / tile_res, (view.east - left) / tile_res, (top - view.south) / tile_res)
