@@ -103,18 +103,20 @@ def server_process(settings: Settings) -> Iterator[Server]:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         try:
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"onemap serve exited: {log.read()}")
-                try:
-                    if httpx.get(f"{url}/conformance", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("onemap serve did not answer within 30 s")
-                time.sleep(0.1)
+            # One client for all the polls: each bare httpx.get builds an SSL context (45 ms of CPU).
+            with httpx.Client(timeout=1) as probe:
+                while True:
+                    if process.poll() is not None:
+                        log.seek(0)
+                        raise RuntimeError(f"onemap serve exited: {log.read()}")
+                    try:
+                        if probe.get(f"{url}/conformance").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("onemap serve did not answer within 30 s")
+                    time.sleep(0.1)
             yield Server(url, process, log)
         finally:
             stop(process)

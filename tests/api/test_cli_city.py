@@ -22,6 +22,8 @@ from layers.sample.other_city import build_other_city, to_other_city_files
 from layers.settings import JINING_REGION_BBOX, Settings
 from layers.store import open_store
 
+pytestmark = pytest.mark.xdist_group("cli-city")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 GEOD = Geod(ellps="WGS84")
 LAYERS = ("roads", "population", "shelters", "rescue_stations", "supply_depots", "reservoirs", "geohazard_points", "chemical_parks", "flood_prone_areas")
 

@@ -17,6 +17,8 @@ import shapely
 from layers.settings import Settings
 from tests.helpers import run_cli, snapshot
 
+pytestmark = pytest.mark.xdist_group("cli-scenario")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 PLUME = ["scenario", "plume", "--at", "116.59,35.41", "--wind-from", "45", "--wind-speed", "3", "--stability", "D", "--rate", "1000", "--thresholds", "58,5.8,1.5"]
 
 

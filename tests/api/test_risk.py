@@ -15,6 +15,8 @@ import rasterio
 from layers.settings import Settings
 from tests.helpers import run_cli, when_ready
 
+pytestmark = pytest.mark.xdist_group("risk")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 
 @pytest.fixture(scope="module")
 def risk_run(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, str]:

@@ -20,6 +20,8 @@ from layers.settings import Settings
 from layers.store import open_store
 from web.tile_grid import tile_of
 
+pytestmark = pytest.mark.xdist_group("share-tiles")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 CENTRE = (116.59, 35.41)
 AREA = (116.50, 35.33, 116.68, 35.49)
 """The links' area (lon/lat): about 16 × 18 km round the sample city's centre."""

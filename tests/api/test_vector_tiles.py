@@ -32,6 +32,8 @@ from tests.helpers import secured_copy
 from web.basemap import ROAD_STYLE
 from web.tile_grid import tile_of
 
+pytestmark = pytest.mark.xdist_group("vector-tiles")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 CENTRE = (116.59, 35.41)
 """The sample city's centre (lon, lat): its densest roads and population."""
 PIXEL = 4096 / 256

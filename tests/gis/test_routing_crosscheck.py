@@ -33,6 +33,8 @@ from layers.catalogue import ROAD_CLASS_SPEED_KMH
 from layers.io.osm import read_osm_roads
 from layers.store.postgis import sqlalchemy_url
 
+pytestmark = pytest.mark.xdist_group("routing-crosscheck")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 INCIDENTS = 10
 """Incidents per case, each compared with every station: over 6,000 times on the sample city."""
 RTOL = 1e-6

@@ -19,6 +19,8 @@ from gis.scenario import ScenarioInputError
 from gis.scenario.dam_break import DamBreakParams, Reservoir, dam_break, peak_outflow
 from gis.scenario.terrain import OFFSETS, fill_depressions, flow_grid, follow, trace
 
+pytestmark = pytest.mark.xdist_group("scenario-dam-break")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 CELL = 30.0
 ROWS, COLS = 160, 500
 SIDE_SLOPE = 0.08  # valley sides, m/m

@@ -16,6 +16,8 @@ from gis.nearby import residents_within
 from gis.scenario import ScenarioInputError
 from gis.scenario.impact import INASAFE_FLOOD_DEPTH_RATES, residents_in_zones
 
+pytestmark = pytest.mark.xdist_group("scenario-impact")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 EPSG = 4548
 CENTRE = Transformer.from_crs(4326, EPSG, always_xy=True).transform(116.59, 35.41)
 

@@ -15,6 +15,8 @@ from gis.scenario.needs import UNITS, NeedsProfile, NeedsProfileError, needs_by_
 from layers.errors import InputError
 from layers.io.needs_profile import SHIPPED_PROFILES, read_needs_profile, shipped_needs_profile
 
+pytestmark = pytest.mark.xdist_group("scenario-needs")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 
 @pytest.fixture(scope="module")
 def inasafe() -> NeedsProfile:

@@ -28,6 +28,8 @@ from layers.services.operations import Operations
 from layers.settings import JINING_REGION_BBOX, Settings
 from layers.store import Store
 
+pytestmark = pytest.mark.xdist_group("city")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 GEOD = Geod(ellps="WGS84")
 PROFILE_ENV = ("ONEMAP_WORK_EPSG", "ONEMAP_REGION_BBOX", "ONEMAP_REGION_BUFFER_KM")
 

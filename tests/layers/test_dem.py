@@ -24,6 +24,8 @@ from layers.sample import facilities
 from layers.sample.dem import LAKE_LEVEL_M, LAKE_OUTLET, MOUNT_NI, Dem, build_dem
 from layers.sample.land import Land, build_land, build_population, build_townships, to_metres
 
+pytestmark = pytest.mark.xdist_group("dem")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 SEED = 7
 
 

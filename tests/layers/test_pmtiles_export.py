@@ -39,6 +39,8 @@ from tests.helpers import run_cli
 from web.basemap import prepare_basemap, render_basemap_tile
 from web.tile_grid import WEB_MERCATOR_QUAD
 
+pytestmark = pytest.mark.xdist_group("pmtiles-export")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 LAYERS = ("admin_areas", "roads", "shelters", "hazardous_enterprises")
 """A kit small enough to test quickly, with a restricted layer (the enterprises' category and
 major-hazard level are for editors only)."""

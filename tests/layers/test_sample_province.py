@@ -20,6 +20,8 @@ from layers.sample.province import (
 )
 from layers.store.gpkg import GeoPackageStore
 
+pytestmark = pytest.mark.xdist_group("sample-province")  # its module fixtures are built once, on one worker (--dist loadgroup)
+
 
 @pytest.fixture(scope="module")
 def prefectures() -> list[dict[str, gpd.GeoDataFrame]]:
