@@ -273,8 +273,11 @@ def test_the_url_hash_is_a_permalink(reader: Page) -> None:
     link = page.evaluate("location.href")
     assert "/layers=shelters,labels,reservoirs" in link and "#13/" in link
     other = Page(reader.page.context.browser, reader.base)
+    tile_zooms: set[str] = set()
+    other.page.on("request", lambda r: tile_zooms.add(r.url.split("/")[-3]) if "/tiles/" in r.url else None)
     copy = other.open(link.replace(reader.base, ""))
     assert copy.evaluate("window.onemap.map.getZoom()") == 13
+    assert tile_zooms == {"13"}, f"a linked view loads its own zoom's tiles only, not the city's first: {tile_zooms}"
     assert copy.locator("input[data-layer=reservoirs]").is_checked() and _markers(copy, "reservoirs") > 0
     other.page.close()
 

@@ -13,12 +13,17 @@
  */
 
 import { WallMap } from "./wallmap/app.js";
+import { parsePermalink } from "./wallmap/permalink.js";
 
 // The page holds no inline script; the config is a JSON data block.
 function start() {
   const config = JSON.parse(document.getElementById("onemap-config").textContent);
   const [w, s, e, n] = config.city_bbox;
-  const map = L.map("om-map", { center: [(s + n) / 2, (w + e) / 2], zoom: 9, zoomControl: !config.wall, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 120 });
+  // The map starts at the permalink's view when the URL has one: started at the city and moved
+  // there after, it fetched every layer's tiles and features for the city's view first.
+  const linked = parsePermalink(location.hash);
+  const [center, zoom] = linked ? [[linked.lat, linked.lon], linked.zoom] : [[(s + n) / 2, (w + e) / 2], 9];
+  const map = L.map("om-map", { center, zoom, zoomControl: !config.wall, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 120 });
   L.control.scale({ imperial: false, metric: true }).addTo(map);
   window.onemap = new WallMap(map, config);
 }

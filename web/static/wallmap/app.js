@@ -169,14 +169,14 @@ export class WallMap {
     this._applyingHash = true;
     if (view.layers) this.visible = new Set(view.layers.filter((n) => this.layers[n] || this.analyses[n] || n === "labels"));
     if (view.base) this.setBasemap(view.base);
-    this.map.setView([view.lat, view.lon], view.zoom);
+    this.map.setView([view.lat, view.lon], view.zoom, { animate: false }); // at once: layers added next load at this view only
     this._applyingHash = false;
     return true;
   }
   _defaultView() {
     // The city's outline bounds come in the config, so the first view is the city every time.
     const [w, s, e, n] = this.config.city_bbox;
-    this.map.fitBounds([[s, w], [n, e]]);
+    this.map.fitBounds([[s, w], [n, e]], { animate: false });
   }
 
   // -- coordinates under the cursor ------------------------------------------------------------
