@@ -127,7 +127,7 @@ def test_the_kit_draws_the_basemap_and_the_layers_with_no_network(browser: Any, 
     drawn = page.evaluate("() => [...document.querySelectorAll('.om-kit-basemap img.leaflet-tile-loaded')].map((i) => [i.src.slice(0, 5), i.naturalWidth])")
     assert drawn and all(src == "blob:" and width == 256 for src, width in drawn), drawn
     assert page.locator(f"img.leaflet-tile[src*='{created.json()['url']}/tiles/']").count() == 0, "offline, the link's own tiles are not asked for"
-    page.wait_for_function("() => [...document.querySelectorAll('.om-kit-basemap img.leaflet-tile-loaded')].every((i) => i.style.opacity === '1')")  # faded in
+    page.wait_for_function("() => [...document.querySelectorAll('.om-kit-basemap img.leaflet-tile-loaded')].every((i) => ['', '1'].includes(i.style.opacity))")  # shown whole: faded in, or never faded (less motion)
     assert _magenta_share(page) > 0.3, "the basemap comes from the archive"
     assert "底图：济宁市" in page.locator("#kit-status").inner_text()
 

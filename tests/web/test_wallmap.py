@@ -80,6 +80,8 @@ def _markers(page: Any, layer: str) -> int:
 @read_only
 def test_the_wall_map_loads_offline_and_every_group_toggles(reader: Page) -> None:
     page = reader.open("/map")
+    # the test browser asks for less motion (tests/conftest.py): no zoom or fade animations
+    assert page.evaluate("[window.onemap.map.options.zoomAnimation, window.onemap.map.options.fadeAnimation]") == [False, False]
     assert _markers(page, "shelters") > 50 and _markers(page, "rescue_stations") > 0
     assert page.locator("path.om-p-flood_prone_areas").count() > 100
     assert page.locator("img.leaflet-tile-loaded").count() > 0, "the offline basemap is drawn"

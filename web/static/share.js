@@ -37,7 +37,8 @@ function navigate(name, lat, lon) {
   ]);
 }
 
-const map = L.map("map", { zoomControl: true, attributionControl: false }).setView([data.view.lat, data.view.lon], data.view.zoom);
+const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches; // no zoom or fade animations then
+const map = L.map("map", { zoomControl: true, attributionControl: false, zoomAnimation: !calm, fadeAnimation: !calm, markerZoomAnimation: !calm }).setView([data.view.lat, data.view.lon], data.view.zoom);
 const linkTiles = L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18, zIndex: 2 }).addTo(map);
 L.control.scale({ imperial: false }).addTo(map);
 const bounds = L.latLngBounds([[data.point.lat, data.point.lon]]);

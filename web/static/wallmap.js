@@ -23,7 +23,11 @@ function start() {
   // there after, it fetched every layer's tiles and features for the city's view first.
   const linked = parsePermalink(location.hash);
   const [center, zoom] = linked ? [[linked.lat, linked.lon], linked.zoom] : [[(s + n) / 2, (w + e) / 2], 9];
-  const map = L.map("om-map", { center, zoom, zoomControl: !config.wall, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 120 });
+  // A screen that asks for less motion (prefers-reduced-motion) zooms and pans without Leaflet's
+  // animations, as its pulses become steady rings (wallmap.css).
+  const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  const map = L.map("om-map", { center, zoom, zoomControl: !config.wall, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 120,
+    zoomAnimation: !calm, fadeAnimation: !calm, markerZoomAnimation: !calm });
   L.control.scale({ imperial: false, metric: true }).addTo(map);
   window.onemap = new WallMap(map, config);
 }
