@@ -118,14 +118,16 @@ def test_hostile_names_in_every_layer_never_run_on_the_wall_map(browser: Any, ho
         for layer in ("rescue_stations", "supply_depots", "shelters", "reservoirs", "geohazard_points", "hazardous_enterprises", "chemical_parks", "flood_prone_areas"):
             if layer in opened:
                 continue
-            clicked = page.evaluate(
+            # The popup's text is read as the click opens it: a view refreshed a moment later (the
+            # popup's pan) may redraw the marker, and its popup with it.
+            shown = page.evaluate(
                 """(layer) => { const node = document.querySelector(`.om-m-${layer}, path.om-p-${layer}`);
-                     if (!node) return false; node.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: 5, clientY: 5 })); return true; }""",
+                     if (!node) return null; node.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: 5, clientY: 5 }));
+                     const popup = document.querySelector(".leaflet-popup-content"); return popup ? popup.innerText : null; }""",
                 layer,
             )
-            popup = page.locator(".leaflet-popup-content")
-            if clicked and popup.count():
-                _shown_verbatim(popup.inner_text())
+            if shown is not None:
+                _shown_verbatim(shown)
                 opened.append(layer)
                 page.evaluate("() => { window.onemap.map.closePopup(); }")
                 page.wait_for_selector(".leaflet-popup", state="detached")
