@@ -11,7 +11,7 @@
  * chooses the kit), else from the snapshot's GeoJSON. */
 
 import { bandColour, INCIDENT_COLOUR, ROUTE_COLOURS } from "./shared/colours.js";
-import { badge, el } from "./shared/dom.js";
+import { badge, el, motionOptions } from "./shared/dom.js";
 import { formatCoordinates, formatDateTime, formatKm, formatMinutes } from "./shared/format.js";
 import { isChange, subscribe } from "./shared/live.js";
 import { middleLatitude, pathStyle, tileUrl, tipText } from "./wallmap/vector_layers.js";
@@ -37,8 +37,7 @@ function navigate(name, lat, lon) {
   ]);
 }
 
-const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches; // no zoom or fade animations then
-const map = L.map("map", { zoomControl: true, attributionControl: false, zoomAnimation: !calm, fadeAnimation: !calm, markerZoomAnimation: !calm }).setView([data.view.lat, data.view.lon], data.view.zoom);
+const map = L.map("map", { zoomControl: true, attributionControl: false, ...motionOptions() }).setView([data.view.lat, data.view.lon], data.view.zoom);
 const linkTiles = L.tileLayer(`${base}/tiles/{z}/{x}/{y}.png`, { minZoom: 8, maxZoom: 18, zIndex: 2 }).addTo(map);
 L.control.scale({ imperial: false }).addTo(map);
 const bounds = L.latLngBounds([[data.point.lat, data.point.lon]]);

@@ -13,6 +13,7 @@
  */
 
 import { WallMap } from "./wallmap/app.js";
+import { motionOptions } from "./shared/dom.js";
 import { parsePermalink } from "./wallmap/permalink.js";
 
 // The page holds no inline script; the config is a JSON data block.
@@ -23,11 +24,7 @@ function start() {
   // there after, it fetched every layer's tiles and features for the city's view first.
   const linked = parsePermalink(location.hash);
   const [center, zoom] = linked ? [[linked.lat, linked.lon], linked.zoom] : [[(s + n) / 2, (w + e) / 2], 9];
-  // A screen that asks for less motion (prefers-reduced-motion) zooms and pans without Leaflet's
-  // animations, as its pulses become steady rings (wallmap.css).
-  const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-  const map = L.map("om-map", { center, zoom, zoomControl: !config.wall, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 120,
-    zoomAnimation: !calm, fadeAnimation: !calm, markerZoomAnimation: !calm });
+  const map = L.map("om-map", { center, zoom, zoomControl: !config.wall, preferCanvas: false, zoomSnap: 0.25, zoomDelta: 1, wheelPxPerZoomLevel: 120, ...motionOptions() });
   L.control.scale({ imperial: false, metric: true }).addTo(map);
   window.onemap = new WallMap(map, config);
 }

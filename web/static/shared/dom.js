@@ -36,3 +36,11 @@ export function debounce(fn, ms) {
   let timer = null;
   return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
 }
+
+/** Leaflet map options for the screen's motion preference: a screen that asks for less motion
+ * (prefers-reduced-motion) zooms and pans without Leaflet's zoom, fade and marker animations, as
+ * the wall map's pulses become steady rings there (wallmap.css). */
+export function motionOptions() {
+  const animate = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  return { zoomAnimation: animate, fadeAnimation: animate, markerZoomAnimation: animate };
+}
