@@ -7,7 +7,8 @@ Mapbox Vector Tile, EPSG:3857, extent 4096).
 How a tile is generalised is decided here (``plan_tile``), from the one tile grid
 (``web.tile_grid``) and the basemap's road classes (``web.basemap.ROAD_STYLE``): every geometry
 is simplified by half a pixel of its tile (``SIMPLIFY_PX``, topology preserved); roads below zoom
-13 keep only the classes the basemap draws at that zoom; a point layer, or the population grid,
+13 keep only the classes the basemap draws at that zoom, and below zoom 8 the roads of one class
+and name are one merged line (``MERGE_ROADS_BELOW``; with ``merged``, its number of edges); a point layer, or the population grid,
 whose tile would hold more than ``MAX_FEATURES`` features is aggregated into cells of
 ``CELL_PX`` pixels, each with a ``count`` (and the population's summed ``persons``).
 
@@ -41,7 +42,7 @@ from layers.catalogue import SOURCE_ID, LayerSpec, get_layer
 from layers.errors import InputError, NotFoundError
 from layers.services.vector_tiles import TileKey, VectorTiles
 from layers.store import Store
-from layers.store.tile_plan import BUFFER, EXTENT, TilePlan
+from layers.store.tile_plan import BUFFER, EXTENT, MERGED, TilePlan
 from web.basemap import ROAD_STYLE
 from web.tile_grid import TILE_PX, WEB_MERCATOR_QUAD, tile_bounds_m, tile_exists
 
@@ -63,6 +64,10 @@ CELL_PX = 8
 """The side of an aggregation cell in pixels of a 256-px tile (32 × 32 cells per tile)."""
 ALL_ROADS_ZOOM = max(lowest for lowest, _, _ in ROAD_STYLE.values())
 """From this zoom on every road is in the tiles, whatever its class."""
+MERGE_ROADS_BELOW = 8
+"""Below this zoom the roads of one class and name are merged into one line (a province's
+motorways at z6 are a handful of features instead of tens of thousands of edges)."""
+MERGE_ROADS_BY = ("road_class", "name")
 SUMMED = {"population": ("persons",)}
 """Aggregated cells carry the sum of these fields of their members."""
 _DIMENSION = {"Point": 0, "LineString": 1, "Polygon": 2, "MultiPolygon": 2}
@@ -97,11 +102,14 @@ def plan_tile(spec: LayerSpec, z: int, x: int, y: int, *, restricted: bool) -> T
     high = WEB_MERCATOR_QUAD.lnglat(min(east + margin, world.right), min(north + margin, world.top))
     classes = road_classes_at(z) if spec.name == "roads" else None
     dense = spec.geometry_type == "Point" or spec.name in SUMMED
+    columns = spec.visible_columns(restricted=restricted)
+    merge_by = tuple(c for c in MERGE_ROADS_BY if c in columns) if spec.name == "roads" and z < MERGE_ROADS_BELOW else ()
     return TilePlan(
         layer=spec.name, z=z, x=x, y=y,
         bounds_m=(west, south, east, north),
         search_deg=(low.x, low.y, high.x, high.y),
-        columns=spec.visible_columns(restricted=restricted),
+        columns=merge_by or columns,
+        merge_by=merge_by,
         keep=("road_class", classes) if classes is not None else None,
         tolerance_m=(east - west) * SIMPLIFY_PX / TILE_PX,
         aggregate_over=MAX_FEATURES if dense else None,
@@ -134,6 +142,7 @@ def _generalisation(spec: LayerSpec) -> str:
     notes = [f"Simplified by {SIMPLIFY_PX:g} px of a {TILE_PX}-px tile; EPSG:3857, extent {EXTENT}, buffer {BUFFER}."]
     if spec.name == "roads":
         notes.append("Road classes by zoom: " + ", ".join(f"{name} from z{lowest}" for name, (lowest, _, _) in ROAD_STYLE.items()) + ".")
+        notes.append(f"Below z{MERGE_ROADS_BELOW} the roads of one {' and '.join(MERGE_ROADS_BY)} are merged into one line, with only those fields and '{MERGED}', the number of edges it holds.")
     if spec.geometry_type == "Point" or spec.name in SUMMED:
         summed = "".join(f" and the sum of {name}" for name in SUMMED.get(spec.name, ()))
         notes.append(f"A tile that would hold more than {MAX_FEATURES} features holds instead cells of {CELL_PX} px, each with a count{summed}.")

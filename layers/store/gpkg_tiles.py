@@ -19,7 +19,7 @@ import shapely
 from mapbox_vector_tile.encoder import VectorTile, on_invalid_geometry_make_valid  # type: ignore[import-untyped]
 
 from layers.catalogue import SOURCE_ID, get_layer
-from layers.store.tile_plan import BUFFER, EXTENT, TIME_FORMAT_PY, TilePlan
+from layers.store.tile_plan import BUFFER, EXTENT, MERGED, TIME_FORMAT_PY, TilePlan
 
 
 class _TypedKeys(dict[Any, int]):
@@ -103,6 +103,26 @@ def _aggregated(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan)
     return shapes, properties
 
 
+def _merged(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """One line per value of ``plan.merge_by`` (``shapely.line_merge`` of its members' parts, as
+    ``ST_LineMerge(ST_Collect(...))``: both are GEOS's line merger), simplified (metres), with
+    those values and how many features it holds."""
+    keys = list(plan.merge_by)
+    groups = frame[keys].astype(object).groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    order = np.argsort(groups, kind="stable")
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    shapes, properties = [], []
+    values = frame[keys].astype(object).to_numpy()
+    for members in np.split(order, bounds):
+        parts = shapely.get_parts(geometries[members])
+        shapes.append(shapely.line_merge(shapely.multilinestrings(parts)))
+        first = values[members[0]]
+        properties.append({**{name: _value(v) for name, v in zip(keys, first, strict=True)}, MERGED: len(members)})
+    merged = np.asarray(shapes, dtype=object)
+    simplified = shapely.simplify(merged, plan.tolerance_m, preserve_topology=True) if plan.tolerance_m > 0 else merged
+    return np.asarray(simplified, dtype=object), properties
+
+
 def _polygons_of(geometry: Any) -> Any:
     """The polygonal part of a geometry (a made-valid polygon may hold lines or points too)."""
     parts = [part for part in shapely.get_parts(geometry) if part.geom_type in ("Polygon", "MultiPolygon")]
@@ -145,7 +165,9 @@ def frame_tile(frame: gpd.GeoDataFrame, plan: TilePlan) -> bytes:
     if frame.empty:
         return b""
     geometries = np.asarray(frame.geometry.to_crs(3857).array, dtype=object)
-    if plan.aggregate_over is not None and len(frame) > plan.aggregate_over:
+    if plan.merge_by:
+        shapes, properties = _merged(frame, geometries, plan)
+    elif plan.aggregate_over is not None and len(frame) > plan.aggregate_over:
         shapes, properties = _aggregated(frame, geometries, plan)
     else:
         shapes, properties = _plain(frame, geometries, plan)

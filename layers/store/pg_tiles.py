@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from layers.catalogue import SOURCE_ID, LayerSpec
-from layers.store.tile_plan import BUFFER, EXTENT, TIME_FORMAT_SQL, TilePlan
+from layers.store.tile_plan import BUFFER, EXTENT, MERGED, TIME_FORMAT_SQL, TilePlan
 
 
 def _quote(name: str) -> str:
@@ -43,15 +43,21 @@ def tile_sql(spec: LayerSpec, schema: str, plan: TilePlan) -> tuple[str, dict[st
         where += f" AND l.{_quote(plan.keep[0])} = ANY(:keep)"
         params["keep"] = list(plan.keep[1])
     mvt_geom = f"ST_AsMVTGeom(%s, env.box, {EXTENT}, {BUFFER}, true)"
-    plain = (
-        f"SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom') FROM ("
-        f"SELECT {properties}, {mvt_geom % 'ST_SimplifyPreserveTopology(g, :tolerance)'} AS geom FROM f, env ORDER BY fid"
-        ") t WHERE t.geom IS NOT NULL"
-    )
+    rows = "f"
     sql = (
         "WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS box, ST_MakeEnvelope(:w, :s, :e, :n, 4326) AS search), "
         f"f AS (SELECT l.fid, {', '.join('l.' + _quote(c) for c in dict.fromkeys((*plan.columns, *plan.sums)))}, ST_Transform(l.geom, 3857) AS g "
         f"FROM {table} l, env WHERE {where}) "
+    )
+    if plan.merge_by:  # one line per value of the merge columns, in the order of its first member
+        keys = ", ".join(_quote(c) for c in plan.merge_by)
+        sql += f", m AS (SELECT min(fid) AS fid, {keys}, count(*)::bigint AS {MERGED}, ST_LineMerge(ST_Collect(g)) AS g FROM f GROUP BY {keys}) "
+        properties += f", {MERGED}"
+        rows = "m"
+    plain = (
+        f"SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom') FROM ("
+        f"SELECT {properties}, {mvt_geom % 'ST_SimplifyPreserveTopology(g, :tolerance)'} AS geom FROM {rows}, env ORDER BY fid"
+        ") t WHERE t.geom IS NOT NULL"
     )
     if plan.aggregate_over is None:
         return sql + plain, params

@@ -20,6 +20,8 @@ TIME_FORMAT_SQL = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
 """How a datetime property is written (UTC, seconds), as PostgreSQL's ``to_char`` spells it."""
 TIME_FORMAT_PY = "%Y-%m-%dT%H:%M:%SZ"
 """The same format as ``strftime`` spells it."""
+MERGED = "merged"
+"""The property of a merged line (``TilePlan.merge_by``): how many of the layer's features it holds."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class TilePlan:
         ``sums``; a point layer's cell is the mean point of its members, other layers' the cell's
         square. None: never aggregated.
     points : whether the layer's features are points.
+    merge_by : when set, the lines sharing these columns' values are merged into one feature
+        (``ST_LineMerge`` of their collection: connected pieces become one line), whose
+        properties are those columns and ``MERGED`` (how many features it holds). ``columns`` is
+        then ``merge_by``.
     """
 
     layer: str
@@ -57,6 +63,7 @@ class TilePlan:
     cell_m: float = 0.0
     sums: tuple[str, ...] = ()
     points: bool = False
+    merge_by: tuple[str, ...] = ()
 
     @property
     def clip_m(self) -> tuple[float, float, float, float]:

@@ -5,6 +5,7 @@ z15); restricted fields kept from viewers; ETag, 304 and a write moving the tag;
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -23,11 +24,12 @@ from sqlalchemy import create_engine, text
 from api import vector_tiles
 from api.main import create_app
 from api.schemas import TileSet, TileSets
-from api.vector_tiles import MAX_ZOOM, plan_tile, road_classes_at
+from api.vector_tiles import MAX_ZOOM, MERGE_ROADS_BELOW, MERGE_ROADS_BY, plan_tile, road_classes_at
 from layers.catalogue import CATALOGUE, get_layer
 from layers.settings import Settings
 from layers.store import open_store
 from layers.store.postgis import sqlalchemy_url
+from layers.store.tile_plan import MERGED
 from tests.helpers import secured_copy
 from web.basemap import ROAD_STYLE
 from web.tile_grid import tile_of
@@ -74,11 +76,19 @@ def clients(pg_sample: Settings, sample_gpkg: Path, tmp_path_factory: pytest.Tem
         yield {"gpkg": gpkg, "postgis": postgis}
 
 
+def _key(feature: dict[str, Any], key: str, i: int) -> Any:
+    """A feature's key: ``key``'s value; a merged line's, the values it was merged by."""
+    properties = feature["properties"]
+    if MERGED in properties:
+        return tuple(properties.get(c) for c in MERGE_ROADS_BY)
+    return properties.get(key, i)
+
+
 def _same_tile(gpkg: bytes, postgis: bytes, layer: str, key: str) -> int:
-    """Both tiles hold the same features (by ``key``) with the same properties, each geometry
-    within a pixel of the other's; returns how many."""
-    left = {f["properties"].get(key, i): f for i, f in enumerate(_decode(gpkg, layer))}
-    right = {f["properties"].get(key, i): f for i, f in enumerate(_decode(postgis, layer))}
+    """Both tiles hold the same features (by ``key``; merged lines by what they were merged by)
+    with the same properties, each geometry within a pixel of the other's; returns how many."""
+    left = {_key(f, key, i): f for i, f in enumerate(_decode(gpkg, layer))}
+    right = {_key(f, key, i): f for i, f in enumerate(_decode(postgis, layer))}
     assert set(left) == set(right), sorted(set(left) ^ set(right))[:5]
     for name, feature in left.items():
         other = right[name]
@@ -157,6 +167,30 @@ def test_roads_keep_the_classes_the_basemap_draws_at_each_zoom(clients: dict[str
         assert classes and classes <= allowed, (z, classes)
         if z == 12:
             assert "城市道路" in classes, "the centre's city streets appear from z12"
+
+
+def test_below_z8_the_roads_of_one_class_and_name_are_one_line(pg_sample: Settings, sample_gpkg: Path) -> None:
+    """At z7 over the city: a line per class and name, holding every edge the unmerged tile holds
+    (within a pixel), fewer features and fewer bytes; from z8 on, the edges themselves."""
+    assert MERGE_ROADS_BELOW == 8
+    z = 7
+    x, y = tile_of(*CENTRE, z)
+    merged_plan = plan_tile(get_layer("roads"), z, x, y, restricted=True)
+    assert merged_plan.merge_by == ("road_class", "name") and merged_plan.columns == ("road_class", "name")
+    assert not plan_tile(get_layer("roads"), 8, *tile_of(*CENTRE, 8), restricted=True).merge_by
+    edges_plan = dataclasses.replace(merged_plan, merge_by=(), columns=get_layer("roads").visible_columns(restricted=True))
+    with open_store(pg_sample) as postgis, open_store(Settings(store=str(sample_gpkg))) as gpkg:
+        for store in (postgis, gpkg):
+            merged, edges = store.vector_tile(merged_plan), store.vector_tile(edges_plan)
+            lines, parts = _decode(merged, "roads"), _decode(edges, "roads")
+            keys = [(f["properties"]["road_class"], f["properties"].get("name")) for f in lines]
+            assert len(keys) == len(set(keys)) == len({(f["properties"]["road_class"], f["properties"].get("name")) for f in parts}), "one line per class and name"
+            assert all(set(f["properties"]) <= {"road_class", "name", MERGED} for f in lines)
+            assert sum(f["properties"][MERGED] for f in lines) >= len(parts) > 3 * len(lines), (len(parts), len(lines))
+            assert len(merged) < len(edges) / 2, (len(merged), len(edges))
+            whole = shapely.union_all([shape(f["geometry"]) for f in lines])
+            pieces = shapely.union_all([shape(f["geometry"]) for f in parts])
+            assert shapely.hausdorff_distance(whole, pieces) <= 2 * PIXEL, "the merged lines draw the same roads"
 
 
 def _tiles_over_the_city(z: int) -> list[tuple[int, int]]:

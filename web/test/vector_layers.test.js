@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  classOf, densityOpacity, featureKey, metresPerPixel, pathStyle, populationDensity, tileUrl, tipText, widthAt,
+  classOf, densityOpacity, featureKey, metresPerPixel, pathStyle, popupId, populationDensity, tileUrl, tipText, widthAt,
 } from "../static/wallmap/vector_layers.js";
 
 const RISK = {
@@ -72,6 +72,7 @@ test("population: a stored cell's density from its size, an aggregated cell's fr
 test("hover texts: the name, then the tip fields with units; aggregated cells say what they sum", () => {
   assert.equal(tipText(ROADS, { name: "解放路", road_class: "城市道路", speed_kmh: 40 }), "解放路 · 道路等级 城市道路 · 设计速度 40 km/h");
   assert.equal(tipText(ROADS, { road_class: "村道" }), "道路 · 道路等级 村道", "an unnamed road: the layer's title, no empty fields");
+  assert.equal(tipText(ROADS, { name: "京台高速", road_class: "高速公路", merged: 1234 }), "京台高速 · 道路等级 高速公路 · 1,234 段合并显示", "a merged line (below z8) says how many edges");
   assert.equal(tipText(FLOOD, { name: "<img src=x onerror=alert(1)>", kind: "易涝区", threatened_people: 1234 }), "<img src=x onerror=alert(1)> · 类型 易涝区 · 威胁人数 1,234 人",
     "plain text: the page puts it in a text node");
   assert.equal(tipText(POPULATION, { count: 36, persons: 12345.6 }), "人口网格：人口 12,346 人，36 个要素合计");
@@ -81,4 +82,11 @@ test("hover texts: the name, then the tip fields with units; aggregated cells sa
 test("feature keys: the source id; an aggregated cell its own", () => {
   assert.equal(featureKey({ source_id: "R-1" }, 7), "R-1");
   assert.equal(featureKey({ count: 3 }, 7), "cell:7");
+  assert.equal(featureKey({ road_class: "高速公路", merged: 12 }, 8), "cell:8", "a merged line is its own");
+});
+
+test("a popup names a feature by its id, a cell by its count, a merged line by its edges", () => {
+  assert.equal(popupId({ source_id: 42 }), "42");
+  assert.equal(popupId({ count: 1234, persons: 5 }), "1,234 个要素合计");
+  assert.equal(popupId({ road_class: "高速公路", merged: 7 }), "7 段合并显示");
 });

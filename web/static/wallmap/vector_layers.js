@@ -97,7 +97,21 @@ export function tipText(view, properties) {
     const value = withUnit(properties[name], type, unit);
     if (value !== null) parts.push(`${label} ${value}`);
   }
+  if (properties.merged !== undefined) parts.push(mergedText(properties.merged));
   return parts.join(" · ");
+}
+
+/** A line merged from the layer's features at a low zoom (roads of one class and name): how many. */
+function mergedText(merged) {
+  return `${formatCount(merged)} 段合并显示`;
+}
+
+/** What a tiled feature's popup names it by: its source id; an aggregated cell, how many
+ * features it sums; a merged line, how many it holds. */
+export function popupId(properties) {
+  if (properties.count !== undefined) return `${formatCount(properties.count)} 个要素合计`;
+  if (properties.merged !== undefined) return mergedText(properties.merged);
+  return String(properties.source_id);
 }
 
 /** A feature's key across tiles: its source id; an aggregated cell has none and is its own. */
@@ -213,8 +227,7 @@ export const vectorMethods = {
   _vectorPopup(view, properties, latlng) {
     this._vectorOut();
     const aggregated = properties.count !== undefined;
-    const id = aggregated ? `${formatCount(properties.count)} 个要素合计` : String(properties.source_id);
-    const feature = { id, properties: aggregated ? { ...properties, name: `${view.title}（聚合）` } : properties };
+    const feature = { id: popupId(properties), properties: aggregated ? { ...properties, name: `${view.title}（聚合）` } : properties };
     const content = this.popupFor(view, feature, this.lonlat(latlng));
     if (aggregated) content.querySelector("table").append(el("tr", {}, [el("th", { text: "要素数" }), el("td", { text: formatCount(properties.count) })]));
     L.popup({ maxWidth: 360 }).setLatLng(latlng).setContent(content).openOn(this.map);
