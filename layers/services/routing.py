@@ -12,6 +12,7 @@ import hashlib
 import logging
 import tempfile
 import threading
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 RESOURCE_LAYERS = ("rescue_stations", "supply_depots", "shelters")
 """Layers whose features can be sent to an incident."""
-GRAPH_FORMAT = "1"  # bump when RoadGraph.to_bytes changes
+GRAPH_FORMAT = "2"  # bump when RoadGraph.to_bytes changes
 KEEP_GRAPHS = 4
 """Graph files kept per profile in the cache folder (the newest), for folders several stores share."""
 MAX_BANDS = 6
@@ -187,9 +188,9 @@ class RoutingService:
             graph = None
             if path.exists():
                 try:
-                    graph = RoadGraph.from_bytes(path.read_bytes())
+                    graph = RoadGraph.from_file(path)
                     logger.info("road graph loaded from %s", path)
-                except (OSError, ValueError, KeyError) as error:
+                except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # cut short, damaged, or of another format
                     logger.warning("ignoring unreadable graph cache %s: %s", path, error)
             if graph is None:
                 try:

@@ -171,9 +171,19 @@ def test_graph_survives_a_round_trip_to_bytes(graph) -> None:  # type: ignore[no
     from gis.network import RoadGraph
 
     again = RoadGraph.from_bytes(graph.to_bytes())
-    assert again.report == graph.report
-    np.testing.assert_array_equal(again.forward.toarray(), graph.forward.toarray())
-    assert list(again.edge_name) == list(graph.edge_name)
+    assert again.report == graph.report and again.epsg == graph.epsg
+    for name in ("forward", "reverse"):  # the matrices read back, as built
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(getattr(again, name), part), getattr(getattr(graph, name), part))
+    for name in ("arc_edge", "arc_forward", "forward_arc", "reverse_arc", "_arc_keys", "_arc_by_key", "node_xy", "edge_u", "edge_v", "edge_time_s", "edge_oneway"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(graph, name))
+    assert list(again.edge_name) == list(graph.edge_name) and list(again.edge_source_id) == list(graph.edge_source_id)
+    assert all(shapely.equals_exact(again.edge_geometry, graph.edge_geometry, tolerance=0)), "the geometries to the last bit"
+    # and it routes as the graph built: the virtual source and the edge index are rebuilt
+    loaded = _times(nearest_resources(again, INCIDENT, index_resources(again, resources()), k=4))
+    built = _times(nearest_resources(graph, INCIDENT, index_resources(graph, resources()), k=4))
+    assert loaded.keys() == built.keys()
+    np.testing.assert_array_equal(list(loaded.values()), list(built.values()))  # nan (unreachable) alike
 
 
 def test_a_point_on_a_junction_may_leave_by_any_road() -> None:
