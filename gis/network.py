@@ -34,6 +34,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gis.arraytools import first_per_group
 from gis.edge_search import EdgeIndex
+from gis.local_search import NearJunctions
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class RoadGraph:
     _virtual: tuple[csr_matrix, csr_matrix] = field(init=False, repr=False)
     search_lock: threading.Lock = field(init=False, repr=False)
     edge_index: EdgeIndex = field(init=False, repr=False)
+    near: NearJunctions = field(init=False, repr=False)  # junctions by place, for searches bounded by time
 
     def __post_init__(self) -> None:
         self._build_arcs()
@@ -150,6 +152,7 @@ class RoadGraph:
         self._arc_keys, self._arc_by_key = arc_keys, arc_by_key
         self._virtual = (_with_virtual_row(self.forward), _with_virtual_row(self.reverse))
         self.search_lock = threading.Lock()
+        self.near = NearJunctions(self.node_xy, self.edge_length_m, self.edge_time_s)
 
     def with_virtual_source(self, *, reverse: bool, ends: tuple[int, int], seconds: tuple[float, float], closed_edges: NDArray[np.bool_] | None = None) -> csr_matrix:
         """The (n+1)-node graph whose extra node ``n`` has arcs to ``ends`` costing ``seconds``
@@ -165,6 +168,19 @@ class RoadGraph:
         matrix.indices[-2:] = ends
         matrix.data[-2:] = seconds
         return matrix
+
+    def bounded_source(self, *, reverse: bool, xy: tuple[float, float], limit: float, ends: tuple[int, int], seconds: tuple[float, float],
+                       closed_edges: NDArray[np.bool_] | None = None) -> tuple[csr_matrix, NDArray[np.int64]] | None:
+        """For a search of at most ``limit`` seconds from the point at ``xy`` (metres): the
+        subgraph of the junctions it can reach with the virtual source (its last node) as
+        ``with_virtual_source`` gives it, and those junctions' numbers; None when the whole graph
+        is to be searched (see ``gis.local_search``). Hold ``search_lock`` while it is built."""
+        nodes = self.near.within(xy, limit)
+        if nodes is None:
+            return None
+        matrix, arcs = (self.reverse, self.reverse_arc) if reverse else (self.forward, self.forward_arc)
+        closed_arc = closed_edges[self.arc_edge] if closed_edges is not None and closed_edges.any() else None
+        return self.near.subgraph(matrix, arcs, closed_arc, nodes, ends, seconds), nodes
 
     def weights(self, closed_edges: NDArray[np.bool_] | None = None, *, reverse: bool = False) -> csr_matrix:
         """The forward (or reverse) CSR graph with closed edges' arcs at infinite time (no rebuild)."""

@@ -143,16 +143,45 @@ def arc_time_s(graph: RoadGraph, edge: int, forward: bool, closed: NDArray[np.bo
 
 @dataclass(frozen=True)
 class TimeField:
-    """Times between every junction and one snapped point, via the two ends of its edge."""
+    """Times between the junctions and one snapped point, via the two ends of its edge: of every
+    junction, or (a search bounded by time) of the junctions it could reach, the rest at inf."""
 
-    time: NDArray[np.float64]  # seconds between each junction and the point (inf: unreachable or beyond the limit)
-    pred: NDArray[np.int32]  # next junction towards the point; the virtual node after u or v
+    searched_s: NDArray[np.float64]  # seconds between each searched junction and the point (inf: unreachable or beyond the limit)
+    next_node: NDArray[np.int64]  # per searched junction, the next junction towards the point; node_count: the point (virtual); _NO_NODE
     u: int  # the point's edge ends
     v: int
+    nodes: NDArray[np.int64] | None  # the searched junctions' numbers, sorted; None: every junction, in order
+    node_count: int
+
+    def times(self, junctions: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Seconds between each of ``junctions`` and the point (inf: not reached)."""
+        if self.nodes is None:
+            return self.searched_s[junctions]
+        at = np.minimum(np.searchsorted(self.nodes, junctions), max(self.nodes.size - 1, 0))
+        found = self.nodes[at] == junctions if self.nodes.size else np.zeros(np.shape(junctions), bool)
+        return np.where(found, self.searched_s[at] if self.nodes.size else np.inf, np.inf)
+
+    def next_junction(self, junction: int) -> int:
+        """The junction after ``junction`` on its fastest path (``node_count``: the point; _NO_NODE: none)."""
+        if self.nodes is None:
+            return int(self.next_node[junction])
+        at = int(np.searchsorted(self.nodes, junction))
+        return int(self.next_node[at]) if at < self.nodes.size and self.nodes[at] == junction else _NO_NODE
+
+    @property
+    def time(self) -> NDArray[np.float64]:
+        """Seconds for every junction (inf: not reached): an array as long as the graph's."""
+        if self.nodes is None:
+            return self.searched_s
+        every = np.full(self.node_count, np.inf)
+        every[self.nodes] = self.searched_s
+        return every
 
 
 def time_field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, closed: NDArray[np.bool_] | None, limit: float) -> TimeField:
-    """Dijkstra from the point's edge ends. ``toward``: times from junctions TO the point (reverse graph)."""
+    """Dijkstra from the point's edge ends. ``toward``: times from junctions TO the point (reverse
+    graph). With a finite ``limit`` (s) only the junctions within its reach are searched
+    (``gis.local_search``: exact, and much cheaper on a large graph)."""
     edge = int(snaps.edge[index])
     fraction = float(snaps.fraction[index])
     forward_time = arc_time_s(graph, edge, True, closed)
@@ -163,11 +192,21 @@ def time_field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, clos
         offset_u, offset_v = part_seconds(fraction, backward_time), part_seconds(1 - fraction, forward_time)
     u, v = int(graph.edge_u[edge]), int(graph.edge_v[edge])
     n = graph.node_count
+    place = shapely.get_coordinates(shapely.line_interpolate_point(graph.edge_geometry[edge], fraction, normalized=True))[0]
     # One search from a virtual node standing for the point, with arcs to u and v.
     with graph.search_lock:
-        matrix = graph.with_virtual_source(reverse=toward, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
-        dist, pred = dijkstra(matrix, directed=True, indices=n, return_predecessors=True, limit=limit)
-    return TimeField(dist[:n], pred, u, v)
+        bounded = graph.bounded_source(reverse=toward, xy=(float(place[0]), float(place[1])), limit=limit, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
+        if bounded is None:
+            matrix = graph.with_virtual_source(reverse=toward, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
+            dist, pred = dijkstra(matrix, directed=True, indices=n, return_predecessors=True, limit=limit)
+            return TimeField(dist[:n], pred.astype(np.int64), u, v, None, n)
+        matrix, nodes = bounded
+    k = nodes.size
+    dist, pred = dijkstra(matrix, directed=True, indices=k, return_predecessors=True, limit=limit)
+    pred = pred[:k].astype(np.int64)
+    # local numbers → the graph's: the virtual node k is the graph's n, no predecessor stays so
+    following = np.where(pred == k, n, np.where(pred < 0, _NO_NODE, nodes[np.clip(pred, 0, max(k - 1, 0))]))
+    return TimeField(dist[:k], following, u, v, nodes, n)
 
 
 def _same_edge_time(graph: RoadGraph, edge: int, start: float, end: float, closed: NDArray[np.bool_] | None) -> float:
@@ -198,7 +237,7 @@ def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, 
     to_u = part_seconds(fraction, arc_time_s(graph, edge, False, closed))
     for junction, leave, towards_v in ((int(graph.edge_v[edge]), to_v, True), (int(graph.edge_u[edge]), to_u, False)):
         if np.isfinite(leave):
-            options.append((leave + float(field.time[junction]), junction, towards_v))
+            options.append((leave + float(field.times(np.array([junction]))[0]), junction, towards_v))
     best = min(options, default=(np.inf, -1, True))
     direct = np.inf
     if edge == int(target.edge[target_index]):
@@ -210,8 +249,8 @@ def _trip_to(graph: RoadGraph, target: Snaps, target_index: int, source: Snaps, 
     junction = best[1]
     virtual = graph.node_count
     nodes = [junction]
-    while field.pred[nodes[-1]] not in (virtual, _NO_NODE):
-        nodes.append(int(field.pred[nodes[-1]]))
+    while (following := field.next_junction(nodes[-1])) not in (virtual, _NO_NODE):
+        nodes.append(following)
     return Trip(best[0], nodes, best[2], nodes[-1] == field.u)
 
 
@@ -295,8 +334,7 @@ def _seconds_to(graph: RoadGraph, target: Snaps, sources: Snaps, field: TimeFiel
         # As in _part: a source sitting on a junction (fraction 0 or 1) leaves it at no cost.
         leave_v = np.where(fraction == 1.0, 0.0, np.where(np.isfinite(forward), (1 - fraction) * forward, np.inf))
         leave_u = np.where(fraction == 0.0, 0.0, np.where(np.isfinite(backward), fraction * backward, np.inf))
-    times = field.time
-    seconds = np.minimum(leave_v + times[graph.edge_v[edge]], leave_u + times[graph.edge_u[edge]])
+    seconds = np.minimum(leave_v + field.times(graph.edge_v[edge]), leave_u + field.times(graph.edge_u[edge]))
     for i in np.flatnonzero(on & (sources.edge == target.edge[0])):
         direct = _same_edge_time(graph, int(edge[i]), float(fraction[i]), float(target.fraction[0]), closed)
         seconds[i] = min(seconds[i], direct)

@@ -304,3 +304,33 @@ def test_service_area_road_km_match_an_independent_networkx_count(case: Case) ->
                         covered, last = covered + high - low, high
                 total += covered * other.length
             assert got == pytest.approx(total / 1000.0, rel=1e-6), f"{case.name} band {band} min"
+
+
+def test_a_search_bounded_by_time_gives_the_whole_graph_searchs_times(city_graph: RoadGraph, case: Case) -> None:
+    """gis.local_search: a search limited to 1, 5 and 15 minutes runs on the junctions within its
+    reach only (on the sample city; the OSM extract is small enough to be searched whole), and
+    gives every junction the time the whole graph's search gives it (inf beyond the limit), both
+    ways and with 2 % of the roads closed."""
+    from gis.routing import time_field
+
+    graph = city_graph
+    rng = np.random.default_rng(11)
+    closed = rng.random(graph.edge_count) < 0.02
+    points = _incidents(graph, 6, seed=23)
+    snaps = snap_points(graph, np.asarray(points.to_crs(graph.epsg).array, dtype=object), max_snap_m=1_000)
+    bounded_searches = 0
+    for i in np.flatnonzero(snaps.edge >= 0):
+        for toward in (True, False):
+            for cut in (None, closed):
+                whole = time_field(graph, snaps, int(i), toward=toward, closed=cut, limit=np.inf)
+                assert whole.nodes is None
+                for limit in (60.0, 300.0, 900.0):
+                    bounded = time_field(graph, snaps, int(i), toward=toward, closed=cut, limit=limit)
+                    bounded_searches += bounded.nodes is not None
+                    expected = np.where(whole.time <= limit, whole.time, np.inf)
+                    np.testing.assert_array_equal(np.isfinite(bounded.time), np.isfinite(expected))
+                    np.testing.assert_allclose(bounded.time[np.isfinite(expected)], expected[np.isfinite(expected)], rtol=1e-12)
+                    reached = np.flatnonzero(np.isfinite(expected))
+                    np.testing.assert_array_equal(bounded.times(reached), bounded.time[reached])
+    if case.name == "sample_city":
+        assert bounded_searches >= 48, "the searches ran on a part of the graph"
