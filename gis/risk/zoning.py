@@ -223,13 +223,24 @@ def level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFram
     gathered into a MultiPolygon as they are: regions of one level never share an edge, only
     corners. No union and no topology-preserving simplification of a whole level, which at a
     province's size (millions of regions) each took many minutes."""
-    shapes = [(shapely.geometry.shape(geometry), int(value)) for geometry, value in features.shapes(levels, mask=levels != NODATA, transform=grid.transform)]
+    # At a province the regions are gigabytes: each stage lets go of the one before (at most two
+    # copies held at once: read and simplified, then simplified and gathered, then gathered and projected).
+    shapes, values = [], []
+    for geometry, value in features.shapes(levels, mask=levels != NODATA, transform=grid.transform):
+        shapes.append(shapely.geometry.shape(geometry))
+        values.append(int(value))
     if not shapes:
         return gpd.GeoDataFrame({"level_code": [], "level": []}, geometry=[], crs=grid.epsg).to_crs(OUTPUT_EPSG)
-    regions = shapely.coverage_simplify(np.array([g for g, _ in shapes], dtype=object), grid.resolution_m / 2)
-    value = np.array([v for _, v in shapes])
-    codes = sorted(set(value.tolist()))
-    merged = gpd.GeoDataFrame({"level_code": codes}, geometry=[shapely.multipolygons(regions[value == code]) for code in codes], crs=grid.epsg)
+    read = np.array(shapes, dtype=object)
+    del shapes
+    regions = shapely.coverage_simplify(read, grid.resolution_m / 2)
+    del read
+    value = np.array(values)
+    codes = sorted(set(values))
+    gathered = [shapely.multipolygons(regions[value == code]) for code in codes]
+    del regions
+    merged = gpd.GeoDataFrame({"level_code": codes}, geometry=gathered, crs=grid.epsg)
+    del gathered
     merged["level"] = merged["level_code"].map(LEVEL_CODES)
     merged["area_km2"] = merged.geometry.area / 1e6
     return merged[["level_code", "level", "area_km2", "geometry"]].to_crs(OUTPUT_EPSG)
