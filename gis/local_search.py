@@ -22,9 +22,10 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
-WHOLE_GRAPH_SHARE = 0.5
-"""When the junctions within reach are more than this share of all, the whole graph is searched
-(building the subgraph would cost more than it saves)."""
+WHOLE_GRAPH_SHARE = 0.03
+"""When the junctions within reach are more than this share of all, the whole graph is searched:
+building the subgraph would cost more than scipy's set-up it saves (measured on the sample
+province's 1.2 M junctions: 0.5 was slower than searching whole, 0.03 faster)."""
 SLACK_M = 1.0
 """Metres added to the reach, for rounding in lengths and coordinates."""
 
@@ -40,6 +41,7 @@ class NearJunctions:
         self._lock = threading.Lock()
         self._tree: cKDTree | None = None
         self._speed: float | None = None
+        self._median: float | None = None
         self._local: NDArray[np.int64] | None = None
 
     @property
@@ -54,6 +56,14 @@ class NearJunctions:
                 moving = times > 0
                 self._speed = float(np.max(lengths[moving] / times[moving])) if moving.any() else 0.0
         return self._speed
+
+    @property
+    def median_speed_mps(self) -> float:
+        """The median edge's geometry length over its travel time (m/s): a typical speed."""
+        if self._median is None:
+            moving = self._times > 0
+            self._median = float(np.median(self._lengths[moving] / self._times[moving])) if moving.any() else 1.0
+        return self._median
 
     def _ready(self) -> tuple[cKDTree, NDArray[np.int64]]:
         with self._lock:

@@ -306,13 +306,15 @@ def test_service_area_road_km_match_an_independent_networkx_count(case: Case) ->
             assert got == pytest.approx(total / 1000.0, rel=1e-6), f"{case.name} band {band} min"
 
 
-def test_a_search_bounded_by_time_gives_the_whole_graph_searchs_times(city_graph: RoadGraph, case: Case) -> None:
+def test_a_search_bounded_by_time_gives_the_whole_graph_searchs_times(city_graph: RoadGraph, case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
     """gis.local_search: a search limited to 1, 5 and 15 minutes runs on the junctions within its
     reach only (on the sample city; the OSM extract is small enough to be searched whole), and
     gives every junction the time the whole graph's search gives it (inf beyond the limit), both
     ways and with 2 % of the roads closed."""
+    from gis import local_search
     from gis.routing import time_field
 
+    monkeypatch.setattr(local_search, "WHOLE_GRAPH_SHARE", 0.5)  # the sample city is small: bounded searches up to half of it
     graph = city_graph
     rng = np.random.default_rng(11)
     closed = rng.random(graph.edge_count) < 0.02
