@@ -80,9 +80,9 @@ class NearJunctions:
             return None
         tree, _ = self._ready()
         radius = seconds * speed + SLACK_M
+        if tree.query_ball_point(xy, radius, return_length=True) > WHOLE_GRAPH_SHARE * len(self.node_xy):
+            return None  # counted without listing them: a long search's list would be its largest cost
         found = np.asarray(tree.query_ball_point(xy, radius), dtype=np.int64)
-        if found.size > WHOLE_GRAPH_SHARE * len(self.node_xy):
-            return None
         found.sort()
         return found
 

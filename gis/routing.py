@@ -268,8 +268,8 @@ def _piece(line: shapely.LineString, start: float, end: float) -> NDArray[np.flo
         return coords[:1]
     a, b = start * total, end * total
     inner = coords[(along > a) & (along < b)]
-    first = np.array([np.interp(a, along, coords[:, 0]), np.interp(a, along, coords[:, 1])])
-    last = np.array([np.interp(b, along, coords[:, 0]), np.interp(b, along, coords[:, 1])])
+    ends = np.array([a, b])
+    first, last = np.column_stack([np.interp(ends, along, coords[:, 0]), np.interp(ends, along, coords[:, 1])])
     return np.vstack([first, inner, last])
 
 
