@@ -51,6 +51,10 @@ GRAPH_FORMAT = "2"  # bump when RoadGraph.to_bytes changes
 KEEP_GRAPHS = 4
 """Graph files kept per profile in the cache folder (the newest), for folders several stores share."""
 MAX_BANDS = 6
+WHOLE_LAYER_UP_TO = 500_000
+"""A layer of at most this many features is read whole once per version and kept (as points) for
+counting what service areas hold; a larger one (a province's 16 million population cells) is read
+for each answer within the bands' box only, so the first answer does not wait minutes."""
 """Service-area bands one request may ask for (each band is a Dijkstra and a polygon)."""
 
 
@@ -153,6 +157,7 @@ class RoutingService:
         self._graphs: dict[str, tuple[str, RoadGraph]] = {}
         self._indexes: dict[tuple[str, str, str], ResourceIndex] = {}
         self._points: dict[str, tuple[str, NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._sizes: dict[str, tuple[str, int]] = {}  # layer → (version, features)
         self._in_force: tuple[str, Closures] | None = None
         # The last closed-edge mask per graph, for a few graphs (driving, walking): a graph rebuilt
         # for new roads pushes out the old one rather than keeping it alive.
@@ -339,23 +344,35 @@ class RoutingService:
             cached = self._points.get(layer)
             if cached is not None and cached[0] == version:
                 return cached[1], cached[2]
-        parts_xy, parts_weights = [np.zeros((0, 2))], [np.zeros(0)]
-        for frame in self.store.read_in_chunks(layer):  # a province's 16 million cells never at once: their points only
-            geometries = np.asarray(frame.geometry.array, dtype=object)
-            parts_xy.append(shapely.get_coordinates(shapely.centroid(geometries) if layer == "population" else shapely.point_on_surface(geometries)).reshape(-1, 2))
-            parts_weights.append(frame["persons"].to_numpy(dtype=float) if layer == "population" else np.ones(len(frame)))
-        xy, weights = np.concatenate(parts_xy), np.concatenate(parts_weights)
+        xy, weights = _points_of(layer, self.store.read_in_chunks(layer))  # a province's 16 million cells never at once: their points only
         with self._lock:
             self._points[layer] = (version, xy, weights)
         return xy, weights
+
+    def _points_within(self, layer: str, bounds: tuple[float, float, float, float]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``_layer_points`` of the features reaching ``bounds`` (lon/lat): all of a small layer
+        (kept), or a large layer's read within the box (``WHOLE_LAYER_UP_TO``)."""
+        version = self.store.layer_version(layer)
+        with self._lock:
+            size = self._sizes.get(layer)
+        if size is None or size[0] != version:
+            size = (version, self.store.count(layer))
+            with self._lock:
+                self._sizes[layer] = size
+        if size[1] <= WHOLE_LAYER_UP_TO:
+            return self._layer_points(layer)
+        return _points_of(layer, [self.store.read(layer, bbox=bounds)])
 
     def _contents(self, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Residents (population cells whose centre lies inside) and resources of each band."""
         polygons = np.asarray(areas.geometry.array, dtype=object)
         shapely.prepare(polygons)  # each polygon is tested against thousands of points
 
+        west, south, east, north = (float(v) for v in areas.total_bounds)
+        reach = (west, south, east, north) if np.isfinite([west, south, east, north]).all() else (0.0, 0.0, 0.0, 0.0)  # no band: a box of nothing
+
         def inside(layer: str) -> list[float]:
-            xy, weights = self._layer_points(layer)  # once per answer, not per band
+            xy, weights = self._points_within(layer, reach)  # once per answer, not per band
             totals = []
             for polygon in polygons:
                 if polygon.is_empty:
@@ -371,6 +388,17 @@ class RoutingService:
         for layer in RESOURCE_LAYERS:
             columns[f"{layer}_count"] = [int(total) for total in inside(layer)]
         return areas.assign(**columns)
+
+
+def _points_of(layer: str, frames: Iterable[gpd.GeoDataFrame]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Lon/lat of each feature's representative point (population: cell centres) and its weight
+    (persons; 1 for a facility)."""
+    parts_xy, parts_weights = [np.zeros((0, 2))], [np.zeros(0)]
+    for frame in frames:
+        geometries = np.asarray(frame.geometry.array, dtype=object)
+        parts_xy.append(shapely.get_coordinates(shapely.centroid(geometries) if layer == "population" else shapely.point_on_surface(geometries)).reshape(-1, 2))
+        parts_weights.append(frame["persons"].to_numpy(dtype=float) if layer == "population" else np.ones(len(frame)))
+    return np.concatenate(parts_xy), np.concatenate(parts_weights)
 
 
 def _modified(path: Path) -> float:

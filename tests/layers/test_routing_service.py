@@ -99,6 +99,21 @@ def test_service_areas_count_residents_and_resources(sample_settings: Settings) 
     assert areas.geometry.iloc[1].contains(areas.geometry.iloc[0].representative_point())
 
 
+def test_a_large_layer_is_read_within_the_bands_box_with_the_same_counts(sample_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over WHOLE_LAYER_UP_TO features (a province's population), a service area's residents and
+    resources come from a read of the bands' box: the counts of the whole layer kept in memory."""
+    from layers.services import routing
+
+    with open_store(sample_settings) as store:
+        kept = RoutingService(store, sample_settings).areas(116.59, 35.41, minutes=[5, 15])
+        monkeypatch.setattr(routing, "WHOLE_LAYER_UP_TO", 0)
+        service = RoutingService(store, sample_settings)
+        boxed = service.areas(116.59, 35.41, minutes=[5, 15])
+        assert service._points == {}, "nothing read whole, nothing kept"
+    columns = ["residents", *(f"{layer}_count" for layer in routing.RESOURCE_LAYERS)]
+    assert kept[columns].equals(boxed[columns]) and kept["residents"].iloc[1] > 0, (kept[columns], boxed[columns])
+
+
 def test_service_areas_around_a_closure_at_the_origin_warn_nothing(sample_settings: Settings) -> None:
     """A closure next to the origin leaves arcs unreached (inf): no RuntimeWarning in the log."""
     import warnings
