@@ -156,3 +156,28 @@ def test_hover_and_click_give_the_fields_and_hostile_text_stays_text(wall: tuple
     flood = _popup(page, *_screen_point(page, *served.centre))
     assert "山洪及易涝区" in flood and "类型" in flood and "威胁人数 (人)" in flood, flood
     assert wall[0].errors == []
+
+
+def test_below_z8_a_merged_road_says_how_many_edges_it_holds(wall: tuple[Page, list[str]], served: Served) -> None:
+    """At z7 the roads of one class and name are one line (api/vector_tiles.py MERGE_ROADS_BELOW):
+    its tooltip and its popup give its class and how many edges it holds, as text."""
+    page = wall[0].page
+    page.locator("input[data-layer=roads]").check()
+    lon, lat = served.centre
+    page.evaluate("([lat, lon]) => { window.onemap.map.setView([lat, lon], 7, { animate: false }); }", [lat, lon])
+    wall[0].settle()
+    page.wait_for_selector("path.om-p-roads", state="attached", timeout=30_000)
+    middle = page.evaluate("""() => { const r = window.onemap.map.getContainer().getBoundingClientRect();
+        for (const path of document.querySelectorAll('path.om-p-roads')) {
+          const length = path.getTotalLength(); if (length < 20) continue;
+          const p = path.getPointAtLength(length / 2).matrixTransform(path.getScreenCTM());
+          if (p.x > r.left + 260 && p.x < r.right - 20 && p.y > r.top + 20 && p.y < r.bottom - 20 && document.elementFromPoint(p.x, p.y) === path) return [p.x, p.y];
+        } return null; }""")
+    assert middle is not None, "a merged road lies clear on the screen at z7"
+    page.mouse.move(*middle)
+    tip = page.locator(".leaflet-tooltip")
+    tip.wait_for(timeout=5_000)
+    assert "段合并显示" in tip.inner_text() and "道路等级" in tip.inner_text(), tip.inner_text()
+    road = _popup(page, *middle)
+    assert "段合并显示" in road and "道路等级" in road and "undefined" not in road, road
+    assert page.evaluate("window.__pwned") is None and wall[0].errors == []
