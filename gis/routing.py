@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -147,7 +148,7 @@ class TimeField:
     junction, or (a search bounded by time) of the junctions it could reach, the rest at inf."""
 
     searched_s: NDArray[np.float64]  # seconds between each searched junction and the point (inf: unreachable or beyond the limit)
-    next_node: NDArray[np.int64]  # per searched junction, the next junction towards the point; node_count: the point (virtual); _NO_NODE
+    next_node: NDArray[np.integer[Any]]  # per searched junction, the next junction towards the point; node_count: the point (virtual); _NO_NODE
     u: int  # the point's edge ends
     v: int
     nodes: NDArray[np.int64] | None  # the searched junctions' numbers, sorted; None: every junction, in order
@@ -157,9 +158,10 @@ class TimeField:
         """Seconds between each of ``junctions`` and the point (inf: not reached)."""
         if self.nodes is None:
             return self.searched_s[junctions]
-        at = np.minimum(np.searchsorted(self.nodes, junctions), max(self.nodes.size - 1, 0))
-        found = self.nodes[at] == junctions if self.nodes.size else np.zeros(np.shape(junctions), bool)
-        return np.where(found, self.searched_s[at] if self.nodes.size else np.inf, np.inf)
+        if not self.nodes.size:
+            return np.full(np.shape(junctions), np.inf)
+        at = np.minimum(np.searchsorted(self.nodes, junctions), self.nodes.size - 1)
+        return np.where(self.nodes[at] == junctions, self.searched_s[at], np.inf)
 
     def next_junction(self, junction: int) -> int:
         """The junction after ``junction`` on its fastest path (``node_count``: the point; _NO_NODE: none)."""
@@ -192,14 +194,16 @@ def time_field(graph: RoadGraph, snaps: Snaps, index: int, *, toward: bool, clos
         offset_u, offset_v = part_seconds(fraction, backward_time), part_seconds(1 - fraction, forward_time)
     u, v = int(graph.edge_u[edge]), int(graph.edge_v[edge])
     n = graph.node_count
-    place = shapely.get_coordinates(shapely.line_interpolate_point(graph.edge_geometry[edge], fraction, normalized=True))[0]
     # One search from a virtual node standing for the point, with arcs to u and v.
     with graph.search_lock:
-        bounded = graph.bounded_source(reverse=toward, xy=(float(place[0]), float(place[1])), limit=limit, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
+        bounded = None
+        if np.isfinite(limit):
+            place = shapely.get_coordinates(shapely.line_interpolate_point(graph.edge_geometry[edge], fraction, normalized=True))[0]
+            bounded = graph.bounded_source(reverse=toward, xy=(float(place[0]), float(place[1])), limit=limit, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
         if bounded is None:
             matrix = graph.with_virtual_source(reverse=toward, ends=(u, v), seconds=(offset_u, offset_v), closed_edges=closed)
             dist, pred = dijkstra(matrix, directed=True, indices=n, return_predecessors=True, limit=limit)
-            return TimeField(dist[:n], pred.astype(np.int64), u, v, None, n)
+            return TimeField(dist[:n], pred, u, v, None, n)
         matrix, nodes = bounded
     k = nodes.size
     dist, pred = dijkstra(matrix, directed=True, indices=k, return_predecessors=True, limit=limit)
@@ -382,7 +386,7 @@ def _first_limit(graph: RoadGraph, target: Snaps, index: ResourceIndex, k: int) 
     of a layer take no longer than those k, so the first search usually suffices, without the
     cost of a search much longer than needed. Unbounded when a layer has fewer than k on the
     roads (all of its resources are wanted)."""
-    here = shapely.get_coordinates(target.point[0])[0] if target.point[0] is not None else graph.node_xy[graph.edge_u[target.edge[0]]]
+    here = shapely.get_coordinates(target.point[0])[0]  # a snapped target has its point
     distance = np.hypot(*(index.xy - here).T)
     farthest = 0.0
     for layer in index.layers:

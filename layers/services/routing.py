@@ -51,11 +51,11 @@ GRAPH_FORMAT = "2"  # bump when RoadGraph.to_bytes changes
 KEEP_GRAPHS = 4
 """Graph files kept per profile in the cache folder (the newest), for folders several stores share."""
 MAX_BANDS = 6
+"""Service-area bands one request may ask for (each band is a Dijkstra and a polygon)."""
 WHOLE_LAYER_UP_TO = 500_000
 """A layer of at most this many features is read whole once per version and kept (as points) for
 counting what service areas hold; a larger one (a province's 16 million population cells) is read
 for each answer within the bands' box only, so the first answer does not wait minutes."""
-"""Service-area bands one request may ask for (each band is a Dijkstra and a polygon)."""
 
 
 @dataclass(frozen=True)

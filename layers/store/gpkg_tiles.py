@@ -108,11 +108,12 @@ def _merged(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan) -> 
     ``ST_LineMerge(ST_Collect(...))``: both are GEOS's line merger), simplified (metres), with
     those values and how many features it holds."""
     keys = list(plan.merge_by)
-    groups = frame[keys].astype(object).groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    table = frame[keys].astype(object)
+    groups = table.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
     shapes, properties = [], []
-    values = frame[keys].astype(object).to_numpy()
+    values = table.to_numpy()
     for members in np.split(order, bounds):
         parts = shapely.get_parts(geometries[members])
         shapes.append(shapely.line_merge(shapely.multilinestrings(parts)))
