@@ -36,6 +36,8 @@ from .reach import MODE_LABELS, MODES, Reach, euclidean_reach, network_reach
 from .siting import SitingSolution, candidates_in_gaps, cover_matrix, maximal_covering, set_covering
 
 OUTPUT_EPSG = 4326
+CELL_CHUNK = 1_000_000
+"""Population cells projected at a time (for their centres)."""
 COUNTY, TOWNSHIP = "区县", "乡镇街道"
 Progress = Callable[[str], None]
 
@@ -102,11 +104,14 @@ def _metric(frame: gpd.GeoDataFrame, epsg: int, label: str) -> gpd.GeoDataFrame:
     return frame.to_crs(epsg)
 
 
-def _populated_cells(population: gpd.GeoDataFrame, epsg: int, label: str) -> gpd.GeoDataFrame:
+def _populated_cells(population: gpd.GeoDataFrame, label: str) -> gpd.GeoDataFrame:
+    """The cells with residents, as given (their CRS, their geometry objects: no copy)."""
     if population.empty:
         raise CoverageInputError(f"{label}: the population grid is empty: import one (onemap import population FILE) or run onemap sample")
     if "persons" not in population:
         raise CoverageInputError(f"{label}: no persons column (人口) in the population grid")
+    if population.crs is None:
+        raise CoverageInputError(f"{label}: no coordinate reference system; say which (e.g. EPSG:4326) before analysing")
     type_ids = shapely.get_type_id(np.asarray(population.geometry.array, dtype=object))
     bad = np.flatnonzero(~np.isin(type_ids, [3, 6]))  # Polygon, MultiPolygon
     if bad.size:
@@ -117,19 +122,38 @@ def _populated_cells(population: gpd.GeoDataFrame, epsg: int, label: str) -> gpd
     if (persons < 0).any() or persons.isna().any():
         row = int(np.flatnonzero((persons < 0).to_numpy() | persons.isna().to_numpy())[0])
         raise CoverageInputError(f"{label}: cell {row + 1} has persons {population['persons'].iloc[row]!r}; residents must be 0 or more")
-    cells = _metric(population.loc[persons > 0], epsg, label).reset_index(drop=True)
+    cells = population.loc[persons > 0].reset_index(drop=True)
     if cells.empty:
         raise CoverageInputError(f"{label}: no cell of the population grid has residents")
     return cells
 
 
-def _check_overlap(cells: gpd.GeoDataFrame, inside: int, region: gpd.GeoDataFrame, label: str, source_crs: object) -> None:
+def _in_metric(geometries: NDArray[np.object_], crs: object, epsg: int) -> NDArray[np.object_]:
+    return np.asarray(gpd.GeoSeries(geometries, crs=crs).to_crs(epsg).array, dtype=object)
+
+
+def _cell_centres(cells: gpd.GeoDataFrame, epsg: int, levels: dict[str, gpd.GeoDataFrame]) -> tuple[NDArray[np.float64], dict[str, NDArray[np.int64]]]:
+    """Each cell's centroid in ``epsg`` (x, y metres) and its row in each level's areas (-1:
+    outside), ``CELL_CHUNK`` cells at a time: a province's 16 million cells are never held
+    projected, nor as points, all at once (each copy would be gigabytes)."""
+    geometry = np.asarray(cells.geometry.array, dtype=object)
+    xy = np.empty((len(geometry), 2))
+    rows = {level: np.full(len(geometry), -1, dtype=np.int64) for level in levels}
+    for start in range(0, len(geometry), CELL_CHUNK):
+        points = shapely.centroid(_in_metric(geometry[start : start + CELL_CHUNK], cells.crs, epsg))
+        xy[start : start + len(points)] = shapely.get_coordinates(points)
+        for level, level_areas in levels.items():
+            rows[level][start : start + len(points)] = locate(points, level_areas)
+    return xy, rows
+
+
+def _check_overlap(cells_xy: NDArray[np.float64], inside: int, region: gpd.GeoDataFrame, label: str, source_crs: object) -> None:
     """``inside`` cells lie in the admin areas; none is an error that suggests a CRS mix-up."""
     if inside == 0:
-        bounds = ", ".join(f"{v:.0f}" for v in cells.total_bounds)
+        bounds = ", ".join(f"{v:.0f}" for v in (*cells_xy.min(axis=0), *cells_xy.max(axis=0)))
         city = ", ".join(f"{v:.0f}" for v in region.total_bounds)
         raise CoverageInputError(
-            f"{label}: the population grid (bounds {bounds} m) does not overlap the city's admin areas (bounds {city} m); "
+            f"{label}: the population grid (cell centres within {bounds} m) does not overlap the city's admin areas (bounds {city} m); "
             f"is it really in the CRS it declares ({source_crs})?"
         )
 
@@ -172,19 +196,20 @@ def analyse_coverage(
     notes: list[str] = []
 
     progress("检查输入 checking input")
-    cells = _populated_cells(population, epsg, "population")
+    cells = _populated_cells(population, "population")
+    source_crs = population.crs
+    del population  # the cells without residents can go now
     serving = _metric(serving_shelters(shelters, analysis_type, params), epsg, "shelters")
     areas = _metric(admin_areas, epsg, "admin_areas") if not admin_areas.empty else admin_areas
     levels = _levels(areas)
-    cell_points = shapely.centroid(np.asarray(cells.geometry.array, dtype=object))
-    cell_area_rows = {level: locate(cell_points, level_areas) for level, level_areas in levels.items()}
+    cells_xy, cell_area_rows = _cell_centres(cells, epsg, levels)
     if levels:
         inside = int(np.any([rows >= 0 for rows in cell_area_rows.values()], axis=0).sum())
-        _check_overlap(cells, inside, areas, "population", population.crs)
+        _check_overlap(cells_xy, inside, areas, "population", source_crs)
         if inside < len(cells):
             notes.append(f"{len(cells) - inside:,} populated cells lie outside every admin area; they count in the totals but in no area row")
     shelter_points = anchor_points(np.asarray(serving.geometry.array, dtype=object))
-    cells_xy, shelters_xy = shapely.get_coordinates(cell_points), shapely.get_coordinates(shelter_points)
+    shelters_xy = shapely.get_coordinates(shelter_points)
     limits = serving["reach_min"].to_numpy(dtype=float)
     timings["input"] = time.perf_counter() - clock
 
@@ -217,7 +242,7 @@ def analyse_coverage(
     best_shelter, best_minutes = nearest_within_reach(reach)
     load = shelter_load(reach, residents, demand, capacity)
     cell_township = cell_area_rows.get(TOWNSHIP)
-    gaps = gap_polygons(cells, uncovered=~covered, residents=residents, nearest_minutes=reach.nearest_minutes, group=cell_township)
+    gaps = gap_polygons(cells, uncovered=~covered, residents=residents, nearest_minutes=reach.nearest_minutes, group=cell_township, epsg=epsg)
     timings["gaps"] = time.perf_counter() - clock
 
     progress("疏散分配 evacuation assignment")
@@ -281,7 +306,7 @@ def analyse_coverage(
         analysis_type=analysis_type,
         mode=mode,
         params=params,
-        cells=gpd.GeoDataFrame(cell_frame, geometry=cells.geometry.to_numpy(), crs=epsg).to_crs(OUTPUT_EPSG),
+        cells=gpd.GeoDataFrame(cell_frame, geometry=cells.geometry.to_numpy(), crs=cells.crs).to_crs(OUTPUT_EPSG),  # as given when in EPSG:4326: no copy
         shelters=gpd.GeoDataFrame(shelter_frame, geometry="geometry", crs=epsg).to_crs(OUTPUT_EPSG),
         areas=area_out,
         gaps=gaps.drop(columns="group").to_crs(OUTPUT_EPSG),

@@ -134,8 +134,10 @@ def gap_polygons(
     residents: NDArray[np.float64],
     nearest_minutes: NDArray[np.float64],
     group: NDArray[np.int64] | None = None,
+    epsg: int | None = None,
 ) -> gpd.GeoDataFrame:
-    """Uncovered cells dissolved into connected gap polygons (same CRS as ``cells``), largest
+    """Uncovered cells dissolved into connected gap polygons (in ``epsg``, default the CRS of
+    ``cells``; the cells are projected one group at a time, never all at once), largest
     population first: ``gap_id``, ``group`` (e.g. the township row each cell lies in, so that a
     gap never spans two townships; -1 outside all), ``residents``, ``cells``,
     ``nearest_shelter_min`` (the quickest walk to any shelter from inside the gap; NaN if none).
@@ -145,26 +147,31 @@ def gap_polygons(
     coverage give invalid parts, and then the general union is used.
     """
     columns = ["gap_id", "group", "residents", "cells", "nearest_shelter_min", "geometry"]
+    crs = cells.crs if epsg is None else epsg
     chosen = np.flatnonzero(uncovered)
     if chosen.size == 0:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry="geometry", crs=cells.crs)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry="geometry", crs=crs)
     polygons = np.asarray(cells.geometry.array, dtype=object)[chosen]
     groups = np.zeros(chosen.size, np.int64) if group is None else np.asarray(group)[chosen]
     part_geoms, part_groups = [], []
+    where = np.full(chosen.size, -1, dtype=np.int64)
+    found = 0
     for value in np.unique(groups):
-        members = polygons[groups == value]
+        in_group = np.flatnonzero(groups == value)
+        members = polygons[in_group]
+        if epsg is not None:
+            members = np.asarray(gpd.GeoSeries(members, crs=cells.crs).to_crs(epsg).array, dtype=object)
         parts = shapely.get_parts(shapely.coverage_union_all(members))
         if not shapely.is_valid(parts).all():  # not a clean coverage (overlaps, slivers): the general union
             parts = shapely.get_parts(shapely.union_all(members))
+        # Each cell belongs to the part of its own group that holds its interior point.
+        part_index, cell_index = shapely.STRtree(shapely.point_on_surface(members)).query(parts, predicate="covers")
+        where[in_group[cell_index]] = found + part_index
+        found += len(parts)
         part_geoms.append(parts)
         part_groups.append(np.full(len(parts), value))
     parts = np.asarray(np.concatenate(part_geoms), dtype=object)
     part_group = np.concatenate(part_groups)
-    # Each cell belongs to the part of its own group that holds its interior point.
-    part_index, cell_index = shapely.STRtree(shapely.point_on_surface(polygons)).query(parts, predicate="covers")
-    same = part_group[part_index] == groups[cell_index]
-    where = np.full(chosen.size, -1, dtype=np.int64)
-    where[cell_index[same]] = part_index[same]
     ok = where >= 0
     totals = np.bincount(where[ok], weights=residents[chosen][ok], minlength=parts.size)
     counts = np.bincount(where[ok], minlength=parts.size)
@@ -180,5 +187,5 @@ def gap_polygons(
             "geometry": parts[order],
         },
         geometry="geometry",
-        crs=cells.crs,
+        crs=crs,
     )

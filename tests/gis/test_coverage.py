@@ -22,6 +22,7 @@ from gis.coverage import (
     analyse_coverage,
     assign_evacuees,
     euclidean_reach,
+    gap_polygons,
     maximal_covering,
     network_reach,
     serving_shelters,
@@ -354,6 +355,32 @@ def test_whole_analysis_adds_up_and_agrees_across_input_crs() -> None:
     lonlat = analyse_coverage(town["population"].to_crs(4326), town["shelters"].to_crs(4326), town["admin_areas"].to_crs(4326), graph=graph, params=params, epsg=EPSG)
     assert lonlat.cells["covered"].tolist() == result.cells["covered"].tolist()
     assert lonlat.cells["nearest_min"].to_numpy() == pytest.approx(result.cells["nearest_min"].to_numpy(), abs=1e-3)
+
+
+def test_cells_projected_a_chunk_at_a_time_and_gaps_a_township_at_a_time_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A province's cells are projected a million at a time, and its gaps dissolved a township at a
+    time: on the town in lon/lat, chunks of 7 cells give the frames of one chunk, and the gaps are
+    those of the cells projected first. The output cells keep the geometry given, not a round trip."""
+    import gis.coverage.analysis as analysis
+
+    town = _town()
+    graph = walking_graph(town["roads"], epsg=EPSG)
+    population = town["population"].to_crs(4326)
+    whole = analyse_coverage(population, town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
+    monkeypatch.setattr(analysis, "CELL_CHUNK", 7)
+    chunked = analyse_coverage(population, town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
+    pd.testing.assert_frame_equal(whole.cells, chunked.cells)
+    pd.testing.assert_frame_equal(whole.gaps, chunked.gaps)
+    populated = population.loc[population["persons"] > 0].reset_index(drop=True)
+    assert whole.cells.geometry.to_numpy().tolist() == populated.geometry.to_numpy().tolist()
+    uncovered = ~whole.cells["covered"].to_numpy()
+    assert uncovered.any()
+    township = np.where(whole.cells["township"].to_numpy() == "西街道", 0, 1)
+    args = {"uncovered": uncovered, "residents": whole.cells["persons"].to_numpy(), "nearest_minutes": whole.cells["nearest_min"].to_numpy(), "group": township}
+    by_group = gap_polygons(populated, epsg=EPSG, **args)
+    projected_first = gap_polygons(populated.to_crs(EPSG), **args)
+    pd.testing.assert_frame_equal(by_group, projected_first)
+    assert len(by_group) >= 2 and shapely.equals_exact(by_group.geometry.to_numpy(), whole.gaps.to_crs(EPSG).geometry.to_numpy(), tolerance=1e-3).all()
 
 
 def test_fixed_analysis_uses_fixed_and_central_shelters_and_the_fixed_share() -> None:
