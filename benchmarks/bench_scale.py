@@ -169,7 +169,7 @@ def _child_risk(store_path: str, args: argparse.Namespace) -> None:
 
     store, settings, routing = _services(store_path)
     start = time.perf_counter()
-    RiskService(store, settings, routing).run(resolution_m=100.0, progress=_stepper(start))
+    RiskService(store, settings, routing).run(resolution_m=100.0, progress=_stepper(start), release_graph=True)  # as `onemap risk` does
     _emit(seconds=time.perf_counter() - start, peak_gib=_peak_gib())
 
 

@@ -62,7 +62,7 @@ def risk(ctx: click.Context, resolution_m: float, config_path: Path | None, out_
             bar.update(1)
 
         result = RiskService(store, settings, RoutingService(store, settings)).run(
-            resolution_m=resolution_m, config=config, use_roads=not straight_line, dem=dem, progress=step, run_tasks=on_cluster[0] if on_cluster else None)
+            resolution_m=resolution_m, config=config, use_roads=not straight_line, dem=dem, progress=step, run_tasks=on_cluster[0] if on_cluster else None, release_graph=True)
         sources = {name: store.read(name) for name in HAZARD_LAYERS}
         admin = store.read("admin_areas")
         townships = admin.loc[admin["level"] == "乡镇街道"]

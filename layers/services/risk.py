@@ -187,10 +187,12 @@ class RiskService(RoutedAnalysis):
         return areas.assign(**{RAIN_MULTIPLIER: rain_multipliers(geometry, xy, rank, config.factors["flood_prone_areas"].get("rain", {}))})
 
     def run(self, *, resolution_m: float = 100.0, config: RiskConfig | None = None, use_roads: bool = True, dem: Dem | None = None, progress: Progress = _quiet,
-            run_tasks: RunTasks[WindowSurfaces] | None = None) -> RiskResult:
+            run_tasks: RunTasks[WindowSurfaces] | None = None, release_graph: bool = False) -> RiskResult:
         """Zone the store's city. With ``run_tasks`` (``layers.services.cluster``), the per-cell
         surfaces are computed per county (blocks labelled by county, each with its halo) on the cluster; the
-        answer is the same as in one process."""
+        answer is the same as in one process. ``release_graph``: a one-off run (the CLI's) lets the
+        routing service's graphs go once the drive times are known, before the scoring; a server,
+        which routes too, keeps them."""
         if not 10 <= resolution_m <= 5000:
             raise InputError(f"resolution must be 10-5000 m, got {resolution_m}")
         progress("读取图层 reading layers")
@@ -210,6 +212,8 @@ class RiskService(RoutedAnalysis):
         if use_roads and self.store.count("roads") and not stations.empty:
             xy = shapely.get_coordinates(np.asarray(stations.to_crs(grid.epsg).geometry.array, dtype=object))
             capacity = drive_minutes(self.routing, grid, xy)
+            if release_graph:
+                self.routing.release_graphs()
         progress("风险计算 scoring")
         try:
             empty = self.store.read("population", limit=0)

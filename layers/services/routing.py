@@ -183,6 +183,15 @@ class RoutingService:
         """The walking graph (every walkable road both ways at ``walk_kmh``), cached like ``graph``."""
         return self._cached_graph(f"walk-{walk_kmh:g}", lambda roads: walking_graph(roads, epsg=self.settings.work_epsg, walk_kmh=walk_kmh))
 
+    def release_graphs(self) -> None:
+        """Let go of the graphs held in memory (and what was snapped to them), for a one-off run
+        that has no more use for them: a province's driving graph is 3.6 GiB. The next use loads
+        them from the disk cache."""
+        with self._lock:
+            self._graphs.clear()
+            self._indexes.clear()
+            self._closed_edges.clear()
+
     def _cached_graph(self, profile: str, build: Callable[[gpd.GeoDataFrame], RoadGraph]) -> RoadGraph:
         key = self._graph_key(profile)
         with self._lock:
