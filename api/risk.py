@@ -53,7 +53,7 @@ def at(request: Request, lon: Annotated[float, Query(ge=-180, le=180, descriptio
     return {
         "lon": lon, "lat": lat, "score": float(result.score[r, c]), "level_code": code, "level": LEVEL_CODES[code],
         "colour": RISK_LEVEL_COLOURS[LEVEL_CODES[code]],
-        "contributions": {name: float(part[r, c]) for name, part in result.contributions.items()},
+        "contributions": {name: float(part[0, 0]) for name, part in result.contributions((slice(r, r + 1), slice(c, c + 1))).items()},
         "hazards": {name: float(surface[r, c]) for name, surface in result.hazards.items()},
         "residents_in_cell": float(result.persons[r, c]), "minutes_to_rescue": json_value(float(result.capacity_minutes[r, c])) if np.isfinite(result.capacity_minutes[r, c]) else None,
         "cell_m": result.grid.resolution_m,

@@ -27,14 +27,11 @@ from gis.risk.model import (
     RiskGrid,
     RiskInputError,
     classify,
-    combine,
-    exposure,
-    lack_of_capacity,
     reach_m,
 )
 from gis.risk.surfaces import hazard_intensity
 from gis.risk.windows import HazardSource, source_surface
-from gis.risk.zoning import RiskResult, areas_table, level_polygons
+from gis.risk.zoning import RiskResult, areas_table, level_polygons, score_cells
 
 BLOCK = 128
 """Cells per side of a block: the unit of recomputation (1.6 km² blocks of 12.8 km at 100 m)."""
@@ -135,10 +132,7 @@ def rezone(result: RiskResult, intensities: Mapping[str, NDArray[np.float64]], a
     if not touched.any():
         return result
     hazards = {name: surface.copy() if name in redrawn else surface for name, surface in result.hazards.items()}
-    parts = {name: part.copy() for name, part in result.contributions.items()}
     score, levels = result.score.copy(), result.levels.copy()
-    weights = {k: v for k, v in config.weights.items() if k in hazards or k == "capacity"}
-    reference = config.exposure_ref_per_km2 * grid.resolution_m**2 / 1e6
     for block_row, block_col in zip(*np.nonzero(touched), strict=True):
         r0, c0 = int(block_row) * block, int(block_col) * block
         r1, c1 = min(grid.height, r0 + block), min(grid.width, c0 + block)
@@ -146,18 +140,15 @@ def rezone(result: RiskResult, intensities: Mapping[str, NDArray[np.float64]], a
         for name in redrawn:
             hazards[name][r0:r1, c0:c1] = source_surface(window, sources[name], config.factors[name])
         cells = (slice(r0, r1), slice(c0, c1))
-        block_score, block_parts = combine({n: h[cells] for n, h in hazards.items()}, weights, exposure(result.persons[cells].astype(float), reference),
-                                           lack_of_capacity(result.capacity_minutes[cells], config.capacity_ref_min), float(config.vulnerability))
+        block_score = score_cells(config, grid, hazards, result.persons, result.capacity_minutes, cells)[0]
         valid = result.levels[cells] != NODATA
         block_score[~valid] = 0.0
         score[cells] = block_score
-        for name, part in block_parts.items():
-            parts[name][cells] = part
         levels[cells] = classify(block_score, result.upper_breaks, valid)
     admin_metric = admin_areas.to_crs(grid.epsg) if not admin_areas.empty else admin_areas
     polygons = level_polygons(grid, levels)
-    areas = areas_table(grid, levels, result.persons, parts, admin_metric) if not admin_areas.empty else result.areas
+    areas = areas_table(grid, levels, result.persons, lambda part: score_cells(config, grid, hazards, result.persons, result.capacity_minutes, part)[1], admin_metric) if not admin_areas.empty else result.areas
     note = f"live: {int(touched.sum())} of {touched.size} blocks recomputed for {', '.join(redrawn)} (levels on the base run's breaks)"
     notes = [n for n in result.notes if not n.startswith("live: ")] + [note]
     timings = {**result.timings_s, "live_s": time.perf_counter() - started}
-    return replace(result, score=score, levels=levels, hazards=hazards, contributions=parts, polygons=polygons, areas=areas, notes=notes, timings_s=timings, sources=sources)
+    return replace(result, score=score, levels=levels, hazards=hazards, polygons=polygons, areas=areas, notes=notes, timings_s=timings, sources=sources)

@@ -145,17 +145,33 @@ def config_from_mapping(document: Mapping[str, Any] | None, *, source: str = "co
     return RiskConfig(factors, weights, ahp, classification, (breaks[0], breaks[1], breaks[2]), **numbers)
 
 
+Cells = tuple[slice, slice]
+"""A block of the grid: (rows, columns)."""
+
+
+def score_cells(config: RiskConfig, grid: RiskGrid, hazards: Mapping[str, NDArray[np.float32]], persons: NDArray[np.float32], minutes: NDArray[np.float32],
+                cells: Cells) -> tuple[NDArray[np.float32], dict[str, NDArray[np.float32]]]:
+    """The score of ``cells`` and each factor's part of it (``gis.risk.model.combine``) from the
+    factor surfaces, residents and drive minutes there: cell by cell, so a block gives the same
+    values as the whole grid."""
+    weights = {k: v for k, v in config.weights.items() if k in hazards or k == "capacity"}
+    reference = config.exposure_ref_per_km2 * grid.resolution_m**2 / 1e6
+    return combine({n: h[cells] for n, h in hazards.items()}, weights, exposure(persons[cells].astype(float), reference),
+                   lack_of_capacity(minutes[cells], config.capacity_ref_min), float(config.vulnerability))
+
+
 @dataclass
 class RiskResult:
-    """Rasters (grid shape; score float32, levels uint8 with 0 = nodata), per-factor hazard surfaces
-    and contributions, level polygons and per-area tables (EPSG:4326), what was assumed."""
+    """Rasters (grid shape; score float32, levels uint8 with 0 = nodata), per-factor hazard surfaces,
+    level polygons and per-area tables (EPSG:4326), what was assumed. Each factor's contribution
+    is computed from the surfaces when asked for (``contributions``), not kept: a province's six
+    would be 750 MB."""
 
     grid: RiskGrid
     config: RiskConfig
     score: NDArray[np.float32]
     levels: NDArray[np.uint8]
     hazards: dict[str, NDArray[np.float32]]
-    contributions: dict[str, NDArray[np.float32]]
     persons: NDArray[np.float32]
     capacity_minutes: NDArray[np.float32]
     capacity_mode: str
@@ -176,6 +192,11 @@ class RiskResult:
         persons = np.bincount(self.levels.ravel(), weights=self.persons.ravel().astype(np.float64), minlength=max(LEVEL_CODES) + 1)
         return {name: {"area_km2": float(counts[code] * cell_km2), "residents": float(persons[code])} for code, name in LEVEL_CODES.items()}
 
+    def contributions(self, cells: Cells = (slice(None), slice(None))) -> dict[str, NDArray[np.float32]]:
+        """Each factor's part of the score in ``cells`` (rows, columns), by factor name (and
+        capacity); they sum to the score."""
+        return score_cells(self.config, self.grid, self.hazards, self.persons, self.capacity_minutes, cells)[1]
+
     def metadata(self) -> dict[str, Any]:
         return {
             **self.config.as_dict(),
@@ -190,26 +211,42 @@ class RiskResult:
         }
 
 
-def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.float32], contributions: Mapping[str, NDArray[np.float32]], admin: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Per county and township: km² and residents in each level, and the (up to) three factors
-    contributing most to the area's summed score."""
+def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.float32], contributions: Callable[[Cells], Mapping[str, NDArray[np.float32]]],
+                admin: gpd.GeoDataFrame, *, block_rows: int | None = None) -> pd.DataFrame:
+    """Per county and township (``admin`` in the grid's CRS): km² and residents in each level, and
+    the three factors (``contributions`` of a block of cells) contributing most to the area's
+    summed score. Counted a block of rows at a time (``BLOCK_CELLS`` cells), so that no float64
+    copy of a province's grid is made."""
     blocks = []
     cell_km2 = grid.resolution_m**2 / 1e6
-    flat_levels, flat_persons = levels.ravel(), persons.ravel().astype(float)
+    rows = block_rows or max(1, BLOCK_CELLS // max(grid.width, 1))
+    names: list[str] = []
     for level_name in ("区县", "乡镇街道"):
         areas = admin.loc[admin["level"] == level_name].reset_index(drop=True)
         if areas.empty:
             continue
-        labels = features.rasterize([(g, i + 1) for i, g in enumerate(areas.geometry)], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="int32").ravel()
+        labels = features.rasterize([(g, i + 1) for i, g in enumerate(areas.geometry)], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="int32")
         k = len(areas) + 1
+        counts = {code: np.zeros(k) for code in LEVEL_CODES}
+        residents = {code: np.zeros(k) for code in LEVEL_CODES}
+        sums: dict[str, NDArray[np.float64]] = {}
+        for r0 in range(0, grid.height, rows):
+            r1 = min(grid.height, r0 + rows)
+            block_labels, block_levels, block_persons = labels[r0:r1].ravel(), levels[r0:r1].ravel(), persons[r0:r1].ravel().astype(float)
+            for code in LEVEL_CODES:
+                here = block_levels == code
+                counts[code] += np.bincount(block_labels[here], minlength=k)
+                residents[code] += np.bincount(block_labels[here], weights=block_persons[here], minlength=k)
+            for name, part in contributions((slice(r0, r1), slice(None))).items():
+                sums[name] = sums.get(name, np.zeros(k)) + np.bincount(block_labels, weights=part.ravel().astype(float), minlength=k)
+        del labels
         block = pd.DataFrame({"adcode": areas["adcode"], "name": areas["name"], "level": level_name, "parent_adcode": areas.get("parent_adcode")})
         for code, zh in LEVEL_CODES.items():
-            here = flat_levels == code
-            block[f"area_km2_{zh}"] = np.bincount(labels[here], minlength=k)[1:] * cell_km2
-            block[f"residents_{zh}"] = np.bincount(labels[here], weights=flat_persons[here], minlength=k)[1:]
-        names = list(contributions)
-        sums = np.vstack([np.bincount(labels, weights=contributions[n].ravel().astype(float), minlength=k)[1:] for n in names])
-        block["top_hazards"] = ["、".join(names[j] for j in np.argsort(-sums[:, i], kind="stable")[:3] if sums[j, i] > 0) for i in range(len(areas))]
+            block[f"area_km2_{zh}"] = counts[code][1:] * cell_km2
+            block[f"residents_{zh}"] = residents[code][1:]
+        names = list(sums)
+        summed = np.vstack([sums[n][1:] for n in names]) if names else np.zeros((0, len(areas)))
+        block["top_hazards"] = ["、".join(names[j] for j in np.argsort(-summed[:, i], kind="stable")[:3] if summed[j, i] > 0) for i in range(len(areas))]
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
 
@@ -341,9 +378,10 @@ def zone_risk(
         float(sources["slope"][1]) if elevation is not None else 0.0,
     )
     hazards = {name: np.zeros(grid.shape, dtype=np.float32) for name in sources}
-    persons = np.zeros(grid.shape, dtype=np.float32)
+    # Counted residents come back from the windows as they went in: the same array is filled again.
+    persons = persons if persons is not None and persons.dtype == np.float32 else np.zeros(grid.shape, dtype=np.float32)
     valid = np.zeros(grid.shape, dtype=bool)
-    minutes = np.full(grid.shape, np.inf, dtype=np.float32) if capacity_minutes is None else capacity_minutes.astype(np.float32)
+    minutes = np.full(grid.shape, np.inf, dtype=np.float32) if capacity_minutes is None else capacity_minutes.astype(np.float32, copy=False)
     start = time.perf_counter()
     for done in run_windows(window_surfaces, inputs.tasks(list(windows) if windows is not None else row_bands(grid, rows_per_block))):
         cells = done.window.cells
@@ -361,16 +399,10 @@ def zone_risk(
             notes.append(f"slope: the DEM covers {covered:.1%} of the city; uncovered cells count as flat")
 
     start = time.perf_counter()
-    weights = {k: v for k, v in config.weights.items() if k in hazards or k == "capacity"}
-    reference = config.exposure_ref_per_km2 * grid.resolution_m**2 / 1e6
     score = np.zeros(grid.shape, dtype=np.float32)
-    parts: dict[str, NDArray[np.float32]] = {}
     for r0 in range(0, grid.height, rows_per_block):
         r1 = min(grid.height, r0 + rows_per_block)
-        block_score, block_parts = combine({n: h[r0:r1] for n, h in hazards.items()}, weights, exposure(persons[r0:r1].astype(float), reference), lack_of_capacity(minutes[r0:r1], config.capacity_ref_min), float(config.vulnerability))
-        score[r0:r1] = block_score
-        for name, part in block_parts.items():
-            parts.setdefault(name, np.zeros(grid.shape, dtype=np.float32))[r0:r1] = part
+        score[r0:r1] = score_cells(config, grid, hazards, persons, minutes, (slice(r0, r1), slice(None)))[0]
     score[~valid] = 0.0
     upper = level_breaks(score[valid], config.classification, config.breaks)
     levels = classify(score, upper, valid)
@@ -378,7 +410,7 @@ def zone_risk(
 
     start = time.perf_counter()
     polygons = level_polygons(grid, levels)
-    areas = areas_table(grid, levels, persons, parts, admin_metric) if not admin_areas.empty else pd.DataFrame()
+    areas = areas_table(grid, levels, persons, lambda cells: score_cells(config, grid, hazards, persons, minutes, cells)[1], admin_metric, block_rows=rows_per_block) if not admin_areas.empty else pd.DataFrame()
     timings["outputs"] = time.perf_counter() - start
     kept = {name: HazardSource(kind, data, intensity) for name, (kind, data, intensity) in sources.items() if kind != "dem"}
-    return RiskResult(grid, config, score, levels, hazards, parts, persons, minutes, mode, upper, polygons, areas, notes, timings, kept)
+    return RiskResult(grid, config, score, levels, hazards, persons, minutes, mode, upper, polygons, areas, notes, timings, kept)
