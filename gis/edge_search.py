@@ -27,6 +27,8 @@ PIECE_NEIGHBOURS = (6, 24, 96)
 """How many nearest pieces each round of the nearest-edge search looks at."""
 TIE_M = 1e-6
 """Edges this much (metres) farther than the nearest still count as equally near."""
+NEAREST_BATCH = 500_000
+"""Points searched at a time (each round's temporaries: points × neighbours × 8 bytes apiece)."""
 
 
 @dataclass(frozen=True)
@@ -94,18 +96,21 @@ class EdgeIndex:
         fraction = np.zeros(n)
         distance = np.full(n, np.inf)
         snapped = np.full((n, 2), np.nan)
-        todo = np.arange(n)
-        for k in PIECE_NEIGHBOURS:
-            if todo.size == 0 or pieces.edge.size == 0:
-                break
-            k = min(k, pieces.edge.size)
-            found = self._nearest_pieces(pieces, xy[todo], k)
-            sure = found[4] if k < pieces.edge.size else np.ones(todo.size, bool)
-            rows = todo[sure]
-            edge[rows], fraction[rows], distance[rows], snapped[rows] = (part[sure] for part in found[:4])
-            todo = todo[~sure]
-        if todo.size:
-            self._nearest_by_tree(xy, todo, edge, fraction, distance, snapped)
+        # Each point is searched on its own, so a batch at a time gives the same answer: the (n, k)
+        # temporaries of a province's 16 million cells at once would be gigabytes each.
+        for start in range(0, n, NEAREST_BATCH):
+            todo = np.arange(start, min(n, start + NEAREST_BATCH))
+            for k in PIECE_NEIGHBOURS:
+                if todo.size == 0 or pieces.edge.size == 0:
+                    break
+                k = min(k, pieces.edge.size)
+                found = self._nearest_pieces(pieces, xy[todo], k)
+                sure = found[4] if k < pieces.edge.size else np.ones(todo.size, bool)
+                rows = todo[sure]
+                edge[rows], fraction[rows], distance[rows], snapped[rows] = (part[sure] for part in found[:4])
+                todo = todo[~sure]
+            if todo.size:
+                self._nearest_by_tree(xy, todo, edge, fraction, distance, snapped)
         beyond = distance > max_distance_m
         edge[beyond], fraction[beyond], distance[beyond], snapped[beyond] = -1, 0.0, np.inf, np.nan
         return edge, fraction, distance, snapped
@@ -131,7 +136,9 @@ class EdgeIndex:
         chosen, t_best = candidate[rows, column], t[rows, column]
         along = pieces.offset_m[chosen] + t_best * np.sqrt(length2[rows, column])
         total = self.lengths_m[edge]
-        fraction = np.where(total > 0, along / np.where(total > 0, total, 1.0), 0.0)
+        # The pieces' lengths add up to the edge's within rounding: a fraction of 1 + 1e-16 would
+        # make the far part of the edge -1e-16 s long, a negative weight to Dijkstra.
+        fraction = np.clip(np.where(total > 0, along / np.where(total > 0, total, 1.0), 0.0), 0.0, 1.0)
         snapped = np.column_stack([start_x[rows, column] + t_best * vector_x[rows, column], start_y[rows, column] + t_best * vector_y[rows, column]])
         sure = mid_distance[:, -1] > best + pieces.half_max + TIE_M
         return edge, fraction, gap[rows, column], snapped, sure
@@ -151,7 +158,7 @@ class EdgeIndex:
         lengths = self.lengths_m[winner]
         edge[rows] = winner
         distance[rows] = shapely.distance(lines, points)
-        fraction[rows] = np.where(lengths > 0, along / np.where(lengths > 0, lengths, 1.0), 0.0)
+        fraction[rows] = np.clip(np.where(lengths > 0, along / np.where(lengths > 0, lengths, 1.0), 0.0), 0.0, 1.0)
         snapped[rows] = shapely.get_coordinates(shapely.line_interpolate_point(lines, along))
 
     def _pieces(self) -> _Pieces:

@@ -97,7 +97,7 @@ def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArra
         lines = graph.edge_geometry[edge[have]]
         along = shapely.line_locate_point(lines, points[have])
         lengths = shapely.length(lines)
-        fraction[have] = np.where(lengths > 0, along / np.where(lengths > 0, lengths, 1.0), 0.0)
+        fraction[have] = np.clip(np.where(lengths > 0, along / np.where(lengths > 0, lengths, 1.0), 0.0), 0.0, 1.0)
         snapped[have] = shapely.line_interpolate_point(lines, along)
     return Snaps(edge=edge, fraction=fraction, distance_m=np.where(have, distance, np.nan), point=snapped)
 

@@ -131,7 +131,7 @@ def test_network_reach_matches_networkx_on_a_split_graph(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [4, 5])
-def test_nearest_edges_match_geos(seed: int) -> None:
+def test_nearest_edges_match_geos(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(seed)
     # Long wiggly roads (many pieces) and points from on the road to far off it.
     lines = [shapely.LineString(np.cumsum(rng.uniform(-300, 300, (rng.integers(2, 30), 2)), axis=0) + rng.uniform(0, 20_000, 2)) for _ in range(300)]
@@ -148,6 +148,13 @@ def test_nearest_edges_match_geos(seed: int) -> None:
     assert shapely.distance(shapely.points(snapped), graph.edge_geometry[edge]) == pytest.approx(np.zeros(len(xy)), abs=1e-6)
     along = shapely.line_locate_point(graph.edge_geometry[edge], points)
     assert fraction * graph.edge_length_m[edge] == pytest.approx(along, abs=1e-6)
+    assert ((fraction >= 0) & (fraction <= 1)).all(), "a part of an edge is never of negative length"
+    # A province's cells are searched half a million at a time: batches give the same answer.
+    import gis.edge_search
+
+    monkeypatch.setattr(gis.edge_search, "NEAREST_BATCH", 7)
+    for whole, batched in zip((edge, fraction, distance, snapped), graph.nearest_edges(xy, max_distance_m=np.inf), strict=True):
+        np.testing.assert_array_equal(whole, batched)
 
 
 # --- 2SFCA --------------------------------------------------------------------------------------
