@@ -3,6 +3,7 @@ placed, and where new shelters would cover the most people. Pure functions on fr
 
 from .analysis import CoverageResult, SitingResult, analyse_coverage, site_shelters
 from .assignment import Assignment, assign_evacuees
+from .cells import PopulationChunks
 from .gaps import area_table, gap_polygons, nearest_within_reach, shelter_load, two_step_fca
 from .params import (
     ANALYSIS_TYPES,
@@ -23,6 +24,7 @@ __all__ = [
     "CoverageInputError",
     "CoverageParams",
     "CoverageResult",
+    "PopulationChunks",
     "Reach",
     "SitingResult",
     "SitingSolution",

@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+from pyproj import Transformer
 
 from ..arraytools import anchor_points, first_per_group
 from ..network import RoadGraph
 from ..partitions import RunPartitions
 from .assignment import Assignment, assign_evacuees
+from .cells import PopulatedCells, PopulationChunks, chunks_of, populated_polygons, read_cells
 from .gaps import area_table, gap_polygons, locate, nearest_within_reach, shelter_load, two_step_fca
 from .params import (
     SHELTER_TYPES,
@@ -36,8 +38,6 @@ from .reach import MODE_LABELS, MODES, Reach, euclidean_reach, network_reach
 from .siting import SitingSolution, candidates_in_gaps, cover_matrix, maximal_covering, set_covering
 
 OUTPUT_EPSG = 4326
-CELL_CHUNK = 1_000_000
-"""Population cells projected at a time (for their centres)."""
 COUNTY, TOWNSHIP = "区县", "乡镇街道"
 Progress = Callable[[str], None]
 
@@ -104,49 +104,6 @@ def _metric(frame: gpd.GeoDataFrame, epsg: int, label: str) -> gpd.GeoDataFrame:
     return frame.to_crs(epsg)
 
 
-def _populated_cells(population: gpd.GeoDataFrame, label: str) -> gpd.GeoDataFrame:
-    """The cells with residents, as given (their CRS, their geometry objects: no copy)."""
-    if population.empty:
-        raise CoverageInputError(f"{label}: the population grid is empty: import one (onemap import population FILE) or run onemap sample")
-    if "persons" not in population:
-        raise CoverageInputError(f"{label}: no persons column (人口) in the population grid")
-    if population.crs is None:
-        raise CoverageInputError(f"{label}: no coordinate reference system; say which (e.g. EPSG:4326) before analysing")
-    type_ids = shapely.get_type_id(np.asarray(population.geometry.array, dtype=object))
-    bad = np.flatnonzero(~np.isin(type_ids, [3, 6]))  # Polygon, MultiPolygon
-    if bad.size:
-        geometry = population.geometry.iloc[int(bad[0])]
-        kind = "nothing" if geometry is None else geometry.geom_type
-        raise CoverageInputError(f"{label}: population cells must be polygons (grid squares); cell {bad[0] + 1} is {kind}")
-    persons = population["persons"].astype(float)
-    if (persons < 0).any() or persons.isna().any():
-        row = int(np.flatnonzero((persons < 0).to_numpy() | persons.isna().to_numpy())[0])
-        raise CoverageInputError(f"{label}: cell {row + 1} has persons {population['persons'].iloc[row]!r}; residents must be 0 or more")
-    cells = population.loc[persons > 0].reset_index(drop=True)
-    if cells.empty:
-        raise CoverageInputError(f"{label}: no cell of the population grid has residents")
-    return cells
-
-
-def _in_metric(geometries: NDArray[np.object_], crs: object, epsg: int) -> NDArray[np.object_]:
-    return np.asarray(gpd.GeoSeries(geometries, crs=crs).to_crs(epsg).array, dtype=object)
-
-
-def _cell_centres(cells: gpd.GeoDataFrame, epsg: int, levels: dict[str, gpd.GeoDataFrame]) -> tuple[NDArray[np.float64], dict[str, NDArray[np.int64]]]:
-    """Each cell's centroid in ``epsg`` (x, y metres) and its row in each level's areas (-1:
-    outside), ``CELL_CHUNK`` cells at a time: a province's 16 million cells are never held
-    projected, nor as points, all at once (each copy would be gigabytes)."""
-    geometry = np.asarray(cells.geometry.array, dtype=object)
-    xy = np.empty((len(geometry), 2))
-    rows = {level: np.full(len(geometry), -1, dtype=np.int64) for level in levels}
-    for start in range(0, len(geometry), CELL_CHUNK):
-        points = shapely.centroid(_in_metric(geometry[start : start + CELL_CHUNK], cells.crs, epsg))
-        xy[start : start + len(points)] = shapely.get_coordinates(points)
-        for level, level_areas in levels.items():
-            rows[level][start : start + len(points)] = locate(points, level_areas)
-    return xy, rows
-
-
 def _check_overlap(cells_xy: NDArray[np.float64], inside: int, region: gpd.GeoDataFrame, label: str, source_crs: object) -> None:
     """``inside`` cells lie in the admin areas; none is an error that suggests a CRS mix-up."""
     if inside == 0:
@@ -165,7 +122,7 @@ def _levels(areas: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
 
 
 def analyse_coverage(
-    population: gpd.GeoDataFrame,
+    population: gpd.GeoDataFrame | PopulationChunks,
     shelters: gpd.GeoDataFrame,
     admin_areas: gpd.GeoDataFrame,
     *,
@@ -178,6 +135,10 @@ def analyse_coverage(
     run_partitions: RunPartitions | None = None,
 ) -> CoverageResult:
     """Run reach, gaps, 2SFCA, load, assignment and the per-area tables.
+
+    ``population``: the grid as a frame, or a function giving it a chunk at a time (a province's:
+    ``gis.coverage.cells``); then only numbers are held per cell, the output cells are the cells'
+    centres (points), and the grid is read a second time for the gaps.
 
     With ``run_partitions`` the network reach is computed per county (``gis.coverage.partitions``,
     e.g. on a cluster); the result is the same.
@@ -196,16 +157,16 @@ def analyse_coverage(
     notes: list[str] = []
 
     progress("检查输入 checking input")
-    cells = _populated_cells(population, "population")
-    source_crs = population.crs
-    del population  # the cells without residents can go now
-    serving = _metric(serving_shelters(shelters, analysis_type, params), epsg, "shelters")
     areas = _metric(admin_areas, epsg, "admin_areas") if not admin_areas.empty else admin_areas
     levels = _levels(areas)
-    cells_xy, cell_area_rows = _cell_centres(cells, epsg, levels)
+    chunks = chunks_of(population)
+    cells = read_cells(chunks, epsg, levels, "population", whole=not callable(population))
+    del population  # given whole, the cells without residents can go now
+    serving = _metric(serving_shelters(shelters, analysis_type, params), epsg, "shelters")
+    cells_xy, cell_area_rows = cells.xy, cells.area_rows
     if levels:
         inside = int(np.any([rows >= 0 for rows in cell_area_rows.values()], axis=0).sum())
-        _check_overlap(cells_xy, inside, areas, "population", source_crs)
+        _check_overlap(cells_xy, inside, areas, "population", cells.crs)
         if inside < len(cells):
             notes.append(f"{len(cells) - inside:,} populated cells lie outside every admin area; they count in the totals but in no area row")
     shelter_points = anchor_points(np.asarray(serving.geometry.array, dtype=object))
@@ -234,7 +195,7 @@ def analyse_coverage(
 
     progress("缺口与可达性 gaps, 2SFCA, load")
     clock = time.perf_counter()
-    residents = cells["persons"].to_numpy(dtype=float)
+    residents = cells.persons
     demand = residents * params.share(analysis_type)
     capacity = serving["capacity"].to_numpy(dtype=float)
     covered = reach.covered()
@@ -242,7 +203,7 @@ def analyse_coverage(
     best_shelter, best_minutes = nearest_within_reach(reach)
     load = shelter_load(reach, residents, demand, capacity)
     cell_township = cell_area_rows.get(TOWNSHIP)
-    gaps = gap_polygons(cells, uncovered=~covered, residents=residents, nearest_minutes=reach.nearest_minutes, group=cell_township, epsg=epsg)
+    gaps = gap_polygons(populated_polygons(chunks, cells), uncovered=~covered, residents=residents, nearest_minutes=reach.nearest_minutes, group=cell_township, epsg=epsg)
     timings["gaps"] = time.perf_counter() - clock
 
     progress("疏散分配 evacuation assignment")
@@ -256,7 +217,7 @@ def analyse_coverage(
     shelter_names = serving["name"].to_numpy(dtype=object) if "name" in serving else np.full(len(serving), None, dtype=object)
     cell_frame = pd.DataFrame(
         {
-            "cell_id": cells["source_id"].to_numpy(dtype=object) if "source_id" in cells else np.arange(len(cells)),
+            "cell_id": cells.cell_id,
             "persons": residents,
             "demand_persons": demand,
             "covered": covered,
@@ -306,7 +267,7 @@ def analyse_coverage(
         analysis_type=analysis_type,
         mode=mode,
         params=params,
-        cells=gpd.GeoDataFrame(cell_frame, geometry=cells.geometry.to_numpy(), crs=cells.crs).to_crs(OUTPUT_EPSG),  # as given when in EPSG:4326: no copy
+        cells=_output_cells(cell_frame, cells, epsg),
         shelters=gpd.GeoDataFrame(shelter_frame, geometry="geometry", crs=epsg).to_crs(OUTPUT_EPSG),
         areas=area_out,
         gaps=gaps.drop(columns="group").to_crs(OUTPUT_EPSG),
@@ -315,6 +276,15 @@ def analyse_coverage(
         notes=notes,
         timings_s=timings,
     )
+
+
+def _output_cells(frame: pd.DataFrame, cells: PopulatedCells, epsg: int) -> gpd.GeoDataFrame:
+    """The per-cell table in EPSG:4326 on the polygons as given (no copy when given in EPSG:4326),
+    or, for a grid read in chunks, on the cells' centres."""
+    if cells.polygons is not None:
+        return gpd.GeoDataFrame(frame, geometry=cells.polygons, crs=cells.crs).to_crs(OUTPUT_EPSG)
+    lon, lat = Transformer.from_crs(epsg, OUTPUT_EPSG, always_xy=True).transform(cells.xy[:, 0], cells.xy[:, 1])
+    return gpd.GeoDataFrame(frame, geometry=shapely.points(lon, lat), crs=OUTPUT_EPSG)
 
 
 def _with_none(values: NDArray[np.object_]) -> NDArray[np.object_]:

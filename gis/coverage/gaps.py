@@ -14,6 +14,8 @@ Pure functions on arrays and GeoDataFrames. Definitions (also in the outputs' me
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -128,7 +130,7 @@ def area_table(
 
 
 def gap_polygons(
-    cells: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame | gpd.GeoSeries | Iterable[gpd.GeoSeries],
     *,
     uncovered: NDArray[np.bool_],
     residents: NDArray[np.float64],
@@ -137,35 +139,53 @@ def gap_polygons(
     epsg: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Uncovered cells dissolved into connected gap polygons (in ``epsg``, default the CRS of
-    ``cells``; the cells are projected one group at a time, never all at once), largest
-    population first: ``gap_id``, ``group`` (e.g. the township row each cell lies in, so that a
-    gap never spans two townships; -1 outside all), ``residents``, ``cells``,
+    ``cells``), largest population first: ``gap_id``, ``group`` (e.g. the township row each cell
+    lies in, so that a gap never spans two townships; -1 outside all), ``residents``, ``cells``,
     ``nearest_shelter_min`` (the quickest walk to any shelter from inside the gap; NaN if none).
+
+    ``cells``: the cells' polygons, whole or as consecutive chunks (a province's grid read again
+    from the store); the per-cell arrays are of all the cells. Each chunk is projected and
+    dissolved a group at a time, and a group's pieces from several chunks dissolved again, so no
+    projected copy of the whole grid is ever held.
 
     Grid cells are a coverage (edge-sharing, non-overlapping), so GEOS's coverage union dissolves
     them in near-linear time, much faster than a general union; cells that are not a clean
     coverage give invalid parts, and then the general union is used.
     """
     columns = ["gap_id", "group", "residents", "cells", "nearest_shelter_min", "geometry"]
-    crs = cells.crs if epsg is None else epsg
+    chunks = [cells] if isinstance(cells, gpd.GeoDataFrame | gpd.GeoSeries) else cells
     chosen = np.flatnonzero(uncovered)
+    groups = np.zeros(chosen.size, np.int64) if group is None else np.asarray(group)[chosen]
+    pieces: dict[int, list[NDArray[np.object_]]] = {}
+    interior = np.full((chosen.size, 2), np.nan)
+    crs: object = epsg
+    offset = 0
+    for chunk in chunks:
+        crs = chunk.crs if epsg is None else epsg
+        take = np.flatnonzero(uncovered[offset : offset + len(chunk)])
+        first = int(np.searchsorted(chosen, offset))
+        polygons = np.asarray(chunk.geometry.array if isinstance(chunk, gpd.GeoDataFrame) else chunk.array, dtype=object)[take]
+        chunk_groups = groups[first : first + take.size]
+        for value in np.unique(chunk_groups):
+            in_group = np.flatnonzero(chunk_groups == value)
+            members = polygons[in_group]
+            if epsg is not None:
+                members = np.asarray(gpd.GeoSeries(members, crs=chunk.crs).to_crs(epsg).array, dtype=object)
+            interior[first + in_group] = shapely.get_coordinates(shapely.point_on_surface(members))
+            pieces.setdefault(int(value), []).append(_dissolved(members))
+        offset += len(chunk)
+    if offset != len(uncovered):
+        raise ValueError(f"the cells' chunks hold {offset:,} cells, the arrays {len(uncovered):,}")
     if chosen.size == 0:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry="geometry", crs=crs)
-    polygons = np.asarray(cells.geometry.array, dtype=object)[chosen]
-    groups = np.zeros(chosen.size, np.int64) if group is None else np.asarray(group)[chosen]
     part_geoms, part_groups = [], []
     where = np.full(chosen.size, -1, dtype=np.int64)
     found = 0
-    for value in np.unique(groups):
+    for value in sorted(pieces):
+        parts = pieces[value][0] if len(pieces[value]) == 1 else _dissolved(np.concatenate(pieces[value]))
         in_group = np.flatnonzero(groups == value)
-        members = polygons[in_group]
-        if epsg is not None:
-            members = np.asarray(gpd.GeoSeries(members, crs=cells.crs).to_crs(epsg).array, dtype=object)
-        parts = shapely.get_parts(shapely.coverage_union_all(members))
-        if not shapely.is_valid(parts).all():  # not a clean coverage (overlaps, slivers): the general union
-            parts = shapely.get_parts(shapely.union_all(members))
         # Each cell belongs to the part of its own group that holds its interior point.
-        part_index, cell_index = shapely.STRtree(shapely.point_on_surface(members)).query(parts, predicate="covers")
+        part_index, cell_index = shapely.STRtree(np.asarray(shapely.points(interior[in_group]), dtype=object)).query(parts, predicate="covers")
         where[in_group[cell_index]] = found + part_index
         found += len(parts)
         part_geoms.append(parts)
@@ -189,3 +209,12 @@ def gap_polygons(
         geometry="geometry",
         crs=crs,
     )
+
+
+def _dissolved(polygons: NDArray[np.object_]) -> NDArray[np.object_]:
+    """The connected parts of the union of ``polygons`` (a coverage union when they form a
+    clean coverage, else the general union)."""
+    parts = shapely.get_parts(shapely.coverage_union_all(polygons))
+    if not shapely.is_valid(parts).all():  # not a clean coverage (overlaps, slivers): the general union
+        parts = shapely.get_parts(shapely.union_all(polygons))
+    return np.asarray(parts, dtype=object)

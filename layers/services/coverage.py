@@ -16,6 +16,7 @@ from gis.coverage import (
     MODES,
     CoverageInputError,
     CoverageResult,
+    PopulationChunks,
     SitingResult,
     analyse_coverage,
     site_shelters,
@@ -32,6 +33,12 @@ from layers.settings import Settings
 from layers.store.base import Store
 
 COVERAGE_LAYERS = ("population", "shelters", "admin_areas", "roads")
+WHOLE_GRID_UP_TO = 2_000_000
+"""A population grid of more cells than this (a province's 16 million) is read a chunk at a time,
+twice, and only numbers are kept per cell: its output cells are their centres. A city's is read
+whole, and its output cells are its squares."""
+POPULATION_CHUNK = 500_000
+"""Population cells read at a time from a grid read in chunks."""
 MAX_SITES = 500
 Progress = Callable[[str], None]
 
@@ -120,7 +127,7 @@ class CoverageService(RoutedAnalysis):
         try:
             params = self.settings.coverage_params()
             result = analyse_coverage(
-                self.store.read("population") if population is None else population,
+                self._population() if population is None else population,
                 self.store.read("shelters"),
                 self.store.read("admin_areas"),
                 graph=self._graph(mode),
@@ -138,6 +145,11 @@ class CoverageService(RoutedAnalysis):
                 self._results = {k: v for k, v in self._results.items() if k[2:] == key[2:]}
                 self._results[key] = result
         return result
+
+    def _population(self) -> gpd.GeoDataFrame | PopulationChunks:
+        if self.store.count("population") <= WHOLE_GRID_UP_TO:
+            return self.store.read("population")
+        return lambda: self.store.read_in_chunks("population", rows=POPULATION_CHUNK)
 
     def site(
         self,

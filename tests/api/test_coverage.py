@@ -42,6 +42,32 @@ def test_cli_coverage_writes_gpkg_xlsx_and_map(sample_settings: Settings, tmp_pa
     assert book["乡镇街道"].max_row == 157
 
 
+def test_a_grid_over_the_whole_grid_limit_is_read_in_chunks_with_the_same_answer(sample_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over WHOLE_GRID_UP_TO cells (a province's 16 million) the population is read a chunk at a
+    time, twice, keeping only numbers per cell: on the sample city, in chunks of 10,000, every
+    number and gap is that of the grid read whole, and the cells written are their centres."""
+    from layers.services import coverage
+    from layers.services.coverage import CoverageService
+    from layers.services.routing import RoutingService
+
+    with open_store(sample_settings) as store:
+        routing = RoutingService(store, sample_settings)
+        whole = CoverageService(store, sample_settings, routing).result()
+        monkeypatch.setattr(coverage, "WHOLE_GRID_UP_TO", 0)
+        monkeypatch.setattr(coverage, "POPULATION_CHUNK", 10_000)
+        assert store.count("population") > 2 * coverage.POPULATION_CHUNK
+        chunked = CoverageService(store, sample_settings, routing).result()
+    assert whole.cells.drop(columns="geometry").equals(chunked.cells.drop(columns="geometry"))
+    assert set(chunked.cells.geom_type) == {"Point"} and set(whole.cells.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert whole.gaps.drop(columns="geometry").equals(chunked.gaps.drop(columns="geometry")) and len(whole.gaps) > 10
+    assert shapely.equals(whole.gaps.geometry.to_numpy(), chunked.gaps.geometry.to_numpy()).all()
+    assert whole.areas.equals(chunked.areas) and whole.shelters.equals(chunked.shelters)
+    out = tmp_path / "out"
+    assert run_cli(sample_settings, "coverage", "--out", str(out)).exit_code == 0
+    cells = gpd.read_file(out / "coverage.gpkg", layer="cells")
+    assert set(cells.geom_type) == {"Point"} and len(cells) == len(whole.cells)
+
+
 def test_cli_euclidean_mode_is_labelled_as_a_comparison(sample_settings: Settings, tmp_path: Path) -> None:
     result = run_cli(sample_settings, "coverage", "--mode", "euclidean", "--type", "固定", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output

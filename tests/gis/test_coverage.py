@@ -364,30 +364,53 @@ def test_whole_analysis_adds_up_and_agrees_across_input_crs() -> None:
     assert lonlat.cells["nearest_min"].to_numpy() == pytest.approx(result.cells["nearest_min"].to_numpy(), abs=1e-3)
 
 
-def test_cells_projected_a_chunk_at_a_time_and_gaps_a_township_at_a_time_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A province's cells are projected a million at a time, and its gaps dissolved a township at a
-    time: on the town in lon/lat, chunks of 7 cells give the frames of one chunk, and the gaps are
-    those of the cells projected first. The output cells keep the geometry given, not a round trip."""
-    import gis.coverage.analysis as analysis
+def test_a_grid_read_in_chunks_gives_the_answer_of_the_grid_given_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A province's grid is read from the store in chunks, its cells projected a million at a time
+    and its gaps dissolved a township and a chunk at a time. On the town in lon/lat, in chunks of
+    13 rows projected 7 at a time: every number is that of the grid given whole, the output cells
+    are the cells' centres, and the gaps are the same polygons. Given whole, the output cells keep
+    the geometry given (not a round trip), and the gaps are those of the cells projected first."""
+    import gis.coverage.cells as cells_module
 
     town = _town()
     graph = walking_graph(town["roads"], epsg=EPSG)
     population = town["population"].to_crs(4326)
     whole = analyse_coverage(population, town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
-    monkeypatch.setattr(analysis, "CELL_CHUNK", 7)
-    chunked = analyse_coverage(population, town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
-    pd.testing.assert_frame_equal(whole.cells, chunked.cells)
-    pd.testing.assert_frame_equal(whole.gaps, chunked.gaps)
+    monkeypatch.setattr(cells_module, "CELL_CHUNK", 7)
+    reads = []
+
+    def chunks() -> list[gpd.GeoDataFrame]:
+        reads.append(1)
+        return [population.iloc[start : start + 13] for start in range(0, len(population), 13)]
+
+    chunked = analyse_coverage(chunks, town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
+    assert len(reads) == 2, "read once for the cells, once for the gaps"
+    pd.testing.assert_frame_equal(pd.DataFrame(whole.cells.drop(columns="geometry")), pd.DataFrame(chunked.cells.drop(columns="geometry")))
+    centres = whole.cells.to_crs(EPSG).centroid.to_crs(4326)
+    assert shapely.equals_exact(chunked.cells.geometry.to_numpy(), centres.to_numpy(), tolerance=1e-9).all()
+    pd.testing.assert_frame_equal(pd.DataFrame(whole.gaps.drop(columns="geometry")), pd.DataFrame(chunked.gaps.drop(columns="geometry")))
+    assert len(whole.gaps) >= 2 and shapely.equals(whole.gaps.geometry.to_numpy(), chunked.gaps.geometry.to_numpy()).all()
+    pd.testing.assert_frame_equal(whole.areas, chunked.areas)
+    pd.testing.assert_frame_equal(whole.shelters, chunked.shelters)
+
     populated = population.loc[population["persons"] > 0].reset_index(drop=True)
     assert whole.cells.geometry.to_numpy().tolist() == populated.geometry.to_numpy().tolist()
-    uncovered = ~whole.cells["covered"].to_numpy()
-    assert uncovered.any()
     township = np.where(whole.cells["township"].to_numpy() == "西街道", 0, 1)
-    args = {"uncovered": uncovered, "residents": whole.cells["persons"].to_numpy(), "nearest_minutes": whole.cells["nearest_min"].to_numpy(), "group": township}
-    by_group = gap_polygons(populated, epsg=EPSG, **args)
-    projected_first = gap_polygons(populated.to_crs(EPSG), **args)
-    pd.testing.assert_frame_equal(by_group, projected_first)
-    assert len(by_group) >= 2 and shapely.equals_exact(by_group.geometry.to_numpy(), whole.gaps.to_crs(EPSG).geometry.to_numpy(), tolerance=1e-3).all()
+    args = {"uncovered": ~whole.cells["covered"].to_numpy(), "residents": whole.cells["persons"].to_numpy(), "nearest_minutes": whole.cells["nearest_min"].to_numpy(), "group": township}
+    pd.testing.assert_frame_equal(gap_polygons(populated, epsg=EPSG, **args), gap_polygons(populated.to_crs(EPSG), **args))
+
+
+def test_a_grid_in_chunks_names_a_bad_cell_by_its_row_and_must_not_change_between_its_two_reads() -> None:
+    town = _town()
+    graph = walking_graph(town["roads"], epsg=EPSG)
+    population = town["population"]
+    bad = population.copy()
+    bad.loc[29, "persons"] = -1.0
+    with pytest.raises(CoverageInputError, match="cell 30 has persons -1.0"):
+        analyse_coverage(lambda: [bad.iloc[start : start + 13] for start in range(0, len(bad), 13)], town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
+    given = iter([population, population.iloc[:-40]])
+    with pytest.raises(CoverageInputError, match="changed while the analysis read it"):
+        analyse_coverage(lambda: [next(given)], town["shelters"], town["admin_areas"], graph=graph, epsg=EPSG)
 
 
 def test_fixed_analysis_uses_fixed_and_central_shelters_and_the_fixed_share() -> None:
