@@ -8,9 +8,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from .arraytools import with_source_rows
 from .network import RoadGraph
 from .routing import DEFAULT_MAX_SNAP_M, RoutingError, arc_time_s, part_seconds, snap_points
 
@@ -39,7 +40,7 @@ def coverage_by_time(
                 times.append(seconds)
     forward = graph.weights(closed)
     virtual = csr_matrix((times, (np.array(tails, dtype=np.int64) - n, heads)), shape=(f, n + f))
-    augmented = vstack([hstack([forward, csr_matrix((n, f))]), virtual]).tocsr()
+    augmented = with_source_rows(forward, virtual)
     limit = np.inf if minutes is None else minutes * 60.0
     sources = np.flatnonzero(snaps.edge >= 0) + n
     if sources.size == 0:

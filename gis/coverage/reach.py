@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
-from ..arraytools import first_per_group
+from ..arraytools import first_per_group, with_source_rows
 from ..network import RoadGraph
 from ..routing import DEFAULT_MAX_SNAP_M, Snaps, snap_xy
 
@@ -106,7 +106,7 @@ def _shelter_sources(graph: RoadGraph, snaps: Snaps, access_s: NDArray[np.float6
     # scipy drops explicit zeros in sparse graphs: a shelter exactly on a junction costs 1 µs.
     times = np.maximum(times, 1e-6)
     virtual = csr_matrix((times, (tails, heads)), shape=(f, n + f))
-    return vstack([hstack([graph.forward, csr_matrix((n, f))]), virtual]).tocsr()
+    return with_source_rows(graph.forward, virtual)
 
 
 def _expand(indptr: NDArray[np.int64], nodes: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

@@ -246,3 +246,20 @@ def test_line_samples_follow_each_line_and_know_where_they_are() -> None:
         assert shapely.distance(dense, shapely.multipoints(mine)).max() <= 12.5 + 1e-6
 
 
+
+
+def test_source_rows_join_a_graph_entry_for_entry_as_scipys_stacks_do() -> None:
+    """Drive times and walking reach add their facilities as nodes below the road graph by joining
+    the CSR arrays (no COO copies of a province's graph): the matrix scipy's stacking gives."""
+    from scipy.sparse import csr_matrix, hstack, random, vstack
+
+    from gis.arraytools import with_source_rows
+
+    n, f = 60, 4
+    graph = csr_matrix(random(n, n, density=0.1, format="csr", random_state=7))
+    rows = csr_matrix(random(f, n + f, density=0.2, format="csr", random_state=8))
+    expected = vstack([hstack([graph, csr_matrix((n, f))]), rows]).tocsr()
+    joined = with_source_rows(graph, rows)
+    assert joined.shape == expected.shape == (n + f, n + f)
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(joined, name), getattr(expected, name))
