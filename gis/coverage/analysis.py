@@ -282,9 +282,9 @@ def _output_cells(frame: pd.DataFrame, cells: PopulatedCells, epsg: int) -> gpd.
     """The per-cell table in EPSG:4326 on the polygons as given (no copy when given in EPSG:4326),
     or, for a grid read in chunks, on the cells' centres."""
     if cells.polygons is not None:
-        return gpd.GeoDataFrame(frame, geometry=cells.polygons, crs=cells.crs).to_crs(OUTPUT_EPSG)
+        return gpd.GeoDataFrame(frame, geometry=cells.polygons, crs=cells.crs, copy=False).to_crs(OUTPUT_EPSG)
     lon, lat = Transformer.from_crs(epsg, OUTPUT_EPSG, always_xy=True).transform(cells.xy[:, 0], cells.xy[:, 1])
-    return gpd.GeoDataFrame(frame, geometry=shapely.points(lon, lat), crs=OUTPUT_EPSG)
+    return gpd.GeoDataFrame(frame, geometry=shapely.points(lon, lat), crs=OUTPUT_EPSG, copy=False)  # a province's table is gigabytes: not copied
 
 
 def _with_none(values: NDArray[np.object_]) -> NDArray[np.object_]:
