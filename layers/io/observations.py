@@ -85,6 +85,15 @@ class DeadLetter:
     payload: str
     reason: str
 
+    def __post_init__(self) -> None:
+        """A NUL (a raw MQTT message may hold one) is kept visible as the four characters
+        ``\\x00``, a lone surrogate (``"\\ud800"`` is valid JSON) as ``\\ud800``: neither is
+        UTF-8, so no store could hold the text nor a response carry it."""
+        for name in ("source", "payload", "reason"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8"))
+
 
 class _Rejected(ValueError):
     """A record's field that cannot be used; the message is the dead letter's reason."""
@@ -162,7 +171,7 @@ def _observation(record: Mapping[str, Any], stations: Mapping[str, StationInfo],
     return Observation(station.station_id, time, value, unit, _quality(record.get("quality")))
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates ("\ud800" in JSON): not UTF-8, no store holds them
 
 
 def _quality(value: Any) -> str | None:
@@ -173,7 +182,7 @@ def _quality(value: Any) -> str | None:
         raise _Rejected(f"quality is a {type(value).__name__}: give a short text code")
     text = str(value).strip()
     if len(text) > MAX_QUALITY_CHARS or _CONTROL.search(text):
-        raise _Rejected(f"quality must be text of at most {MAX_QUALITY_CHARS} characters without control characters")
+        raise _Rejected(f"quality must be text of at most {MAX_QUALITY_CHARS} characters without control characters or lone surrogates")
     return text
 
 

@@ -84,8 +84,7 @@ def _check_observation(position: int, observation: Observation) -> None:
 
 
 def dead_letter_rows(letters: Sequence[DeadLetter]) -> list[DeadLetterRow]:
-    """Checked rows. A NUL in a payload (a raw MQTT message may hold one) is kept visible as the
-    four characters ``\\x00``: neither store can hold the character itself in text."""
+    """Checked rows (a dead letter's text is UTF-8 already: ``DeadLetter`` escapes what is not)."""
     rows = []
     for position, letter in enumerate(letters):
         where = f"dead letter {position}"
@@ -95,7 +94,7 @@ def dead_letter_rows(letters: Sequence[DeadLetter]) -> list[DeadLetterRow]:
             value = getattr(letter, name)
             if not isinstance(value, str):
                 raise ValueError(f"{where} {name}: {value!r} is not a string")
-            texts.append(value.replace("\x00", "\\x00"))
+            texts.append(value)
         rows.append((received, texts[0], texts[1], texts[2]))
     return rows
 

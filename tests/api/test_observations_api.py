@@ -55,3 +55,21 @@ def test_bad_fields_cost_one_dead_letter_each_never_the_batch(client: TestClient
     with open_store(sample_settings) as store:
         stored = store.read_observations([station], now - timedelta(hours=1), now + timedelta(seconds=1))
     assert sorted(stored["value"]) == [30.7, 30.8]
+
+
+def test_a_lone_surrogate_costs_a_dead_letter_kept_visible_never_a_500(client: TestClient, sample_settings: Any) -> None:
+    """"\\ud800" is valid JSON but not UTF-8: in a station code, a unit or a quality it was a 500
+    (the dead letter could not be written) after the good readings of the batch were stored."""
+    station = _water_gauge(client)
+    now = datetime.now(UTC).replace(microsecond=0)
+    good = f'{{"station": "{station}", "time": "{(now - timedelta(minutes=2)).isoformat()}", "value": 31.25}}'
+    body = f'[{good}, {{"station": "\\ud800", "time": "{now.isoformat()}", "value": 1, "unit": "\\ud800"}},' \
+           f' {{"station": "{station}", "time": "{now.isoformat()}", "value": 31.5, "quality": "\\udfff"}}]'
+    answer = client.post("/observations", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 1 and answer.json()["rejected"] == 2, answer.json()
+    with open_store(sample_settings) as store:
+        letters = store.read_dead_letters(limit=2)
+        stored = store.read_observations([station], now - timedelta(hours=1), now + timedelta(seconds=1))
+    assert any("\\ud800" in payload for payload in letters["payload"]), "kept visible as its escape"
+    assert list(stored["value"]) == [31.25]

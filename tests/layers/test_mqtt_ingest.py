@@ -274,7 +274,7 @@ def test_bad_payloads_reach_the_checks_as_dead_letters(broker: Broker) -> None:
             ("mqtt onemap/ST002/obs", "unit cm does not match station ST002's unit mm (a length on another scale is not converted: the platform must send mm)"),
             ("mqtt onemap/ST002/obs", "payload is not a JSON object or a list of objects"),
             ("mqtt onemap/ST001/obs", "payload is JSON nested too deep to be readings"),
-            ("mqtt onemap/ST001/obs", "quality must be text of at most 64 characters without control characters"),
+            ("mqtt onemap/ST001/obs", "quality must be text of at most 64 characters without control characters or lone surrogates"),
             ("mqtt onemap/ST001/obs", "10,001 readings in one message; at most 10,000: publish several"),
         ]
     )

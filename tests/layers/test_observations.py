@@ -120,7 +120,7 @@ GOOD = {"station": "ST001", "time": "2024-07-01T08:00:00+08:00", "value": 35.2}
         ({"value": -1000}, r"is not a water level a gauge can give"),
         ({"station": "ST002", "value": -110}, r"^value -110 mm is not rain since the previous report a gauge can give \(from 0 to 2000 mm\)"),
         ({"station": "ST002", "value": "1e9"}, r"is not rain since the previous report"),
-        ({"quality": "a\u0000b"}, r"^quality must be text of at most 64 characters without control characters$"),
+        ({"quality": "a\u0000b"}, r"^quality must be text of at most 64 characters without control characters or lone surrogates$"),
         ({"quality": "x" * 65}, r"^quality must be text of at most 64"),
         ({"quality": {"a": [1, 2]}}, r"^quality is a dict: give a short text code$"),
     ],
