@@ -29,6 +29,7 @@ from layers.services.shares import (
     check_scope,
     incident_point,
 )
+from layers.store.selection import check_text
 from web.share_page import service_worker_js, share_error_html, share_page_html
 from web.tile_grid import tile_overlaps
 
@@ -79,6 +80,7 @@ class ShareIn(BaseModel):
 @router.post("/shares", status_code=201, summary="Make a share link (snapshot of an incident's situation)", **documented(CreatedShare, "The link's record, URL and token", status=201))
 def create_share(body: ShareIn, request: Request, store: StoreDep, principal: EditorDep, accounts: AccountsDep) -> dict[str, Any]:
     """Returns the short URL ``/s/{token}`` (the token is shown only now: keep the URL)."""
+    check_text(body.title, what="title")  # a NUL: 400 here, not a database error (PostGIS) or stored (GeoPackage)
     incident = None
     if body.incident_id is not None:
         lon, lat, incident = incident_point(store, body.incident_id)

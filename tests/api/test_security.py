@@ -394,7 +394,7 @@ def test_disable_tokens_and_revoke_from_the_cli(secured: Secured) -> None:
     assert [e["action"] for e in secured.accounts.audit(4)] == ["disable", "login", "revoke", "create"]
 
 
-def test_a_nul_in_a_login_name_or_share_id_is_refused_not_a_crash_on_postgis(pg_url: str, pg_schema: str, tmp_path: Path) -> None:
+def test_a_nul_in_a_login_name_share_id_or_share_title_is_refused_not_a_crash_on_postgis(pg_url: str, pg_schema: str, tmp_path: Path) -> None:
     settings = Settings(store=pg_url, pg_schema=pg_schema, auth="required")
     accounts = AccountStore.for_settings(settings)
     accounts.add_user("ed", PASSWORD, "editor")
@@ -405,6 +405,9 @@ def test_a_nul_in_a_login_name_or_share_id_is_refused_not_a_crash_on_postgis(pg_
         assert login.status_code == 401, login.text
         revoke = client.post("/shares/aaaa%00/revoke", headers={"Authorization": f"Bearer {token}"})
         assert revoke.status_code == 404, revoke.text
+        # A share's title too (an outside attack's: it was a database error, a 500).
+        titled = client.post("/shares", json={"lon": 116.59, "lat": 35.41, "title": "a\u0000b", "service_areas": False}, headers={"Authorization": f"Bearer {token}"})
+        assert titled.status_code == 400 and "NUL" in titled.json()["description"], titled.text
 
 
 def test_expired_sessions_are_purged(secured: Secured) -> None:
