@@ -159,8 +159,8 @@ def analyse_coverage(
     progress("检查输入 checking input")
     areas = _metric(admin_areas, epsg, "admin_areas") if not admin_areas.empty else admin_areas
     levels = _levels(areas)
-    chunks = chunks_of(population)
-    cells = read_cells(chunks, epsg, levels, "population", whole=not callable(population))
+    chunks = population if callable(population) else None  # read again for the gaps; a frame's cells are kept
+    cells = read_cells(chunks_of(population), epsg, levels, "population", whole=chunks is None)
     del population  # given whole, the cells without residents can go now
     serving = _metric(serving_shelters(shelters, analysis_type, params), epsg, "shelters")
     cells_xy, cell_area_rows = cells.xy, cells.area_rows

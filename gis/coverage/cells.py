@@ -115,12 +115,14 @@ def read_cells(population: PopulationChunks, epsg: int, levels: dict[str, gpd.Ge
     )
 
 
-def populated_polygons(population: PopulationChunks, cells: PopulatedCells) -> Iterator[gpd.GeoSeries]:
+def populated_polygons(population: PopulationChunks | None, cells: PopulatedCells) -> Iterator[gpd.GeoSeries]:
     """The populated cells' polygons (their own CRS), a chunk at a time, in the order of
     ``read_cells``: those kept, or the grid read again (which must not have changed since)."""
     if cells.polygons is not None:
         yield gpd.GeoSeries(cells.polygons, crs=cells.crs)
         return
+    if population is None:
+        raise ValueError("the cells kept no polygons: give the grid's chunks to read them again")
     seen = 0
     for chunk in population():
         populated = chunk["persons"].to_numpy(dtype=float) > 0

@@ -220,7 +220,6 @@ def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.f
     blocks = []
     cell_km2 = grid.resolution_m**2 / 1e6
     rows = block_rows or max(1, BLOCK_CELLS // max(grid.width, 1))
-    names: list[str] = []
     for level_name in ("区县", "乡镇街道"):
         areas = admin.loc[admin["level"] == level_name].reset_index(drop=True)
         if areas.empty:
