@@ -22,6 +22,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gis.arraytools import anchor_points
+from gis.risk.level_outputs import areas_table, level_polygons
 from gis.risk.model import (
     NODATA,
     RiskGrid,
@@ -31,7 +32,7 @@ from gis.risk.model import (
 )
 from gis.risk.surfaces import hazard_intensity
 from gis.risk.windows import HazardSource, source_surface
-from gis.risk.zoning import RiskResult, areas_table, level_polygons, score_cells
+from gis.risk.zoning import RiskResult, score_cells
 
 BLOCK = 128
 """Cells per side of a block: the unit of recomputation (1.6 km² blocks of 12.8 km at 100 m)."""
