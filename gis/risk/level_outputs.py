@@ -70,8 +70,9 @@ def level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFram
     gathered into a MultiPolygon as they are: regions of one level never share an edge, only
     corners. No union and no topology-preserving simplification of a whole level, which at a
     province's size (millions of regions) each took many minutes."""
-    # At a province the regions are gigabytes: each stage lets go of the one before (at most two
-    # copies held at once: read and simplified, then simplified and gathered, then gathered and projected).
+    # At a province the regions are gigabytes: each stage lets go of the one before (read, then
+    # simplified), and each level's regions go once gathered and projected, so that at most one
+    # level is held twice over the simplified regions.
     shapes, values = [], []
     for geometry, value in features.shapes(levels, mask=levels != NODATA, transform=grid.transform):
         shapes.append(shapely.geometry.shape(geometry))
@@ -84,10 +85,12 @@ def level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFram
     del read
     value = np.array(values)
     codes = sorted(set(values))
-    gathered = [shapely.multipolygons(regions[value == code]) for code in codes]
-    del regions
-    merged = gpd.GeoDataFrame({"level_code": codes}, geometry=gathered, crs=grid.epsg)
-    del gathered
-    merged["level"] = merged["level_code"].map(LEVEL_CODES)
-    merged["area_km2"] = merged.geometry.area / 1e6
-    return merged[["level_code", "level", "area_km2", "geometry"]].to_crs(OUTPUT_EPSG)
+    areas_km2, projected = [], []
+    for code in codes:
+        here = value == code
+        gathered = shapely.multipolygons(regions[here])
+        regions[here] = None
+        areas_km2.append(shapely.area(gathered) / 1e6)
+        projected.append(gpd.GeoSeries([gathered], crs=grid.epsg).to_crs(OUTPUT_EPSG).iloc[0])
+        del gathered
+    return gpd.GeoDataFrame({"level_code": codes, "level": [LEVEL_CODES[code] for code in codes], "area_km2": areas_km2}, geometry=projected, crs=OUTPUT_EPSG)
