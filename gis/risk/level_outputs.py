@@ -16,8 +16,6 @@ from rasterio import features
 from gis.risk.model import LEVEL_CODES, NODATA, RiskGrid
 
 OUTPUT_EPSG = 4326
-AREA_TABLE_CELLS = 4_000_000
-"""Cells counted at a time in the per-area table (a block of rows)."""
 Cells = tuple[slice, slice]
 """A block of the grid: (rows, columns)."""
 
@@ -26,11 +24,11 @@ def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.f
                 admin: gpd.GeoDataFrame, *, block_rows: int | None = None) -> pd.DataFrame:
     """Per county and township (``admin`` in the grid's CRS): km² and residents in each level, and
     the three factors (``contributions`` of a block of cells) contributing most to the area's
-    summed score. Counted a block of rows at a time (``AREA_TABLE_CELLS`` cells), so that no float64
+    summed score. Counted a block of rows at a time (``RiskGrid.rows_per_block``), so that no float64
     copy of a province's grid is made."""
     blocks = []
     cell_km2 = grid.resolution_m**2 / 1e6
-    rows = block_rows or max(1, AREA_TABLE_CELLS // max(grid.width, 1))
+    rows = block_rows or grid.rows_per_block()
     for level_name in ("区县", "乡镇街道"):
         areas = admin.loc[admin["level"] == level_name].reset_index(drop=True)
         if areas.empty:

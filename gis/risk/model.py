@@ -43,6 +43,9 @@ FORMULA = "score = E × V × (Σ_k w_k·h_k + w_c·C) / (Σ_k w_k + w_c); E = mi
 LEVEL_CODES = {1: "低", 2: "一般", 3: "较大", 4: "重大"}
 """Level raster codes: 1 = 低 blue, 2 = 一般 yellow, 3 = 较大 orange, 4 = 重大 red; 0 = nodata."""
 NODATA = 0
+BLOCK_CELLS = 4_000_000
+"""Cells per block of rows: working memory (distance transforms, rasterising, float64 temporaries)
+is bounded by a block, whatever the grid's size."""
 
 FACTOR_DEFAULTS: dict[str, dict[str, Any]] = {
     "reservoirs": {
@@ -111,6 +114,10 @@ class RiskGrid:
     @property
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)
+
+    def rows_per_block(self) -> int:
+        """Rows of a block of about ``BLOCK_CELLS`` cells (at least one)."""
+        return max(1, BLOCK_CELLS // max(self.width, 1))
 
     @property
     def transform(self) -> Affine:

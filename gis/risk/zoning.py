@@ -205,11 +205,6 @@ class RiskResult:
         }
 
 
-BLOCK_CELLS = 4_000_000
-"""Cells per block of rows: working memory (distance transforms, rasterising, float64 temporaries)
-is bounded by a block, whatever the grid's size."""
-
-
 def zone_risk(
     hazard_layers: Mapping[str, gpd.GeoDataFrame],
     population: gpd.GeoDataFrame,
@@ -233,7 +228,7 @@ def zone_risk(
     layer with no features is skipped with a note.
 
     The per-cell surfaces are computed window by window (``gis.risk.windows``): by default bands of
-    ``block_rows`` rows (``BLOCK_CELLS`` cells) in this process; or the given ``windows`` (blocks
+    ``block_rows`` rows (``gis.risk.model.BLOCK_CELLS`` cells) in this process; or the given ``windows`` (blocks
     labelled by county: ``county_windows``), handed to ``run_windows`` (``map``'s signature: a function
     and an iterable of tasks, results in any order), which may run them on other processes or
     machines. The answer does not depend on the windows, nor on where they ran.
@@ -246,7 +241,7 @@ def zone_risk(
     notes: list[str] = []
     timings: dict[str, float] = {}
     epsg = grid.epsg
-    rows_per_block = block_rows or max(1, BLOCK_CELLS // max(grid.width, 1))
+    rows_per_block = block_rows or grid.rows_per_block()
     admin_metric = admin_areas.to_crs(epsg) if not admin_areas.empty else admin_areas
     admin_geometry = list(admin_metric.geometry) if not admin_areas.empty else []
 
