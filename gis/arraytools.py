@@ -31,6 +31,8 @@ def with_source_rows(graph: csr_matrix, rows: csr_matrix) -> csr_matrix:
     same, entry for entry, for a graph without duplicate entries."""
     n, f = graph.shape[0], rows.shape[0]
     rows = csr_matrix(rows)
-    indptr = np.concatenate([graph.indptr, graph.indptr[-1] + rows.indptr[1:]]).astype(np.int64)
-    indices = np.concatenate([graph.indices, rows.indices]).astype(np.int64)
+    # int32 where it holds them, as scipy builds its own (its Dijkstra works in int32)
+    index = np.int32 if max(graph.nnz + rows.nnz, n + f) < 2**31 else np.int64
+    indptr = np.concatenate([graph.indptr, graph.indptr[-1] + rows.indptr[1:]]).astype(index, copy=False)
+    indices = np.concatenate([graph.indices, rows.indices]).astype(index, copy=False)
     return csr_matrix((np.concatenate([graph.data, rows.data]), indices, indptr), shape=(n + f, n + f))

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gis.arraytools import first_per_group
+from gis.arraytools import first_per_group, with_source_rows
 from gis.edge_search import EdgeIndex
 from gis.local_search import NearJunctions
 
@@ -288,11 +288,8 @@ def _csr_with_arcs(tail: NDArray[np.int64], head: NDArray[np.int64], time: NDArr
 
 def _with_virtual_row(matrix: csr_matrix) -> csr_matrix:
     """``matrix`` with one more node whose two arcs (to nodes 0 and 1, at inf) are set per search."""
-    n = matrix.shape[0]
-    indptr = np.append(matrix.indptr, matrix.indptr[-1] + 2)
-    indices = np.append(matrix.indices, np.array([0, 1], dtype=matrix.indices.dtype))
-    data = np.append(matrix.data, [np.inf, np.inf])
-    return csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+    source = csr_matrix((np.array([np.inf, np.inf]), np.array([0, 1]), np.array([0, 2])), shape=(1, matrix.shape[0] + 1))
+    return with_source_rows(matrix, source)
 
 
 def _with_closed(matrix: csr_matrix, arcs: NDArray[np.int64], closed_arc: NDArray[np.bool_]) -> csr_matrix:
