@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pyogrio
@@ -52,7 +53,10 @@ def stored_schema_version(path: Path) -> int | None:
     there is no file yet."""
     if not path.exists() or path.stat().st_size == 0:
         return None
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+    # Read-write, not read-only: a writer killed mid-transaction leaves a hot journal, which the
+    # first reader must roll back, and a read-only connection cannot ("attempt to write a readonly
+    # database"). mode=rw still never creates the file.
+    with closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True)) as connection:
         has_meta = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'onemap_meta'").fetchone()
         if not has_meta:
             return 1
