@@ -76,9 +76,12 @@ def _here(request: Request) -> URL:
     return URL(public_base(request) + request.url.path + (f"?{query}" if query else ""))
 
 
-def _collection(base: str, info: LayerInfo) -> dict[str, Any]:
+def _collection(base: str, info: LayerInfo, *, restricted: bool) -> dict[str, Any]:
+    """The layer's description, naming only the fields the reader may see (``restricted``: with
+    clearance for restricted fields)."""
     spec = get_layer(info.name)
-    fields = "; ".join(f"{f.name}: {f.display_label}" for f in spec.fields)
+    visible = set(spec.visible_columns(restricted=restricted))
+    fields = "; ".join(f"{f.name}: {f.display_label}" for f in spec.fields if f.name in visible)
     extent = list(info.bbox) if info.bbox else [-180.0, -90.0, 180.0, 90.0]
     return {
         "id": spec.name,
@@ -120,19 +123,19 @@ def conformance() -> dict[str, Any]:
 
 
 @router.get("/collections", summary="All layers, with counts and extents", **documented(Collections, "Every layer of the store"))
-def collections(request: Request, store: StoreDep) -> dict[str, Any]:
+def collections(request: Request, store: StoreDep, principal: ViewerDep) -> dict[str, Any]:
     base = public_base(request)
     return {
         "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
-        "collections": [_collection(base, info) for info in store.list_layers()],
+        "collections": [_collection(base, info, restricted=principal.sees_restricted) for info in store.list_layers()],
     }
 
 
 @router.get("/collections/{layer}", summary="One layer", **documented(Collection, "The layer"))
-def collection(layer: str, request: Request, store: StoreDep) -> dict[str, Any]:
+def collection(layer: str, request: Request, store: StoreDep, principal: ViewerDep) -> dict[str, Any]:
     get_layer(layer)
     info = next(i for i in store.list_layers() if i.name == layer)
-    return _collection(public_base(request), info)
+    return _collection(public_base(request), info, restricted=principal.sees_restricted)
 
 
 @router.get("/collections/{layer}/items", response_class=GeoJSONResponse, responses=FEATURES, summary="Features of a layer")

@@ -192,6 +192,10 @@ def test_restricted_fields_only_for_editors(secured: Secured) -> None:
         assert (set(RESTRICTED) <= keys) is sees and (set(RESTRICTED) & keys == set()) is not sees, role
         one = secured.client.get(f"/collections/hazardous_enterprises/items/{body['features'][0]['id']}", headers=secured.as_role(role)).json()
         assert ("major_hazard_level" in one["properties"]) is sees
+        described = secured.client.get("/collections/hazardous_enterprises", headers=secured.as_role(role)).json()["description"]
+        listed = next(c for c in secured.client.get("/collections", headers=secured.as_role(role)).json()["collections"] if c["id"] == "hazardous_enterprises")
+        for text in (described, listed["description"]):
+            assert all((f"{name}:" in text) is sees for name in RESTRICTED), f"{role}: the description names the restricted fields only to whom sees them"
     probe = secured.client.get("/collections/hazardous_enterprises/items", params={"major_hazard_level": "一级"}, headers=secured.as_role("viewer"))
     assert probe.status_code == 400, "a viewer cannot learn a restricted value by filtering on it"
 
