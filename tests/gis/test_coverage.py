@@ -130,33 +130,6 @@ def test_network_reach_matches_networkx_on_a_split_graph(seed: int) -> None:
     assert pairs_only.cell.tolist() == reach.cell.tolist() and pairs_only.minutes == pytest.approx(reach.minutes)
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_nearest_edges_match_geos(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(seed)
-    # Long wiggly roads (many pieces) and points from on the road to far off it.
-    lines = [shapely.LineString(np.cumsum(rng.uniform(-300, 300, (rng.integers(2, 30), 2)), axis=0) + rng.uniform(0, 20_000, 2)) for _ in range(300)]
-    graph = walking_graph(_roads(lines), epsg=EPSG)
-    xy = rng.uniform(-2000, 22_000, (5000, 2)) + [X0, Y0]
-    edge, fraction, distance, snapped = graph.nearest_edges(xy, max_distance_m=np.inf)
-    points = shapely.points(xy)
-    exact = shapely.distance(points, graph.edge_geometry[edge])
-    assert distance == pytest.approx(exact, abs=1e-6)
-    found, hit = graph.tree.query_nearest(points, all_matches=True, return_distance=False)
-    best = np.full(len(xy), np.inf)
-    np.minimum.at(best, found, shapely.distance(points[found], graph.edge_geometry[hit]))
-    assert distance == pytest.approx(best, abs=1e-6), "no nearer edge exists"
-    assert shapely.distance(shapely.points(snapped), graph.edge_geometry[edge]) == pytest.approx(np.zeros(len(xy)), abs=1e-6)
-    along = shapely.line_locate_point(graph.edge_geometry[edge], points)
-    assert fraction * graph.edge_length_m[edge] == pytest.approx(along, abs=1e-6)
-    assert ((fraction >= 0) & (fraction <= 1)).all(), "a part of an edge is never of negative length"
-    # A province's cells are searched half a million at a time: batches give the same answer.
-    import gis.edge_search
-
-    monkeypatch.setattr(gis.edge_search, "NEAREST_BATCH", 7)
-    for whole, batched in zip((edge, fraction, distance, snapped), graph.nearest_edges(xy, max_distance_m=np.inf), strict=True):
-        np.testing.assert_array_equal(whole, batched)
-
-
 # --- 2SFCA --------------------------------------------------------------------------------------
 
 
