@@ -13,7 +13,7 @@ import shapely
 from numpy.typing import NDArray
 from rasterio import features
 
-from gis.risk.model import LEVEL_CODES, NODATA, RiskGrid
+from gis.risk.model import LEVEL_CODES, RiskGrid
 
 OUTPUT_EPSG = 4326
 Cells = tuple[slice, slice]
@@ -60,35 +60,29 @@ def areas_table(grid: RiskGrid, levels: NDArray[np.uint8], persons: NDArray[np.f
 
 
 def level_polygons(grid: RiskGrid, levels: NDArray[np.uint8]) -> gpd.GeoDataFrame:
-    """One (multi)polygon per level, simplified by about half a cell (EPSG:4326).
+    """One (multi)polygon per level: the exact outline of its cells (EPSG:4326), and its area
+    (km², in the grid's CRS: the cells' area to rounding).
 
-    The raster's connected regions form a coverage (no overlaps, shared edges), so they are
-    simplified together with GEOS's coverage simplification (``shapely.coverage_simplify``:
-    neighbours keep their common edges, no gaps or overlaps appear) and each level's regions are
-    gathered into a MultiPolygon as they are: regions of one level never share an edge, only
-    corners. No union and no topology-preserving simplification of a whole level, which at a
-    province's size (millions of regions) each took many minutes."""
-    # At a province the regions are gigabytes: each stage lets go of the one before (read, then
-    # simplified), and each level's regions go once gathered and projected, so that at most one
-    # level is held twice over the simplified regions.
-    shapes, values = [], []
-    for geometry, value in features.shapes(levels, mask=levels != NODATA, transform=grid.transform):
-        shapes.append(shapely.geometry.shape(geometry))
-        values.append(int(value))
-    if not shapes:
-        return gpd.GeoDataFrame({"level_code": [], "level": []}, geometry=[], crs=grid.epsg).to_crs(OUTPUT_EPSG)
-    read = np.array(shapes, dtype=object)
-    del shapes
-    regions = shapely.coverage_simplify(read, grid.resolution_m / 2)
-    del read
-    value = np.array(values)
-    codes = sorted(set(values))
-    areas_km2, projected = [], []
-    for code in codes:
-        here = value == code
-        gathered = shapely.multipolygons(regions[here])
-        regions[here] = None
+    A level at a time: its cells are polygonized alone (GDAL's polygonize through rasterio: one
+    polygon per 4-connected region, with holes where other levels are), gathered into a
+    MultiPolygon as they are — regions of one level never share an edge, only corners — and
+    projected, before the next level is read. So only one level's regions are held, not a
+    province's 750,000 regions (9 M vertices) at once. No union, and no simplification: a cell
+    outline's every corner cuts off at least half a cell, so a simplification within half a cell
+    removed no vertex (GEOS's coverage simplification was tried: it copied every region and kept
+    every vertex)."""
+    codes, areas_km2, projected = [], [], []
+    for code in sorted(LEVEL_CODES):
+        read = [shapely.geometry.shape(geometry) for geometry, _ in features.shapes(levels, mask=levels == code, transform=grid.transform)]
+        if not read:
+            continue
+        regions = np.array(read, dtype=object)
+        del read
+        gathered = shapely.multipolygons(regions)
+        del regions
+        codes.append(code)
         areas_km2.append(shapely.area(gathered) / 1e6)
         projected.append(gpd.GeoSeries([gathered], crs=grid.epsg).to_crs(OUTPUT_EPSG).iloc[0])
         del gathered
-    return gpd.GeoDataFrame({"level_code": codes, "level": [LEVEL_CODES[code] for code in codes], "area_km2": areas_km2}, geometry=projected, crs=OUTPUT_EPSG)
+    return gpd.GeoDataFrame({"level_code": codes, "level": [LEVEL_CODES[code] for code in codes], "area_km2": areas_km2},
+                            geometry=projected, crs=OUTPUT_EPSG)
