@@ -201,6 +201,26 @@ class EdgeIndex:
             if todo.size:
                 self._nearest_local(xy, todo, edge, fraction, distance, snapped)
 
+    def nearest_open(self, xy: NDArray[np.float64], max_distance_m: float, closed: NDArray[np.bool_]) -> Nearest:
+        """``nearest`` among the edges not ``closed`` (a mask of edges): the candidates are every
+        open edge within ``max_distance_m`` (finite), cut into pieces; the same arithmetic and
+        ties, so a point whose nearest edge is open gets the very answer of ``nearest``."""
+        n = len(xy)
+        edge = np.full(n, -1, dtype=np.int64)
+        fraction = np.zeros(n)
+        distance = np.full(n, np.inf)
+        snapped = np.full((n, 2), np.nan)
+        if n and len(self.geometries):
+            point, candidate = self.tree.query(shapely.points(xy), predicate="dwithin", distance=max_distance_m)
+            open_pair = ~closed[candidate]
+            point, candidate = point[open_pair], candidate[open_pair]
+            rows = np.unique(point)
+            if rows.size:
+                self._closest_among(xy, rows, np.searchsorted(rows, point), candidate, edge, fraction, distance, snapped)
+        beyond = distance > max_distance_m
+        edge[beyond], fraction[beyond], distance[beyond], snapped[beyond] = -1, 0.0, np.inf, np.nan
+        return edge, fraction, distance, snapped
+
     def _nearest_local(self, xy: NDArray[np.float64], rows: NDArray[np.int64], edge: NDArray[np.int64], fraction: NDArray[np.float64],
                        distance: NDArray[np.float64], snapped: NDArray[np.float64]) -> None:
         """The points ``rows`` of ``xy`` from the pieces of the edges near them alone (in place)."""
@@ -209,6 +229,12 @@ class EdgeIndex:
         near_m = np.full(rows.size, np.inf)
         near_m[which] = gaps
         point, candidate = self.tree.query(points, predicate="dwithin", distance=near_m + LOCAL_MARGIN_M)
+        self._closest_among(xy, rows, point, candidate, edge, fraction, distance, snapped)
+
+    def _closest_among(self, xy: NDArray[np.float64], rows: NDArray[np.int64], point: NDArray[np.int64], candidate: NDArray[np.int64], edge: NDArray[np.int64],
+                       fraction: NDArray[np.float64], distance: NDArray[np.float64], snapped: NDArray[np.float64]) -> None:
+        """The points ``rows`` of ``xy`` from their candidate edges, the pairs (``point``: a
+        position in ``rows``, ``candidate``: an edge), at least one per point (in place)."""
         order = np.lexsort((candidate, point))
         point, candidate = point[order], candidate[order]
         edges, pair_edge = np.unique(candidate, return_inverse=True)

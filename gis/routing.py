@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
-from .arraytools import first_per_group
 from .crs import STORE_CRS, to_lonlat, to_metric
 from .network import RoadGraph
 
@@ -50,17 +49,29 @@ class Snaps:
         return int(self.edge.size)
 
 
-def snap_xy(graph: RoadGraph, xy: NDArray[np.float64], *, max_snap_m: float = DEFAULT_MAX_SNAP_M, with_points: bool = True) -> Snaps:
-    """Snap metric coordinates (n, 2) to their nearest edge (all edges open); see
-    ``RoadGraph.nearest_edges``. Without ``with_points`` the snapped points are not built (None).
-    Coordinates that are not finite (a point the work CRS cannot project) snap to nothing, like a
-    point too far from every road."""
+def snap_xy(graph: RoadGraph, xy: NDArray[np.float64], *, closed: NDArray[np.bool_] | None = None, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+            with_points: bool = True) -> Snaps:
+    """Snap metric coordinates (n, 2) to their nearest open edge (``closed``: a mask of edges; see
+    ``RoadGraph.nearest_edges``). Points farther than ``max_snap_m`` from every open edge get edge
+    -1 (the caller reports them); so do coordinates that are not finite (a point the work CRS
+    cannot project). Among equally near edges (a point nearest to a junction) the lowest edge
+    number wins, for repeatability. Without ``with_points`` the snapped points are not built
+    (None).
+
+    With closures, only the points whose nearest edge is closed are snapped again, among the open
+    edges within ``max_snap_m`` (``EdgeIndex.nearest_open``: the same arithmetic, so the others
+    keep the answer they have without closures)."""
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     finite = np.isfinite(xy).all(axis=1)
     edge = np.full(len(xy), -1, dtype=np.int64)
     fraction, distance, snapped_xy = np.zeros(len(xy)), np.full(len(xy), np.inf), np.full((len(xy), 2), np.nan)
     if finite.any():
         edge[finite], fraction[finite], distance[finite], snapped_xy[finite] = graph.nearest_edges(xy[finite], max_snap_m)
+    if closed is not None and closed.any():
+        again = np.flatnonzero(edge >= 0)
+        again = again[closed[edge[again]]]
+        if again.size:
+            edge[again], fraction[again], distance[again], snapped_xy[again] = graph.edge_index.nearest_open(xy[again], max_snap_m, closed)
     have = edge >= 0
     snapped = np.full(edge.size, None, dtype=object)
     if with_points and have.any():
@@ -69,37 +80,8 @@ def snap_xy(graph: RoadGraph, xy: NDArray[np.float64], *, max_snap_m: float = DE
 
 
 def snap_points(graph: RoadGraph, points: NDArray[np.object_], *, closed: NDArray[np.bool_] | None = None, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snaps:
-    """Snap metric points to their nearest open edge. Points farther than ``max_snap_m`` from
-    every open edge get edge -1 (the caller reports them). Among equally near edges (a point
-    nearest to a junction) the lowest edge number wins, for repeatability."""
-    n = len(points)
-    if closed is None or not closed.any():
-        return snap_xy(graph, shapely.get_coordinates(points), max_snap_m=max_snap_m)
-    edge = np.full(n, -1, dtype=np.int64)
-    distance = np.full(n, np.inf)
-    if n:
-        found_points, found_edges = graph.tree.query(points, predicate="dwithin", distance=max_snap_m)
-    else:
-        found_points = found_edges = np.zeros(0, dtype=np.int64)
-    if found_points.size:
-        gaps = shapely.distance(points[found_points], graph.edge_geometry[found_edges])
-        if closed is not None:
-            gaps = np.where(closed[found_edges], np.inf, gaps)
-        # The nearest candidate per point (ties: the lowest edge number, for repeatability).
-        best = first_per_group(found_points, gaps, found_edges)
-        ok = np.isfinite(gaps[best])
-        edge[found_points[best][ok]] = found_edges[best][ok]
-        distance[found_points[best][ok]] = gaps[best][ok]
-    fraction = np.zeros(n)
-    snapped = np.full(n, None, dtype=object)
-    have = edge >= 0
-    if have.any():
-        lines = graph.edge_geometry[edge[have]]
-        along = shapely.line_locate_point(lines, points[have])
-        lengths = shapely.length(lines)
-        fraction[have] = np.clip(np.where(lengths > 0, along / np.where(lengths > 0, lengths, 1.0), 0.0), 0.0, 1.0)
-        snapped[have] = shapely.line_interpolate_point(lines, along)
-    return Snaps(edge=edge, fraction=fraction, distance_m=np.where(have, distance, np.nan), point=snapped)
+    """``snap_xy`` of metric points."""
+    return snap_xy(graph, shapely.get_coordinates(points).reshape(-1, 2), closed=closed, max_snap_m=max_snap_m)
 
 
 def closed_edges(graph: RoadGraph, *, polygons: Sequence[BaseGeometry] = (), edge_ids: Sequence[str] = ()) -> NDArray[np.bool_]:

@@ -111,3 +111,25 @@ def test_points_beyond_the_limit_have_no_edge() -> None:
     edge, fraction, distance, snapped = _index(geometries).nearest(np.array([[X0 + 500, Y0 + 50], [X0 + 500, Y0 + 500]]), 100.0)
     assert edge.tolist() == [0, -1] and distance[0] == pytest.approx(50) and np.isinf(distance[1]) and np.isnan(snapped[1]).all()
     assert fraction[0] == pytest.approx(0.5)
+
+
+def test_the_nearest_open_edge_is_the_nearest_with_the_closed_left_out() -> None:
+    geometries, xy = _street_grid()
+    closed = np.zeros(len(geometries), dtype=bool)
+    closed[::3] = True
+    index = _index(geometries)
+    everything = index.nearest(xy, np.inf)
+    edge, fraction, distance, snapped = index.nearest_open(xy, 500.0, closed)
+    points = np.asarray(shapely.points(xy), dtype=object)
+    everywhere = np.where(closed[None, :], np.inf, shapely.distance(points[:, None], geometries[None, :]))
+    lowest_open = np.argmax(everywhere <= everywhere.min(axis=1, keepdims=True) + gis.edge_search.TIE_M, axis=1)
+    np.testing.assert_array_equal(edge, lowest_open)
+    assert distance == pytest.approx(everywhere.min(axis=1), abs=1e-9)
+    assert fraction * shapely.length(geometries[edge]) == pytest.approx(shapely.line_locate_point(geometries[edge], points), abs=1e-6)
+    kept = ~closed[everything[0]]
+    assert kept.sum() > 100 and (~kept).sum() > 100
+    for name, mine, theirs in zip(("edge", "fraction", "distance", "snapped"), (edge, fraction, distance, snapped), everything, strict=True):
+        np.testing.assert_array_equal(mine[kept], theirs[kept], err_msg=f"{name}: a point whose nearest edge is open keeps its answer")
+    # Nothing open within reach: no edge.
+    far = index.nearest_open(np.array([[X0 + 2000.0, Y0 + 2000.0], [X0 + 50.0, Y0 + 50.0]]), 100.0, np.ones(len(geometries), dtype=bool))
+    assert far[0].tolist() == [-1, -1] and np.isinf(far[2]).all()
