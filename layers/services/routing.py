@@ -26,6 +26,7 @@ from cachetools import LRUCache
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from gis.arraytools import anchor_points
 from gis.network import NetworkError, RoadGraph, graph_from_edges, walking_graph
 from gis.routing import (
     ResourceIndex,
@@ -405,7 +406,7 @@ def _points_of(layer: str, frames: Iterable[gpd.GeoDataFrame]) -> tuple[NDArray[
     parts_xy, parts_weights = [np.zeros((0, 2))], [np.zeros(0)]
     for frame in frames:
         geometries = np.asarray(frame.geometry.array, dtype=object)
-        parts_xy.append(shapely.get_coordinates(shapely.centroid(geometries) if layer == "population" else shapely.point_on_surface(geometries)).reshape(-1, 2))
+        parts_xy.append(shapely.get_coordinates(shapely.centroid(geometries) if layer == "population" else anchor_points(geometries)).reshape(-1, 2))
         parts_weights.append(frame["persons"].to_numpy(dtype=float) if layer == "population" else np.ones(len(frame)))
     return np.concatenate(parts_xy), np.concatenate(parts_weights)
 
