@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     max_body_mb: float = Field(
         default=20.0, gt=0, le=2048, description="Largest request body the server reads, MB; larger ones get 413 before authentication reads them."
     )
+    request_head_timeout_s: float = Field(
+        default=20.0, gt=0, le=600, description="Seconds a client has to send a request's line and headers in full; then the connection is closed (slow clients holding connections open)."
+    )
+    request_body_idle_s: float = Field(
+        default=20.0, gt=0, le=600, description="Seconds a request body may pause between two parts before the connection is closed (a steady slow upload is never cut off)."
+    )
     map_live_interval_s: float = Field(
         default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
     )

@@ -32,6 +32,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     from api.access_log import redact_share_tokens
     from api.auth import check_serving_address
     from api.main import create_app
+    from api.request_deadlines import with_deadlines
 
     check_serving_address(host, _settings(ctx).auth)
     _ensure_first_admin(ctx)
@@ -42,7 +43,10 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     # client on the same host could claim any address and slip past the rate limits.
     proxies = ",".join(settings.trusted_proxies)
     # Open event streams (GET /events) would hold a graceful shutdown forever: give them 3 s.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=3)
+    # Slow clients (a head trickled a byte at a time, a body announced and never sent) are cut off.
+    http = with_deadlines(settings.request_head_timeout_s, settings.request_body_idle_s)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=3,
+                http=http)
 
 
 @main.command()
@@ -92,11 +96,14 @@ def demo(ctx: click.Context, port: int, serve_after: bool, storm: bool, storm_mi
     _ensure_first_admin(ctx)
     import uvicorn
 
+    from api.request_deadlines import with_deadlines
+
     url = f"http://127.0.0.1:{port}/map"
     click.echo(f"starting the wall map on {url} …", err=True)
     stop = threading.Event()
     app = create_app(settings, warm=lambda line: click.echo(line, err=True))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=3))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=3,
+                                           http=with_deadlines(settings.request_head_timeout_s, settings.request_body_idle_s)))
 
     def when_listening() -> None:
         """Announce the map once the server takes connections (not merely started), then the storm."""

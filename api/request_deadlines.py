@@ -1,0 +1,91 @@
+"""Deadlines for receiving a request, for a server that faces its clients directly.
+
+uvicorn's keep-alive timeout runs only between a response and the next request's first byte.
+A client that trickles a request's headers a byte at a time (slow-loris), or announces a body and
+never sends it, holds its connection — and a file descriptor — for as long as it likes; enough
+of them and the server can accept nobody else. Here, as nginx's ``client_header_timeout`` and
+``client_body_timeout`` do in front of a server:
+
+- a request's line and headers must all arrive within ``head_timeout_s`` of the connection
+  opening or of the previous response;
+- a body must not pause for longer than ``body_idle_s`` between two parts (a slow link sending
+  a large body steadily is never cut off; one that stops is).
+
+The connection is then closed, as uvicorn's keep-alive timeout closes one. While the server
+itself has stopped reading (the app is not taking the body yet), the body's clock does not run.
+Written here because uvicorn has neither timeout (its h11 protocol is extended, not copied).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the head and body deadlines (class attributes, seconds; see
+    ``with_deadlines``)."""
+
+    head_timeout_s: float = 20.0
+    body_idle_s: float = 20.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._deadline: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        cycle = self.cycle
+        if cycle is not None and cycle is not self._waited_after and cycle.more_body and not self.transport.is_closing():
+            self._arm(self.body_idle_s, self._body_stalled)  # a part of the body came: its clock starts again
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _await_head(self) -> None:
+        """The next request's head must arrive in full before ``head_timeout_s``."""
+        self._waited_after = self.cycle  # the request before it (None on a new connection)
+        self._arm(self.head_timeout_s, self._head_late)
+
+    def _head_late(self) -> None:
+        if self.cycle is self._waited_after:  # no new request began
+            self._close("request head not received in time")
+        elif self.cycle is not None and self.cycle.more_body:
+            self._body_stalled()
+
+    def _body_stalled(self) -> None:
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body or self.transport.is_closing():
+            return
+        if self.flow.read_paused:  # the server is not reading: not the client's delay
+            self._arm(self.body_idle_s, self._body_stalled)
+            return
+        self._close("request body stalled")
+
+    def _close(self, why: str) -> None:
+        if not self.transport.is_closing():
+            self.logger.info("%s:%s - closing the connection: %s", *(self.client or ("?", "?")), why)
+            self.transport.close()
+
+    def _arm(self, seconds: float, then: Any) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, then)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+
+def with_deadlines(head_timeout_s: float, body_idle_s: float) -> type[DeadlineH11Protocol]:
+    """The protocol class for ``uvicorn.Config(http=...)`` with these deadlines (seconds)."""
+    return type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"head_timeout_s": float(head_timeout_s), "body_idle_s": float(body_idle_s)})
