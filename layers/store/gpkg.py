@@ -27,7 +27,13 @@ from layers.accounts.tables import AuditLine
 from layers.catalogue import CATALOGUE, SOURCE_ID, LayerSpec, get_layer
 from layers.errors import NotFoundError, StoreError
 from layers.io.observations import DeadLetter, Observation
-from layers.store import gpkg_observations, gpkg_scenarios, gpkg_stocks, gpkg_tiles
+from layers.store import (
+    gpkg_dense_tiles,
+    gpkg_observations,
+    gpkg_scenarios,
+    gpkg_stocks,
+    gpkg_tiles,
+)
 from layers.store import observation_rows as rows_of
 from layers.store.base import (
     BBox,
@@ -41,7 +47,13 @@ from layers.store.base import (
 from layers.store.frames import Rows, datetime_to_gpkg
 from layers.store.gpkg_accounts import insert_audit_line
 from layers.store.gpkg_schema import open_gpkg
-from layers.store.gpkg_sqlite import blob_wkb, encode_gpkg_blob, immediate_transaction, quote
+from layers.store.gpkg_sqlite import (
+    blob_wkb,
+    encode_gpkg_blob,
+    immediate_transaction,
+    quote,
+    rtree_table,
+)
 from layers.store.scenario_rows import (
     ScenarioRecord,
     check_id,
@@ -94,7 +106,7 @@ class GeoPackageStore(Store):
                 bbox: BBox | None = None
                 if count:
                     row = self._connection.execute(
-                        f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {_rtree(spec)}"
+                        f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {rtree_table(spec.name)}"
                     ).fetchone()
                     bbox = (row[0], row[1], row[2], row[3]) if row[0] is not None else None
                 infos.append(
@@ -154,7 +166,11 @@ class GeoPackageStore(Store):
         return f"gpkg:{spec.name}:{count}:{last}"
 
     def vector_tile(self, plan: TilePlan) -> bytes:
-        """Read through the R-tree, one read per kept value (equality filters), then encode."""
+        """Read through the R-tree, one read per kept value (equality filters), then encode; a
+        dense tile of many features is read and summed a page at a time (``gpkg_dense_tiles``)."""
+        dense = gpkg_dense_tiles.dense_tile(self._connection, self._lock, plan, lambda: self.read(plan.layer, bbox=plan.search_deg))
+        if dense is not None:
+            return dense
         if plan.keep is None:
             frame = self.read(plan.layer, bbox=plan.search_deg)
         else:
@@ -300,10 +316,6 @@ class _GeoPackageTransaction(Transaction):
         gpkg_scenarios.put_scenario(self._cursor, scenario_row(record))
 
 
-def _rtree(spec: LayerSpec) -> str:
-    return quote("rtree_" + spec.name + "_geom")
-
-
 def _columns(spec: LayerSpec) -> str:
     return ", ".join(quote(c) for c in spec.columns)
 
@@ -321,7 +333,7 @@ def _where(selection: Selection) -> tuple[str, list[Any]]:
         clauses.append(f"{quote(name)} = ?")
         params.append(datetime_to_gpkg(value) if field_type == "datetime" else value)
     if selection.bbox is not None:
-        clauses.append(f"fid IN (SELECT id FROM {_rtree(spec)} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
+        clauses.append(f"fid IN (SELECT id FROM {rtree_table(spec.name)} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
         min_lon, min_lat, max_lon, max_lat = selection.bbox
         params.extend([max_lon, min_lon, max_lat, min_lat])
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
@@ -358,7 +370,7 @@ def _stored(cursor: sqlite3.Cursor, spec: LayerSpec, rows: Rows) -> dict[str, tu
 
 def _touch_contents(cursor: sqlite3.Cursor, spec: LayerSpec) -> None:
     """Keep gpkg_contents' extent and last_change true, as GDAL and QGIS read them."""
-    rtree = _rtree(spec)
+    rtree = rtree_table(spec.name)
     cursor.execute(
         "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
         f"min_x = (SELECT min(minx) FROM {rtree}), min_y = (SELECT min(miny) FROM {rtree}), "
@@ -391,7 +403,7 @@ def _bulk_insert(cursor: sqlite3.Cursor, spec: LayerSpec, insert: str, rows: lis
     order = np.lexsort((centre_y, np.floor(centre_x * 20)))
     order = order[usable[order]]
     cursor.executemany(
-        f"INSERT INTO {_rtree(spec)} VALUES (?, ?, ?, ?, ?)",
+        f"INSERT INTO {rtree_table(spec.name)} VALUES (?, ?, ?, ?, ?)",
         zip(fids[order].tolist(), bounds[order, 0].tolist(), bounds[order, 2].tolist(), bounds[order, 1].tolist(), bounds[order, 3].tolist(), strict=True),
     )
     if f"trigger_insert_feature_count_{spec.name}" in triggers:

@@ -71,6 +71,11 @@ def register_gpkg_functions(connection: sqlite3.Connection) -> None:
     )
 
 
+def rtree_table(layer: str) -> str:
+    """The quoted name of a layer's R-tree (GDAL's ``rtree_<table>_geom``)."""
+    return quote("rtree_" + layer + "_geom")
+
+
 def quote(identifier: str) -> str:
     """An SQL identifier in double quotes."""
     # Identifiers come only from the catalogue (never from users); quoting keeps SQL valid anyway.

@@ -10,6 +10,7 @@ city is a few dozen units across, they may differ in which sub-unit slivers surv
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -76,31 +77,38 @@ def _plain(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan) -> t
     return np.asarray(simplified, dtype=object), properties
 
 
-def _aggregated(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Cells of ``plan.cell_m`` metres by centroid, from the tile's south-west corner: a point
-    layer's cell is the mean of its members, another layer's the cell's square."""
+def cell_sums(frame: pd.DataFrame, geometries: np.ndarray, plan: TilePlan) -> pd.DataFrame:
+    """Features (``geometries`` in EPSG:3857, ``frame`` holding ``plan.sums``) summed per cell of
+    ``plan.cell_m`` metres, by centroid, from the tile's south-west corner: indexed by the cell
+    (i, j), the sums of the centroids' x and y, the count and the sums. Partial sums of several
+    chunks add up (``aggregated_tile``), so a tile of millions of features is read a chunk at a time."""
     west, south = plan.bounds_m[0], plan.bounds_m[1]
     centres = shapely.get_coordinates(shapely.centroid(geometries))
     cells = pd.DataFrame({"i": np.floor((centres[:, 0] - west) / plan.cell_m), "j": np.floor((centres[:, 1] - south) / plan.cell_m),
-                          "cx": centres[:, 0], "cy": centres[:, 1]})
+                          "cx": centres[:, 0], "cy": centres[:, 1], "count": np.ones(len(centres), dtype=np.int64)})
     for name in plan.sums:
         cells[name] = frame[name].to_numpy(dtype=float)
-    grouped = cells.groupby(["i", "j"], sort=True)
-    table = grouped[["cx", "cy"]].mean().join(grouped.size().rename("count"))
-    if plan.sums:
-        table = table.join(grouped[list(plan.sums)].sum(min_count=1))
+    return cells.groupby(["i", "j"], sort=True)[["cx", "cy", "count", *plan.sums]].sum(min_count=1)
+
+
+def aggregated_tile(parts: Sequence[pd.DataFrame], plan: TilePlan) -> bytes:
+    """The MVT bytes of ``plan``'s cells from the ``cell_sums`` of the chunks of its features: a
+    point layer's cell is the mean point of its members, another layer's the cell's square; each
+    with its ``count`` and the sums."""
+    table = parts[0] if len(parts) == 1 else pd.concat(parts).groupby(level=["i", "j"], sort=True).sum(min_count=1)
+    west, south = plan.bounds_m[0], plan.bounds_m[1]
     i = table.index.get_level_values("i").to_numpy(dtype=float)
     j = table.index.get_level_values("j").to_numpy(dtype=float)
+    counts = table["count"].to_numpy(dtype=np.int64)
     shapes: np.ndarray
     if plan.points:
-        shapes = np.asarray(shapely.points(table["cx"].to_numpy(), table["cy"].to_numpy()), dtype=object)
+        shapes = np.asarray(shapely.points(table["cx"].to_numpy() / counts, table["cy"].to_numpy() / counts), dtype=object)
     else:
         size = plan.cell_m
         shapes = np.asarray(shapely.box(west + i * size, south + j * size, west + (i + 1) * size, south + (j + 1) * size), dtype=object)
-    counts = table["count"].to_numpy(dtype=int)
     sums = {name: table[name].to_numpy(dtype=float) for name in plan.sums}
     properties = [{"count": int(counts[k]), **{name: _value(float(values[k])) for name, values in sums.items()}} for k in range(len(table))]
-    return shapes, properties
+    return _encoded(shapes, properties, plan)
 
 
 def _merged(frame: gpd.GeoDataFrame, geometries: np.ndarray, plan: TilePlan) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -169,9 +177,15 @@ def frame_tile(frame: gpd.GeoDataFrame, plan: TilePlan) -> bytes:
     if plan.merge_by:
         shapes, properties = _merged(frame, geometries, plan)
     elif plan.aggregate_over is not None and len(frame) > plan.aggregate_over:
-        shapes, properties = _aggregated(frame, geometries, plan)
+        return aggregated_tile([cell_sums(frame, geometries, plan)], plan)
     else:
         shapes, properties = _plain(frame, geometries, plan)
+    return _encoded(shapes, properties, plan)
+
+
+def _encoded(shapes: np.ndarray, properties: list[dict[str, Any]], plan: TilePlan) -> bytes:
+    """Shapes (EPSG:3857) with their properties as the MVT bytes of ``plan`` (empty bytes when
+    none is left in the tile)."""
     tiled = _in_tile_units(shapes, plan)
     features = [{"geometry": shape, "properties": {k: v for k, v in props.items() if v is not None}}
                 for shape, props in zip(tiled, properties, strict=True) if shape is not None]

@@ -158,6 +158,35 @@ def test_dense_layers_are_aggregated_alike_in_both_stores(clients: dict[str, Tes
     assert all(a.distance(b) <= PIXEL for a, b in _same_tile_positions)
 
 
+def test_a_dense_tile_read_a_page_at_a_time_is_the_tile_read_whole(sample_gpkg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GeoPackage reads a tile of many features a page at a time, summing per cell
+    (``gpkg_dense_tiles``, for a province's millions of cells): the cells, counts and sums of the
+    tile read whole, pages of 997 ids or not; a tile with few features is the very same tile."""
+    import layers.store.gpkg_dense_tiles as dense
+
+    def decoded(body: bytes, layer: str) -> list[tuple[Any, ...]]:
+        return sorted((str(f["geometry"]["coordinates"]), f["properties"]["count"], f["properties"].get("persons", 0.0)) for f in _decode(body, layer))
+
+    with open_store(Settings(store=str(sample_gpkg))) as gpkg:
+        for layer, z, most in (("population", 9, vector_tiles.MAX_FEATURES), ("population", 7, vector_tiles.MAX_FEATURES), ("rescue_stations", 8, 50)):
+            monkeypatch.setattr(vector_tiles, "MAX_FEATURES", most)
+            plan = plan_tile(get_layer(layer), z, *tile_of(*CENTRE, z), restricted=True)
+            monkeypatch.setattr(dense, "STREAM_OVER", 10**9)
+            whole = decoded(gpkg.vector_tile(plan), layer)
+            monkeypatch.setattr(dense, "STREAM_OVER", 0)
+            monkeypatch.setattr(dense, "PAGE_ROWS", 997)
+            paged = decoded(gpkg.vector_tile(plan), layer)
+            assert len(whole) > 10 and sum(cell[1] for cell in whole) > most, (layer, z)
+            assert [cell[:2] for cell in paged] == [cell[:2] for cell in whole], (layer, z)
+            assert [cell[2] for cell in paged] == pytest.approx([cell[2] for cell in whole], rel=1e-12)
+        monkeypatch.setattr(vector_tiles, "MAX_FEATURES", 2_000)
+        few = plan_tile(get_layer("rescue_stations"), 12, *tile_of(*CENTRE, 12), restricted=True)
+        monkeypatch.setattr(dense, "STREAM_OVER", 10**9)
+        alone = gpkg.vector_tile(few)
+        monkeypatch.setattr(dense, "STREAM_OVER", 0)
+        assert alone and gpkg.vector_tile(few) == alone
+
+
 def test_roads_keep_the_classes_the_basemap_draws_at_each_zoom(clients: dict[str, TestClient]) -> None:
     assert road_classes_at(8) == ("高速公路", "国道", "省道") and road_classes_at(13) is None
     for z in (8, 10, 12, 13):
