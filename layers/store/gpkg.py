@@ -121,6 +121,11 @@ class GeoPackageStore(Store):
         with self._lock:
             return int(self._connection.execute(f"SELECT count(*) FROM {quote(selection.spec.name)}{where}", params).fetchone()[0])
 
+    def _fid_bounds(self, spec: LayerSpec) -> tuple[int, int] | None:
+        with self._lock:
+            low, high = self._connection.execute(f"SELECT min(fid), max(fid) FROM {quote(spec.name)}").fetchone()
+        return None if low is None else (int(low), int(high))
+
     def _rows(self, selection: Selection) -> tuple[list[tuple[Any, ...]], list[bytes]]:
         spec, bbox, limit, offset = selection.spec, selection.bbox, selection.limit, selection.offset
         where, params = _where(selection)
@@ -332,6 +337,9 @@ def _where(selection: Selection) -> tuple[str, list[Any]]:
             continue
         clauses.append(f"{quote(name)} = ?")
         params.append(datetime_to_gpkg(value) if field_type == "datetime" else value)
+    if selection.fids is not None:
+        clauses.append("fid >= ? AND fid < ?")
+        params.extend(selection.fids)
     if selection.bbox is not None:
         clauses.append(f"fid IN (SELECT id FROM {rtree_table(spec.name)} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
         min_lon, min_lat, max_lon, max_lat = selection.bbox

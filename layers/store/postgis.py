@@ -172,6 +172,8 @@ class PostGISStore(Store):
         for name, value in selection.filters.items():
             column = table.c[name]
             statement = statement.where(column.is_(None) if value is None else column == value)
+        if selection.fids is not None:
+            statement = statement.where(table.c.fid >= selection.fids[0], table.c.fid < selection.fids[1])
         if selection.bbox is not None:
             envelope = func.ST_MakeEnvelope(*selection.bbox, STORE_EPSG)
             statement = statement.where(func.ST_Intersects(table.c.geom, envelope))
@@ -182,6 +184,12 @@ class PostGISStore(Store):
         statement = self._where(select(func.count()).select_from(table), selection, table)
         with self._reading() as connection:
             return int(connection.execute(statement).scalar_one())
+
+    def _fid_bounds(self, spec: LayerSpec) -> tuple[int, int] | None:
+        _, table = self._table(spec.name)
+        with self._reading() as connection:
+            low, high = connection.execute(select(func.min(table.c.fid), func.max(table.c.fid))).one()
+        return None if low is None else (int(low), int(high))
 
     def _rows(self, selection: Selection) -> tuple[list[tuple[Any, ...]], list[bytes]]:
         spec, table = self._table(selection.spec.name)

@@ -93,13 +93,15 @@ def check_paging(limit: int | None, offset: int) -> None:
 @dataclass(frozen=True)
 class Selection:
     """What a read or count selects, checked once: a lon/lat bbox in degrees (None: everywhere),
-    equality filters coerced to the fields' types, and paging (limit None: all)."""
+    equality filters coerced to the fields' types, paging (limit None: all), and a half-open range
+    of the store's row ids (``fids``: a whole layer read a range at a time; None: all)."""
 
     spec: LayerSpec
     bbox: BBox | None
     filters: dict[str, Any]
     limit: int | None = None
     offset: int = 0
+    fids: tuple[int, int] | None = None
 
 
 def select_features(layer: str, bbox: BBox | None, filters: Filters | None, limit: int | None = None, offset: int = 0) -> Selection:

@@ -88,6 +88,18 @@ def test_paging_walks_the_whole_layer_in_order(store: Store) -> None:
     assert store.read("reservoirs", limit=0).empty
 
 
+def test_a_layer_read_in_chunks_is_the_layer_in_order(store: Store) -> None:
+    assert list(store.read_in_chunks("reservoirs", rows=7)) == [], "an empty layer gives no chunk"
+    store.upsert("reservoirs", _reservoirs(40))
+    store.delete("reservoirs", [f"R{i:03d}" for i in range(10, 25)])  # a run of row ids with no row
+    whole = store.read("reservoirs")
+    chunks = list(store.read_in_chunks("reservoirs", rows=7))
+    assert all(0 < len(chunk) <= 7 for chunk in chunks)
+    together = pd.concat(chunks, ignore_index=True)
+    assert together["source_id"].tolist() == whole["source_id"].tolist(), "every row once, in the order read pages them"
+    _frames_equal(gpd.GeoDataFrame(together, geometry="geometry", crs=4326), whole)
+
+
 def test_attribute_filters(store: Store) -> None:
     frame = _reservoirs()
     store.upsert("reservoirs", frame)
