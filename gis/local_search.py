@@ -65,6 +65,11 @@ class NearJunctions:
             self._median = float(np.median(self._lengths[moving] / self._times[moving])) if moving.any() else 1.0
         return self._median
 
+    @property
+    def tree(self) -> cKDTree:
+        """The k-d tree of the junctions (metres), built on first use and kept with the graph."""
+        return self._ready()[0]
+
     def _ready(self) -> tuple[cKDTree, NDArray[np.int64]]:
         with self._lock:
             if self._tree is None or self._local is None:

@@ -17,7 +17,6 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from gis.drive_time import coverage_by_time
 from gis.risk import RiskGrid, RiskInputError
@@ -77,7 +76,7 @@ def drive_minutes(routing: RoutingService, grid: RiskGrid, stations_xy: NDArray[
         return np.full(grid.shape, np.inf, dtype=np.float32)
     xs, ys = grid.centres()
     minutes = np.full(grid.shape, np.inf, dtype=np.float32)
-    tree = cKDTree(graph.node_xy)
+    tree = graph.near.tree  # the graph's own k-d tree of its junctions (built once, kept with it)
     for r0 in range(0, grid.height, 256):  # blocks of rows keep memory bounded at 30 m
         r1 = min(grid.height, r0 + 256)
         gx, gy = np.meshgrid(xs, ys[r0:r1])
