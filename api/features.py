@@ -146,9 +146,9 @@ def items(layer: str, request: Request, store: StoreDep, principal: ViewerDep, b
     spec = get_layer(layer)
     filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED_PARAMETERS}
     visible = spec.visible_columns(restricted=principal.sees_restricted)
-    hidden = [name for name in filters if name in spec.columns and name not in visible]
-    if hidden:
-        raise InputError(f"layer {spec.name} has no field {hidden[0]!r} you may filter by; fields: {', '.join(visible)}")
+    unknown = [name for name in filters if name not in visible]  # a restricted field is unknown to a viewer, and unnamed
+    if unknown:
+        raise InputError(f"layer {spec.name} has no field {unknown[0]!r} you may filter by; fields: {', '.join(visible)}")
     crs = request.query_params.get("bbox-crs") or request.query_params.get("crs")
     if crs and crs != CRS84:
         raise InputError(f"only {CRS84} is supported for bbox-crs/crs, got {crs!r}")

@@ -9,11 +9,16 @@ of them and the server can accept nobody else. Here, as nginx's ``client_header_
 - a request's line and headers must all arrive within ``head_timeout_s`` of the connection
   opening or of the previous response;
 - a body must not pause for longer than ``body_idle_s`` between two parts (a slow link sending
-  a large body steadily is never cut off; one that stops is).
+  a large body steadily is never cut off; one that stops is);
+- and, as nginx's ``send_timeout``, a client must not leave an answer unread for longer than
+  ``send_stalled_s``: one that never reads held the answer (megabytes of GeoJSON) in the
+  server's memory, and its connection, for ever.
 
-The connection is then closed, as uvicorn's keep-alive timeout closes one. While the server
-itself has stopped reading (the app is not taking the body yet), the body's clock does not run.
-Written here because uvicorn has neither timeout (its h11 protocol is extended, not copied).
+The connection is then closed, as uvicorn's keep-alive timeout closes one (dropped, for an
+answer not taken). While the server itself has stopped reading (the app is not taking the body
+yet), the body's clock does not run. A pipelined request (sent before the answer to the one
+before it) gets the same deadlines as any other. Written here because uvicorn has none of these
+timeouts (its h11 protocol is extended, not copied).
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ class DeadlineH11Protocol(H11Protocol):
 
     head_timeout_s: float = 20.0
     body_idle_s: float = 20.0
+    send_stalled_s: float = 60.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
+        self._sending: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._await_head()
 
@@ -43,18 +50,42 @@ class DeadlineH11Protocol(H11Protocol):
             self._arm(self.body_idle_s, self._body_stalled)  # a part of the body came: its clock starts again
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        finished = self.cycle
+        super().on_response_complete()  # may start a pipelined request at once: it is not "finished"
         if not self.transport.is_closing():
-            self._await_head()
+            self._await_head(after=finished)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stop_send_clock()
+        self._sending = self.loop.call_later(self.send_stalled_s, self._send_stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._stop_send_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._stop_send_clock()
         super().connection_lost(exc)
 
-    def _await_head(self) -> None:
+    def _await_head(self, *, after: Any = None) -> None:
         """The next request's head must arrive in full before ``head_timeout_s``."""
-        self._waited_after = self.cycle  # the request before it (None on a new connection)
+        self._waited_after = after  # the request before it (None on a new connection)
         self._arm(self.head_timeout_s, self._head_late)
+
+    def _send_stalled(self) -> None:
+        """The client has taken nothing of the answer for ``send_stalled_s``: drop it (abort, not
+        close, which would wait to send what is buffered)."""
+        self._sending = None
+        if not self.transport.is_closing():
+            self.logger.info("%s:%s - dropping the connection: the client stopped reading the response", *(self.client or ("?", "?")))
+            self.transport.abort()
+
+    def _stop_send_clock(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()
+            self._sending = None
 
     def _head_late(self) -> None:
         if self.cycle is self._waited_after:  # no new request began
@@ -86,6 +117,7 @@ class DeadlineH11Protocol(H11Protocol):
             self._deadline = None
 
 
-def with_deadlines(head_timeout_s: float, body_idle_s: float) -> type[DeadlineH11Protocol]:
+def with_deadlines(head_timeout_s: float, body_idle_s: float, send_stalled_s: float) -> type[DeadlineH11Protocol]:
     """The protocol class for ``uvicorn.Config(http=...)`` with these deadlines (seconds)."""
-    return type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"head_timeout_s": float(head_timeout_s), "body_idle_s": float(body_idle_s)})
+    return type("DeadlineH11Protocol", (DeadlineH11Protocol,),
+                {"head_timeout_s": float(head_timeout_s), "body_idle_s": float(body_idle_s), "send_stalled_s": float(send_stalled_s)})

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     request_body_idle_s: float = Field(
         default=20.0, gt=0, le=600, description="Seconds a request body may pause between two parts before the connection is closed (a steady slow upload is never cut off)."
     )
+    response_send_stalled_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds a client may leave an answer unread (its connection's buffers full) before the connection is dropped."
+    )
     map_live_interval_s: float = Field(
         default=2.0, ge=0.5, le=60, description="How often (s) an open wall map asks for changes (incidents, reservoir levels, closures)."
     )

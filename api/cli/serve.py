@@ -44,7 +44,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     proxies = ",".join(settings.trusted_proxies)
     # Open event streams (GET /events) would hold a graceful shutdown forever: give them 3 s.
     # Slow clients (a head trickled a byte at a time, a body announced and never sent) are cut off.
-    http = with_deadlines(settings.request_head_timeout_s, settings.request_body_idle_s)
+    http = with_deadlines(settings.request_head_timeout_s, settings.request_body_idle_s, settings.response_send_stalled_s)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=3,
                 http=http)
 
@@ -103,7 +103,7 @@ def demo(ctx: click.Context, port: int, serve_after: bool, storm: bool, storm_mi
     stop = threading.Event()
     app = create_app(settings, warm=lambda line: click.echo(line, err=True))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=3,
-                                           http=with_deadlines(settings.request_head_timeout_s, settings.request_body_idle_s)))
+                                           http=with_deadlines(settings.request_head_timeout_s, settings.request_body_idle_s, settings.response_send_stalled_s)))
 
     def when_listening() -> None:
         """Announce the map once the server takes connections (not merely started), then the storm."""

@@ -198,6 +198,10 @@ def test_restricted_fields_only_for_editors(secured: Secured) -> None:
             assert all((f"{name}:" in text) is sees for name in RESTRICTED), f"{role}: the description names the restricted fields only to whom sees them"
     probe = secured.client.get("/collections/hazardous_enterprises/items", params={"major_hazard_level": "一级"}, headers=secured.as_role("viewer"))
     assert probe.status_code == 400, "a viewer cannot learn a restricted value by filtering on it"
+    for unknown in ("sortby", "category", "properties"):
+        refused = secured.client.get("/collections/hazardous_enterprises/items", params={unknown: "x"}, headers=secured.as_role("viewer"))
+        listed = refused.json()["description"].partition("fields:")[2]
+        assert refused.status_code == 400 and listed and not [name for name in RESTRICTED if name in listed], f"{unknown}: the fields listed name no restricted one"
 
 
 def test_share_links_carry_only_their_scope_and_never_restricted_fields(secured: Secured) -> None:

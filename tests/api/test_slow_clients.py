@@ -1,7 +1,9 @@
 """Slow clients against a real `onemap serve` over raw sockets (``api.request_deadlines``): a
-connection that sends nothing, a head trickled a byte at a time and a body that stops are closed
-once their deadline passes (here 1.5 s), while a slow but steady body is served, keep-alive still
-works, and hundreds of idle connections neither stop others being served nor stay open."""
+connection that sends nothing, a head trickled a byte at a time, a body that stops and an answer
+never read are cut off once their deadline passes (here 1.5 s), while a slow but steady body is
+served, pipelined requests get the same deadlines as any other (a long answer and a slow body
+after another request are not cut off), keep-alive still works, and hundreds of idle connections
+neither stop others being served nor stay open."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ pytestmark = pytest.mark.xdist_group("slow-clients")
 def server(sample_gpkg: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     settings, accounts, tokens = secured_copy(sample_gpkg, tmp_path_factory.mktemp("slow"), {"ed": "editor"})
     accounts.close()
-    with serving(Settings(store=settings.store, auth="required", request_head_timeout_s=DEADLINE_S, request_body_idle_s=DEADLINE_S)) as url:
+    with serving(Settings(store=settings.store, auth="required", request_head_timeout_s=DEADLINE_S, request_body_idle_s=DEADLINE_S,
+                          response_send_stalled_s=DEADLINE_S)) as url:
         yield url, tokens["ed"]
 
 
@@ -124,3 +127,51 @@ def test_hundreds_of_idle_connections_do_not_stop_others_and_are_closed(server: 
     finally:
         for connection in idle:
             connection.close()
+
+
+def test_pipelined_requests_get_the_same_deadlines_as_any_other(server: tuple[str, str]) -> None:
+    url, token = server
+    # A long answer (the event stream) asked for behind another request: not cut off at the
+    # head's deadline, as if it were a client that never sent its head.
+    with _connect(url) as connection:
+        connection.sendall(f"GET /conformance HTTP/1.1\r\nHost: x\r\n\r\nGET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        connection.settimeout(DEADLINE_S * 3)
+        started, got = time.monotonic(), b""
+        try:
+            while time.monotonic() - started < DEADLINE_S * 3:
+                data = connection.recv(65536)
+                if not data:
+                    break
+                got += data
+        except TimeoutError:
+            pass
+        assert time.monotonic() - started >= DEADLINE_S * 2.5, "the event stream was cut off"
+        assert b"text/event-stream" in got
+    # A slow but steady body behind another request: served.
+    body = json.dumps({"lon": 116.59, "lat": 35.41, "kind": "火灾", "name": "排队上传"}, ensure_ascii=False).encode()
+    with _connect(url) as connection:
+        connection.sendall(b"GET /conformance HTTP/1.1\r\nHost: x\r\n\r\n" + f"POST /incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
+        for first in range(0, len(body), 8):
+            time.sleep(0.5)
+            connection.sendall(body[first : first + 8])
+        _, got = _closed_after(connection, time.monotonic())
+    assert got.count(b"HTTP/1.1 200") == 1 and b"HTTP/1.1 201" in got, got[:300]
+
+
+def test_an_answer_never_read_is_dropped(server: tuple[str, str]) -> None:
+    url, token = server
+    request = f"GET /collections/roads/items?limit=10000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    with socket.socket() as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a client that reads nothing fills this at once
+        host, port = url.removeprefix("http://").split(":")
+        connection.settimeout(LATE_S)
+        connection.connect((host, int(port)))
+        # Three answers of about 3 MB: more than the kernel's buffers take (4 MB here), so the rest
+        # waits in the server's memory for a client that does not read.
+        connection.sendall(request * 3)
+        time.sleep(DEADLINE_S * 3)  # reads nothing meanwhile
+        seconds, got = _closed_after(connection, time.monotonic())
+    head = got.partition(b"\r\n\r\n")[0]
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    assert length > 1_000_000, "an answer too large for the connection's buffers"
+    assert seconds < LATE_S and len(got) < 3 * length and got.count(b"HTTP/1.1 200") < 3, f"dropped before the end: {len(got):,} bytes of 3 × {length:,}"
