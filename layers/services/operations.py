@@ -112,6 +112,8 @@ class Operations:
         """Change an incident's status (已上报 → 处置中 → 已结束) and/or description; only the
         fields given change. ``if_match``: the version last seen (412 when stale)."""
         sent = {name: value for name, value in (("status", status), ("description", description)) if value is not None}
+        if not sent:
+            raise InputError("nothing to change: send status (已上报, 处置中 or 已结束) or description, or both")
         return self._edit("incidents", source_id, lambda row: row.update(sent), AuditLine(actor, "update", "incidents", before=[source_id], after=[source_id], detail=sent), if_match)
 
     # --- reservoirs ----------------------------------------------------------------------------

@@ -42,6 +42,8 @@ def test_an_incident_moves_through_its_statuses(client: TestClient) -> None:
     assert patched.json()["properties"]["description"] == "消防已到场"
     assert patched.json()["geometry"] == created["geometry"]
     assert client.patch(f"/incidents/{created['id']}", json={"status": "已结束"}).json()["properties"]["status"] == "已结束"
+    empty = client.patch(f"/incidents/{created['id']}", json={})
+    assert empty.status_code == 400 and "nothing to change" in empty.json()["description"], "an empty change is refused, not audited as an update"
 
 
 @pytest.mark.parametrize(
