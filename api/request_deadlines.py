@@ -30,8 +30,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
 class DeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with the head and body deadlines (class attributes, seconds; see
-    ``with_deadlines``)."""
+    """uvicorn's h11 protocol with the head, body and send deadlines (class attributes, seconds;
+    see ``with_deadlines``)."""
 
     head_timeout_s: float = 20.0
     body_idle_s: float = 20.0
@@ -40,6 +40,7 @@ class DeadlineH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
         self._sending: asyncio.TimerHandle | None = None
+        self._unsent = 0
         super().connection_made(transport)
         self._await_head()
 
@@ -58,7 +59,7 @@ class DeadlineH11Protocol(H11Protocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         self._stop_send_clock()
-        self._sending = self.loop.call_later(self.send_stalled_s, self._send_stalled)
+        self._start_send_clock()
 
     def resume_writing(self) -> None:
         super().resume_writing()
@@ -74,13 +75,22 @@ class DeadlineH11Protocol(H11Protocol):
         self._waited_after = after  # the request before it (None on a new connection)
         self._arm(self.head_timeout_s, self._head_late)
 
+    def _start_send_clock(self) -> None:
+        self._unsent = self.transport.get_write_buffer_size()
+        self._sending = self.loop.call_later(self.send_stalled_s, self._send_stalled)
+
     def _send_stalled(self) -> None:
-        """The client has taken nothing of the answer for ``send_stalled_s``: drop it (abort, not
-        close, which would wait to send what is buffered)."""
+        """Still over the buffer's high-water mark after ``send_stalled_s``: a client that took
+        some of the answer meanwhile gets another ``send_stalled_s``; one that took nothing is
+        dropped (abort, not close, which would wait to send what is buffered)."""
         self._sending = None
-        if not self.transport.is_closing():
-            self.logger.info("%s:%s - dropping the connection: the client stopped reading the response", *(self.client or ("?", "?")))
-            self.transport.abort()
+        if self.transport.is_closing():
+            return
+        if self.transport.get_write_buffer_size() < self._unsent:
+            self._start_send_clock()
+            return
+        self.logger.info("%s:%s - dropping the connection: the client stopped reading the response", *(self.client or ("?", "?")))
+        self.transport.abort()
 
     def _stop_send_clock(self) -> None:
         if self._sending is not None:

@@ -175,3 +175,22 @@ def test_an_answer_never_read_is_dropped(server: tuple[str, str]) -> None:
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
     assert length > 1_000_000, "an answer too large for the connection's buffers"
     assert seconds < LATE_S and len(got) < 3 * length and got.count(b"HTTP/1.1 200") < 3, f"dropped before the end: {len(got):,} bytes of 3 × {length:,}"
+
+
+def test_an_answer_read_slowly_but_steadily_is_sent_whole(server: tuple[str, str]) -> None:
+    url, token = server
+    request = f"GET /collections/roads/items?limit=10000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    with socket.socket() as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 262_144)
+        host, port = url.removeprefix("http://").split(":")
+        connection.settimeout(LATE_S)
+        connection.connect((host, int(port)))
+        connection.sendall(request * 2 + b"GET /conformance HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        started, got = time.monotonic(), b""
+        while b"conformsTo" not in got:
+            time.sleep(0.1)  # at most 256 kB every 0.1 s: slower than the server writes, never stopped for long
+            data = connection.recv(262_144)
+            if not data:
+                break
+            got += data
+    assert got.count(b"HTTP/1.1 200") == 3 and b"conformsTo" in got, f"all three answers whole ({len(got):,} bytes in {time.monotonic() - started:.1f} s)"
