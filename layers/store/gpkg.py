@@ -52,6 +52,7 @@ from layers.store.gpkg_sqlite import (
     encode_gpkg_blob,
     immediate_transaction,
     quote,
+    rtree_ids,
     rtree_table,
 )
 from layers.store.scenario_rows import (
@@ -173,7 +174,7 @@ class GeoPackageStore(Store):
     def vector_tile(self, plan: TilePlan) -> bytes:
         """Read through the R-tree, one read per kept value (equality filters), then encode; a
         dense tile of many features is read and summed a page at a time (``gpkg_dense_tiles``)."""
-        dense = gpkg_dense_tiles.dense_tile(self._connection, self._lock, plan, lambda: self.read(plan.layer, bbox=plan.search_deg))
+        dense = gpkg_dense_tiles.dense_tile(self._connection, self._lock, plan)
         if dense is not None:
             return dense
         if plan.keep is None:
@@ -341,9 +342,9 @@ def _where(selection: Selection) -> tuple[str, list[Any]]:
         clauses.append("fid >= ? AND fid < ?")
         params.extend(selection.fids)
     if selection.bbox is not None:
-        clauses.append(f"fid IN (SELECT id FROM {rtree_table(spec.name)} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
-        min_lon, min_lat, max_lon, max_lat = selection.bbox
-        params.extend([max_lon, min_lon, max_lat, min_lat])
+        ids, envelope = rtree_ids(spec.name, selection.bbox)
+        clauses.append(f"fid IN ({ids})")
+        params.extend(envelope)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     return where, params
 

@@ -7,13 +7,13 @@ Here the R-tree gives the ids of the features whose envelopes meet the tile; the
 read by id ranges of at most ``PAGE_ROWS`` ids — their geometry and the summed fields only — each page
 filtered to those really meeting the tile and summed per cell (``gpkg_tiles.cell_sums``), the
 connection let go between pages. A tile that turns out to hold no more than the plan's
-``aggregate_over`` features is made from the whole frame as before (``read_whole``).
+``aggregate_over`` features is left to the caller, which reads it whole.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 
 import geopandas as gpd
@@ -23,7 +23,7 @@ import shapely
 
 from layers.catalogue import LayerSpec, get_layer
 from layers.store import gpkg_tiles
-from layers.store.gpkg_sqlite import blob_wkb, quote, rtree_table
+from layers.store.gpkg_sqlite import blob_wkb, quote, rtree_ids
 from layers.store.tile_plan import TilePlan
 
 PAGE_ROWS = 200_000
@@ -32,10 +32,10 @@ STREAM_OVER = 200_000
 """Tiles whose R-tree envelopes meet more features than this are read a page at a time."""
 
 
-def dense_tile(connection: sqlite3.Connection, lock: AbstractContextManager[object], plan: TilePlan, read_whole: Callable[[], gpd.GeoDataFrame]) -> bytes | None:
+def dense_tile(connection: sqlite3.Connection, lock: AbstractContextManager[object], plan: TilePlan) -> bytes | None:
     """The aggregated MVT bytes of ``plan`` read a page at a time, or None when the tile is not
-    one to read so (not aggregated, roads' classes kept, or few features by the R-tree): the caller
-    then reads it whole. ``lock`` serialises the use of ``connection``."""
+    one to read so (not aggregated, roads' classes kept, or few features by the R-tree or in the
+    tile itself): the caller then reads it whole. ``lock`` serialises the use of ``connection``."""
     if plan.aggregate_over is None or plan.keep is not None or plan.merge_by:
         return None
     spec = get_layer(plan.layer)
@@ -62,7 +62,7 @@ def dense_tile(connection: sqlite3.Connection, lock: AbstractContextManager[obje
         projected = np.asarray(gpd.GeoSeries(geometries[meets], crs=4326).to_crs(3857).array, dtype=object)
         parts.append(gpkg_tiles.cell_sums(values.loc[meets].reset_index(drop=True), projected, plan))
     if count <= plan.aggregate_over:
-        return gpkg_tiles.frame_tile(read_whole(), plan)  # few features meet the tile itself
+        return None  # few features meet the tile itself: not aggregated
     return gpkg_tiles.aggregated_tile(parts, plan)
 
 
@@ -78,10 +78,9 @@ def _pages(ids: np.ndarray) -> Iterator[np.ndarray]:
 
 def _ids_meeting(connection: sqlite3.Connection, lock: AbstractContextManager[object], spec: LayerSpec, bbox: tuple[float, float, float, float]) -> np.ndarray:
     """The sorted ids of the features whose R-tree envelopes meet ``bbox`` (lon/lat)."""
-    min_lon, min_lat, max_lon, max_lat = bbox
+    sql, params = rtree_ids(spec.name, bbox)
     with lock:
-        cursor = connection.execute(f"SELECT id FROM {rtree_table(spec.name)} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
-                                    (max_lon, min_lon, max_lat, min_lat))
+        cursor = connection.execute(sql, params)
         chunks = []
         while batch := cursor.fetchmany(1_000_000):
             chunks.append(np.fromiter((row[0] for row in batch), dtype=np.int64, count=len(batch)))

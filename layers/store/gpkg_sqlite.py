@@ -76,6 +76,13 @@ def rtree_table(layer: str) -> str:
     return quote("rtree_" + layer + "_geom")
 
 
+def rtree_ids(layer: str, bbox: Sequence[float]) -> tuple[str, list[float]]:
+    """The query of the ids whose R-tree envelopes meet ``bbox`` (min_lon, min_lat, max_lon,
+    max_lat), and its parameters."""
+    min_lon, min_lat, max_lon, max_lat = bbox
+    return f"SELECT id FROM {rtree_table(layer)} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?", [max_lon, min_lon, max_lat, min_lat]
+
+
 def quote(identifier: str) -> str:
     """An SQL identifier in double quotes."""
     # Identifiers come only from the catalogue (never from users); quoting keeps SQL valid anyway.
