@@ -136,6 +136,18 @@ def _closest(pieces: _Pieces, lengths_m: NDArray[np.float64], xy: NDArray[np.flo
     return (edge, fraction, gap[pair], snapped), best
 
 
+def _no_edge(n: int) -> Nearest:
+    """The answer of ``n`` points before any is found: no edge, no distance."""
+    return np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, np.inf), np.full((n, 2), np.nan)
+
+
+def _within(max_distance_m: float, edge: NDArray[np.int64], fraction: NDArray[np.float64], distance: NDArray[np.float64], snapped: NDArray[np.float64]) -> Nearest:
+    """The answer with the points farther than ``max_distance_m`` from their edge given none (in place)."""
+    beyond = distance > max_distance_m
+    edge[beyond], fraction[beyond], distance[beyond], snapped[beyond] = -1, 0.0, np.inf, np.nan
+    return edge, fraction, distance, snapped
+
+
 class EdgeIndex:
     """Where the edges of a road graph lie: an STRtree of their LineStrings (metres) and, built on
     the first nearest-edge search of many points, their pieces. Thread-safe."""
@@ -162,10 +174,7 @@ class EdgeIndex:
         Edges within ``TIE_M`` of the nearest count as equally near: the lowest edge number wins.
         """
         n = len(xy)
-        edge = np.full(n, -1, dtype=np.int64)
-        fraction = np.zeros(n)
-        distance = np.full(n, np.inf)
-        snapped = np.full((n, 2), np.nan)
+        edge, fraction, distance, snapped = _no_edge(n)
         if n and len(self.geometries):
             with self._lock:
                 built = self._piece_cache is not None
@@ -173,9 +182,7 @@ class EdgeIndex:
                 self._nearest_local(xy, np.arange(n), edge, fraction, distance, snapped)
             else:
                 self._nearest_by_pieces(xy, edge, fraction, distance, snapped)
-        beyond = distance > max_distance_m
-        edge[beyond], fraction[beyond], distance[beyond], snapped[beyond] = -1, 0.0, np.inf, np.nan
-        return edge, fraction, distance, snapped
+        return _within(max_distance_m, edge, fraction, distance, snapped)
 
     def _nearest_by_pieces(self, xy: NDArray[np.float64], edge: NDArray[np.int64], fraction: NDArray[np.float64], distance: NDArray[np.float64],
                            snapped: NDArray[np.float64]) -> None:
@@ -203,13 +210,10 @@ class EdgeIndex:
 
     def nearest_open(self, xy: NDArray[np.float64], max_distance_m: float, closed: NDArray[np.bool_]) -> Nearest:
         """``nearest`` among the edges not ``closed`` (a mask of edges): the candidates are every
-        open edge within ``max_distance_m`` (finite), cut into pieces; the same arithmetic and
+        open edge within ``max_distance_m``, cut into pieces; the same arithmetic and
         ties, so a point whose nearest edge is open gets the very answer of ``nearest``."""
         n = len(xy)
-        edge = np.full(n, -1, dtype=np.int64)
-        fraction = np.zeros(n)
-        distance = np.full(n, np.inf)
-        snapped = np.full((n, 2), np.nan)
+        edge, fraction, distance, snapped = _no_edge(n)
         if n and len(self.geometries):
             point, candidate = self.tree.query(shapely.points(xy), predicate="dwithin", distance=max_distance_m)
             open_pair = ~closed[candidate]
@@ -217,9 +221,7 @@ class EdgeIndex:
             rows = np.unique(point)
             if rows.size:
                 self._closest_among(xy, rows, np.searchsorted(rows, point), candidate, edge, fraction, distance, snapped)
-        beyond = distance > max_distance_m
-        edge[beyond], fraction[beyond], distance[beyond], snapped[beyond] = -1, 0.0, np.inf, np.nan
-        return edge, fraction, distance, snapped
+        return _within(max_distance_m, edge, fraction, distance, snapped)
 
     def _nearest_local(self, xy: NDArray[np.float64], rows: NDArray[np.int64], edge: NDArray[np.int64], fraction: NDArray[np.float64],
                        distance: NDArray[np.float64], snapped: NDArray[np.float64]) -> None:
